@@ -1,0 +1,6 @@
+"""The backend's commands; importing this package registers them for the CLI."""
+
+from backend.commands import build_raster_stack, describe_space_time  # noqa: F401
+from backend.commands.base import COMMANDS, CommandResult, run_command
+
+__all__ = ["COMMANDS", "CommandResult", "run_command"]

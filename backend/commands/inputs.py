@@ -1,0 +1,37 @@
+"""Input specifications shared by commands (point layers in long or wide format)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.data.point_io import PointLayerRef, read_long_points, read_wide_points
+from backend.data.point_panel import PointPanel
+from backend.errors import UserInputError
+
+POINT_FORMATS = ("long", "wide")
+
+
+@dataclass
+class PointInput:
+    """A point layer with its fields: long (id, time, value) or wide (id + one field per time)."""
+
+    path: str
+    layer: str | None = None
+    format: str = "long"
+    id_field: str = ""
+    time_field: str = ""
+    value_field: str = ""
+    value_fields: list[str] = field(default_factory=list)
+    field_time_pattern: str | None = None
+
+    def read(self) -> PointPanel:
+        ref = PointLayerRef(self.path, self.layer)
+        if not self.id_field:
+            raise UserInputError("Choose the station id field.")
+        if self.format == "long":
+            if not self.time_field or not self.value_field:
+                raise UserInputError("A long-format layer needs a time field and a value field.")
+            return read_long_points(ref, self.id_field, self.time_field, self.value_field)
+        if self.format == "wide":
+            return read_wide_points(ref, self.id_field, self.value_fields, self.field_time_pattern)
+        raise UserInputError(f"Unknown point layer format {self.format!r}; use one of {POINT_FORMATS}.")

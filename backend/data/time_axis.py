@@ -1,0 +1,227 @@
+"""Time axes: parsing timestamps, ordering checks, regular-step and gap detection.
+
+All times are naive UTC ``datetime64[s]`` (time zones are converted to UTC and dropped).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from backend.errors import UserInputError
+
+_MAX_EXAMPLES = 5
+
+
+_MIXED = {"format": "mixed"} if int(pd.__version__.split(".")[0]) >= 2 else {}
+
+
+def to_utc_naive(values) -> pd.Series:
+    """Parse anything date-like to naive UTC timestamps; unparseable entries become NaT."""
+    parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", utc=True, **_MIXED)
+    return parsed.dt.tz_convert(None)
+
+
+def parse_times(values, what: str = "time values") -> np.ndarray:
+    """Parse strings/dates/datetimes into naive UTC ``datetime64[s]``.
+
+    Unparseable entries raise :class:`UserInputError` quoting a few of them.
+    """
+    series = pd.Series(list(values), dtype=object)
+    if series.empty:
+        return np.array([], dtype="datetime64[s]")
+    missing = series.isna() | (series.astype(str).str.strip() == "")
+    if missing.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(missing.to_numpy())[:_MAX_EXAMPLES])
+        raise UserInputError(
+            f"{int(missing.sum())} {what} are empty (rows {rows}…). Fill them in or remove those "
+            "features before running."
+        )
+    parsed = to_utc_naive(series)
+    bad = parsed.isna()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in series[bad].astype(str).unique()[:_MAX_EXAMPLES])
+        raise UserInputError(
+            f"{int(bad.sum())} {what} could not be read as dates/times, e.g. {examples}. "
+            "Use ISO 8601 (2005-01-31 or 2005-01-31T12:00:00Z) or a date/time field."
+        )
+    return parsed.to_numpy().astype("datetime64[s]")
+
+
+def format_time(t: np.datetime64) -> str:
+    """ISO 8601 UTC text of a ``datetime64``, e.g. ``2019-03-01T00:00:00Z``."""
+    return pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_duration(seconds: float) -> str:
+    """Human text of a time step: ``5 min``, ``1 h``, ``1 day``."""
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if unit == 'day' and n > 1 else ''}"
+    return f"{seconds:g} s"
+
+
+_STRPTIME_REGEX = {
+    "%Y": r"\d{4}", "%y": r"\d{2}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}",
+    "%M": r"\d{2}", "%S": r"\d{2}", "%j": r"\d{3}", "%b": r"[A-Za-z]{3}", "%%": "%",
+}
+
+
+def filename_pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Regex that finds a ``strptime`` pattern (``%Y%m%d``, ``%Y-%j`` …) inside a file name."""
+    parts, i = [], 0
+    while i < len(pattern):
+        token = pattern[i:i + 2]
+        if token in _STRPTIME_REGEX:
+            parts.append(_STRPTIME_REGEX[token])
+            i += 2
+        elif pattern[i] == "%":
+            raise UserInputError(
+                f"The filename pattern {pattern!r} uses {token!r}, which is not supported. "
+                f"Use {', '.join(k for k in _STRPTIME_REGEX if k != '%%')}."
+            )
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    if not any(k in pattern for k in ("%Y", "%y")):
+        raise UserInputError(f"The filename pattern {pattern!r} needs a year (%Y or %y).")
+    return re.compile("".join(parts))
+
+
+def time_from_filename(name: str, pattern: str) -> np.datetime64:
+    """Time encoded in a file name by a ``strptime`` pattern; the first match that parses wins."""
+    regex = filename_pattern_regex(pattern)
+    for match in regex.finditer(name):
+        try:
+            return np.datetime64(datetime.strptime(match.group(0), pattern), "s")
+        except ValueError:
+            continue
+    raise UserInputError(
+        f"The file name {name!r} does not contain a date matching the pattern {pattern!r} "
+        "(e.g. %Y%m%d finds 20190301 in t2m_20190301.tif)."
+    )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A hole in a regular time axis: ``missing_steps`` steps absent between two present times."""
+
+    after: np.datetime64
+    before: np.datetime64
+    missing_steps: int
+
+
+@dataclass(frozen=True)
+class TimeAxisSummary:
+    """What an analyst wants to know about a time axis: range, step, regularity, gaps."""
+
+    start: np.datetime64
+    end: np.datetime64
+    count: int
+    step_seconds: float | None
+    step_months: int | None
+    regular: bool
+    gaps: list[Gap] = field(default_factory=list)
+    irregular_intervals: int = 0
+
+    @property
+    def step_text(self) -> str:
+        if self.step_months:
+            return f"{self.step_months} month{'s' if self.step_months > 1 else ''}"
+        if self.step_seconds:
+            return format_duration(self.step_seconds)
+        return "single time"
+
+    @property
+    def missing_steps(self) -> int:
+        return sum(g.missing_steps for g in self.gaps)
+
+    def describe(self) -> str:
+        text = (f"{self.count} times from {format_time(self.start)} to {format_time(self.end)}, "
+                f"step {self.step_text}")
+        if self.regular:
+            return text + ", regular, no gaps."
+        details = []
+        if self.gaps:
+            details.append(f"{len(self.gaps)} gap(s), {self.missing_steps} missing step(s)")
+        if self.irregular_intervals:
+            details.append(f"{self.irregular_intervals} interval(s) not a multiple of the step")
+        return text + " (most common); " + "; ".join(details) + "."
+
+    def to_dict(self) -> dict:
+        return {
+            "start": format_time(self.start), "end": format_time(self.end), "count": self.count,
+            "step": self.step_text, "step_seconds": self.step_seconds,
+            "step_months": self.step_months, "regular": self.regular,
+            "missing_steps": self.missing_steps, "irregular_intervals": self.irregular_intervals,
+            "gaps": [{"after": format_time(g.after), "before": format_time(g.before),
+                      "missing_steps": g.missing_steps} for g in self.gaps],
+        }
+
+
+def check_strictly_increasing(times: np.ndarray, labels: list[str] | None = None) -> None:
+    """Raise if ``times`` has duplicates or is not strictly increasing; name the culprits."""
+    if len(times) < 2:
+        return
+    diffs = np.diff(times.astype("datetime64[s]").astype(np.int64))
+    bad = np.flatnonzero(diffs <= 0)
+    if bad.size == 0:
+        return
+    i = int(bad[0])
+    who = (f" ({labels[i]} and {labels[i + 1]})" if labels else f" (positions {i + 1} and {i + 2})")
+    if diffs[i] == 0:
+        raise UserInputError(
+            f"Duplicate timestamp {format_time(times[i])}{who}: every time step must be unique. "
+            "Remove or merge the duplicates."
+        )
+    raise UserInputError(
+        f"Times are not increasing: {format_time(times[i])} is followed by "
+        f"{format_time(times[i + 1])}{who}."
+    )
+
+
+def _month_index(times: np.ndarray) -> np.ndarray | None:
+    """Months since year 0 if every time sits at the same day-of-month and time of day."""
+    ts = pd.DatetimeIndex(times)
+    if ts.day.nunique() != 1 or (ts - ts.normalize()).nunique() != 1:
+        return None
+    return (ts.year * 12 + ts.month).to_numpy()
+
+
+def summarize_time_axis(times: np.ndarray) -> TimeAxisSummary:
+    """Detect the regular step (the most common interval, or whole months) and report gaps.
+
+    ``times`` must be strictly increasing (see :func:`check_strictly_increasing`).
+    """
+    times = np.asarray(times, dtype="datetime64[s]")
+    if times.size == 0:
+        raise UserInputError("The time axis is empty: there is no time step to analyse.")
+    check_strictly_increasing(times)
+    if times.size == 1:
+        return TimeAxisSummary(times[0], times[0], 1, None, None, True)
+    months = _month_index(times)
+    month_diffs = np.diff(months) if months is not None else None
+    if month_diffs is not None and month_diffs.min() >= 1 and \
+            np.diff(times.astype(np.int64)).min() >= 28 * 86400:
+        diffs, step_months, step_seconds = month_diffs, int(np.bincount(month_diffs).argmax()), None
+        step = step_months
+    else:
+        diffs = np.diff(times.astype(np.int64))
+        values, counts = np.unique(diffs, return_counts=True)
+        step = int(values[counts.argmax()])
+        step_months, step_seconds = None, float(step)
+    gaps, irregular = [], 0
+    for i in np.flatnonzero(diffs != step):
+        d = int(diffs[i])
+        if d % step == 0:
+            gaps.append(Gap(times[i], times[i + 1], d // step - 1))
+        else:
+            irregular += 1
+    return TimeAxisSummary(times[0], times[-1], int(times.size), step_seconds, step_months,
+                           regular=not gaps and not irregular, gaps=gaps,
+                           irregular_intervals=irregular)

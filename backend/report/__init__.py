@@ -1,0 +1,5 @@
+"""HTML run reports shared by all commands."""
+
+from backend.report.html import HtmlReport
+
+__all__ = ["HtmlReport"]
