@@ -137,12 +137,15 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
     grid = _check_grids(infos, request.resample, reporter)
     summary = summarize_time_axis(times)
     reporter.log(f"Time axis: {summary.describe()}")
-    valid_bands = 0
+    valid_bands, low, high = 0, np.inf, -np.inf
     with StackWriter(request.output, grid, times, tags={"ST_SOURCE": "st_analyzer buildrasterstack"}) as writer:
         for index, item in enumerate(bands):
             with open_raster(item.info.path) as src:
                 values = _read_on_grid(src, item.band, grid, request.resampling)
-            valid_bands += bool(np.isfinite(values).any())
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                valid_bands += 1
+                low, high = min(low, float(finite.min())), max(high, float(finite.max()))
             writer.write_band(index, values)
             reporter.progress(100.0 * (index + 1) / len(bands), f"{item.label} → {format_time(item.time)}")
         if valid_bands == 0:
@@ -151,4 +154,5 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
         reporter.warning(f"{len(bands) - valid_bands} band(s) hold no valid value.")
     return CommandResult({"OUTPUT": str(Path(request.output).absolute())},
                          {"bands": len(bands), "time_axis": summary.to_dict(),
+                          "times": [format_time(t) for t in times], "value_min": low, "value_max": high,
                           "width": grid.width, "height": grid.height})

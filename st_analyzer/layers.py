@@ -1,0 +1,100 @@
+"""Loading results into the project: colour ramps, QML styles and band/feature times."""
+
+from __future__ import annotations
+
+from qgis.core import (Qgis, QgsColorRampShader, QgsDateTimeRange, QgsMapLayer, QgsProcessingContext,
+                       QgsProcessingLayerPostProcessorInterface, QgsRasterLayer, QgsRasterShader,
+                       QgsSingleBandPseudoColorRenderer, QgsStyle)
+from qgis.PyQt.QtCore import QDateTime, Qt
+
+from st_analyzer.__about__ import DIR_PLUGIN_ROOT
+
+STYLES_DIR = DIR_PLUGIN_ROOT / "resources" / "styles"
+
+
+def _qdatetime(iso: str) -> QDateTime:
+    value = QDateTime.fromString(iso.rstrip("Z"), Qt.ISODate)
+    value.setTimeSpec(Qt.UTC)
+    return value
+
+
+def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp_name: str = "Viridis",
+                     band: int = 1) -> None:
+    """One colour ramp from ``minimum`` to ``maximum`` (the same for every band, so animations compare)."""
+    if maximum <= minimum:
+        maximum = minimum + 1.0
+    ramp = QgsStyle.defaultStyle().colorRamp(ramp_name)
+    function = QgsColorRampShader(minimum, maximum, ramp, QgsColorRampShader.Interpolated)
+    function.classifyColorRamp(7, band)
+    shader = QgsRasterShader(minimum, maximum)
+    shader.setRasterShaderFunction(function)
+    renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
+    renderer.setClassificationMin(minimum)
+    renderer.setClassificationMax(maximum)
+    layer.setRenderer(renderer)
+    layer.triggerRepaint()
+
+
+def apply_named_style(layer: QgsMapLayer, style: str) -> bool:
+    """Load ``resources/styles/<style>.qml`` onto a layer; False when there is no such file."""
+    path = STYLES_DIR / f"{style}.qml"
+    if not path.exists():
+        return False
+    _message, ok = layer.loadNamedStyle(str(path))
+    layer.triggerRepaint()
+    return bool(ok)
+
+
+def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: float | None) -> str:
+    """Give the layer its times: one range per band on QGIS ≥ 3.38, else the whole time span.
+
+    Returns which mode was used ("per band", "fixed range" or "none").
+    """
+    if not times_iso:
+        return "none"
+    starts = [_qdatetime(t) for t in times_iso]
+    last_end = starts[-1].addSecs(int(step_seconds or 0)) if step_seconds else starts[-1]
+    ends = starts[1:] + [last_end]
+    properties = layer.temporalProperties()
+    per_band_mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
+    if per_band_mode is not None and hasattr(properties, "setFixedRangePerBand"):
+        properties.setFixedRangePerBand({band: QgsDateTimeRange(start, end, True, False)
+                                         for band, (start, end) in enumerate(zip(starts, ends), start=1)})
+        properties.setMode(per_band_mode)
+        properties.setIsActive(True)
+        return "per band"
+    properties.setFixedTemporalRange(QgsDateTimeRange(starts[0], last_end))
+    properties.setMode(properties.ModeFixedTemporalRange)
+    properties.setIsActive(True)
+    return "fixed range"
+
+
+class RasterResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Styles a raster result when Processing loads it, and sets its band times."""
+
+    _alive: list["RasterResultPostProcessor"] = []  # Processing does not own Python post-processors
+
+    def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
+                 step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis") -> None:
+        super().__init__()
+        self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
+        self.style, self.ramp = style, ramp
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        if not isinstance(layer, QgsRasterLayer):
+            return
+        if not (self.style and apply_named_style(layer, self.style)) and self.value_range:
+            style_continuous(layer, *self.value_range, ramp_name=self.ramp)
+        mode = set_band_times(layer, self.times_iso, self.step_seconds)
+        if self.times_iso and feedback is not None:
+            feedback.pushInfo(f"Band times set on {layer.name()} ({mode}).")
+
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
+        """Run the post-processor on ``path`` if Processing will load it into the project."""
+        if not path or not context.willLoadLayerOnCompletion(path):
+            return
+        processor = cls(**kwargs)
+        cls._alive.append(processor)
+        context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
+

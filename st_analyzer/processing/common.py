@@ -1,0 +1,138 @@
+"""Shared base class and parameter helpers for all st_analyzer algorithms.
+
+Algorithms declare their parameters with the ``add_*`` helpers and turn them into backend
+requests with the matching ``*_request`` helpers, so that names and behaviour stay alike.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
+                       QgsProcessingParameterEnum, QgsProcessingParameterField,
+                       QgsProcessingParameterString, QgsProviderRegistry, QgsRasterLayer,
+                       QgsVectorFileWriter, QgsVectorLayer)
+
+from st_analyzer.runner import BackendError, BackendResult, BackendRunner, resolve_python
+from st_analyzer.settings import configured_python
+
+POINT_FORMATS = [("long", "Long: one feature per station and time (id, time, value fields)"),
+                 ("wide", "Wide: one feature per station, one value field per time")]
+
+
+class StAlgorithm(QgsProcessingAlgorithm):
+    """Base of every algorithm: metadata from class attributes and the backend call."""
+
+    ALG_ID = ""
+    TITLE = ""
+    GROUP_ID, GROUP = "data", "Data"
+    HELP = ""
+    COMMAND = ""
+
+    def name(self) -> str:
+        return self.ALG_ID
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+        return self.TITLE
+
+    def group(self) -> str:
+        return self.GROUP
+
+    def groupId(self) -> str:  # noqa: N802
+        return self.GROUP_ID
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return self.HELP
+
+    def createInstance(self):  # noqa: N802
+        return type(self)()
+
+    def run_backend(self, request: dict[str, Any], output_paths: list[str], feedback) -> BackendResult:
+        """Run this algorithm's backend command; backend problems become QgsProcessingException."""
+        python = resolve_python(configured_python())
+        feedback.pushDebugInfo(f"Backend interpreter: {python}")
+        try:
+            return BackendRunner(python, feedback).run(self.COMMAND, request, output_paths)
+        except BackendError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+
+
+# --- point layers -------------------------------------------------------------------------
+
+def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT", optional: bool = False) -> None:
+    """ID_FIELD, TIME_FIELD, VALUE_FIELD (long format) plus FORMAT, VALUE_FIELDS, FIELD_TIME_PATTERN (wide)."""
+    alg.addParameter(QgsProcessingParameterEnum(
+        "FORMAT", "Point layer format", options=[label for _key, label in POINT_FORMATS], defaultValue=0))
+    alg.addParameter(QgsProcessingParameterField("ID_FIELD", "Station id field", parentLayerParameterName=parent,
+                                                 optional=optional))
+    alg.addParameter(QgsProcessingParameterField("TIME_FIELD", "Time field (long format)",
+                                                 parentLayerParameterName=parent, optional=True))
+    alg.addParameter(QgsProcessingParameterField("VALUE_FIELD", "Value field (long format)",
+                                                 parentLayerParameterName=parent, optional=True,
+                                                 type=QgsProcessingParameterField.Numeric))
+    alg.addParameter(QgsProcessingParameterField("VALUE_FIELDS", "Value fields, one per time (wide format)",
+                                                 parentLayerParameterName=parent, optional=True,
+                                                 allowMultiple=True, type=QgsProcessingParameterField.Numeric))
+    alg.addParameter(QgsProcessingParameterString(
+        "FIELD_TIME_PATTERN", "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
+        optional=True))
+
+
+def ogr_path_of(layer: QgsVectorLayer, feedback) -> tuple[str, str | None]:
+    """A file path (and layer name) the backend can read: the layer's own file, or a GeoPackage copy."""
+    if layer.providerType() == "ogr" and not layer.subsetString():
+        parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+        path = parts.get("path", "")
+        if path and os.path.isfile(path):
+            return path, parts.get("layerName") or None
+    folder = tempfile.mkdtemp(prefix="st_analyzer_input_")
+    path = os.path.join(folder, "input.gpkg")
+    feedback.pushInfo(f"Copying {layer.name()} to a GeoPackage for the backend.")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName, options.layerName = "GPKG", "input"
+    result = QgsVectorFileWriter.writeAsVectorFormatV2(layer, path, layer.transformContext(), options)
+    if result[0] != QgsVectorFileWriter.NoError:
+        raise QgsProcessingException(f"Cannot copy {layer.name()} for the backend: {result[1]}")
+    return path, "input"
+
+
+def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer: QgsVectorLayer,
+                        feedback) -> dict[str, Any]:
+    """The backend's ``PointInput`` for a point layer and the shared field parameters."""
+    if layer.featureCount() == 0:
+        raise QgsProcessingException(f"The layer {layer.name()} has no features.")
+    path, layer_name = ogr_path_of(layer, feedback)
+    fmt = POINT_FORMATS[alg.parameterAsEnum(parameters, "FORMAT", context)][0]
+    request = {"path": path, "layer": layer_name, "format": fmt,
+               "id_field": alg.parameterAsString(parameters, "ID_FIELD", context),
+               "time_field": alg.parameterAsString(parameters, "TIME_FIELD", context),
+               "value_field": alg.parameterAsString(parameters, "VALUE_FIELD", context),
+               "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
+               "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None}
+    fields = layer.fields().names()
+    for key in ("id_field", "time_field", "value_field"):
+        if request[key] and request[key] not in fields:
+            raise QgsProcessingException(f"Unknown field {request[key]!r}; {layer.name()} has: {', '.join(fields)}.")
+    return request
+
+
+# --- rasters --------------------------------------------------------------------------------
+
+def raster_path_of(layer: QgsRasterLayer) -> str:
+    """The file behind a GDAL raster layer; other providers (WMS, …) are refused clearly."""
+    if layer.providerType() != "gdal":
+        raise QgsProcessingException(f"{layer.name()} is not a file raster (provider {layer.providerType()}); "
+                                     "save it as GeoTIFF first.")
+    parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
+    return parts.get("path") or layer.source()
+
+
+def is_point_layer(layer) -> bool:
+    from qgis.core import QgsWkbTypes
+
+    return isinstance(layer, QgsVectorLayer) and layer.geometryType() == QgsWkbTypes.PointGeometry
+
+
+ANY_POINT_OR_RASTER = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint]

@@ -1,0 +1,61 @@
+"""The "Space-time analyzer" Processing provider (id ``stanalyzer``) and its settings."""
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
+from st_analyzer.processing.build_raster_stack import BuildRasterStackAlgorithm
+from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorithm
+from st_analyzer.settings import SETTING_PYTHON
+
+
+
+class StAnalyzerProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return "stanalyzer"
+
+    def name(self) -> str:
+        return "Space-time analyzer"
+
+    def longName(self) -> str:  # noqa: N802 (QGIS API name)
+        return f"Space-time analyzer {__version__}"
+
+    def icon(self) -> QIcon:
+        return QIcon(str(DIR_PLUGIN_ROOT / "resources" / "icons" / "st_analyzer.svg"))
+
+    def versionInfo(self) -> str:  # noqa: N802
+        return __version__
+
+    def load(self) -> bool:
+        try:  # the settings page lives in the Processing plugin, absent in bare test set-ups
+            from processing.core.ProcessingConfig import ProcessingConfig, Setting
+
+            ProcessingConfig.settingIcons[self.name()] = self.icon()
+            ProcessingConfig.addSetting(Setting(
+                self.name(), SETTING_PYTHON,
+                "Python interpreter for the backend (empty = the Python QGIS runs)", "",
+                valuetype=Setting.FILE))
+            ProcessingConfig.readSettings()
+        except ImportError:
+            pass
+        self.refreshAlgorithms()
+        return True
+
+    def unload(self) -> None:
+        try:
+            from processing.core.ProcessingConfig import ProcessingConfig
+
+            ProcessingConfig.removeSetting(SETTING_PYTHON)
+        except ImportError:
+            pass
+
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802
+        return ["gpkg", "csv"]
+
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802
+        return ["tif"]
+
+    def loadAlgorithms(self) -> None:  # noqa: N802
+        for algorithm in (BuildRasterStackAlgorithm(), DescribeSpaceTimeAlgorithm()):
+            self.addAlgorithm(algorithm)
+

@@ -1,0 +1,225 @@
+"""Runs the backend CLI in a child process and turns its JSON lines into Processing feedback.
+
+Cancel: the child gets SIGTERM (it deletes its temporary outputs), then SIGKILL after
+``KILL_AFTER_S``; leftovers of the temporary-file pattern are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PYTHON = "ST_ANALYZER_PYTHON"
+KILL_AFTER_S = 1.5
+POLL_S = 0.1
+PARTIAL_MARKER = ".partial"  # same as backend.data.atomic.PARTIAL_MARKER
+INSTALL_HINT = (
+    "Install the backend into that Python with 'python -m pip install st-analyzer-backend' "
+    "(or 'pip install .' in the st_analyzer source folder), or choose another interpreter in "
+    "Settings → Options → Processing → Providers → Space-time analyzer, or with the environment "
+    f"variable {ENV_PYTHON}."
+)
+
+
+class BackendError(RuntimeError):
+    """The backend could not run or reported an error; the message is for the analyst."""
+
+
+class BackendCancelled(BackendError):
+    """The user cancelled the run."""
+
+
+def default_python() -> str:
+    """The Python interpreter that QGIS itself runs.
+
+    Inside QGIS ``sys.executable`` is QGIS's binary or whatever ``python3`` is first on PATH,
+    so the interpreter is looked up in the running Python's own prefix first.
+    """
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    folders = [Path(p) for p in (sysconfig.get_config_var("BINDIR"), Path(sys.exec_prefix) / "bin") if p]
+    candidates = [folder / name for folder in folders for name in (f"python{version}", "python3")]
+    candidates += [Path(sys.exec_prefix) / "python.exe", Path(sys.exec_prefix) / "python3.exe"]
+    executable = Path(sys.executable)
+    if executable.name.lower().startswith("python"):
+        candidates.append(executable)
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    return shutil.which("python3") or "python3"
+
+
+def resolve_python(configured: str | None = None) -> str:
+    """Interpreter to run: ``ST_ANALYZER_PYTHON``, else the plugin setting, else QGIS's Python."""
+    return os.environ.get(ENV_PYTHON) or (configured or "").strip() or default_python()
+
+
+def child_environment(python: str) -> dict[str, str]:
+    """Environment for the child: QGIS's own, minus QGIS's Python paths for a foreign interpreter."""
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    if os.path.realpath(python) == os.path.realpath(default_python()):
+        return env
+    env.pop("PYTHONHOME", None)
+    qgis_prefix = os.path.realpath(sys.prefix)
+    kept = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+            if p and not os.path.realpath(p).startswith(qgis_prefix)]
+    if kept:
+        env["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
+@dataclass
+class BackendResult:
+    """The backend's ``result`` line: output paths by name and a summary."""
+
+    outputs: dict[str, str]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+_probe_cache: dict[str, dict[str, Any]] = {}
+
+
+def probe_backend(python: str) -> dict[str, Any]:
+    """``python -m backend info`` (cached): raises :class:`BackendError` saying how to fix a failure."""
+    if python in _probe_cache:
+        return _probe_cache[python]
+    try:
+        completed = subprocess.run([python, "-m", "backend", "info"], capture_output=True, text=True,
+                                   timeout=120, env=child_environment(python))
+    except FileNotFoundError as exc:
+        raise BackendError(f"The backend interpreter {python!r} was not found. {INSTALL_HINT}") from exc
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"The backend interpreter {python!r} could not be started: {exc}. "
+                           f"{INSTALL_HINT}") from exc
+    if completed.returncode != 0:
+        detail = (completed.stderr or completed.stdout).strip().splitlines()
+        reason = detail[-1] if detail else f"exit code {completed.returncode}"
+        raise BackendError(f"The st_analyzer backend is not usable with {python} ({reason}). {INSTALL_HINT}")
+    for line in completed.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("type") == "result":
+            _probe_cache[python] = message["summary"]
+            return message["summary"]
+    raise BackendError(f"The backend in {python} gave no answer to 'info'. {INSTALL_HINT}")
+
+
+def remove_partial_outputs(paths: list[str]) -> None:
+    """Delete temporary files a killed child may have left beside the given outputs."""
+    for output in paths:
+        path = Path(output)
+        if path.parent.is_dir():
+            for leftover in path.parent.glob(f".{path.name}.*{PARTIAL_MARKER}*"):
+                leftover.unlink(missing_ok=True)
+
+
+def _pump(stream, lines: "queue.Queue[tuple[str, str | None]]", name: str) -> None:
+    for line in stream:
+        lines.put((name, line))
+    lines.put((name, None))
+
+
+class BackendRunner:
+    """Runs one backend command; ``feedback`` is a ``QgsProcessingFeedback`` (or ``None``)."""
+
+    def __init__(self, python: str, feedback=None) -> None:
+        self.python = python
+        self.feedback = feedback
+
+    def _cancelled(self) -> bool:
+        return bool(self.feedback is not None and self.feedback.isCanceled())
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        if self.feedback is None:
+            return
+        kind = message.get("type")
+        if kind == "progress":
+            self.feedback.setProgress(float(message.get("percent", 0.0)))
+            if message.get("message"):
+                self.feedback.setProgressText(str(message["message"]))
+        elif kind == "log":
+            level, text = message.get("level", "info"), str(message.get("message", ""))
+            if level == "warning":
+                self.feedback.pushWarning(text)
+            elif level == "debug":
+                self.feedback.pushDebugInfo(text)
+            else:
+                self.feedback.pushInfo(text)
+
+    def _stop(self, process: subprocess.Popen) -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=KILL_AFTER_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def run(self, command: str, request: dict[str, Any], output_paths: list[str]) -> BackendResult:
+        """Run ``python -m backend <command>`` on ``request``; raise :class:`BackendError` on failure."""
+        probe_backend(self.python)
+        with tempfile.TemporaryDirectory(prefix="st_analyzer_") as folder:
+            request_path = Path(folder) / "request.json"
+            request_path.write_text(json.dumps(request), encoding="utf-8")
+            try:
+                process = subprocess.Popen(
+                    [self.python, "-m", "backend", command, str(request_path)], stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                    env=child_environment(self.python))
+            except OSError as exc:
+                raise BackendError(f"Cannot start {self.python}: {exc}. {INSTALL_HINT}") from exc
+            return self._follow(process, output_paths)
+
+    def _follow(self, process: subprocess.Popen, output_paths: list[str]) -> BackendResult:
+        lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+        for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr")):
+            threading.Thread(target=_pump, args=(stream, lines, name), daemon=True).start()
+        result: BackendResult | None = None
+        error: str | None = None
+        stderr_tail: list[str] = []
+        open_streams = 2
+        while open_streams:
+            if self._cancelled():
+                self._stop(process)
+                remove_partial_outputs(output_paths)
+                raise BackendCancelled("The run was cancelled; no output was written.")
+            try:
+                name, line = lines.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if line is None:
+                open_streams -= 1
+                continue
+            if name == "stderr":
+                stderr_tail = (stderr_tail + [line.rstrip()])[-30:]
+                continue
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:
+                if self.feedback is not None:
+                    self.feedback.pushDebugInfo(line.rstrip())
+                continue
+            if message.get("type") == "result":
+                result = BackendResult(message.get("outputs", {}), message.get("summary", {}))
+            elif message.get("type") == "error":
+                error = str(message.get("message", "unknown error"))
+            else:
+                self._handle(message)
+        code = process.wait()
+        if error is not None or code != 0 or result is None:
+            remove_partial_outputs(output_paths)
+            detail = error or ("\n".join(stderr_tail[-10:]) or f"exit code {code}")
+            raise BackendError(detail)
+        return result
+
