@@ -6,6 +6,7 @@ All times are naive UTC ``datetime64[s]`` (time zones are converted to UTC and d
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -22,7 +23,9 @@ _MIXED = {"format": "mixed"} if int(pd.__version__.split(".")[0]) >= 2 else {}
 
 def to_utc_naive(values) -> pd.Series:
     """Parse anything date-like to naive UTC timestamps; unparseable entries become NaT."""
-    parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", utc=True, **_MIXED)
+    with warnings.catch_warnings():  # pandas warns about per-element format inference
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", utc=True, **_MIXED)
     return parsed.dt.tz_convert(None)
 
 
