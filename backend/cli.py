@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import traceback
 from pathlib import Path
 
 from backend import __version__
+from backend.data.atomic import discard_all_pending
 from backend.errors import CancelledError, UserInputError
 from backend.progress import JsonLinesReporter
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
 
-def _raise_cancelled(signum, frame):  # noqa: ARG001 (signal handler signature)
-    raise CancelledError("The run was cancelled.")
+def _exit_cancelled(signum, frame):  # noqa: ARG001 (signal handler signature)
+    """SIGTERM from the plugin: drop temporary outputs and leave at once (GDAL calls may be mid-way)."""
+    discard_all_pending()
+    JsonLinesReporter().error("The run was cancelled; no output was written.", kind="cancelled")
+    os._exit(EXIT_CANCELLED)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         reporter.result({}, _info())
         return EXIT_OK
-    signal.signal(signal.SIGTERM, _raise_cancelled)
+    signal.signal(signal.SIGTERM, _exit_cancelled)
     try:
         text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
         request = json.loads(text)

@@ -39,6 +39,15 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in (".aux.xml", "-wal", "-shm", "-journal")]
 
 
+_ACTIVE: list["AtomicOutputs"] = []
+
+
+def discard_all_pending() -> None:
+    """Remove the temporary files of every output still being written (used on cancel)."""
+    for outputs in list(_ACTIVE):
+        outputs.discard()
+
+
 class AtomicOutputs:
     """Collects temporary output paths; commits all of them on success, removes all on failure.
 
@@ -53,6 +62,8 @@ class AtomicOutputs:
         final_path = check_writable(final)
         tmp = partial_path(final_path)
         self._pending[final_path] = tmp
+        if self not in _ACTIVE:
+            _ACTIVE.append(self)
         return tmp
 
     def __enter__(self) -> "AtomicOutputs":
@@ -75,10 +86,15 @@ class AtomicOutputs:
             for side_tmp, side_final in zip(_sidecars(tmp), _sidecars(final)):
                 if side_tmp.exists():
                     os.replace(side_tmp, side_final)
-        self._pending.clear()
+        self._forget()
 
     def discard(self) -> None:
         for tmp in self._pending.values():
             for path in [tmp, *_sidecars(tmp)]:
                 path.unlink(missing_ok=True)
+        self._forget()
+
+    def _forget(self) -> None:
         self._pending.clear()
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)

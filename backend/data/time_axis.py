@@ -44,6 +44,12 @@ def parse_times(values, what: str = "time values") -> np.ndarray:
             f"{int(missing.sum())} {what} are empty (rows {rows}…). Fill them in or remove those "
             "features before running."
         )
+    numbers = series.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+    if numbers.any():
+        examples = ", ".join(str(v) for v in series[numbers].unique()[:3])
+        raise UserInputError(
+            f"The {what} are numbers ({examples}…), not dates or times. Choose a date/time field, or "
+            "text in ISO 8601 such as 2005-01-31.")
     parsed = to_utc_naive(series)
     bad = parsed.isna()
     if bad.any():

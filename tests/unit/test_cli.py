@@ -6,12 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import numpy as np
-import pytest
-import rasterio
-from affine import Affine
 
 from tests.paths import ERA5_DAILY, REPO
 
@@ -56,24 +50,8 @@ def test_info_reports_version():
     assert code == 0 and messages[0]["summary"]["version"]
 
 
-@pytest.fixture
-def slow_request(tmp_path):
-    """A build of 400 bands of 1000×1000 noise: several seconds, long enough to cancel mid-way."""
-    noise = np.random.default_rng(0).random((1000, 1000), dtype=np.float32)
-    source = tmp_path / "noise.tif"
-    with rasterio.open(source, "w", driver="GTiff", width=1000, height=1000, count=1, dtype="float32",
-                       crs="EPSG:32632", transform=Affine(10, 0, 0, 0, -10, 0)) as dst:
-        dst.write(noise, 1)
-    times = [f"2020-01-01T00:00:00Z"] + [f"2020-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z" for i in range(1, 400)]
-    out_dir = tmp_path / "out"
-    return {"output": str(out_dir / "big.tif"), "inputs": [str(source)] * 400, "time_source": "list",
-            "times": times}, out_dir
-
-
-def test_sigterm_cancels_quickly_and_leaves_no_partial_file(tmp_path, slow_request):
-    request, out_dir = slow_request
-    path = tmp_path / "slow.json"
-    path.write_text(json.dumps(request))
+def test_sigterm_cancels_quickly_and_leaves_no_partial_file(slow_build_request):
+    _request, path, out_dir = slow_build_request
     child = subprocess.Popen([sys.executable, "-m", "backend", "buildrasterstack", str(path)],
                              stdout=subprocess.PIPE, text=True, cwd=REPO)
     deadline = time.monotonic() + 60

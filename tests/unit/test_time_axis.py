@@ -80,3 +80,8 @@ def test_monthly_axis_is_regular_despite_month_lengths():
     summary = summarize_time_axis(times)
     assert summary.step_months == 1 and summary.step_text == "1 month"
     assert [g.missing_steps for g in summary.gaps] == [1]
+
+
+def test_numbers_are_not_taken_as_epoch_times():
+    with pytest.raises(UserInputError, match=r"values of 'pm10' are numbers \(16.7, 31.2…\), not dates"):
+        parse_times([16.7, 31.2], "values of 'pm10'")
