@@ -138,7 +138,8 @@ def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
     report.heading("Values")
     report.key_values({k: summary[k] for k in ("min", "max", "mean", "std")})
     report.figure(_series_figure(times, {"mean": mean, "missing share": 1 - count / cells},
-                                 "Spatial mean and missing share per time step"))
+                                 "Spatial mean and missing share per time step"),
+                  "Mean over all valid cells, and share of cells with no data, at each time step.")
     fig, ax = new_figure(6, 4.5)
     image = ax.imshow(missing_share, cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="missing share")
@@ -187,6 +188,21 @@ def _station_table(panel: PointPanel) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _availability_figure(panel: PointPanel, stations: pd.DataFrame):
+    import matplotlib.dates as mdates
+    from matplotlib.colors import ListedColormap
+
+    fig, ax = new_figure(9, max(2.5, min(8.0, panel.n_stations * 0.12)))
+    order = np.argsort(stations["missing_share"].to_numpy(), kind="stable")
+    start, end = (mdates.date2num(pd.Timestamp(t)) for t in (panel.times[0], panel.times[-1]))
+    ax.imshow(np.isfinite(panel.values)[order], aspect="auto", interpolation="nearest",
+              cmap=ListedColormap(["#f3e1d6", "#2d5384"]), vmin=0, vmax=1,
+              extent=(start, max(end, start + 1e-3), panel.n_stations, 0))
+    ax.xaxis_date()
+    ax.set_ylabel("station")
+    return fig
+
+
 def _describe_points(request: DescribeSpaceTimeRequest, reporter: Reporter, outputs: AtomicOutputs):
     panel = request.points.read()
     reporter.progress(40, f"{panel.n_stations} stations × {panel.times.size} times read")
@@ -213,14 +229,10 @@ def _describe_points(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
     report.key_values(values)
     report.figure(_series_figure(panel.times, {"stations observed": per_time_count,
                                                "mean": _mean_per_time(panel.values)},
-                                 "Stations observed and network mean per time step"))
-    fig, ax = new_figure(9, max(2.5, min(8.0, panel.n_stations * 0.12)))
-    order = np.argsort(stations["missing_share"].to_numpy())
-    ax.imshow(np.isfinite(panel.values)[order], aspect="auto", interpolation="nearest", cmap="Greys",
-              extent=(0, panel.times.size, panel.n_stations, 0))
-    ax.set_xlabel("time step")
-    ax.set_ylabel("station (most complete first)")
-    report.figure(fig, "Data availability: black = observed.")
+                                 "Stations observed and network mean per time step"),
+                  "Number of stations with a value, and their mean, at each time step.")
+    report.figure(_availability_figure(panel, stations), "Data availability per station: blue = observed, "
+                  "light = missing; stations sorted from most to least complete.")
     report.heading("Per station (most missing first)")
     report.table(stations.sort_values("missing_share", ascending=False))
     report.write(request.output_html, outputs)
