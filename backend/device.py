@@ -1,0 +1,30 @@
+"""Torch device choice: ``cuda`` when requested or available, else ``cpu`` (torch imported lazily)."""
+
+from __future__ import annotations
+
+from backend.errors import UserInputError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def choose_device(requested: str = "auto") -> str:
+    """'cuda' or 'cpu'. 'cuda' requested without a GPU is an error; 'auto' falls back to the CPU."""
+    if requested not in DEVICES:
+        raise UserInputError(f"Unknown device {requested!r}; use one of {', '.join(DEVICES)}.")
+    if requested == "cpu":
+        return "cpu"
+    has_cuda = False
+    if torch_available():
+        import torch
+
+        has_cuda = bool(torch.cuda.is_available())
+    if requested == "cuda" and not has_cuda:
+        raise UserInputError("CUDA was requested but no GPU is usable here (torch missing, a CPU-only torch build, "
+                             "or no NVIDIA driver). Choose DEVICE auto or cpu, or install the CUDA build of torch.")
+    return "cuda" if has_cuda else "cpu"

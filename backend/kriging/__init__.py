@@ -1,0 +1,1 @@
+"""Space-time variograms and kriging (sample variogram, gstat-compatible models, fitting, kriging, CV)."""
