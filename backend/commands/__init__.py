@@ -1,6 +1,7 @@
 """The backend's commands; importing this package registers them for the CLI."""
 
-from backend.commands import build_raster_stack, describe_space_time  # noqa: F401
+from backend.commands import (build_raster_stack, describe_space_time, fit_st_variogram,  # noqa: F401
+                              st_kriging, st_kriging_cv)
 from backend.commands.base import COMMANDS, CommandResult, run_command
 
 __all__ = ["COMMANDS", "CommandResult", "run_command"]

@@ -55,6 +55,25 @@ class PointPanel:
         """float64[N]: share of the time axis observed at each station."""
         return np.isfinite(self.values).mean(axis=1)
 
+    def on_regular_axis(self) -> tuple["PointPanel", float]:
+        """The panel on its regular time axis (missing steps filled with NaN) and the step in seconds.
+
+        Irregular intervals or calendar-month steps are refused: time lags would be ambiguous.
+        """
+        summary = self.time_summary()
+        if summary.count < 2:
+            raise UserInputError("At least 2 time steps are needed.")
+        if summary.step_seconds is None or summary.irregular_intervals:
+            raise UserInputError(f"The time axis is not regular ({summary.describe()}) Resample the data to a "
+                                 "regular step (e.g. daily means) first.")
+        step = np.timedelta64(int(summary.step_seconds), "s")
+        full = np.arange(self.times[0], self.times[-1] + step, step).astype("datetime64[s]")
+        if full.size == self.times.size:
+            return self, summary.step_seconds
+        values = np.full((self.n_stations, full.size), np.nan, dtype=np.float32)
+        values[:, np.searchsorted(full, self.times)] = self.values
+        return PointPanel(self.ids, self.xy, self.crs, full, values, dict(self.attributes)), summary.step_seconds
+
     def to_long_frame(self) -> pd.DataFrame:
         """Observed values as a long table: station_id, time, value."""
         station, step = np.nonzero(np.isfinite(self.values))

@@ -45,8 +45,10 @@ def _weights(method: int, v: SampleVariogram, gamma_model: np.ndarray, st_ani: f
     raise UserInputError(f"fit method {method} is not supported; use one of {FIT_METHODS}.")
 
 
-def initial_model(kind: str, v: SampleVariogram, basic: str = "Exp", kappa: float = 0.5) -> SpaceTimeModel:
+def initial_model(kind: str, v: SampleVariogram, basic: str = "Exp", kappa: float = 0.5,
+                  time_unit: str = "day") -> SpaceTimeModel:
     """Starting values read off the sample variogram (sill, ranges at ⅓ of the lags, stAni)."""
+    v = v.valid()
     sill = float(np.average(v.gamma, weights=v.np))
     spatial = v.timelag == 0
     pure_time = v.dist == 0
@@ -55,11 +57,16 @@ def initial_model(kind: str, v: SampleVariogram, basic: str = "Exp", kappa: floa
     range_t = max(float(v.timelag.max()) / 3.0, 1e-9)
     gamma_t = float(v.gamma[pure_time & (v.timelag > 0)].mean()) if (pure_time & (v.timelag > 0)).any() else sill / 2
     st_ani = range_s / range_t
+    nug_frac = min(max(nug_s / sill, 0.05), 0.5)
+    model = _initial(kind, basic, kappa, sill, nug_frac, nug_s, range_s, range_t, gamma_t, st_ani)
+    model.time_unit = time_unit
+    return model
 
+
+def _initial(kind, basic, kappa, sill, nug_frac, nug_s, range_s, range_t, gamma_t, st_ani) -> SpaceTimeModel:
     def vg(psill, range_, nugget):
         return BasicVariogram.of(basic, psill, range_, nugget, kappa)
 
-    nug_frac = min(max(nug_s / sill, 0.05), 0.5)
     if kind == "separable":
         return SpaceTimeModel(kind, space=vg(1 - nug_frac, range_s, nug_frac), time=vg(1 - nug_frac, range_t, nug_frac),
                               sill=sill)
@@ -131,10 +138,3 @@ def fit_model(v: SampleVariogram, start: SpaceTimeModel, fit_method: int = 6) ->
     model.fit = {"fit_method": fit_method, "mse": mse, "weighted_error": float(result.fun),
                  "converged": bool(result.success), "bins": int(v.gamma.size)}
     return FitResult(model, mse, float(result.fun), bool(result.success), str(result.message))
-
-
-def fit_best(v: SampleVariogram, kinds: tuple[str, ...] = ST_MODELS, basic: str = "Exp",
-             fit_method: int = 6) -> tuple[FitResult, list[FitResult]]:
-    """Fit every model type and return the one with the smallest unweighted MSE, plus all fits."""
-    fits = [fit_model(v, initial_model(kind, v, basic), fit_method) for kind in kinds]
-    return min(fits, key=lambda f: f.mse), fits

@@ -58,6 +58,43 @@ def _batched_cov(model, xy_bk2, t_bk, xy2_bk2, t2_bk):
     return model.covariance(h, np.abs(t_bk[:, :, None] - t2_bk[:, None, :]))
 
 
+class CovarianceLookup:
+    """Covariances among observations tabulated by station pair and time-lag index.
+
+    Station data sit on a station × regular-time lattice, so the neighbour-to-neighbour
+    covariances are a gather from a table [S, S, lags] instead of fresh evaluations.
+    """
+
+    def __init__(self, model: SpaceTimeModel, data: SpaceTimePoints) -> None:
+        self.model = model
+        self.usable = data.station is not None and data.t.size > 1
+        if not self.usable:
+            return
+        times = np.unique(data.t)
+        self.step = float(np.diff(times).min()) if times.size > 1 else 1.0
+        index = np.round((data.t - times[0]) / self.step)
+        if not np.allclose(times[0] + index * self.step, data.t, rtol=0, atol=1e-9 * max(1.0, self.step)):
+            self.usable = False
+            return
+        self.time_index = index.astype(np.int64)
+        self.station = data.station.astype(np.int64)
+        station_xy = np.zeros((int(self.station.max()) + 1, 2))
+        station_xy[self.station] = data.xy
+        self.distance = cdist(station_xy, station_xy)
+        self.table = np.empty(self.distance.shape + (0,))
+
+    def matrices(self, neighbours_bk: np.ndarray) -> np.ndarray:
+        """Covariance matrices [B, k, k] among the neighbours (indices into the data)."""
+        s, ti = self.station[neighbours_bk], self.time_index[neighbours_bk]
+        lag = np.abs(ti[:, :, None] - ti[:, None, :])
+        needed = int(lag.max()) + 1
+        if needed > self.table.shape[2]:
+            extra = [self.model.covariance(self.distance, lag_index * self.step)
+                     for lag_index in range(self.table.shape[2], needed)]
+            self.table = np.concatenate([self.table, np.stack(extra, axis=-1)], axis=-1)
+        return self.table[s[:, :, None], s[:, None, :], lag]
+
+
 def default_st_ani(model: SpaceTimeModel) -> float:
     """stAni of the model, else spatial range / temporal range (distance units per time unit)."""
     if model.stAni:
@@ -91,6 +128,7 @@ def krige(data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel
         raise UserInputError(f"nmax must be at least 2, got {nmax}.")
     st_ani = options.st_ani or default_st_ani(model)
     tree = cKDTree(np.column_stack([data.xy, st_ani * data.t]))
+    lookup = CovarianceLookup(model, data)
     k = min(n, max(nmax, math.ceil(options.buffer_nmax * nmax)))
     predictions, variances = np.empty(m), np.empty(m)
     for start in range(0, m, options.batch_size):
@@ -104,7 +142,7 @@ def krige(data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel
             best = np.argsort(-cov, axis=1, kind="stable")[:, :nmax]
             candidates = np.sort(np.take_along_axis(candidates, best, axis=1), axis=1)
         xy, t = data.xy[candidates], data.t[candidates]
-        v = _batched_cov(model, xy, t, xy, t)
+        v = lookup.matrices(candidates) if lookup.usable else _batched_cov(model, xy, t, xy, t)
         v0 = _batched_cov(model, xy, t, targets.xy[start:stop, None, :], targets.t[start:stop, None])[:, :, 0]
         predictions[start:stop], variances[start:stop] = krige_batch(
             v, v0, data.z[candidates], c0, options.mean, options.device, reporter.warning)

@@ -1,5 +1,6 @@
 """Predictions and kriging variances equal R gstat krigeST (fixture made by make_gstat_fixture.R)."""
 
+import functools
 import json
 import shutil
 import subprocess
@@ -20,8 +21,13 @@ HELD_OUT = ["DEBY047", "DENW063", "DEHE046", "DESH001", "DEBB065"]
 ORIGIN = np.datetime64("2005-01-01T00:00:00")
 
 
+@functools.lru_cache(maxsize=None)
+def pm10_panel():
+    return read_long_points(PointLayerRef(str(PM10_Q1)), "station_id", "date", "pm10")
+
+
 def case_inputs(case, model):
-    panel = read_long_points(PointLayerRef(str(PM10_Q1)), "station_id", "date", "pm10")
+    panel = pm10_panel()
     last = np.datetime64("2005-01-11" if case == "global" else "2005-02-01")
     keep_time = panel.times < last
     keep = ~np.isin(panel.ids, HELD_OUT)

@@ -1,0 +1,188 @@
+"""Command ``stkriging``: space-time kriging to a raster grid over a time range, or to target points."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from affine import Affine
+
+from backend.commands.base import CommandResult, command
+from backend.commands.inputs import KrigingSettings, PointInput
+from backend.data.atomic import AtomicOutputs
+from backend.data.point_io import write_table
+from backend.data.raster_io import StackWriter
+from backend.data.raster_stack import GridSpec
+from backend.data.time_axis import format_time, parse_times
+from backend.errors import UserInputError
+from backend.kriging.kriging import SpaceTimePoints, krige, observations, time_in_model_units
+from backend.kriging.workflow import kriging_panel, model_for
+from backend.progress import Reporter
+
+
+@dataclass
+class GridTarget:
+    """A north-up grid in the data's CRS (metres) and the prediction times start..end every ``step``."""
+
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+    pixel_size: float
+    start: str | None = None   # default: first data time
+    end: str | None = None     # default: last data time
+    step: str = "1 day"        # a duration: "1 day", "6h", "30min"
+
+
+@dataclass
+class PointTarget:
+    """A point layer with a time field; predictions are added as fields ``pred`` and ``var``."""
+
+    path: str
+    time_field: str
+    layer: str | None = None
+
+
+@dataclass
+class StKrigingRequest:
+    points: PointInput
+    model_file: str | None = None
+    grid: GridTarget | None = None
+    output: str | None = None            # predictions raster (grid)
+    output_variance: str | None = None   # kriging variance raster (grid)
+    target_points: PointTarget | None = None
+    output_points: str | None = None
+    kriging: KrigingSettings = field(default_factory=KrigingSettings)
+    max_predictions: int = 5_000_000     # above this a warning estimates the run time
+
+
+def grid_spec(grid: GridTarget, crs: str) -> GridSpec:
+    if grid.pixel_size <= 0:
+        raise UserInputError(f"The pixel size must be > 0, got {grid.pixel_size}.")
+    if grid.xmax <= grid.xmin or grid.ymax <= grid.ymin:
+        raise UserInputError("The extent is empty (xmax ≤ xmin or ymax ≤ ymin).")
+    width = int(np.ceil((grid.xmax - grid.xmin) / grid.pixel_size - 1e-9))
+    height = int(np.ceil((grid.ymax - grid.ymin) / grid.pixel_size - 1e-9))
+    return GridSpec(width, height, Affine(grid.pixel_size, 0, grid.xmin, 0, -grid.pixel_size, grid.ymax), crs)
+
+
+def step_seconds(text: str) -> float:
+    """Seconds in a duration such as '1 day', '6h', '30 min'."""
+    import pandas as pd
+
+    try:
+        seconds = pd.to_timedelta(text).total_seconds()
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(f"Cannot read the time step {text!r}; write e.g. '1 day', '6h' or '30min'.") from exc
+    if seconds <= 0:
+        raise UserInputError(f"The time step must be positive, got {text!r}.")
+    return float(seconds)
+
+
+def grid_times(grid: GridTarget, data_times: np.ndarray) -> np.ndarray:
+    """Prediction times from start to end (inclusive; defaults: the data's first and last time)."""
+    start = parse_times([grid.start], "start time")[0] if grid.start else data_times[0]
+    end = parse_times([grid.end], "end time")[0] if grid.end else data_times[-1]
+    if end < start:
+        raise UserInputError(f"The end time {format_time(end)} is before the start time {format_time(start)}.")
+    step = np.timedelta64(int(round(step_seconds(grid.step))), "s")
+    return np.arange(start, end + np.timedelta64(1, "s"), step).astype("datetime64[s]")
+
+
+def _check_crs_is_metric(crs: str) -> None:
+    from pyproj import CRS
+
+    if crs and CRS.from_user_input(crs).is_geographic:
+        raise UserInputError("The point layer has geographic coordinates (degrees). Kriging to a grid needs a "
+                             "projected CRS in metres: reproject the layer (e.g. to its UTM zone) first.")
+
+
+def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_crs):
+    _check_crs_is_metric(source_crs)
+    spec = grid_spec(request.grid, panel.crs)
+    times = grid_times(request.grid, panel.times)
+    cells = spec.width * spec.height
+    total = cells * times.size
+    reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
+    cols, rows = np.meshgrid(np.arange(spec.width) + 0.5, np.arange(spec.height) + 0.5)
+    x, y = spec.transform * (cols.ravel(), rows.ravel())
+    xy = np.column_stack([x, y]) / model.distance_scale()
+    options = request.kriging.options()
+    low, high = np.inf, -np.inf
+    with StackWriter(request.output, spec, times, outputs=outputs) as pred_out, \
+            StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs) as var_out:
+        started = time.perf_counter()
+        for band, when in enumerate(times):
+            t = np.full(cells, time_in_model_units(np.array([when]), origin, model)[0])
+            prediction, variance = krige(data, SpaceTimePoints(xy, t), model, options)
+            pred_out.write_band(band, prediction.reshape(spec.height, spec.width))
+            var_out.write_band(band, variance.reshape(spec.height, spec.width))
+            low, high = min(low, float(prediction.min())), max(high, float(prediction.max()))
+            if band == 0 and total > request.max_predictions:
+                seconds = (time.perf_counter() - started) * times.size
+                reporter.warning(f"{total} predictions exceed the limit of {request.max_predictions}; "
+                                 f"estimated run time {seconds / 60:.1f} min. Use a coarser grid or fewer times "
+                                 "to go faster.")
+            reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
+    return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
+        {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
+         "step_seconds": step_seconds(request.grid.step), "value_min": low, "value_max": high}
+
+
+def _variance_path(output: str) -> str:
+    path = Path(output)
+    return str(path.with_name(f"{path.stem}_variance{path.suffix}"))
+
+
+def _krige_points(request, panel, model, data, origin, reporter, outputs, source_crs):
+    import geopandas as gpd
+    from pyproj import CRS
+
+    target = request.target_points
+    frame = gpd.read_file(target.path, layer=target.layer) if target.layer else gpd.read_file(target.path)
+    if frame.empty:
+        raise UserInputError(f"The target layer {target.path} has no features.")
+    if target.time_field not in frame.columns:
+        raise UserInputError(f"Unknown target time field {target.time_field!r}; the layer has: "
+                             f"{', '.join(c for c in frame.columns if c != frame.geometry.name)}.")
+    if frame.crs is not None and panel.crs:
+        projected = frame.to_crs(CRS.from_user_input(panel.crs))
+    else:
+        projected = frame
+    points = projected.geometry.representative_point()
+    xy = np.column_stack([points.x, points.y]) / model.distance_scale()
+    times = parse_times(frame[target.time_field], f"values of {target.time_field!r}")
+    prediction, variance = krige(data, SpaceTimePoints(xy, time_in_model_units(times, origin, model)), model,
+                                 request.kriging.options(), reporter.scaled(20, 95))
+    table = frame.drop(columns=frame.geometry.name).copy()
+    table["pred"], table["var"] = prediction, variance
+    original = frame.geometry.representative_point()
+    write_table(table, request.output_points, outputs, xy=np.column_stack([original.x, original.y]),
+                crs=frame.crs.to_wkt() if frame.crs is not None else "", layer="kriging")
+    return {"OUTPUT_POINTS": request.output_points}, {"points": int(len(frame)), "value_min": float(prediction.min()),
+                                                      "value_max": float(prediction.max())}
+
+
+@command("stkriging", StKrigingRequest, "Space-time kriging")
+def st_kriging(request: StKrigingRequest, reporter: Reporter) -> CommandResult:
+    """Ordinary (or simple) space-time kriging with prediction variance."""
+    if (request.grid is None) == (request.target_points is None):
+        raise UserInputError("Give either a grid (extent, pixel size, start, end, step) or target points.")
+    if request.grid is not None and not request.output:
+        raise UserInputError("Give an output raster for the predictions.")
+    if request.target_points is not None and not request.output_points:
+        raise UserInputError("Give an output layer for the predicted points.")
+    source = request.points.read()
+    panel = kriging_panel(source, reporter)
+    model = model_for(panel, request.model_file, reporter.scaled(0, 20))
+    origin = panel.times[0]
+    data = observations(panel, model, origin)
+    with AtomicOutputs() as outputs:
+        if request.grid is not None:
+            produced, summary = _krige_grid(request, panel, model, data, origin, reporter, outputs, source.crs)
+        else:
+            produced, summary = _krige_points(request, panel, model, data, origin, reporter, outputs, source.crs)
+    summary["model"] = model.to_dict()
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items()}, summary)

@@ -1,0 +1,47 @@
+"""Parameters shared by the three kriging algorithms (model file, neighbourhood, device)."""
+
+from __future__ import annotations
+
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterNumber, QgsProcessingParameterVectorLayer)
+
+from st_analyzer.processing.common import add_point_field_parameters, point_input_request
+
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def add_station_input(alg) -> None:
+    """INPUT point layer (station observations) with the shared field parameters."""
+    alg.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Station observations (point layer)",
+                                                       types=[QgsProcessing.TypeVectorPoint]))
+    add_point_field_parameters(alg, parent="INPUT")
+
+
+def station_input(alg, parameters, context, feedback):
+    """(layer, backend PointInput request) for INPUT."""
+    layer = alg.parameterAsVectorLayer(parameters, "INPUT", context)
+    if layer is None:
+        raise QgsProcessingException("Choose the station observation layer.")
+    return layer, point_input_request(alg, parameters, context, layer, feedback)
+
+
+def add_kriging_parameters(alg) -> None:
+    alg.addParameter(QgsProcessingParameterFile(
+        "MODEL_FILE", "Space-time variogram model (JSON from 'Fit space-time variogram'; empty = fit automatically)",
+        extension="json", optional=True))
+    alg.addParameter(QgsProcessingParameterNumber(
+        "NMAX", "Neighbours per prediction (0 = all data)", QgsProcessingParameterNumber.Integer, 50, minValue=0))
+    alg.addParameter(QgsProcessingParameterNumber(
+        "ST_ANI", "Space-time anisotropy for the neighbour search, m per time unit (0 = from the model)",
+        QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
+    alg.addParameter(QgsProcessingParameterEnum("DEVICE", "Device for the kriging systems", options=DEVICES,
+                                                defaultValue=0))
+
+
+def kriging_request(alg, parameters, context) -> dict:
+    """``model_file`` and ``kriging`` settings of the backend request."""
+    st_ani = alg.parameterAsDouble(parameters, "ST_ANI", context)
+    return {"model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
+            "kriging": {"nmax": alg.parameterAsInt(parameters, "NMAX", context) or None,
+                        "st_ani": st_ani or None,
+                        "device": DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]}}
