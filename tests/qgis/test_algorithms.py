@@ -17,7 +17,8 @@ from tests.paths import ERA5_DAILY, PM10_Q1
 def test_provider_exposes_the_public_algorithm_ids(provider):
     assert provider.id() == "stanalyzer" and provider.name() == "Space-time analyzer"
     ids = {alg.id() for alg in provider.algorithms()}
-    assert {"stanalyzer:buildrasterstack", "stanalyzer:describespacetime"} <= ids
+    assert {"stanalyzer:buildrasterstack", "stanalyzer:describespacetime", "stanalyzer:fitstvariogram",
+            "stanalyzer:stkriging", "stanalyzer:stkrigingcv"} <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"
 

@@ -1,0 +1,69 @@
+"""The kriging algorithms through processing.run and a real qgis_process run."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from qgis.core import QgsProcessingException, QgsVectorLayer
+
+from tests.paths import PM10_Q1, REPO
+
+FIELDS = {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
+SEPARABLE = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())["separable"]
+
+
+def test_fit_then_krige_a_grid(run_alg, tmp_path):
+    fitted = run_alg("stanalyzer:fitstvariogram", {**FIELDS, "MODEL": 1, "TLAGS": 4,
+                                                   "OUTPUT_MODEL": str(tmp_path / "m.json"),
+                                                   "OUTPUT_REPORT": str(tmp_path / "v.html")})
+    assert json.loads((tmp_path / "m.json").read_text())["stModel"] == "separable"
+    result = run_alg("stanalyzer:stkriging", {**FIELDS, "MODEL_FILE": fitted["OUTPUT_MODEL"], "NMAX": 30,
+                                              "PIXEL_SIZE": 40000, "START": "2005-03-01T00:00:00",
+                                              "END": "2005-03-02T00:00:00", "STEP": "1 day",
+                                              "OUTPUT": str(tmp_path / "k.tif"), "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
+    with rasterio.open(result["OUTPUT"]) as pred, rasterio.open(result["OUTPUT_VARIANCE"]) as var:
+        assert pred.count == 2 and pred.descriptions == ("2005-03-01T00:00:00Z", "2005-03-02T00:00:00Z")
+        assert pred.crs.to_epsg() == 32632 and np.isfinite(pred.read()).all() and (var.read() > 0).all()
+
+
+def test_krige_to_target_points(run_alg, tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(SEPARABLE))
+    targets = QgsVectorLayer(f"{PM10_Q1}|layername=pm10", "targets", "ogr")
+    targets.setSubsetString("station_id = 'DESH001'")
+    result = run_alg("stanalyzer:stkriging", {**FIELDS, "MODEL_FILE": str(tmp_path / "m.json"), "NMAX": 20,
+                                              "ST_ANI": 60000, "TARGET_POINTS": targets, "TARGET_TIME_FIELD": "date",
+                                              "OUTPUT_POINTS": str(tmp_path / "p.gpkg")})
+    layer = QgsVectorLayer(result["OUTPUT_POINTS"], "p", "ogr")
+    assert layer.featureCount() == targets.featureCount() > 0
+    assert {"pred", "var"} <= set(layer.fields().names())
+
+
+def test_cross_validation_table_and_report(run_alg, tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(SEPARABLE))
+    result = run_alg("stanalyzer:stkrigingcv", {**FIELDS, "MODEL_FILE": str(tmp_path / "m.json"), "NMAX": 20,
+                                                "ST_ANI": 60000, "OUTPUT": str(tmp_path / "cv.gpkg"),
+                                                "OUTPUT_REPORT": str(tmp_path / "cv.html")})
+    layer = QgsVectorLayer(result["OUTPUT"], "cv", "ogr")
+    assert layer.featureCount() == 68 and {"rmse", "mae", "bias", "cor"} <= set(layer.fields().names())
+    assert "spatial kriging per time step" in (tmp_path / "cv.html").read_text()
+
+
+def test_broken_model_file_is_a_clear_error(run_alg, tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps({"stModel": "separable", "sill": -3}))
+    with pytest.raises(QgsProcessingException, match="needs 'space'"):
+        run_alg("stanalyzer:stkriging", {**FIELDS, "MODEL_FILE": str(tmp_path / "m.json"),
+                                         "OUTPUT": str(tmp_path / "k.tif")})
+    assert not (tmp_path / "k.tif").exists()
+
+
+@pytest.mark.qgis_process
+def test_stkriging_with_qgis_process(qgis_process, tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(SEPARABLE))
+    done = qgis_process("run", "stanalyzer:stkriging", "--", *(f"{k}={v}" for k, v in FIELDS.items()),
+                        f"MODEL_FILE={tmp_path / 'm.json'}", "NMAX=25", "ST_ANI=60000", "PIXEL_SIZE=50000",
+                        "START=2005-01-05T00:00:00", "END=2005-01-07T00:00:00", "STEP=1 day",
+                        f"OUTPUT={tmp_path / 'k.tif'}", f"OUTPUT_VARIANCE={tmp_path / 'kv.tif'}")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with rasterio.open(tmp_path / "k.tif") as src:
+        assert src.count == 3 and src.descriptions[2] == "2005-01-07T00:00:00Z"
