@@ -77,7 +77,7 @@ def export(path: str) -> None:
 
     q1 = read_long_points(PointLayerRef(str(REPO / "sample_data" / "de_pm10_2005q1.gpkg")), "station_id", "date", "pm10")
     obs = pd.read_csv(REPO.parent / "shared" / "data" / "de_pm10_2005" / "observations.csv")
-    ids, times = np.unique(obs["station_id"]), np.unique(obs["date"]).astype("datetime64[s]")
+    ids, times = np.unique(obs["station_id"]).astype(str), np.unique(obs["date"]).astype("datetime64[s]")
     values = np.full((ids.size, times.size), np.nan, np.float32)
     values[np.searchsorted(ids, obs["station_id"]),
            np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))] = obs["pm10"]

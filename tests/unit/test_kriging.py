@@ -237,3 +237,14 @@ def test_geographic_layer_is_refused_for_grids(tmp_path):
         run_command("stkriging", {"points": dict(PM10_INPUT, path=str(tmp_path / "ll.gpkg")),
                                   "model_file": str(tmp_path / "m.json"), "output": str(tmp_path / "k.tif"),
                                   "grid": {"xmin": 5, "ymin": 50, "xmax": 6, "ymax": 51, "pixel_size": 0.5}})
+
+
+def test_torch_solver_matches_numpy():
+    pytest.importorskip("torch")
+    model = SpaceTimeModel.from_dict(MODELS["productSum"])
+    data = observations(pm10(), model, pm10().times[0])
+    targets = SpaceTimePoints(np.array([[500000.0, 5.6e6], [650000.0, 5.9e6], [450000.0, 5.4e6]]),
+                              np.array([2.5, 6.0, 40.0]))
+    by_numpy = krige(data, targets, model, KrigingOptions(nmax=40, st_ani=60000))
+    by_torch = krige(data, targets, model, KrigingOptions(nmax=40, st_ani=60000, device="cpu"))
+    np.testing.assert_allclose(by_torch, by_numpy, rtol=1e-10)
