@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 source scripts/qgis_env.sh
 OUT="$PWD/output/demo"
 rm -rf "$OUT" && mkdir -p "$OUT"
-"$QGIS_PROCESS" plugins enable st_analyzer >/dev/null
+SAMPLE="$OUT/sample_data"   # a copy: QGIS opens GeoPackages for update and may rewrite them
+cp -r sample_data "$SAMPLE"
+"$QGIS_PROCESS" plugins enable st_analyzer >/dev/null 2>&1 || true   # non-zero when already enabled
 
 run() {  # run ALGORITHM ARGS... : prints a one-line status, the full log goes to output/demo/<alg>.log
   local alg=$1; shift
@@ -19,14 +21,26 @@ run() {  # run ALGORITHM ARGS... : prints a one-line status, the full log goes t
 }
 step=0
 echo ">> 1. Build a raster time stack from 27 daily ERA5 temperature files (time from file names)"
-run stanalyzer:buildrasterstack FOLDER=sample_data/era5_t2m_daily FILE_FILTER='t2m_*.tif' \
+run stanalyzer:buildrasterstack FOLDER="$SAMPLE/era5_t2m_daily" FILE_FILTER='t2m_*.tif' \
   TIME_SOURCE=0 FILENAME_PATTERN=%Y%m%d OUTPUT="$OUT/t2m_daily_stack.tif"
 echo ">> 2. Describe the stack (time axis, gaps, missing share per cell, statistics)"
 run stanalyzer:describespacetime INPUT="$OUT/t2m_daily_stack.tif" OUTPUT_HTML="$OUT/t2m_stack_summary.html" \
   OUTPUT_TABLE="$OUT/t2m_stack_per_time.csv" OUTPUT_MISSING="$OUT/t2m_stack_missing_share.tif"
 echo ">> 3. Describe the PM10 station layer (68 German stations, daily, Jan–Mar 2005)"
-run stanalyzer:describespacetime INPUT=sample_data/de_pm10_2005q1.gpkg ID_FIELD=station_id TIME_FIELD=date \
+run stanalyzer:describespacetime INPUT="$SAMPLE/de_pm10_2005q1.gpkg" ID_FIELD=station_id TIME_FIELD=date \
   VALUE_FIELD=pm10 OUTPUT_HTML="$OUT/pm10_summary.html" OUTPUT_TABLE="$OUT/pm10_stations.gpkg"
+PM10="INPUT=$SAMPLE/de_pm10_2005q1.gpkg ID_FIELD=station_id TIME_FIELD=date VALUE_FIELD=pm10"
+echo ">> 4. Fit a space-time variogram to the PM10 stations (best model by fit error)"
+run stanalyzer:fitstvariogram $PM10 MODEL=0 TLAGS=6 OUTPUT_MODEL="$OUT/pm10_variogram.json" \
+  OUTPUT_REPORT="$OUT/pm10_variogram.html"
+echo ">> 5. Space-time kriging of PM10 to a 10 km grid, 10–16 January 2005 (7 daily bands + variance)"
+run stanalyzer:stkriging $PM10 MODEL_FILE="$OUT/pm10_variogram.json" NMAX=50 PIXEL_SIZE=10000 \
+  START=2005-01-10T00:00:00 END=2005-01-16T00:00:00 STEP="1 day" OUTPUT="$OUT/pm10_kriged.tif" \
+  OUTPUT_VARIANCE="$OUT/pm10_kriged_variance.tif"
+echo ">> 6. Leave-one-station-out cross-validation, against pure spatial kriging per day"
+run stanalyzer:stkrigingcv $PM10 MODEL_FILE="$OUT/pm10_variogram.json" NMAX=50 OUTPUT="$OUT/pm10_cv_stations.gpkg" \
+  OUTPUT_REPORT="$OUT/pm10_cv.html"
+grep -h "RMSE" "$OUT"/stkrigingcv_*.log | sed 's/^/   /'
 echo
 echo "Outputs in $OUT:"
 ls -1 "$OUT" | grep -v '\.log$' | sed 's/^/   /'

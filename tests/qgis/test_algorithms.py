@@ -11,7 +11,7 @@ from qgis.core import (QgsFeatureRequest, QgsProcessingException, QgsProcessingF
                        QgsVectorLayer)
 
 from st_analyzer.runner import BackendCancelled, BackendRunner
-from tests.paths import ERA5_DAILY, PM10_Q1
+from tests.qgis.data import ERA5_DAILY, PM10_Q1
 
 
 def test_provider_exposes_the_public_algorithm_ids(provider):

@@ -7,7 +7,8 @@ import pytest
 import rasterio
 from qgis.core import QgsProcessingException, QgsVectorLayer
 
-from tests.paths import PM10_Q1, REPO
+from tests.paths import REPO
+from tests.qgis.data import PM10_Q1
 
 FIELDS = {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
 SEPARABLE = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())["separable"]

@@ -5,7 +5,7 @@ import pytest
 import rasterio
 
 from st_analyzer.__about__ import DIR_PLUGIN_ROOT
-from tests.paths import ERA5_DAILY, PM10_Q1
+from tests.qgis.data import ERA5_DAILY, PM10_Q1
 
 pytestmark = pytest.mark.qgis_process
 
