@@ -11,7 +11,7 @@ import tempfile
 from typing import Any
 
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingParameterEnum, QgsProcessingParameterField,
+                       QgsProcessingParameterEnum, QgsProcessingParameterField, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterString, QgsProviderRegistry, QgsRasterLayer,
                        QgsVectorFileWriter, QgsVectorLayer)
 
@@ -57,6 +57,19 @@ class StAlgorithm(QgsProcessingAlgorithm):
             return BackendRunner(python, feedback).run(self.COMMAND, request, output_paths)
         except BackendError as exc:
             raise QgsProcessingException(str(exc)) from exc
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+def add_html_output(alg: QgsProcessingAlgorithm, name: str, description: str, optional: bool = True) -> None:
+    """An HTML report output (shown in the Processing results viewer)."""
+    alg.addParameter(QgsProcessingParameterFileDestination(name, description, fileFilter="HTML files (*.html)",
+                                                           optional=optional))
+
+
+def file_output(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> str | None:
+    """Path of a file output, or None when the optional output was skipped."""
+    return alg.parameterAsFileOutput(parameters, name, context) or None
 
 
 # --- point layers -------------------------------------------------------------------------

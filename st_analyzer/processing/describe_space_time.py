@@ -1,11 +1,10 @@
 """stanalyzer:describespacetime — HTML summary and table of a raster stack or a point layer."""
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterMapLayer, QgsProcessingParameterRasterDestination,
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterMapLayer, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterVectorDestination, QgsRasterLayer)
 
 from st_analyzer.layers import RasterResultPostProcessor
-from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_point_field_parameters,
+from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_html_output, add_point_field_parameters,
                                            is_point_layer, point_input_request, raster_path_of)
 
 
@@ -30,8 +29,7 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer",
                                                          types=ANY_POINT_OR_RASTER))
         add_point_field_parameters(self, parent="INPUT", optional=True)
-        self.addParameter(QgsProcessingParameterFileDestination(
-            "OUTPUT_HTML", "Summary report", fileFilter="HTML files (*.html)"))
+        add_html_output(self, "OUTPUT_HTML", "Summary report", optional=False)
         self.addParameter(QgsProcessingParameterVectorDestination(
             "OUTPUT_TABLE", "Summary table (per time step for rasters, per station for points)",
             type=QgsProcessing.TypeVectorAnyGeometry, optional=True, createByDefault=True))

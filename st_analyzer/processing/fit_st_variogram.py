@@ -3,7 +3,7 @@
 from qgis.core import (QgsProcessingParameterDistance, QgsProcessingParameterEnum,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
 
-from st_analyzer.processing.common import StAlgorithm
+from st_analyzer.processing.common import StAlgorithm, add_html_output, file_output
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
 MODELS = [("best", "Best by fit error (tries all)"), ("separable", "Separable"), ("productSum", "Product-sum"),
@@ -49,13 +49,12 @@ class FitStVariogramAlgorithm(StAlgorithm):
                                                        6, minValue=1))
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_MODEL", "Variogram model",
                                                                 fileFilter="JSON files (*.json)"))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Variogram report",
-                                                                fileFilter="HTML files (*.html)", optional=True))
+        add_html_output(self, "OUTPUT_REPORT", "Variogram report")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         _layer, points = station_input(self, parameters, context, feedback)
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
         request = {"points": points, "output_model": model_path, "output_report": report,
                    "variogram": {"model": MODELS[self.parameterAsEnum(parameters, "MODEL", context)][0],
                                  "basic_model": BASIC_MODELS[self.parameterAsEnum(parameters, "BASIC_MODEL", context)],

@@ -1,9 +1,8 @@
 """stanalyzer:stkrigingcv — leave-one-station-out cross-validation of space-time kriging."""
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterVectorDestination)
+from qgis.core import QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterVectorDestination
 
-from st_analyzer.processing.common import StAlgorithm
+from st_analyzer.processing.common import StAlgorithm, add_html_output, file_output
 from st_analyzer.processing.kriging_parameters import (add_kriging_parameters, add_station_input, kriging_request,
                                                        station_input)
 
@@ -34,14 +33,13 @@ class StKrigingCvAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterVectorDestination(
             "OUTPUT_RESIDUALS", "Residuals per observation", QgsProcessing.TypeVector, optional=True,
             createByDefault=False))
-        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_REPORT", "Cross-validation report",
-                                                                fileFilter="HTML files (*.html)", optional=True))
+        add_html_output(self, "OUTPUT_REPORT", "Cross-validation report")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         _layer, points = station_input(self, parameters, context, feedback)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         residuals = self.parameterAsOutputLayer(parameters, "OUTPUT_RESIDUALS", context) or None
-        report = self.parameterAsFileOutput(parameters, "OUTPUT_REPORT", context) or None
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
         request = {"points": points, "output_table": output, "output_residuals": residuals, "output_report": report,
                    "compare_spatial": self.parameterAsBoolean(parameters, "COMPARE_SPATIAL", context),
                    **kriging_request(self, parameters, context)}
