@@ -45,7 +45,15 @@ def pm10_points() -> None:
     frame.to_file(OUT / "de_pm10_2005q1.gpkg", layer="pm10", driver="GPKG")
 
 
+def era5_hourly_stack() -> None:
+    """The hourly ERA5 stack as shared (744 bands with ISO band times); its last 75 bands are held out."""
+    import shutil
+
+    shutil.copy(SHARED / "era5_t2m_uk_2019_03" / "era5_t2m_uk_2019_03_hourly.tif", OUT / "era5_t2m_uk_2019_03_hourly.tif")
+
+
 if __name__ == "__main__":
     era5_daily_means()
+    era5_hourly_stack()
     pm10_points()
     print(f"sample data written to {OUT}")

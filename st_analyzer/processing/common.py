@@ -12,7 +12,8 @@ from typing import Any
 
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingParameterEnum, QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterString, QgsProviderRegistry, QgsRasterLayer,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProviderRegistry,
+                       QgsRasterLayer,
                        QgsVectorFileWriter, QgsVectorLayer)
 
 from st_analyzer.runner import BackendError, BackendResult, BackendRunner, resolve_python
@@ -131,6 +132,19 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
     return request
 
 
+# --- device --------------------------------------------------------------------------------
+
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def add_device_parameter(alg: QgsProcessingAlgorithm, description: str = "Device (auto = GPU when present)") -> None:
+    alg.addParameter(QgsProcessingParameterEnum("DEVICE", description, options=DEVICES, defaultValue=0))
+
+
+def device_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
+    return DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]
+
+
 # --- rasters --------------------------------------------------------------------------------
 
 def raster_path_of(layer: QgsRasterLayer) -> str:
@@ -140,6 +154,18 @@ def raster_path_of(layer: QgsRasterLayer) -> str:
                                      "save it as GeoTIFF first.")
     parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
     return parts.get("path") or layer.source()
+
+
+def add_stack_input(alg: QgsProcessingAlgorithm, description: str = "Raster time stack") -> None:
+    """INPUT: a multiband raster whose bands carry times (as made by 'Build raster time stack')."""
+    alg.addParameter(QgsProcessingParameterRasterLayer("INPUT", description))
+
+
+def stack_input(alg: QgsProcessingAlgorithm, parameters, context) -> str:
+    layer = alg.parameterAsRasterLayer(parameters, "INPUT", context)
+    if layer is None:
+        raise QgsProcessingException("Choose a raster time stack.")
+    return raster_path_of(layer)
 
 
 def is_point_layer(layer) -> bool:

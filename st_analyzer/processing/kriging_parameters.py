@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingParameterVectorLayer)
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                       QgsProcessingParameterVectorLayer)
 
-from st_analyzer.processing.common import add_point_field_parameters, point_input_request
-
-DEVICES = ["auto", "cpu", "cuda"]
+from st_analyzer.processing.common import (add_device_parameter, add_point_field_parameters, device_of,
+                                           point_input_request)
 
 
 def add_station_input(alg) -> None:
@@ -34,8 +33,7 @@ def add_kriging_parameters(alg) -> None:
     alg.addParameter(QgsProcessingParameterNumber(
         "ST_ANI", "Space-time anisotropy for the neighbour search, m per time unit (0 = from the model)",
         QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
-    alg.addParameter(QgsProcessingParameterEnum("DEVICE", "Device for the kriging systems", options=DEVICES,
-                                                defaultValue=0))
+    add_device_parameter(alg, "Device for the kriging systems")
 
 
 def kriging_request(alg, parameters, context) -> dict:
@@ -44,4 +42,4 @@ def kriging_request(alg, parameters, context) -> dict:
     return {"model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
             "kriging": {"nmax": alg.parameterAsInt(parameters, "NMAX", context) or None,
                         "st_ani": st_ani or None,
-                        "device": DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]}}
+                        "device": device_of(alg, parameters, context)}}

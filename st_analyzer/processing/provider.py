@@ -7,6 +7,8 @@ from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
 from st_analyzer.processing.build_raster_stack import BuildRasterStackAlgorithm
 from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorithm
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
+from st_analyzer.processing.forecasting import (BaselineForecastAlgorithm, ForecastRasterAlgorithm,
+                                                TrainRasterForecasterAlgorithm)
 from st_analyzer.processing.st_kriging import StKrigingAlgorithm
 from st_analyzer.processing.st_kriging_cv import StKrigingCvAlgorithm
 from st_analyzer.settings import SETTING_PYTHON
@@ -60,6 +62,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm in (BuildRasterStackAlgorithm(), DescribeSpaceTimeAlgorithm(), FitStVariogramAlgorithm(),
-                          StKrigingAlgorithm(), StKrigingCvAlgorithm()):
+                          StKrigingAlgorithm(), StKrigingCvAlgorithm(), TrainRasterForecasterAlgorithm(),
+                          ForecastRasterAlgorithm(), BaselineForecastAlgorithm()):
             self.addAlgorithm(algorithm)
 

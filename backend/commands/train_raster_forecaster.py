@@ -1,0 +1,96 @@
+"""Command ``trainrasterforecaster``: train ConvLSTM / CNN-LSTM on a stack, evaluate against baselines."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backend.commands.base import CommandResult, command
+from backend.data.atomic import AtomicOutputs
+from backend.data.time_axis import format_time
+from backend.device import choose_device
+from backend.errors import UserInputError
+from backend.forecast.stacks import regular_stack
+from backend.progress import Reporter
+from backend.report.html import HtmlReport, new_figure
+from backend.forecast.training import TrainConfig
+
+
+@dataclass
+class TrainRasterForecasterRequest:
+    input: str
+    output_model: str
+    output_report: str | None = None
+    config: TrainConfig = field(default_factory=TrainConfig)
+    device: str = "auto"
+
+
+def _report(path_name, config, history, evaluation, outputs, report_path, device) -> None:
+    report = HtmlReport(f"Raster forecaster: {path_name}")
+    report.heading("Model")
+    report.key_values({"architecture": config.architecture, "lookback": config.lookback, "horizon": config.horizon,
+                       "device": device, "epochs run": len(history.train_loss), "best epoch": history.best_epoch,
+                       "mean epoch time (s)": float(np.mean(history.epoch_seconds))})
+    fig, ax = new_figure(8, 3)
+    ax.plot(range(1, len(history.train_loss) + 1), history.train_loss, label="training loss")
+    ax2 = ax.twinx()
+    ax2.plot(range(1, len(history.validation_rmse) + 1), history.validation_rmse, color="#c0504d", label="validation RMSE")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax2.set_ylabel("validation RMSE")
+    report.figure(fig, "Training loss (blue) and validation RMSE (red) per epoch.")
+    report.heading("Test period: RMSE per horizon step (held out from training and early stopping)")
+    table = pd.DataFrame(evaluation.rmse).T
+    table.columns = [f"+{h + 1}" for h in range(config.horizon)]
+    table.insert(0, "method", table.index)
+    report.table(table)
+    skill = pd.DataFrame([evaluation.skill], columns=table.columns[1:])
+    skill.insert(0, "skill vs best baseline", "1 − RMSE_model / RMSE_best")
+    report.table(skill)
+    report.paragraph(f"{evaluation.windows} test windows; best baseline per step: {', '.join(evaluation.best_baseline)}; "
+                     f"80 % interval coverage: {evaluation.coverage_80:.1%}.")
+    fig, ax = new_figure(6, 4.5)
+    image = ax.imshow(evaluation.error_map, cmap="magma")
+    fig.colorbar(image, ax=ax, label="RMSE")
+    ax.set_title("Model RMSE per cell, 1 step ahead (test)")
+    report.figure(fig, "Where the model errs most in the test period.")
+    report.write(report_path, outputs)
+
+
+@command("trainrasterforecaster", TrainRasterForecasterRequest, "Train raster forecaster")
+def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Reporter) -> CommandResult:
+    from backend.device import torch_available
+
+    if not torch_available():
+        raise UserInputError("Training needs PyTorch, which is not installed for this Python. Install it with "
+                             "'pip install torch' (CPU or CUDA build, see the README).")
+    from backend.forecast.model_io import ForecasterConfig, save_model
+    from backend.forecast.training import evaluate, train_network
+
+    device = choose_device(request.device)
+    reporter.log(f"Training on {device}.")
+    stack, step = regular_stack(request.input, reporter)
+    config = request.config
+    network, split, norm, history = train_network(stack.values, stack.times, step, config, device,
+                                                  reporter.scaled(0, 90))
+    evaluation = evaluate(network, stack.values, stack.times, step, split, norm, config, device)
+    reporter.log("Test RMSE per step — model: " + ", ".join(f"{v:.4g}" for v in evaluation.rmse["model"]) +
+                 "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in evaluation.skill))
+    training = {"config": asdict(config), "device": device, "first_time": format_time(stack.times[0]),
+                "train_until": format_time(stack.times[split.train_end - 1]),
+                "validation_until": format_time(stack.times[split.val_end - 1]),
+                "last_time": format_time(stack.times[-1]), "history": asdict(history),
+                "test": evaluation.to_dict()}
+    model_config = ForecasterConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm,
+                                    stack.grid, step, training)
+    with AtomicOutputs() as outputs:
+        if request.output_report:
+            _report(Path(request.input).name, config, history, evaluation, outputs, request.output_report, device)
+        save_model(request.output_model, model_config, network)
+    produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
+                         {"test": evaluation.to_dict(), "epochs": len(history.train_loss),
+                          "best_epoch": history.best_epoch, "epoch_seconds": history.epoch_seconds, "device": device})

@@ -1,0 +1,1 @@
+"""Forecasting raster time stacks: baselines, ConvLSTM / CNN-LSTM (torch), evaluation, model folders."""

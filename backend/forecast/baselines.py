@@ -1,0 +1,117 @@
+"""Baseline forecasts for raster stacks (and any [T, ...] array): persistence, seasonal climatology,
+persisted anomaly (climatology + last anomaly) and per-cell simple exponential smoothing.
+
+Each baseline is fitted on training steps only and predicts H steps from an origin index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BASELINES = ("persistence", "climatology", "persisted_anomaly", "exponential_smoothing")
+
+
+def season_index(times: np.ndarray, step_seconds: float) -> tuple[np.ndarray, int]:
+    """Season of each time and the number of seasons: hour of day (sub-daily), day of year (daily), month."""
+    if step_seconds < 86400:
+        return (times.astype("datetime64[s]").astype(np.int64) % 86400 // 3600).astype(int), 24
+    if step_seconds < 28 * 86400:
+        return np.minimum((times.astype("datetime64[D]") - times.astype("datetime64[Y]")).astype(int), 364), 365
+    return (times.astype("datetime64[M]").astype(int) % 12), 12
+
+
+@dataclass
+class Climatology:
+    """Mean per season and cell over the training steps (cells without data: overall training mean)."""
+
+    means: np.ndarray  # float32[S, ...]
+
+    @classmethod
+    def fit(cls, values: np.ndarray, seasons: np.ndarray, n_seasons: int) -> "Climatology":
+        overall = np.nanmean(values, axis=0)
+        overall = np.where(np.isfinite(overall), overall, np.nanmean(values))
+        means = np.empty((n_seasons,) + values.shape[1:], dtype=np.float32)
+        for s in range(n_seasons):
+            rows = values[seasons == s]
+            with np.errstate(invalid="ignore"):
+                mean = np.nanmean(rows, axis=0) if rows.size else overall
+            means[s] = np.where(np.isfinite(mean), mean, overall)
+        if n_seasons == 365:  # smooth day-of-year means over ±15 days (few years of data)
+            kernel = np.ones(31) / 31
+            padded = np.concatenate([means[-15:], means, means[:15]])
+            means = np.apply_along_axis(lambda x: np.convolve(x, kernel, mode="valid"), 0, padded).astype(np.float32)
+        return cls(means)
+
+    def at(self, seasons: np.ndarray) -> np.ndarray:
+        return self.means[seasons]
+
+
+def fit_smoothing_alpha(values: np.ndarray, grid=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)) -> np.ndarray:
+    """Per-cell smoothing constant minimising one-step squared error on the training steps."""
+    best_err = np.full(values.shape[1:], np.inf)
+    best = np.ones(values.shape[1:], dtype=np.float32)
+    for alpha in grid:
+        level = values[0].astype(np.float64)
+        err = np.zeros(values.shape[1:])
+        for x in values[1:]:
+            ok = np.isfinite(x) & np.isfinite(level)
+            err += np.where(ok, (x - level) ** 2, 0.0)
+            level = np.where(np.isfinite(x), np.where(np.isfinite(level), level + alpha * (x - level), x), level)
+        better = err < best_err
+        best_err, best = np.where(better, err, best_err), np.where(better, alpha, best)
+    return best
+
+
+def smoothed_levels(values: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Level after each step (float32[T, ...]), run through the whole series (causal)."""
+    level = values[0].astype(np.float64)
+    levels = np.empty(values.shape, dtype=np.float32)
+    for t, x in enumerate(values):
+        if t:
+            level = np.where(np.isfinite(x), np.where(np.isfinite(level), level + alpha * (x - level), x), level)
+        levels[t] = level
+    return levels
+
+
+def forward_filled(values: np.ndarray) -> np.ndarray:
+    """Each NaN replaced by the last earlier valid value of its cell (float32[T, ...])."""
+    filled = values.astype(np.float32).copy()
+    for t in range(1, filled.shape[0]):
+        filled[t] = np.where(np.isnan(filled[t]), filled[t - 1], filled[t])
+    return filled
+
+
+class BaselineSet:
+    """All baselines fitted on ``values[:train_end]``; ``predict(name, origin, H)`` → float32[H, ...]."""
+
+    def __init__(self, values: np.ndarray, times: np.ndarray, step_seconds: float, train_end: int) -> None:
+        self.values, self.times, self.step = values, times, step_seconds
+        self.seasons, n_seasons = season_index(times, step_seconds)
+        self.climatology = Climatology.fit(values[:train_end], self.seasons[:train_end], n_seasons)
+        self.alpha = fit_smoothing_alpha(values[:train_end])
+        self.levels = smoothed_levels(values, self.alpha)
+        self.filled = forward_filled(values)
+
+    def future_seasons(self, origin: int, horizon: int) -> np.ndarray:
+        from backend.forecast.windows import future_times
+
+        times = future_times(self.times[origin], self.step, horizon)
+        return season_index(times, self.step)[0]
+
+    def last_valid(self, origin: int) -> np.ndarray:
+        """Last observed value per cell at or before ``origin`` (persistence that skips gaps)."""
+        return self.filled[origin]
+
+    def predict(self, name: str, origin: int, horizon: int) -> np.ndarray:
+        if name == "persistence":
+            return np.repeat(self.last_valid(origin)[None], horizon, axis=0)
+        if name == "climatology":
+            return self.climatology.at(self.future_seasons(origin, horizon))
+        if name == "persisted_anomaly":
+            anomaly = self.last_valid(origin) - self.climatology.at(self.seasons[origin:origin + 1])[0]
+            return self.climatology.at(self.future_seasons(origin, horizon)) + anomaly[None]
+        if name == "exponential_smoothing":
+            return np.repeat(self.levels[origin][None], horizon, axis=0)
+        raise ValueError(f"unknown baseline {name!r}; use one of {BASELINES}")

@@ -1,0 +1,113 @@
+"""Trained forecaster folders: ``config.json`` (architecture, windows, normalisation, grid, time step,
+training summary) + ``weights.pt`` (a state_dict, loaded with ``weights_only=True``; never unpickled code)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from affine import Affine
+
+from backend.data.atomic import check_writable, partial_path
+from backend.data.raster_stack import GridSpec
+from backend.errors import UserInputError
+from backend.forecast.windows import Normalisation
+
+FORMAT = "st_analyzer.raster_forecaster"
+VERSION = 1
+
+
+@dataclass
+class ForecasterConfig:
+    architecture: str
+    lookback: int
+    horizon: int
+    hidden: int
+    normalisation: Normalisation
+    grid: GridSpec
+    step_seconds: float
+    training: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "architecture": self.architecture, "lookback": self.lookback,
+                "horizon": self.horizon, "hidden": self.hidden, "quantiles": [0.1, 0.9],
+                "normalisation": {"mean": self.normalisation.mean, "std": self.normalisation.std},
+                "grid": {"width": self.grid.width, "height": self.grid.height,
+                         "transform": list(self.grid.transform)[:6], "crs": self.grid.crs},
+                "step_seconds": self.step_seconds, "time_features": "hour of day (sub-daily), day of year",
+                "training": self.training}
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str) -> "ForecasterConfig":
+        try:
+            if data.get("format") != FORMAT:
+                raise KeyError("format")
+            grid = data["grid"]
+            return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
+                       Normalisation(float(data["normalisation"]["mean"]), float(data["normalisation"]["std"])),
+                       GridSpec(int(grid["width"]), int(grid["height"]), Affine(*grid["transform"]), str(grid["crs"])),
+                       float(data["step_seconds"]), dict(data.get("training") or {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserInputError(f"{where} is not a forecaster model folder (config.json: missing or bad {exc}).") from exc
+
+
+def save_model(folder: str | Path, config: ForecasterConfig, network) -> Path:
+    """Write the folder atomically (a temporary sibling renamed at the end)."""
+    import torch
+
+    final = check_writable(folder)
+    tmp = partial_path(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+        torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, tmp / "weights.pt")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def load_model(folder: str | Path, device: str):
+    """(config, network on ``device`` in eval mode); a clear error for a missing or corrupt folder."""
+    import torch
+
+    from backend.forecast.networks import ARCHITECTURES, build_network
+
+    folder = Path(folder)
+    config_path, weights_path = folder / "config.json", folder / "weights.pt"
+    if not config_path.exists() or not weights_path.exists():
+        raise UserInputError(f"{folder} is not a forecaster model folder: it needs config.json and weights.pt "
+                             "(made by 'Train raster forecaster').")
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"{config_path} is not valid JSON: {exc}.") from exc
+    config = ForecasterConfig.from_dict(data, str(folder))
+    if config.architecture not in ARCHITECTURES:
+        raise UserInputError(f"{folder}: unknown architecture {config.architecture!r}.")
+    network = build_network(config.architecture, config.horizon, config.hidden)
+    try:
+        state = torch.load(weights_path, map_location=device, weights_only=True)
+        network.load_state_dict(state)
+    except Exception as exc:  # torch raises several types for truncated or foreign files
+        raise UserInputError(f"{weights_path} cannot be loaded as this model's weights ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}). Retrain the model or restore the folder.") from exc
+    return config, network.to(device).eval()
+
+
+def check_compatible(config: ForecasterConfig, grid: GridSpec, step_seconds: float | None) -> None:
+    """Refuse a stack on another grid, CRS or time step than the model was trained on."""
+    difference = config.grid.difference(grid)
+    if difference:
+        raise UserInputError(f"The stack has {difference} than the model's training grid "
+                             f"({config.grid.width}×{config.grid.height} px). Resample the stack onto that grid "
+                             "first (or tick 'resample onto the model grid').")
+    if step_seconds is None or abs(step_seconds - config.step_seconds) > 1e-6:
+        raise UserInputError(f"The stack's time step ({step_seconds} s) differs from the model's "
+                             f"({config.step_seconds:g} s); the model only forecasts at its own step.")

@@ -1,0 +1,219 @@
+"""Training and evaluation of raster forecasters (torch), against the baselines on the same windows.
+
+Inputs are normalised with training statistics; the network predicts the change from the last
+observed frame. Losses are masked where targets are no data. Early stopping on validation RMSE.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from backend.errors import UserInputError
+from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
+from backend.forecast.windows import Normalisation, Split, check_length, time_features
+from backend.progress import Reporter
+
+
+@dataclass
+class TrainConfig:
+    architecture: str = "convlstm"   # convlstm | cnnlstm
+    lookback: int = 12
+    horizon: int = 6
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    hidden: int = 16
+    patch: int = 32                  # training crops (pixels); frames up to this size are used whole
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    patience: int = 6
+    seed: int = 0
+    max_batches_per_epoch: int = 0   # 0 = all training windows each epoch
+
+
+@dataclass
+class Prepared:
+    """Arrays the network reads: z (normalised, NaN→0) and mask float32[T, H, W], time features [T, 4]."""
+
+    z: np.ndarray
+    mask: np.ndarray
+    last: np.ndarray
+    features: np.ndarray
+    norm: Normalisation
+
+
+def prepare(values: np.ndarray, times: np.ndarray, step_seconds: float, norm: Normalisation) -> Prepared:
+    z = norm.apply(values.astype(np.float32))
+    mask = np.isfinite(z).astype(np.float32)
+    last = np.nan_to_num(forward_filled(z), nan=0.0)
+    return Prepared(np.nan_to_num(z, nan=0.0), mask, last, time_features(times, step_seconds), norm)
+
+
+def window_batch(p: Prepared, origins: np.ndarray, lookback: int, horizon: int, future_features=None,
+                 crop: tuple[int, int, int, int] | None = None):
+    """Numpy arrays for a batch: x [B, L, 6, h, w], future [B, H, 4], last [B, h, w]."""
+    rows = slice(None) if crop is None else slice(crop[0], crop[0] + crop[2])
+    cols = slice(None) if crop is None else slice(crop[1], crop[1] + crop[3])
+    index = origins[:, None] + np.arange(-lookback + 1, 1)[None]
+    z, m = p.z[index][..., rows, cols], p.mask[index][..., rows, cols]
+    feats = np.broadcast_to(p.features[index][..., None, None], index.shape + (4,) + z.shape[-2:])
+    x = np.concatenate([z[:, :, None], m[:, :, None], feats], axis=2).astype(np.float32)
+    if future_features is None:
+        future_features = p.features[origins[:, None] + np.arange(1, horizon + 1)[None]]
+    return x, future_features.astype(np.float32), p.last[origins][..., rows, cols]
+
+
+def masked_loss(torch, out, last, target, mask):
+    from backend.forecast.networks import QUANTILES
+
+    mean = last[:, None] + out[:, 0]
+    count = mask.sum().clamp(min=1.0)
+    loss = (((mean - target) ** 2) * mask).sum() / count
+    for i, q in enumerate(QUANTILES, start=1):
+        error = target - (last[:, None] + out[:, i])
+        loss = loss + (torch.maximum(q * error, (q - 1) * error) * mask).sum() / count
+    return loss
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    validation_rmse: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+
+
+def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, horizon: int, device: str,
+                    batch_size: int = 16, future_features=None):
+    """Forecasts in data units for each origin: (mean, low, high) each float32[N, H, Ht, Wd]."""
+    import torch
+
+    network.eval()
+    outs = []
+    with torch.no_grad():
+        for start in range(0, origins.size, batch_size):
+            chunk = origins[start:start + batch_size]
+            ff = None if future_features is None else future_features[start:start + batch_size]
+            x, future, last = window_batch(p, chunk, lookback, horizon, ff)
+            out = network(torch.from_numpy(x).to(device), torch.from_numpy(future).to(device)).cpu().numpy()
+            outs.append(out + last[:, None, None])
+    z = np.concatenate(outs)  # [N, 3, H, h, w]
+    low, high = np.minimum(z[:, 1], z[:, 2]), np.maximum(z[:, 1], z[:, 2])
+    return tuple(p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
+
+
+def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, config: TrainConfig, device: str,
+                  reporter: Reporter | None = None):
+    """Train on the training split with early stopping on validation RMSE; returns (network, split, norm, history)."""
+    import torch
+
+    from backend.forecast.networks import ARCHITECTURES, build_network
+
+    reporter = reporter or Reporter()
+    if config.architecture not in ARCHITECTURES:
+        raise UserInputError(f"Unknown model type {config.architecture!r}; use one of {', '.join(ARCHITECTURES)}.")
+    if config.lookback < 1 or config.horizon < 1 or config.epochs < 1:
+        raise UserInputError("Lookback, horizon and epochs must be at least 1.")
+    t = values.shape[0]
+    split = Split.by_fractions(t, config.validation_fraction, config.test_fraction)
+    check_length(t, config.lookback, config.horizon, split)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    norm = Normalisation.fit(values[:split.train_end])
+    p = prepare(values, times, step_seconds, norm)
+    network = build_network(config.architecture, config.horizon, config.hidden).to(device)
+    optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
+    train_origins = split.origins("train", config.lookback, config.horizon)
+    val_origins = split.origins("validation", config.lookback, config.horizon)
+    height, width = values.shape[1:]
+    ph, pw = min(config.patch, height), min(config.patch, width)
+    history, best_state, best_rmse, stale = History(), None, np.inf, 0
+    for epoch in range(config.epochs):
+        started = time.perf_counter()
+        network.train()
+        order = rng.permutation(train_origins)
+        batches = [order[i:i + config.batch_size] for i in range(0, order.size, config.batch_size)]
+        if config.max_batches_per_epoch:
+            batches = batches[:config.max_batches_per_epoch]
+        losses = []
+        for chunk in batches:
+            crop = (int(rng.integers(0, height - ph + 1)), int(rng.integers(0, width - pw + 1)), ph, pw)
+            x, future, last = window_batch(p, chunk, config.lookback, config.horizon, crop=crop)
+            target_index = chunk[:, None] + np.arange(1, config.horizon + 1)[None]
+            target = p.z[target_index][..., crop[0]:crop[0] + ph, crop[1]:crop[1] + pw]
+            mask = p.mask[target_index][..., crop[0]:crop[0] + ph, crop[1]:crop[1] + pw]
+            tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (x, future, last, target, mask)]
+            out = network(tensors[0], tensors[1])
+            loss = masked_loss(torch, out, tensors[2], tensors[3], tensors[4])
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimiser.step()
+            losses.append(loss.item())
+        scheduler.step()
+        mean, _, _ = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
+        truth = values[val_origins[:, None] + np.arange(1, config.horizon + 1)[None]]
+        rmse = float(np.sqrt(np.nanmean((mean - truth) ** 2)))
+        history.train_loss.append(float(np.mean(losses)))
+        history.validation_rmse.append(rmse)
+        history.epoch_seconds.append(time.perf_counter() - started)
+        reporter.progress(100.0 * (epoch + 1) / config.epochs,
+                          f"epoch {epoch + 1}/{config.epochs}: loss {history.train_loss[-1]:.4f}, validation RMSE {rmse:.4g}")
+        if rmse < best_rmse - 1e-9:
+            best_rmse, best_state, stale, history.best_epoch = rmse, copy.deepcopy(network.state_dict()), 0, epoch + 1
+        else:
+            stale += 1
+            if stale >= config.patience:
+                reporter.log(f"Early stopping after epoch {epoch + 1} (best: epoch {history.best_epoch}).")
+                break
+    network.load_state_dict(best_state)
+    return network, split, norm, history
+
+
+@dataclass
+class Evaluation:
+    """Per-horizon RMSE/MAE of the model and each baseline on the test windows, skill and interval coverage."""
+
+    rmse: dict[str, list[float]]
+    mae: dict[str, list[float]]
+    skill: list[float]
+    best_baseline: list[str]
+    coverage_80: float
+    windows: int
+    error_map: np.ndarray  # float32[H, W]: RMSE of the model at horizon 1 per cell
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("error_map")
+        return out
+
+
+def evaluate(network, values, times, step_seconds, split: Split, norm: Normalisation, config: TrainConfig,
+             device: str) -> Evaluation:
+    origins = split.origins("test", config.lookback, config.horizon)
+    if origins.size == 0:
+        raise UserInputError("No test window: use a test fraction > 0 or a longer stack.")
+    p = prepare(values, times, step_seconds, norm)
+    mean, low, high = predict_windows(network, p, origins, config.lookback, config.horizon, device)
+    truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
+    baselines = BaselineSet(values, times, step_seconds, split.train_end)
+    forecasts = {"model": mean}
+    for name in BASELINES:
+        forecasts[name] = np.stack([baselines.predict(name, int(o), config.horizon) for o in origins])
+
+    def per_horizon(errors):
+        return [float(v) for v in np.sqrt(np.nanmean(errors ** 2, axis=(0, 2, 3)))]
+
+    rmse = {name: per_horizon(f - truth) for name, f in forecasts.items()}
+    mae = {name: [float(v) for v in np.nanmean(np.abs(f - truth), axis=(0, 2, 3))] for name, f in forecasts.items()}
+    best = [min(BASELINES, key=lambda b: rmse[b][h]) for h in range(config.horizon)]
+    skill = [1.0 - rmse["model"][h] / rmse[best[h]][h] for h in range(config.horizon)]
+    inside = (truth >= low) & (truth <= high)
+    coverage = float(np.nanmean(np.where(np.isfinite(truth), inside, np.nan)))
+    error_map = np.sqrt(np.nanmean((mean[:, 0] - truth[:, 0]) ** 2, axis=0)).astype(np.float32)
+    return Evaluation(rmse, mae, skill, best, coverage, int(origins.size), error_map)

@@ -1,0 +1,143 @@
+"""stanalyzer:trainrasterforecaster, forecastraster and baselineforecast — raster stack forecasting."""
+
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
+
+from st_analyzer.layers import RasterResultPostProcessor
+from st_analyzer.processing.common import (StAlgorithm, add_device_parameter, add_html_output, add_stack_input,
+                                           device_of, file_output, stack_input)
+
+MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
+BASELINE_METHODS = [("persistence", "Persistence (last value)"),
+                    ("climatology", "Seasonal climatology (hour of day / day of year / month)"),
+                    ("persisted_anomaly", "Persisted anomaly (climatology + last anomaly)"),
+                    ("exponential_smoothing", "Exponential smoothing per cell")]
+
+
+def attach_forecast_styles(context, result, outputs: dict[str, str | None]) -> None:
+    """Colour ramp shared by the forecast and its interval rasters, and band times."""
+    summary = result.summary
+    for path in outputs.values():
+        RasterResultPostProcessor.attach(context, path, value_range=(summary["value_min"], summary["value_max"]),
+                                         times_iso=summary["times"], step_seconds=summary["step_seconds"])
+
+
+class TrainRasterForecasterAlgorithm(StAlgorithm):
+    ALG_ID = "trainrasterforecaster"
+    TITLE = "Train raster forecaster"
+    GROUP_ID, GROUP = "forecasting", "Forecasting"
+    COMMAND = "trainrasterforecaster"
+    HELP = (
+        "Trains a deep-learning forecaster (ConvLSTM or CNN-LSTM, PyTorch; GPU when present) to predict the next "
+        "HORIZON steps of a raster time stack from the last LOOKBACK steps, and tests it against baselines.\n\n"
+        "Input: a stack with regular band times (from 'Build raster time stack'); no-data cells are masked. The "
+        "time axis is split in order: training, then VALIDATION_FRACTION for early stopping, then TEST_FRACTION "
+        "held out and used only to report errors. Inputs are normalised with training statistics; hour-of-day and "
+        "day-of-year encodings are added.\n\n"
+        "Outputs: OUTPUT_MODEL, a folder (config.json + weights.pt) for 'Forecast raster'; OUTPUT_REPORT, with loss "
+        "curves, the test RMSE per horizon step of the model and of persistence, climatology, persisted anomaly and "
+        "exponential smoothing, the skill 1 − RMSE_model / RMSE_best_baseline, the 80 % interval coverage and a map "
+        "of errors. Progress is reported per epoch; Cancel stops training.\n\n"
+        "Example: hourly 2 m temperature, LOOKBACK 12, HORIZON 6, EPOCHS 30.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_stack_input(self)
+        self.addParameter(QgsProcessingParameterEnum("MODEL_TYPE", "Model type", options=[l for _k, l in MODEL_TYPES],
+                                                     defaultValue=0))
+        for name, label, default in (("LOOKBACK", "Lookback (input steps)", 12), ("HORIZON", "Horizon (steps ahead)", 6),
+                                     ("EPOCHS", "Epochs (at most; early stopping)", 30)):
+            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default,
+                                                           minValue=1))
+        for name, label, default in (("VALIDATION_FRACTION", "Validation fraction (for early stopping)", 0.1),
+                                     ("TEST_FRACTION", "Test fraction (held out, errors reported)", 0.1)):
+            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double, default,
+                                                           minValue=0.0, maxValue=0.49))
+        self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
+        add_device_parameter(self)
+        self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_MODEL", "Trained model folder"))
+        add_html_output(self, "OUTPUT_REPORT", "Training report")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        model_folder = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
+        request = {"input": stack_input(self, parameters, context), "output_model": model_folder,
+                   "output_report": report, "device": device_of(self, parameters, context),
+                   "config": {"architecture": MODEL_TYPES[self.parameterAsEnum(parameters, "MODEL_TYPE", context)][0],
+                              "lookback": self.parameterAsInt(parameters, "LOOKBACK", context),
+                              "horizon": self.parameterAsInt(parameters, "HORIZON", context),
+                              "epochs": self.parameterAsInt(parameters, "EPOCHS", context),
+                              "validation_fraction": self.parameterAsDouble(parameters, "VALIDATION_FRACTION", context),
+                              "test_fraction": self.parameterAsDouble(parameters, "TEST_FRACTION", context),
+                              "seed": self.parameterAsInt(parameters, "SEED", context)}}
+        result = self.run_backend(request, [p for p in (model_folder, report) if p], feedback)
+        test = result.summary["test"]
+        feedback.pushInfo("Test RMSE per step: " + ", ".join(f"{v:.4g}" for v in test["rmse"]["model"]) +
+                          "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in test["skill"]))
+        return {"OUTPUT_MODEL": model_folder, "OUTPUT_REPORT": report}
+
+
+class ForecastRasterAlgorithm(StAlgorithm):
+    ALG_ID = "forecastraster"
+    TITLE = "Forecast raster"
+    GROUP_ID, GROUP = "forecasting", "Forecasting"
+    COMMAND = "forecastraster"
+    HELP = (
+        "Forecasts the next steps of a raster time stack with a model from 'Train raster forecaster'.\n\n"
+        "Input: the stack (same grid, CRS and time step as the training stack; its last LOOKBACK steps are the "
+        "model's input) and the model folder.\n\n"
+        "Outputs: OUTPUT, one band per future step with its time; OUTPUT_LOWER and OUTPUT_UPPER, the 10 % and 90 % "
+        "quantiles (an 80 % prediction interval). Cells that never hold data stay no data.\n\n"
+        "Example: the last 12 hourly temperature fields → the next 6 hours.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_stack_input(self)
+        self.addParameter(QgsProcessingParameterFile("MODEL", "Trained model folder",
+                                                     behavior=QgsProcessingParameterFile.Folder))
+        add_device_parameter(self)
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_LOWER", "Lower bound (10 % quantile)",
+                                                                  optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_UPPER", "Upper bound (90 % quantile)",
+                                                                  optional=True, createByDefault=False))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        outputs = {name: self.parameterAsOutputLayer(parameters, name, context) or None
+                   for name in ("OUTPUT", "OUTPUT_LOWER", "OUTPUT_UPPER")}
+        request = {"input": stack_input(self, parameters, context),
+                   "model": self.parameterAsFile(parameters, "MODEL", context),
+                   "device": device_of(self, parameters, context), "output": outputs["OUTPUT"],
+                   "output_lower": outputs["OUTPUT_LOWER"], "output_upper": outputs["OUTPUT_UPPER"]}
+        result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
+        attach_forecast_styles(context, result, outputs)
+        return outputs
+
+
+class BaselineForecastAlgorithm(StAlgorithm):
+    ALG_ID = "baselineforecast"
+    TITLE = "Baseline forecast"
+    GROUP_ID, GROUP = "forecasting", "Forecasting"
+    COMMAND = "baselineforecast"
+    HELP = (
+        "Forecasts the next HORIZON steps of a raster time stack with a simple reference method, fitted on the "
+        "whole stack: persistence (last valid value per cell), seasonal climatology (mean by hour of day for "
+        "sub-daily data, by day of year for daily data, by month otherwise), persisted anomaly (climatology + the "
+        "last anomaly) or exponential smoothing per cell (smoothing constant chosen per cell).\n\n"
+        "Output: one band per future step with its time. These are the baselines a trained forecaster must beat.\n\n"
+        "Example: persistence of the last hourly temperature field for the next 6 hours.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_stack_input(self)
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", options=[l for _k, l in BASELINE_METHODS],
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber("HORIZON", "Horizon (steps ahead)",
+                                                       QgsProcessingParameterNumber.Integer, 6, minValue=1))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        request = {"input": stack_input(self, parameters, context), "output": output,
+                   "method": BASELINE_METHODS[self.parameterAsEnum(parameters, "METHOD", context)][0],
+                   "horizon": self.parameterAsInt(parameters, "HORIZON", context)}
+        result = self.run_backend(request, [output], feedback)
+        attach_forecast_styles(context, result, {"OUTPUT": output})
+        return {"OUTPUT": output}
