@@ -66,7 +66,8 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
     prepared = prepare(stack.values, stack.times, step, config.normalisation)
     origin = np.array([stack.times.size - 1])
     mean, low, high = predict_windows(network, prepared, origin, config.lookback, config.horizon, device,
-                                      future_features=time_features(times, step)[None])
+                                      future_features=time_features(times, step)[None],
+                                      margins=config.training.get("history", {}).get("interval_margins"))
     never = ~np.isfinite(stack.values).any(axis=0)  # cells with no data ever stay no data
     frames = [np.where(never[None], np.nan, a[0]) for a in (mean, low, high)]
     with AtomicOutputs() as outputs:

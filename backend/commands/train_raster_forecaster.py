@@ -76,7 +76,8 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     config = request.config
     network, split, norm, history = train_network(stack.values, stack.times, step, config, device,
                                                   reporter.scaled(0, 90))
-    evaluation = evaluate(network, stack.values, stack.times, step, split, norm, config, device)
+    evaluation = evaluate(network, stack.values, stack.times, step, split, norm, config, device,
+                          margins=history.interval_margins)
     reporter.log("Test RMSE per step — model: " + ", ".join(f"{v:.4g}" for v in evaluation.rmse["model"]) +
                  "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in evaluation.skill))
     training = {"config": asdict(config), "device": device, "first_time": format_time(stack.times[0]),

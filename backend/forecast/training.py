@@ -26,8 +26,8 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 16
     learning_rate: float = 2e-3
-    hidden: int = 16
-    patch: int = 32                  # training crops (pixels); frames up to this size are used whole
+    hidden: int = 32
+    patch: int = 64                  # training crops (pixels); frames up to this size are used whole
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     patience: int = 6
@@ -85,11 +85,15 @@ class History:
     validation_rmse: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     best_epoch: int = 0
+    interval_margins: list[float] = field(default_factory=list)  # data units, per horizon step
 
 
 def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, horizon: int, device: str,
-                    batch_size: int = 16, future_features=None):
-    """Forecasts in data units for each origin: (mean, low, high) each float32[N, H, Ht, Wd]."""
+                    batch_size: int = 16, future_features=None, margins=None):
+    """Forecasts in data units for each origin: (mean, low, high) each float32[N, H, Ht, Wd].
+
+    ``margins`` float[H] (data units) widen the quantile interval (calibrated on validation windows).
+    """
     import torch
 
     network.eval()
@@ -103,7 +107,26 @@ def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, ho
             outs.append(out + last[:, None, None])
     z = np.concatenate(outs)  # [N, 3, H, h, w]
     low, high = np.minimum(z[:, 1], z[:, 2]), np.maximum(z[:, 1], z[:, 2])
-    return tuple(p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
+    mean, low, high = (p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
+    if margins is not None:
+        m = np.asarray(margins, dtype=np.float32)[None, :, None, None]
+        low, high = low - m, high + m
+    return mean, low, high
+
+
+def interval_margins(network, p: Prepared, values: np.ndarray, origins: np.ndarray, lookback: int, horizon: int,
+                     device: str, coverage: float = 0.8) -> list[float]:
+    """Conformalised quantile regression: per-step margins that make the 10–90 % interval cover ``coverage``
+    of the validation targets (Romano et al. 2019)."""
+    _, low, high = predict_windows(network, p, origins, lookback, horizon, device)
+    truth = values[origins[:, None] + np.arange(1, horizon + 1)[None]]
+    scores = np.maximum(low - truth, truth - high)
+    margins = []
+    for h in range(horizon):
+        s = scores[:, h][np.isfinite(scores[:, h])]
+        level = min(1.0, np.ceil((s.size + 1) * coverage) / max(s.size, 1))
+        margins.append(float(np.quantile(s, level)) if s.size else 0.0)
+    return margins
 
 
 def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, config: TrainConfig, device: str,
@@ -172,6 +195,7 @@ def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, co
                 reporter.log(f"Early stopping after epoch {epoch + 1} (best: epoch {history.best_epoch}).")
                 break
     network.load_state_dict(best_state)
+    history.interval_margins = interval_margins(network, p, values, val_origins, config.lookback, config.horizon, device)
     return network, split, norm, history
 
 
@@ -194,12 +218,12 @@ class Evaluation:
 
 
 def evaluate(network, values, times, step_seconds, split: Split, norm: Normalisation, config: TrainConfig,
-             device: str) -> Evaluation:
+             device: str, margins=None) -> Evaluation:
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction > 0 or a longer stack.")
     p = prepare(values, times, step_seconds, norm)
-    mean, low, high = predict_windows(network, p, origins, config.lookback, config.horizon, device)
+    mean, low, high = predict_windows(network, p, origins, config.lookback, config.horizon, device, margins=margins)
     truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     baselines = BaselineSet(values, times, step_seconds, split.train_end)
     forecasts = {"model": mean}
