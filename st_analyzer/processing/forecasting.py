@@ -69,10 +69,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
                               "validation_fraction": self.parameterAsDouble(parameters, "VALIDATION_FRACTION", context),
                               "test_fraction": self.parameterAsDouble(parameters, "TEST_FRACTION", context),
                               "seed": self.parameterAsInt(parameters, "SEED", context)}}
-        result = self.run_backend(request, [p for p in (model_folder, report) if p], feedback)
-        test = result.summary["test"]
-        feedback.pushInfo("Test RMSE per step: " + ", ".join(f"{v:.4g}" for v in test["rmse"]["model"]) +
-                          "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in test["skill"]))
+        self.run_backend(request, [p for p in (model_folder, report) if p], feedback)  # logs test RMSE and skill
         return {"OUTPUT_MODEL": model_folder, "OUTPUT_REPORT": report}
 
 

@@ -13,3 +13,4 @@ shutil.copytree(SAMPLE, _COPY / "sample_data")
 
 ERA5_DAILY = _COPY / "sample_data" / "era5_t2m_daily"
 PM10_Q1 = _COPY / "sample_data" / "de_pm10_2005q1.gpkg"
+SAMPLE_COPY = _COPY / "sample_data"

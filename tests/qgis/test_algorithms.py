@@ -18,7 +18,8 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
     assert provider.id() == "stanalyzer" and provider.name() == "Space-time analyzer"
     ids = {alg.id() for alg in provider.algorithms()}
     assert {"stanalyzer:buildrasterstack", "stanalyzer:describespacetime", "stanalyzer:fitstvariogram",
-            "stanalyzer:stkriging", "stanalyzer:stkrigingcv"} <= ids
+            "stanalyzer:stkriging", "stanalyzer:stkrigingcv", "stanalyzer:trainrasterforecaster",
+            "stanalyzer:forecastraster", "stanalyzer:baselineforecast"} <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"
 
