@@ -41,8 +41,18 @@ echo ">> 6. Leave-one-station-out cross-validation, against pure spatial kriging
 run stanalyzer:stkrigingcv $PM10 MODEL_FILE="$OUT/pm10_variogram.json" NMAX=50 OUTPUT="$OUT/pm10_cv_stations.gpkg" \
   OUTPUT_REPORT="$OUT/pm10_cv.html"
 grep -h "RMSE" "$OUT"/stkrigingcv_*.log | sed 's/^/   /'
+T2M="$SAMPLE/era5_t2m_uk_2019_03_hourly.tif"
+echo ">> 7. Baseline forecast of hourly 2 m temperature: persisted anomaly, next 6 hours"
+run stanalyzer:baselineforecast INPUT="$T2M" METHOD=2 HORIZON=6 OUTPUT="$OUT/t2m_persisted_anomaly_6h.tif"
+echo ">> 8. Train a small ConvLSTM on the CPU (3 epochs; the last 75 hours are held out as test) and forecast"
+run stanalyzer:trainrasterforecaster INPUT="$T2M" MODEL_TYPE=0 LOOKBACK=12 HORIZON=6 EPOCHS=3 HIDDEN=8 \
+  TEST_FRACTION=0.1008 DEVICE=0 OUTPUT_MODEL="$OUT/t2m_convlstm" OUTPUT_REPORT="$OUT/t2m_training.html"
+grep -h "skill vs best baseline" "$OUT"/trainrasterforecaster_*.log | head -1 | sed 's/^/   /'
+echo "   (a 3-epoch CPU demo model; benchmarks/forecast.py trains a full one: see the README's benchmarks)"
+run stanalyzer:forecastraster INPUT="$T2M" MODEL="$OUT/t2m_convlstm" OUTPUT="$OUT/t2m_forecast_6h.tif" \
+  OUTPUT_LOWER="$OUT/t2m_forecast_low.tif" OUTPUT_UPPER="$OUT/t2m_forecast_high.tif"
 echo
 echo "Outputs in $OUT:"
-ls -1 "$OUT" | grep -v '\.log$' | sed 's/^/   /'
+ls -1 "$OUT" | grep -v -e '\.log$' -e '\.aux\.xml$' -e '^sample_data$' | sed 's/^/   /'
 gdalinfo "$OUT/t2m_daily_stack.tif" 2>/dev/null | grep -E "^Size|Description" | head -3 | sed 's/^/   /'
 echo "   … open the .html reports in a browser, or the .tif/.gpkg files in QGIS."

@@ -7,6 +7,7 @@ Each baseline is fitted on training steps only and predicts H steps from an orig
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -87,12 +88,20 @@ class BaselineSet:
     """All baselines fitted on ``values[:train_end]``; ``predict(name, origin, H)`` → float32[H, ...]."""
 
     def __init__(self, values: np.ndarray, times: np.ndarray, step_seconds: float, train_end: int) -> None:
-        self.values, self.times, self.step = values, times, step_seconds
-        self.seasons, n_seasons = season_index(times, step_seconds)
-        self.climatology = Climatology.fit(values[:train_end], self.seasons[:train_end], n_seasons)
-        self.alpha = fit_smoothing_alpha(values[:train_end])
-        self.levels = smoothed_levels(values, self.alpha)
-        self.filled = forward_filled(values)
+        self.values, self.times, self.step, self.train_end = values, times, step_seconds, train_end
+        self.seasons, self.n_seasons = season_index(times, step_seconds)
+
+    @cached_property
+    def climatology(self) -> Climatology:
+        return Climatology.fit(self.values[:self.train_end], self.seasons[:self.train_end], self.n_seasons)
+
+    @cached_property
+    def levels(self) -> np.ndarray:
+        return smoothed_levels(self.values, fit_smoothing_alpha(self.values[:self.train_end]))
+
+    @cached_property
+    def filled(self) -> np.ndarray:
+        return forward_filled(self.values)
 
     def future_seasons(self, origin: int, horizon: int) -> np.ndarray:
         from backend.forecast.windows import future_times

@@ -110,7 +110,7 @@ def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, ho
     mean, low, high = (p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
     if margins is not None:
         m = np.asarray(margins, dtype=np.float32)[None, :, None, None]
-        low, high = low - m, high + m
+        low, high = np.minimum(low - m, mean), np.maximum(high + m, mean)
     return mean, low, high
 
 

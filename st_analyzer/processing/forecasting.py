@@ -52,6 +52,8 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
                                      ("TEST_FRACTION", "Test fraction (held out, errors reported)", 0.1)):
             self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double, default,
                                                            minValue=0.0, maxValue=0.49))
+        self.addParameter(QgsProcessingParameterNumber("HIDDEN", "Hidden channels (model size)",
+                                                       QgsProcessingParameterNumber.Integer, 32, minValue=2))
         self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
         add_device_parameter(self)
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_MODEL", "Trained model folder"))
@@ -68,6 +70,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
                               "epochs": self.parameterAsInt(parameters, "EPOCHS", context),
                               "validation_fraction": self.parameterAsDouble(parameters, "VALIDATION_FRACTION", context),
                               "test_fraction": self.parameterAsDouble(parameters, "TEST_FRACTION", context),
+                              "hidden": self.parameterAsInt(parameters, "HIDDEN", context),
                               "seed": self.parameterAsInt(parameters, "SEED", context)}}
         self.run_backend(request, [p for p in (model_folder, report) if p], feedback)  # logs test RMSE and skill
         return {"OUTPUT_MODEL": model_folder, "OUTPUT_REPORT": report}
