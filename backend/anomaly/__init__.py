@@ -1,0 +1,1 @@
+"""Anomaly detection: expected values, robust scores, thresholds, events and evaluation on labels."""

@@ -1,0 +1,112 @@
+"""Anomaly detection on station series (a PointPanel): expected value → robust z → smoothed score → flags → events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backend.anomaly.events import Event, find_events, threshold_value
+from backend.anomaly.expected import expected_values
+from backend.anomaly.scores import causal_robust_z, robust_z
+from backend.data.point_panel import PointPanel
+from backend.errors import UserInputError
+from backend.progress import Reporter
+
+POINT_METHODS = ("seasonal", "rolling_median", "kriging")
+
+
+@dataclass
+class DetectionSettings:
+    """method: seasonal | rolling_median | kriging (value vs. what the other stations predict).
+
+    window: rolling-median width; causal: score against past residuals only; smooth_steps: the score is the
+    mean |z| over this many median time steps (1 = no smoothing); threshold_mode/threshold: see
+    :func:`threshold_value`; min_gap: flagged points closer than this form one event (default 3 steps).
+    """
+
+    method: str = "seasonal"
+    window: str = "6h"
+    causal: bool = False
+    smooth_steps: int = 12
+    threshold_mode: str = "score"
+    threshold: float = 3.5
+    min_gap: str | None = None
+
+
+@dataclass
+class Detection:
+    table: pd.DataFrame   # one row per observation: station_id, time, observed, expected, z, score, is_anomaly, event_id
+    events: list[Event]
+    threshold: float
+
+
+def smoothed_score(times: np.ndarray, z: np.ndarray, steps: int) -> np.ndarray:
+    """Mean |z| over the trailing ``steps`` median time steps (time-based, for irregular series)."""
+    score = np.abs(z)
+    if steps <= 1 or times.size < 2:
+        return score
+    step = float(np.median(np.diff(times.astype("datetime64[s]").astype(np.int64))))
+    series = pd.Series(score, index=pd.DatetimeIndex(times))
+    return series.rolling(pd.Timedelta(seconds=step * steps), min_periods=1).mean().to_numpy()
+
+
+def _kriging_expected(panel: PointPanel, reporter: Reporter) -> np.ndarray:
+    from backend.kriging.cross_validation import leave_one_station_out
+    from backend.kriging.kriging import KrigingOptions
+    from backend.kriging.workflow import fit_variogram, kriging_panel
+
+    metric = kriging_panel(panel, reporter)
+    fit = fit_variogram(metric, reporter=reporter.scaled(0, 30))
+    reporter.log(f"Kriging model for the expected values: {fit.best.model.describe()}")
+    cv = leave_one_station_out(metric, fit.best.model, KrigingOptions(nmax=50), reporter.scaled(30, 100))
+    expected = np.full(panel.values.shape, np.nan)
+    station, step = np.nonzero(np.isfinite(panel.values))
+    expected[station, step] = cv.residuals["predicted"].to_numpy()
+    return expected
+
+
+def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, reporter: Reporter | None = None) -> Detection:
+    reporter = reporter or Reporter()
+    if settings.method not in POINT_METHODS:
+        raise UserInputError(f"Unknown method {settings.method!r}; use one of {', '.join(POINT_METHODS)}.")
+    observed_any = np.isfinite(panel.values).any(axis=1)
+    if not observed_any.any():
+        raise UserInputError("Every station is all missing: there is nothing to score.")
+    for station in panel.ids[~observed_any]:
+        reporter.warning(f"Station {station} has no observation and is skipped.")
+    kriged = _kriging_expected(panel, reporter.scaled(0, 60)) if settings.method == "kriging" else None
+    rows, all_events = [], []
+    for i, station in enumerate(panel.ids):
+        ok = np.isfinite(panel.values[i])
+        if not ok.any():
+            continue
+        times, values = panel.times[ok], panel.values[i, ok].astype(np.float64)
+        if kriged is not None:
+            expected = kriged[i, ok]
+        else:
+            try:
+                expected = expected_values(settings.method, times, values, settings.window)
+            except UserInputError as exc:
+                raise UserInputError(f"Station {station}: {exc}") from exc
+        residual = values - expected
+        z = causal_robust_z(times, residual) if settings.causal else robust_z(residual)
+        score = smoothed_score(times, np.nan_to_num(z, nan=0.0), settings.smooth_steps)
+        rows.append(pd.DataFrame({"station_id": station, "time": times, "observed": values, "expected": expected,
+                                  "z": z, "score": score}))
+        reporter.progress(60 + 30 * (i + 1) / panel.n_stations, f"station {station}")
+    table = pd.concat(rows, ignore_index=True)
+    threshold = threshold_value(settings.threshold_mode, settings.threshold, table["score"].to_numpy())
+    table["is_anomaly"] = (table["score"] > threshold).astype(np.int64)
+    table["event_id"] = ""
+    for station, part in table.groupby("station_id", sort=False):
+        times = part["time"].to_numpy().astype("datetime64[s]")
+        step = float(np.median(np.diff(times.astype(np.int64)))) if times.size > 1 else 0.0
+        gap = pd.Timedelta(settings.min_gap).total_seconds() if settings.min_gap else 3 * step
+        events, event_of = find_events(str(station), times, part["score"].to_numpy(), part["is_anomaly"].to_numpy() > 0, gap)
+        table.loc[part.index, "event_id"] = [f"{station}#{n}" if n else "" for n in event_of]
+        all_events += events
+    reporter.log(f"Threshold {threshold:.4g}: {int(table['is_anomaly'].sum())} flagged observations in "
+                 f"{len(all_events)} event(s).")
+    return Detection(table, all_events, threshold)

@@ -1,0 +1,79 @@
+"""Block-wise anomaly scores for raster stacks: expected value per cell and time, robust z along time.
+
+Methods: seasonal (median per cell and season: hour of day / day of year / month) or rolling_median
+(median of the preceding ``window_steps`` steps per cell). Memory is bounded by the block size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from backend.anomaly.scores import MAD_SCALE
+from backend.errors import UserInputError
+from backend.forecast.baselines import season_index
+
+RASTER_METHODS = ("seasonal", "rolling_median")
+
+
+def seasonal_expected_block(values_thw: np.ndarray, seasons: np.ndarray, n_seasons: int) -> np.ndarray:
+    expected = np.full(values_thw.shape, np.nan, dtype=np.float32)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells in a season
+            for s in range(n_seasons):
+                rows = seasons == s
+                if rows.any():
+                    expected[rows] = np.nanmedian(values_thw[rows], axis=0)[None]
+    return expected
+
+
+def rolling_expected_block(values_thw: np.ndarray, window_steps: int) -> np.ndarray:
+    """Median of the previous ``window_steps`` values per cell (NaN for the first step)."""
+    import warnings
+
+    padded = np.concatenate([np.full((window_steps,) + values_thw.shape[1:], np.nan, np.float32), values_thw[:-1]])
+    windows = sliding_window_view(padded, window_steps, axis=0)  # [T, h, w, k]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(windows, axis=-1).astype(np.float32)
+
+
+def robust_z_along_time(residual_thw: np.ndarray) -> np.ndarray:
+    """Robust z per cell (median/MAD over time); cells with MAD 0 use the mean absolute deviation; constant → 0."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        center = np.nanmedian(residual_thw, axis=0)
+        deviation = np.abs(residual_thw - center)
+        scale = MAD_SCALE * np.nanmedian(deviation, axis=0)
+        fallback = 1.2533 * np.nanmean(deviation, axis=0)
+    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, np.inf))
+    return ((residual_thw - center) / scale).astype(np.float32)
+
+
+class RasterScorer:
+    """Scores blocks of a stack with a fixed method; ``score(block)`` → |z| float32[T, h, w] (NaN = no data)."""
+
+    def __init__(self, method: str, times: np.ndarray, step_seconds: float, window_steps: int = 24) -> None:
+        if method not in RASTER_METHODS:
+            raise UserInputError(f"Unknown method {method!r}; use one of {', '.join(RASTER_METHODS)}.")
+        self.method, self.window_steps = method, window_steps
+        self.seasons, self.n_seasons = season_index(times, step_seconds)
+        if method == "seasonal":
+            per_season = np.bincount(self.seasons, minlength=self.n_seasons)
+            if (per_season[per_season > 0] < 2).all():
+                raise UserInputError("The stack is too short for a seasonal profile: each season (hour of day, day of "
+                                     "year or month) occurs only once. Use the rolling median method.")
+        if method == "rolling_median" and window_steps < 2:
+            raise UserInputError("The rolling window needs at least 2 steps.")
+
+    def score(self, values_thw: np.ndarray) -> np.ndarray:
+        if self.method == "seasonal":
+            expected = seasonal_expected_block(values_thw, self.seasons, self.n_seasons)
+        else:
+            expected = rolling_expected_block(values_thw, self.window_steps)
+        return np.abs(robust_z_along_time(values_thw - expected))

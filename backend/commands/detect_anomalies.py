@@ -1,0 +1,158 @@
+"""Commands ``detectpointanomalies`` and ``detectrasteranomalies``."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backend.anomaly.detect import Detection, DetectionSettings, detect_point_anomalies
+from backend.anomaly.events import threshold_value
+from backend.anomaly.raster import RasterScorer
+from backend.commands.base import CommandResult, command
+from backend.commands.inputs import PointInput
+from backend.data.atomic import AtomicOutputs
+from backend.data.point_io import write_table
+from backend.data.raster_io import StackWriter, band_times_from_metadata, grid_of, iter_windows, open_raster, \
+    read_band, write_single_raster
+from backend.data.time_axis import format_time, summarize_time_axis
+from backend.errors import UserInputError
+from backend.progress import Reporter
+from backend.report.html import HtmlReport, new_figure
+
+
+@dataclass
+class DetectPointAnomaliesRequest:
+    points: PointInput
+    output: str                              # GeoPackage of observations with scores
+    output_events: str | None = None
+    output_report: str | None = None
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    flagged_only: bool = False
+
+
+def _events_frame(detection: Detection) -> pd.DataFrame:
+    rows = [{"event_id": f"{e.station}#{n}", "station_id": e.station, "start": format_time(e.start),
+             "end": format_time(e.end), "peak_time": format_time(e.peak_time), "peak_score": e.peak_score,
+             "points": e.points}
+            for e, n in zip(detection.events, _event_numbers(detection.events))]
+    return pd.DataFrame(rows, columns=["event_id", "station_id", "start", "end", "peak_time", "peak_score", "points"])
+
+
+def _event_numbers(events):
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event.station] = counts.get(event.station, 0) + 1
+        yield counts[event.station]
+
+
+def _point_report(request, detection: Detection, events: pd.DataFrame) -> HtmlReport:
+    table = detection.table
+    report = HtmlReport(f"Anomalies: {Path(request.points.path).name}")
+    report.heading("Detection")
+    s = request.detection
+    report.key_values({"method": s.method, "scores": "causal (past only)" if s.causal else "whole series",
+                       "score smoothing (steps)": s.smooth_steps, "threshold": f"{s.threshold_mode} {s.threshold:g} → "
+                       f"score > {detection.threshold:.3g}", "observations": len(table),
+                       "flagged": int(table["is_anomaly"].sum()), "events": len(events)})
+    report.heading("Largest events")
+    report.table(events.sort_values("peak_score", ascending=False), max_rows=20)
+    busiest = events["station_id"].value_counts().index[:6] if len(events) else table["station_id"].unique()[:3]
+    for station in busiest:
+        part = table[table["station_id"] == station]
+        fig, ax = new_figure(9, 2.6)
+        times = pd.DatetimeIndex(part["time"])
+        ax.plot(times, part["observed"], lw=0.7, color="#2d5384", label="observed")
+        ax.plot(times, part["expected"], lw=0.7, color="#999999", label="expected")
+        flagged = part["is_anomaly"] > 0
+        ax.plot(times[flagged.to_numpy()], part["observed"][flagged], "o", ms=3, color="#c0504d", label="flagged")
+        ax.legend(fontsize=7)
+        ax.set_title(str(station))
+        report.figure(fig, f"Station {station}: observed, expected and flagged values.")
+    return report
+
+
+@command("detectpointanomalies", DetectPointAnomaliesRequest, "Detect point anomalies")
+def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporter: Reporter) -> CommandResult:
+    panel = request.points.read()
+    detection = detect_point_anomalies(panel, request.detection, reporter.scaled(0, 90))
+    table = detection.table
+    if request.flagged_only:
+        table = table[table["is_anomaly"] > 0]
+    index = {s: i for i, s in enumerate(panel.ids)}
+    xy = panel.xy[table["station_id"].map(index).to_numpy()] if len(table) else np.zeros((0, 2))
+    events = _events_frame(detection)
+    with AtomicOutputs() as outputs:
+        write_table(table.reset_index(drop=True), request.output, outputs, xy=xy, crs=panel.crs, layer="anomalies")
+        if request.output_events:
+            write_table(events, request.output_events, outputs, layer="events")
+        if request.output_report:
+            _point_report(request, detection, events).write(request.output_report, outputs)
+    produced = {"OUTPUT": request.output, "OUTPUT_EVENTS": request.output_events, "OUTPUT_REPORT": request.output_report}
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
+                         {"threshold": detection.threshold, "flagged": int(detection.table["is_anomaly"].sum()),
+                          "observations": len(detection.table), "events": len(events)})
+
+
+@dataclass
+class DetectRasterAnomaliesRequest:
+    input: str
+    output_scores: str
+    output_flags: str | None = None
+    output_summary: str | None = None
+    method: str = "seasonal"
+    window_steps: int = 24
+    threshold_mode: str = "score"
+    threshold: float = 3.5
+    block: int = 128
+
+
+@command("detectrasteranomalies", DetectRasterAnomaliesRequest, "Detect raster anomalies")
+def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Reporter) -> CommandResult:
+    """Scores (|robust z|) per cell and time, 0/1 flags and a count of flagged steps per cell, block by block."""
+    if request.threshold_mode == "quantile":
+        raise UserInputError("A quantile threshold needs all scores at once; for rasters use a score or a false "
+                             "alarm rate threshold.")
+    threshold = threshold_value(request.threshold_mode, request.threshold, np.array([]))
+    with open_raster(request.input) as src:
+        times = band_times_from_metadata(src)
+        if times is None:
+            raise UserInputError(f"{Path(request.input).name} has no band times; build it with 'Build raster time "
+                                 "stack' first.")
+        axis = summarize_time_axis(times)
+        if axis.step_seconds is None and axis.step_months is None:
+            raise UserInputError("The stack needs at least 2 time steps.")
+        scorer = RasterScorer(request.method, times, axis.step_seconds or 30 * 86400.0, request.window_steps)
+        grid = grid_of(src)
+        count = np.zeros((grid.height, grid.width), dtype=np.float32)
+        any_valid = False
+        windows = list(iter_windows(grid, request.block))
+        with AtomicOutputs() as outputs, ExitStack() as writers:
+            scores_out = writers.enter_context(StackWriter(request.output_scores, grid, times, outputs=outputs))
+            flags_out = writers.enter_context(StackWriter(request.output_flags, grid, times, outputs=outputs)) \
+                if request.output_flags else None
+            for i, window in enumerate(windows):
+                block = np.stack([read_band(src, b, window) for b in range(1, src.count + 1)])
+                valid = np.isfinite(block)
+                any_valid |= bool(valid.any())
+                score = scorer.score(block)
+                flagged = (score > threshold) & valid
+                scores_out.write_window(score, window)
+                if flags_out is not None:
+                    flags_out.write_window(np.where(valid, flagged, np.nan).astype(np.float32), window)
+                count[window.row_off:window.row_off + window.height, window.col_off:window.col_off + window.width] = \
+                    np.where(valid.any(axis=0), flagged.sum(axis=0), np.nan)
+                reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
+            if not any_valid:
+                raise UserInputError("The stack holds no valid value: every cell is no data in every band.")
+            if request.output_summary:
+                write_single_raster(count, grid, request.output_summary, "anomalous steps", outputs)
+    produced = {"OUTPUT_SCORES": request.output_scores, "OUTPUT_FLAGS": request.output_flags,
+                "OUTPUT_SUMMARY": request.output_summary}
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
+                         {"threshold": threshold, "flagged": int(np.nansum(count)), "cells": grid.width * grid.height,
+                          "times": [format_time(t) for t in times], "step_seconds": axis.step_seconds,
+                          "max_count": float(np.nanmax(count)) if np.isfinite(count).any() else 0.0})
