@@ -69,6 +69,43 @@ def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: fl
     return "fixed range"
 
 
+def style_scored_points(layer, field: str = "score", time_field: str = "time") -> None:
+    """Points coloured and sized by score (graduated, 5 classes), with feature times for the temporal controller."""
+    from qgis.core import QgsGraduatedSymbolRenderer, QgsSymbol, QgsVectorLayerTemporalProperties
+
+    symbol = QgsSymbol.defaultSymbol(layer.geometryType())
+    renderer = QgsGraduatedSymbolRenderer(field)
+    renderer.setSourceSymbol(symbol)
+    renderer.setSourceColorRamp(QgsStyle.defaultStyle().colorRamp("Reds"))
+    renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Jenks, 5)
+    renderer.setSymbolSizes(1.5, 5.0)
+    layer.setRenderer(renderer)
+    if time_field in layer.fields().names():
+        temporal = layer.temporalProperties()
+        temporal.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
+        temporal.setStartField(time_field)
+        temporal.setIsActive(True)
+    layer.triggerRepaint()
+
+
+class ScoredPointsPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Graduated score style and feature times for anomaly point layers when Processing loads them."""
+
+    _alive: list["ScoredPointsPostProcessor"] = []
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        if layer.type() == QgsMapLayer.VectorLayer and "score" in layer.fields().names():
+            style_scored_points(layer)
+
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, path: str) -> None:
+        if not path or not context.willLoadLayerOnCompletion(path):
+            return
+        processor = cls()
+        cls._alive.append(processor)
+        context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
+
+
 class RasterResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
     """Styles a raster result when Processing loads it, and sets its band times."""
 

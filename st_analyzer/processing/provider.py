@@ -4,6 +4,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
+from st_analyzer.processing.anomalies import DetectPointAnomaliesAlgorithm, DetectRasterAnomaliesAlgorithm
 from st_analyzer.processing.build_raster_stack import BuildRasterStackAlgorithm
 from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorithm
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
@@ -63,6 +64,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm in (BuildRasterStackAlgorithm(), DescribeSpaceTimeAlgorithm(), FitStVariogramAlgorithm(),
                           StKrigingAlgorithm(), StKrigingCvAlgorithm(), TrainRasterForecasterAlgorithm(),
-                          ForecastRasterAlgorithm(), BaselineForecastAlgorithm()):
+                          ForecastRasterAlgorithm(), BaselineForecastAlgorithm(), DetectPointAnomaliesAlgorithm(),
+                          DetectRasterAnomaliesAlgorithm()):
             self.addAlgorithm(algorithm)
 

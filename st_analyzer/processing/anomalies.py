@@ -1,0 +1,133 @@
+"""stanalyzer:detectpointanomalies and stanalyzer:detectrasteranomalies."""
+
+from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
+
+from st_analyzer.layers import RasterResultPostProcessor, ScoredPointsPostProcessor
+from st_analyzer.processing.common import StAlgorithm, add_html_output, add_stack_input, file_output, stack_input
+from st_analyzer.processing.kriging_parameters import add_station_input, station_input
+
+POINT_METHODS = [("seasonal", "Seasonal profile (robust, by hour of day / day of year)"),
+                 ("rolling_median", "Rolling median of the preceding window"),
+                 ("kriging", "Space-time kriging from the other stations")]
+RASTER_METHODS = POINT_METHODS[:2]
+THRESHOLD_MODES = [("score", "Score (|robust z|) above"), ("quantile", "Quantile of all scores (0–1)"),
+                   ("false_alarm_rate", "False-alarm rate for normal residuals (0–1)")]
+
+
+def add_threshold_parameters(alg, modes=THRESHOLD_MODES) -> None:
+    alg.addParameter(QgsProcessingParameterEnum("THRESHOLD_MODE", "Threshold type", options=[l for _k, l in modes],
+                                                defaultValue=0))
+    alg.addParameter(QgsProcessingParameterNumber("THRESHOLD", "Threshold value", QgsProcessingParameterNumber.Double,
+                                                  3.5, minValue=0.0))
+
+
+def threshold_request(alg, parameters, context, modes=THRESHOLD_MODES) -> dict:
+    return {"threshold_mode": modes[alg.parameterAsEnum(parameters, "THRESHOLD_MODE", context)][0],
+            "threshold": alg.parameterAsDouble(parameters, "THRESHOLD", context)}
+
+
+class DetectPointAnomaliesAlgorithm(StAlgorithm):
+    ALG_ID = "detectpointanomalies"
+    TITLE = "Detect point anomalies"
+    GROUP_ID, GROUP = "anomalies", "Anomalies"
+    COMMAND = "detectpointanomalies"
+    HELP = (
+        "Flags unusual values in station time series (sensors, gauges, monitoring stations).\n\n"
+        "Input: a point layer, long format (station id, time, value fields) or wide. Irregular times are fine.\n\n"
+        "METHOD gives each observation an expected value: a robust seasonal profile (median by hour of day, "
+        "weekday/weekend over two weeks or more, or by day of year for daily data); the rolling median of the "
+        "preceding WINDOW (e.g. 6h); or space-time kriging from the other stations (catches a sensor that "
+        "disagrees with its neighbours). The residual's robust z (median/MAD; CAUSAL = against past residuals "
+        "only, as online) averaged over SMOOTH_STEPS time steps is the score. A point is flagged when its score "
+        "exceeds the threshold: a score (3.5), a quantile of all scores, or a false-alarm rate for normal "
+        "residuals. Flagged points closer than three time steps form one event.\n\n"
+        "Outputs: OUTPUT, one point per observation (or only the flagged ones with FLAGGED_ONLY) with station_id, "
+        "time, observed, expected, z, score, is_anomaly, event_id, styled by score and with feature times; "
+        "OUTPUT_EVENTS (start, end, peak score); OUTPUT_REPORT with series plots.\n\n"
+        "Example: 5-min traffic speeds → flagged drops with their events.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_station_input(self)
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Expected value", options=[l for _k, l in POINT_METHODS],
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterString("WINDOW", "Rolling median window (e.g. 6h, 2 days)",
+                                                       defaultValue="6h"))
+        self.addParameter(QgsProcessingParameterBoolean("CAUSAL", "Causal scores (past residuals only)", False))
+        self.addParameter(QgsProcessingParameterNumber("SMOOTH_STEPS", "Score smoothing (time steps; 1 = none)",
+                                                       QgsProcessingParameterNumber.Integer, 12, minValue=1))
+        add_threshold_parameters(self)
+        self.addParameter(QgsProcessingParameterBoolean("FLAGGED_ONLY", "Write only flagged observations", False))
+        self.addParameter(QgsProcessingParameterVectorDestination("OUTPUT", "Scored observations",
+                                                                  QgsProcessing.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterVectorDestination("OUTPUT_EVENTS", "Anomaly events",
+                                                                  QgsProcessing.TypeVector, optional=True))
+        add_html_output(self, "OUTPUT_REPORT", "Anomaly report")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        _layer, points = station_input(self, parameters, context, feedback)
+        output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        events = self.parameterAsOutputLayer(parameters, "OUTPUT_EVENTS", context) or None
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
+        request = {"points": points, "output": output, "output_events": events, "output_report": report,
+                   "flagged_only": self.parameterAsBoolean(parameters, "FLAGGED_ONLY", context),
+                   "detection": {"method": POINT_METHODS[self.parameterAsEnum(parameters, "METHOD", context)][0],
+                                 "window": self.parameterAsString(parameters, "WINDOW", context),
+                                 "causal": self.parameterAsBoolean(parameters, "CAUSAL", context),
+                                 "smooth_steps": self.parameterAsInt(parameters, "SMOOTH_STEPS", context),
+                                 **threshold_request(self, parameters, context)}}
+        result = self.run_backend(request, [p for p in (output, events, report) if p], feedback)
+        feedback.pushInfo(f"{result.summary['flagged']} of {result.summary['observations']} observations flagged, "
+                          f"{result.summary['events']} event(s).")
+        ScoredPointsPostProcessor.attach(context, output)
+        return {"OUTPUT": output, "OUTPUT_EVENTS": events, "OUTPUT_REPORT": report}
+
+
+class DetectRasterAnomaliesAlgorithm(StAlgorithm):
+    ALG_ID = "detectrasteranomalies"
+    TITLE = "Detect raster anomalies"
+    GROUP_ID, GROUP = "anomalies", "Anomalies"
+    COMMAND = "detectrasteranomalies"
+    HELP = (
+        "Scores every cell and time step of a raster time stack, block by block (bounded memory).\n\n"
+        "METHOD gives the expected value per cell: the median of the cell's values in the same season (hour of "
+        "day for sub-daily stacks, day of year for daily, month otherwise) or the median of its preceding "
+        "WINDOW_STEPS values. The score is the absolute robust z of the residual along time (median/MAD per "
+        "cell; constant cells score 0).\n\n"
+        "Outputs: OUTPUT_SCORES (one band per time), OUTPUT_FLAGS (1 = score above the threshold, 0 = not, no data "
+        "kept) and OUTPUT_SUMMARY (number of flagged steps per cell). Thresholds: a score, or a false-alarm rate "
+        "for normal residuals.\n\n"
+        "Example: hourly temperature → cells and hours far from their usual value for that hour.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_stack_input(self)
+        self.addParameter(QgsProcessingParameterEnum("METHOD", "Expected value", options=[l for _k, l in RASTER_METHODS],
+                                                     defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber("WINDOW_STEPS", "Rolling median window (steps)",
+                                                       QgsProcessingParameterNumber.Integer, 24, minValue=2))
+        modes = [THRESHOLD_MODES[0], THRESHOLD_MODES[2]]
+        add_threshold_parameters(self, modes)
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_SCORES", "Anomaly scores"))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_FLAGS", "Anomaly flags (0/1)", optional=True))
+        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_SUMMARY", "Flagged steps per cell",
+                                                                  optional=True))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        outputs = {name: self.parameterAsOutputLayer(parameters, name, context) or None
+                   for name in ("OUTPUT_SCORES", "OUTPUT_FLAGS", "OUTPUT_SUMMARY")}
+        request = {"input": stack_input(self, parameters, context), "output_scores": outputs["OUTPUT_SCORES"],
+                   "output_flags": outputs["OUTPUT_FLAGS"], "output_summary": outputs["OUTPUT_SUMMARY"],
+                   "method": RASTER_METHODS[self.parameterAsEnum(parameters, "METHOD", context)][0],
+                   "window_steps": self.parameterAsInt(parameters, "WINDOW_STEPS", context),
+                   **threshold_request(self, parameters, context, [THRESHOLD_MODES[0], THRESHOLD_MODES[2]])}
+        result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
+        summary = result.summary
+        feedback.pushInfo(f"Threshold {summary['threshold']:.3g}: {summary['flagged']} flagged cell-steps.")
+        times = {"times_iso": summary["times"], "step_seconds": summary["step_seconds"]}
+        RasterResultPostProcessor.attach(context, outputs["OUTPUT_SCORES"], value_range=(0.0, 2 * summary["threshold"]),
+                                         ramp="Reds", **times)
+        RasterResultPostProcessor.attach(context, outputs["OUTPUT_FLAGS"], value_range=(0.0, 1.0), ramp="Reds", **times)
+        RasterResultPostProcessor.attach(context, outputs["OUTPUT_SUMMARY"],
+                                         value_range=(0.0, max(1.0, summary["max_count"])), ramp="Magma")
+        return outputs
