@@ -51,6 +51,11 @@ grep -h "skill vs best baseline" "$OUT"/trainrasterforecaster_*.log | head -1 | 
 echo "   (a 3-epoch CPU demo model; benchmarks/forecast.py trains a full one: see the README's benchmarks)"
 run stanalyzer:forecastraster INPUT="$T2M" MODEL="$OUT/t2m_convlstm" OUTPUT="$OUT/t2m_forecast_6h.tif" \
   OUTPUT_LOWER="$OUT/t2m_forecast_low.tif" OUTPUT_UPPER="$OUT/t2m_forecast_high.tif"
+echo ">> 9. Anomalies: PM10 stations that disagree with their neighbours (space-time kriging), and unusual hours"
+run stanalyzer:detectpointanomalies $PM10 METHOD=2 SMOOTH_STEPS=1 OUTPUT="$OUT/pm10_anomalies.gpkg" \
+  OUTPUT_EVENTS="$OUT/pm10_anomaly_events.csv" OUTPUT_REPORT="$OUT/pm10_anomalies.html"
+run stanalyzer:detectrasteranomalies INPUT="$T2M" METHOD=0 OUTPUT_SCORES="$OUT/t2m_anomaly_scores.tif" \
+  OUTPUT_FLAGS="$OUT/t2m_anomaly_flags.tif" OUTPUT_SUMMARY="$OUT/t2m_anomaly_count.tif"
 echo
 echo "Outputs in $OUT:"
 ls -1 "$OUT" | grep -v -e '\.log$' -e '\.aux\.xml$' -e '^sample_data$' | sed 's/^/   /'

@@ -97,6 +97,9 @@ def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporte
                           "observations": len(detection.table), "events": len(events)})
 
 
+GDAL_CACHE_MB = 256  # GDAL's block cache would otherwise grow to 5 % of RAM with the written tiles
+
+
 @dataclass
 class DetectRasterAnomaliesRequest:
     input: str
@@ -117,7 +120,9 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
         raise UserInputError("A quantile threshold needs all scores at once; for rasters use a score or a false "
                              "alarm rate threshold.")
     threshold = threshold_value(request.threshold_mode, request.threshold, np.array([]))
-    with open_raster(request.input) as src:
+    import rasterio
+
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(request.input) as src:
         times = band_times_from_metadata(src)
         if times is None:
             raise UserInputError(f"{Path(request.input).name} has no band times; build it with 'Build raster time "

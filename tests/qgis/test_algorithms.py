@@ -19,7 +19,8 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
     ids = {alg.id() for alg in provider.algorithms()}
     assert {"stanalyzer:buildrasterstack", "stanalyzer:describespacetime", "stanalyzer:fitstvariogram",
             "stanalyzer:stkriging", "stanalyzer:stkrigingcv", "stanalyzer:trainrasterforecaster",
-            "stanalyzer:forecastraster", "stanalyzer:baselineforecast"} <= ids
+            "stanalyzer:forecastraster", "stanalyzer:baselineforecast", "stanalyzer:detectpointanomalies",
+            "stanalyzer:detectrasteranomalies"} <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"
 
