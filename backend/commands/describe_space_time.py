@@ -14,7 +14,7 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.raster_io import (band_times_from_metadata, grid_of, iter_windows, open_raster,
-                                    read_band, write_single_raster)
+                                    read_block, write_single_raster)
 from backend.data.time_axis import TimeAxisSummary, format_time, summarize_time_axis
 from backend.errors import UserInputError
 from backend.progress import Reporter
@@ -94,7 +94,7 @@ def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
         low, high = np.full(t, np.inf), np.full(t, -np.inf)
         windows = list(iter_windows(grid))
         for w_index, window in enumerate(windows):
-            block = np.stack([read_band(src, b, window) for b in range(1, t + 1)])
+            block = read_block(src, window)
             finite = np.isfinite(block)
             filled = np.where(finite, block, 0.0).astype(np.float64)
             valid_per_cell[window.row_off:window.row_off + window.height,

@@ -17,7 +17,7 @@ from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, band_times_from_metadata, grid_of, iter_windows, open_raster, \
-    read_band, write_single_raster
+    read_block, write_single_raster
 from backend.data.time_axis import format_time, summarize_time_axis
 from backend.errors import UserInputError
 from backend.progress import Reporter
@@ -97,7 +97,7 @@ def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporte
                           "observations": len(detection.table), "events": len(events)})
 
 
-GDAL_CACHE_MB = 256  # GDAL's block cache would otherwise grow to 5 % of RAM with the written tiles
+GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache would otherwise grow to 5 % of RAM (rasterio passes bytes)
 
 
 @dataclass
@@ -122,7 +122,7 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
     threshold = threshold_value(request.threshold_mode, request.threshold, np.array([]))
     import rasterio
 
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_raster(request.input) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), open_raster(request.input) as src:
         times = band_times_from_metadata(src)
         if times is None:
             raise UserInputError(f"{Path(request.input).name} has no band times; build it with 'Build raster time "
@@ -140,7 +140,7 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
             flags_out = writers.enter_context(StackWriter(request.output_flags, grid, times, outputs=outputs)) \
                 if request.output_flags else None
             for i, window in enumerate(windows):
-                block = np.stack([read_band(src, b, window) for b in range(1, src.count + 1)])
+                block = read_block(src, window)
                 valid = np.isfinite(block)
                 any_valid |= bool(valid.any())
                 score = scorer.score(block)
