@@ -10,11 +10,9 @@ Raster: cells × steps per second and peak memory of block-wise scoring for stac
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np

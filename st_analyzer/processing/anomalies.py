@@ -1,11 +1,11 @@
 """stanalyzer:detectpointanomalies and stanalyzer:detectrasteranomalies."""
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
 from st_analyzer.layers import RasterResultPostProcessor, ScoredPointsPostProcessor
-from st_analyzer.processing.common import StAlgorithm, add_html_output, add_stack_input, file_output, stack_input
+from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, add_stack_input, file_output, stack_input
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
 POINT_METHODS = [("seasonal", "Seasonal profile (robust, by hour of day / day of year)"),
@@ -17,14 +17,13 @@ THRESHOLD_MODES = [("score", "Score (|robust z|) above"), ("quantile", "Quantile
 
 
 def add_threshold_parameters(alg, modes=THRESHOLD_MODES) -> None:
-    alg.addParameter(QgsProcessingParameterEnum("THRESHOLD_MODE", "Threshold type", options=[l for _k, l in modes],
-                                                defaultValue=0))
+    add_choice(alg, "THRESHOLD_MODE", "Threshold type", modes)
     alg.addParameter(QgsProcessingParameterNumber("THRESHOLD", "Threshold value", QgsProcessingParameterNumber.Double,
                                                   3.5, minValue=0.0))
 
 
 def threshold_request(alg, parameters, context, modes=THRESHOLD_MODES) -> dict:
-    return {"threshold_mode": modes[alg.parameterAsEnum(parameters, "THRESHOLD_MODE", context)][0],
+    return {"threshold_mode": choice_of(alg, parameters, "THRESHOLD_MODE", context, modes),
             "threshold": alg.parameterAsDouble(parameters, "THRESHOLD", context)}
 
 
@@ -50,8 +49,7 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_station_input(self)
-        self.addParameter(QgsProcessingParameterEnum("METHOD", "Expected value", options=[l for _k, l in POINT_METHODS],
-                                                     defaultValue=0))
+        add_choice(self, "METHOD", "Expected value", POINT_METHODS, 0)
         self.addParameter(QgsProcessingParameterString("WINDOW", "Rolling median window (e.g. 6h, 2 days)",
                                                        defaultValue="6h"))
         self.addParameter(QgsProcessingParameterBoolean("CAUSAL", "Causal scores (past residuals only)", False))
@@ -72,7 +70,7 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
         report = file_output(self, parameters, "OUTPUT_REPORT", context)
         request = {"points": points, "output": output, "output_events": events, "output_report": report,
                    "flagged_only": self.parameterAsBoolean(parameters, "FLAGGED_ONLY", context),
-                   "detection": {"method": POINT_METHODS[self.parameterAsEnum(parameters, "METHOD", context)][0],
+                   "detection": {"method": choice_of(self, parameters, "METHOD", context, POINT_METHODS),
                                  "window": self.parameterAsString(parameters, "WINDOW", context),
                                  "causal": self.parameterAsBoolean(parameters, "CAUSAL", context),
                                  "smooth_steps": self.parameterAsInt(parameters, "SMOOTH_STEPS", context),
@@ -102,8 +100,7 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
-        self.addParameter(QgsProcessingParameterEnum("METHOD", "Expected value", options=[l for _k, l in RASTER_METHODS],
-                                                     defaultValue=0))
+        add_choice(self, "METHOD", "Expected value", RASTER_METHODS, 0)
         self.addParameter(QgsProcessingParameterNumber("WINDOW_STEPS", "Rolling median window (steps)",
                                                        QgsProcessingParameterNumber.Integer, 24, minValue=2))
         modes = [THRESHOLD_MODES[0], THRESHOLD_MODES[2]]
@@ -118,7 +115,7 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
                    for name in ("OUTPUT_SCORES", "OUTPUT_FLAGS", "OUTPUT_SUMMARY")}
         request = {"input": stack_input(self, parameters, context), "output_scores": outputs["OUTPUT_SCORES"],
                    "output_flags": outputs["OUTPUT_FLAGS"], "output_summary": outputs["OUTPUT_SUMMARY"],
-                   "method": RASTER_METHODS[self.parameterAsEnum(parameters, "METHOD", context)][0],
+                   "method": choice_of(self, parameters, "METHOD", context, RASTER_METHODS),
                    "window_steps": self.parameterAsInt(parameters, "WINDOW_STEPS", context),
                    **threshold_request(self, parameters, context, [THRESHOLD_MODES[0], THRESHOLD_MODES[2]])}
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)

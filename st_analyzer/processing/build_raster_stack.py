@@ -1,16 +1,15 @@
 """stanalyzer:buildrasterstack — rasters (or a folder of them) → one GeoTIFF with a time per band."""
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
-                       QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
 from st_analyzer.layers import RasterResultPostProcessor
-from st_analyzer.processing.common import StAlgorithm, raster_path_of
+from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of, raster_path_of
 
 TIME_SOURCES = [("filename", "From the file name (pattern)"), ("list", "From a list of times"),
                 ("metadata", "From band metadata (tags, descriptions, NetCDF time)")]
-RESAMPLING = ["nearest", "bilinear", "cubic", "average"]
+RESAMPLING = [(m, m) for m in ("nearest", "bilinear", "cubic", "average")]
 
 
 class BuildRasterStackAlgorithm(StAlgorithm):
@@ -39,8 +38,7 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterString("FILE_FILTER", "File filter in the folder",
                                                        defaultValue="*.tif"))
         self.addParameter(QgsProcessingParameterBoolean("RECURSIVE", "Include sub-folders", defaultValue=False))
-        self.addParameter(QgsProcessingParameterEnum(
-            "TIME_SOURCE", "Time source", options=[label for _k, label in TIME_SOURCES], defaultValue=0))
+        add_choice(self, "TIME_SOURCE", "Time source", TIME_SOURCES)
         self.addParameter(QgsProcessingParameterString(
             "FILENAME_PATTERN", "File name time pattern (strptime, e.g. %Y%m%d or %Y_%j)", defaultValue="%Y%m%d"))
         self.addParameter(QgsProcessingParameterString(
@@ -48,8 +46,7 @@ class BuildRasterStackAlgorithm(StAlgorithm):
             multiLine=True, optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             "RESAMPLE", "Resample onto the first grid when grids differ", defaultValue=False))
-        self.addParameter(QgsProcessingParameterEnum("RESAMPLING", "Resampling method", options=RESAMPLING,
-                                                     defaultValue=1))
+        add_choice(self, "RESAMPLING", "Resampling method", RESAMPLING, default=1)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Raster time stack"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -65,11 +62,11 @@ class BuildRasterStackAlgorithm(StAlgorithm):
             "folder": folder or None,
             "file_filter": self.parameterAsString(parameters, "FILE_FILTER", context) or "*",
             "recursive": self.parameterAsBoolean(parameters, "RECURSIVE", context),
-            "time_source": TIME_SOURCES[self.parameterAsEnum(parameters, "TIME_SOURCE", context)][0],
+            "time_source": choice_of(self, parameters, "TIME_SOURCE", context, TIME_SOURCES),
             "filename_pattern": self.parameterAsString(parameters, "FILENAME_PATTERN", context),
             "times": [t.strip() for t in times_text.replace("\n", ",").split(",") if t.strip()],
             "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
-            "resampling": RESAMPLING[self.parameterAsEnum(parameters, "RESAMPLING", context)],
+            "resampling": choice_of(self, parameters, "RESAMPLING", context, RESAMPLING),
         }
         result = self.run_backend(request, [output], feedback)
         summary = result.summary

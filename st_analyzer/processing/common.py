@@ -60,6 +60,19 @@ class StAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
 
 
+# --- choices ------------------------------------------------------------------------------
+
+def add_choice(alg: QgsProcessingAlgorithm, name: str, description: str, choices: list[tuple], default: int = 0) -> None:
+    """An enum parameter from (backend key, label) pairs; the labels are what users see."""
+    alg.addParameter(QgsProcessingParameterEnum(name, description, options=[label for _key, label in choices],
+                                                defaultValue=default))
+
+
+def choice_of(alg: QgsProcessingAlgorithm, parameters, name: str, context, choices: list[tuple]):
+    """The backend key of the chosen enum entry."""
+    return choices[alg.parameterAsEnum(parameters, name, context)][0]
+
+
 # --- outputs ------------------------------------------------------------------------------
 
 def add_html_output(alg: QgsProcessingAlgorithm, name: str, description: str, optional: bool = True) -> None:
@@ -77,8 +90,7 @@ def file_output(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> 
 
 def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT", optional: bool = False) -> None:
     """ID_FIELD, TIME_FIELD, VALUE_FIELD (long format) plus FORMAT, VALUE_FIELDS, FIELD_TIME_PATTERN (wide)."""
-    alg.addParameter(QgsProcessingParameterEnum(
-        "FORMAT", "Point layer format", options=[label for _key, label in POINT_FORMATS], defaultValue=0))
+    add_choice(alg, "FORMAT", "Point layer format", POINT_FORMATS)
     alg.addParameter(QgsProcessingParameterField("ID_FIELD", "Station id field", parentLayerParameterName=parent,
                                                  optional=optional))
     alg.addParameter(QgsProcessingParameterField("TIME_FIELD", "Time field (long format)",
@@ -118,7 +130,7 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
     if layer.featureCount() == 0:
         raise QgsProcessingException(f"The layer {layer.name()} has no features.")
     path, layer_name = ogr_path_of(layer, feedback)
-    fmt = POINT_FORMATS[alg.parameterAsEnum(parameters, "FORMAT", context)][0]
+    fmt = choice_of(alg, parameters, "FORMAT", context, POINT_FORMATS)
     request = {"path": path, "layer": layer_name, "format": fmt,
                "id_field": alg.parameterAsString(parameters, "ID_FIELD", context),
                "time_field": alg.parameterAsString(parameters, "TIME_FIELD", context),
@@ -134,15 +146,15 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
 
 # --- device --------------------------------------------------------------------------------
 
-DEVICES = ["auto", "cpu", "cuda"]
+DEVICES = [("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda")]
 
 
 def add_device_parameter(alg: QgsProcessingAlgorithm, description: str = "Device (auto = GPU when present)") -> None:
-    alg.addParameter(QgsProcessingParameterEnum("DEVICE", description, options=DEVICES, defaultValue=0))
+    add_choice(alg, "DEVICE", description, DEVICES)
 
 
 def device_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
-    return DEVICES[alg.parameterAsEnum(parameters, "DEVICE", context)]
+    return choice_of(alg, parameters, "DEVICE", context, DEVICES)
 
 
 # --- rasters --------------------------------------------------------------------------------

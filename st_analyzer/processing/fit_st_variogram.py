@@ -1,14 +1,14 @@
 """stanalyzer:fitstvariogram — sample space-time variogram and fitted model (JSON) with a report."""
 
-from qgis.core import (QgsProcessingParameterDistance, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingParameterDistance,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
 
-from st_analyzer.processing.common import StAlgorithm, add_html_output, file_output
+from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, file_output
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
 MODELS = [("best", "Best by fit error (tries all)"), ("separable", "Separable"), ("productSum", "Product-sum"),
           ("metric", "Metric"), ("sumMetric", "Sum-metric"), ("simpleSumMetric", "Simple sum-metric")]
-BASIC_MODELS = ["Exp", "Sph", "Gau", "Mat"]
+BASIC_MODELS = [(m, m) for m in ("Exp", "Sph", "Gau", "Mat")]
 FIT_METHODS = [(6, "6: no weights (gstat default)"), (7, "7: N / (h² + (stAni·u)²)"), (1, "1: N (pairs)"),
                (2, "2: N / γ² (Cressie)"), (8, "8: N / h²"), (9, "9: N / u²")]
 
@@ -35,12 +35,9 @@ class FitStVariogramAlgorithm(StAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_station_input(self)
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Space-time model", options=[l for _k, l in MODELS],
-                                                     defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("BASIC_MODEL", "Basic variogram shape", options=BASIC_MODELS,
-                                                     defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum("FIT_METHOD", "Fit weights (gstat fit.method)",
-                                                     options=[l for _k, l in FIT_METHODS], defaultValue=0))
+        add_choice(self, "MODEL", "Space-time model", MODELS, 0)
+        add_choice(self, "BASIC_MODEL", "Basic variogram shape", BASIC_MODELS)
+        add_choice(self, "FIT_METHOD", "Fit weights (gstat fit.method)", FIT_METHODS)
         self.addParameter(QgsProcessingParameterDistance("CUTOFF", "Largest distance (0 = automatic)", 0.0,
                                                          parentParameterName="INPUT", minValue=0.0))
         self.addParameter(QgsProcessingParameterDistance("WIDTH", "Distance bin width (0 = cutoff / 15)", 0.0,
@@ -56,9 +53,9 @@ class FitStVariogramAlgorithm(StAlgorithm):
         model_path = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         report = file_output(self, parameters, "OUTPUT_REPORT", context)
         request = {"points": points, "output_model": model_path, "output_report": report,
-                   "variogram": {"model": MODELS[self.parameterAsEnum(parameters, "MODEL", context)][0],
-                                 "basic_model": BASIC_MODELS[self.parameterAsEnum(parameters, "BASIC_MODEL", context)],
-                                 "fit_method": FIT_METHODS[self.parameterAsEnum(parameters, "FIT_METHOD", context)][0],
+                   "variogram": {"model": choice_of(self, parameters, "MODEL", context, MODELS),
+                                 "basic_model": choice_of(self, parameters, "BASIC_MODEL", context, BASIC_MODELS),
+                                 "fit_method": choice_of(self, parameters, "FIT_METHOD", context, FIT_METHODS),
                                  "cutoff": self.parameterAsDouble(parameters, "CUTOFF", context) or None,
                                  "width": self.parameterAsDouble(parameters, "WIDTH", context) or None,
                                  "tlags": self.parameterAsInt(parameters, "TLAGS", context)}}

@@ -1,11 +1,11 @@
 """stanalyzer:trainrasterforecaster, forecastraster and baselineforecast — raster stack forecasting."""
 
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
+from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
 from st_analyzer.layers import RasterResultPostProcessor
-from st_analyzer.processing.common import (StAlgorithm, add_device_parameter, add_html_output, add_stack_input,
-                                           device_of, file_output, stack_input)
+from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
+                                           add_stack_input, choice_of, device_of, file_output, stack_input)
 
 MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
 BASELINE_METHODS = [("persistence", "Persistence (last value)"),
@@ -42,8 +42,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
-        self.addParameter(QgsProcessingParameterEnum("MODEL_TYPE", "Model type", options=[l for _k, l in MODEL_TYPES],
-                                                     defaultValue=0))
+        add_choice(self, "MODEL_TYPE", "Model type", MODEL_TYPES, 0)
         for name, label, default in (("LOOKBACK", "Lookback (input steps)", 12), ("HORIZON", "Horizon (steps ahead)", 6),
                                      ("EPOCHS", "Epochs (at most; early stopping)", 30)):
             self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default,
@@ -64,7 +63,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
         report = file_output(self, parameters, "OUTPUT_REPORT", context)
         request = {"input": stack_input(self, parameters, context), "output_model": model_folder,
                    "output_report": report, "device": device_of(self, parameters, context),
-                   "config": {"architecture": MODEL_TYPES[self.parameterAsEnum(parameters, "MODEL_TYPE", context)][0],
+                   "config": {"architecture": choice_of(self, parameters, "MODEL_TYPE", context, MODEL_TYPES),
                               "lookback": self.parameterAsInt(parameters, "LOOKBACK", context),
                               "horizon": self.parameterAsInt(parameters, "HORIZON", context),
                               "epochs": self.parameterAsInt(parameters, "EPOCHS", context),
@@ -127,8 +126,7 @@ class BaselineForecastAlgorithm(StAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
-        self.addParameter(QgsProcessingParameterEnum("METHOD", "Method", options=[l for _k, l in BASELINE_METHODS],
-                                                     defaultValue=0))
+        add_choice(self, "METHOD", "Method", BASELINE_METHODS, 0)
         self.addParameter(QgsProcessingParameterNumber("HORIZON", "Horizon (steps ahead)",
                                                        QgsProcessingParameterNumber.Integer, 6, minValue=1))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
@@ -136,7 +134,7 @@ class BaselineForecastAlgorithm(StAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         request = {"input": stack_input(self, parameters, context), "output": output,
-                   "method": BASELINE_METHODS[self.parameterAsEnum(parameters, "METHOD", context)][0],
+                   "method": choice_of(self, parameters, "METHOD", context, BASELINE_METHODS),
                    "horizon": self.parameterAsInt(parameters, "HORIZON", context)}
         result = self.run_backend(request, [output], feedback)
         attach_forecast_styles(context, result, {"OUTPUT": output})

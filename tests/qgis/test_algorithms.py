@@ -48,7 +48,7 @@ def test_loaded_stack_gets_ramp_and_times(run_alg, tmp_path):
 
     project = QgsProject.instance()
     project.removeAllMapLayers()
-    result = processing.runAndLoadResults("stanalyzer:buildrasterstack", {
+    processing.runAndLoadResults("stanalyzer:buildrasterstack", {
         "FOLDER": str(ERA5_DAILY), "OUTPUT": str(tmp_path / "loaded.tif")})
     [layer] = project.mapLayers().values()
     assert layer.renderer().type() == "singlebandpseudocolor"

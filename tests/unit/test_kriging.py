@@ -10,7 +10,6 @@ from backend.commands import run_command
 from backend.data.point_io import PointLayerRef, read_long_points
 from backend.data.point_panel import PointPanel
 from backend.errors import UserInputError
-from backend.kriging.basic_models import BasicVariogram
 from backend.kriging.cross_validation import leave_one_station_out
 from backend.kriging.fitting import fit_model, initial_model
 from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations
