@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from backend.commands.base import CommandResult, command
-from backend.data.raster_io import StackWriter, inspect_raster, open_raster, read_band, RasterFileInfo
+from backend.data.raster_io import (RasterFileInfo, StackWriter, grid_of, inspect_raster, open_raster, read_band,
+                                    reproject_values)
 from backend.data.raster_stack import GridSpec
 from backend.data.time_axis import (check_strictly_increasing, format_time, parse_times,
                                     summarize_time_axis, time_from_filename)
@@ -109,16 +110,9 @@ def _check_grids(infos: list[RasterFileInfo], resample: bool, reporter: Reporter
 
 def _read_on_grid(src, band: int, grid: GridSpec, resampling: str) -> np.ndarray:
     """A band read on its own grid, or reprojected onto ``grid`` when they differ."""
-    own = GridSpec(src.width, src.height, src.transform, src.crs.to_wkt() if src.crs else "")
-    if grid.same_as(own):
-        return read_band(src, band)
-    from rasterio.warp import Resampling, reproject
-
-    target = np.full((grid.height, grid.width), np.nan, dtype=np.float32)
-    reproject(read_band(src, band), target, src_transform=src.transform, src_crs=src.crs or grid.crs,
-              src_nodata=np.nan, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=np.nan,
-              resampling=Resampling[resampling])
-    return target
+    own = grid_of(src)
+    values = read_band(src, band)
+    return values if grid.same_as(own) else reproject_values(values, own, grid, resampling)
 
 
 @command("buildrasterstack", BuildRasterStackRequest, "Build raster time stack")

@@ -9,7 +9,8 @@ import numpy as np
 
 from backend.commands.base import CommandResult, command
 from backend.data.atomic import AtomicOutputs
-from backend.data.raster_io import StackWriter
+from backend.data.raster_io import StackWriter, reproject_values
+from backend.data.raster_stack import RasterStack
 from backend.data.time_axis import format_time
 from backend.device import choose_device
 from backend.errors import UserInputError
@@ -27,6 +28,7 @@ class ForecastRasterRequest:
     output_lower: str | None = None   # 10 % quantile
     output_upper: str | None = None   # 90 % quantile
     device: str = "auto"
+    resample: bool = False            # resample a stack on another grid onto the model's grid
 
 
 @dataclass
@@ -59,6 +61,9 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
     device = choose_device(request.device)
     config, network = load_model(request.model, device)
     stack, step = regular_stack(request.input, reporter)
+    if request.resample and config.grid.difference(stack.grid):
+        reporter.warning(f"The stack has {config.grid.difference(stack.grid)}; it is resampled onto the model's grid.")
+        stack = RasterStack(reproject_values(stack.values, stack.grid, config.grid), stack.times, config.grid)
     check_compatible(config, stack.grid, step)
     if stack.times.size < config.lookback:
         raise UserInputError(f"The stack has {stack.times.size} time steps; the model needs the last {config.lookback}.")

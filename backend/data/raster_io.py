@@ -152,6 +152,18 @@ def read_stack(path: str | Path, window: Window | None = None) -> RasterStack:
         return RasterStack(values, times, grid, list(src.descriptions) if any(src.descriptions) else None)
 
 
+def reproject_values(values: np.ndarray, source: GridSpec, target: GridSpec, resampling: str = "bilinear") -> np.ndarray:
+    """Values [H, W] or [T, H, W] on ``source`` resampled onto ``target`` (NaN = no data)."""
+    from rasterio.warp import Resampling, reproject
+
+    stacked = values[None] if values.ndim == 2 else values
+    out = np.full((stacked.shape[0], target.height, target.width), np.nan, dtype=np.float32)
+    reproject(stacked.astype(np.float32), out, src_transform=source.transform, src_crs=source.crs or target.crs,
+              src_nodata=np.nan, dst_transform=target.transform, dst_crs=target.crs or source.crs, dst_nodata=np.nan,
+              resampling=Resampling[resampling])
+    return out[0] if values.ndim == 2 else out
+
+
 def iter_windows(grid: GridSpec, block: int = 256) -> Iterator[Window]:
     """Square windows of at most ``block`` × ``block`` cells covering the grid, row by row."""
     for row in range(0, grid.height, block):

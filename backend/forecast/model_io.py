@@ -107,7 +107,7 @@ def check_compatible(config: ForecasterConfig, grid: GridSpec, step_seconds: flo
     if difference:
         raise UserInputError(f"The stack has {difference} than the model's training grid "
                              f"({config.grid.width}×{config.grid.height} px). Resample the stack onto that grid "
-                             "first (or tick 'resample onto the model grid').")
+                             "first, or tick 'Resample onto the model grid' (RESAMPLE).")
     if step_seconds is None or abs(step_seconds - config.step_seconds) > 1e-6:
         raise UserInputError(f"The stack's time step ({step_seconds} s) differs from the model's "
                              f"({config.step_seconds:g} s); the model only forecasts at its own step.")

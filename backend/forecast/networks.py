@@ -53,6 +53,11 @@ class ConvLSTMForecaster(nn.Module):
         self.cells = nn.ModuleList(ConvLSTMCell(IN_CHANNELS if i == 0 else hidden, hidden, kernel)
                                    for i in range(layers))
         self.head = _Head(hidden, horizon)
+        self.kernel = kernel
+
+    def receptive_radius(self, lookback: int) -> int:
+        """Pixels that can influence an output: each step and layer widens it by kernel // 2, the head by 1."""
+        return lookback * len(self.cells) * (self.kernel // 2) + 1
 
     def forward(self, x, future):
         b, steps, _, h, w = x.shape
@@ -74,6 +79,10 @@ class CnnLstmForecaster(nn.Module):
                                      nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2), nn.GELU())
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.head = _Head(hidden, horizon)
+        self.kernel = kernel
+
+    def receptive_radius(self, lookback: int) -> int:  # noqa: ARG002 (the LSTM mixes no pixels)
+        return 2 * (self.kernel // 2) + 1
 
     def forward(self, x, future):
         b, steps, c, h, w = x.shape

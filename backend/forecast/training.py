@@ -88,24 +88,37 @@ class History:
     interval_margins: list[float] = field(default_factory=list)  # data units, per horizon step
 
 
+def _tiles(size: int, tile: int, halo: int):
+    """(core start, core stop, read start, read stop) along one axis."""
+    for start in range(0, size, tile):
+        stop = min(size, start + tile)
+        yield start, stop, max(0, start - halo), min(size, stop + halo)
+
+
 def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, horizon: int, device: str,
-                    batch_size: int = 16, future_features=None, margins=None):
+                    batch_size: int = 16, future_features=None, margins=None, tile: int = 256):
     """Forecasts in data units for each origin: (mean, low, high) each float32[N, H, Ht, Wd].
 
-    ``margins`` float[H] (data units) widen the quantile interval (calibrated on validation windows).
+    Frames larger than ``tile`` are predicted tile by tile with a halo as wide as the network's receptive
+    field, which gives the same values as the whole frame in bounded memory. ``margins`` float[H] (data
+    units) widen the quantile interval (calibrated on validation windows).
     """
     import torch
 
     network.eval()
-    outs = []
+    height, width = p.z.shape[1:]
+    halo = network.receptive_radius(lookback)
+    z = np.empty((origins.size, 3, horizon, height, width), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, origins.size, batch_size):
             chunk = origins[start:start + batch_size]
             ff = None if future_features is None else future_features[start:start + batch_size]
-            x, future, last = window_batch(p, chunk, lookback, horizon, ff)
-            out = network(torch.from_numpy(x).to(device), torch.from_numpy(future).to(device)).cpu().numpy()
-            outs.append(out + last[:, None, None])
-    z = np.concatenate(outs)  # [N, 3, H, h, w]
+            for r0, r1, rr0, rr1 in _tiles(height, tile, halo):
+                for c0, c1, cc0, cc1 in _tiles(width, tile, halo):
+                    x, future, last = window_batch(p, chunk, lookback, horizon, ff, crop=(rr0, cc0, rr1 - rr0, cc1 - cc0))
+                    out = network(torch.from_numpy(np.ascontiguousarray(x)).to(device),
+                                  torch.from_numpy(future).to(device)).cpu().numpy() + last[:, None, None]
+                    z[start:start + chunk.size, :, :, r0:r1, c0:c1] = out[..., r0 - rr0:r1 - rr0, c0 - cc0:c1 - cc0]
     low, high = np.minimum(z[:, 1], z[:, 2]), np.maximum(z[:, 1], z[:, 2])
     mean, low, high = (p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
     if margins is not None:

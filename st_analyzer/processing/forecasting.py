@@ -1,6 +1,6 @@
 """stanalyzer:trainrasterforecaster, forecastraster and baselineforecast — raster stack forecasting."""
 
-from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
+from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
 from st_analyzer.layers import RasterResultPostProcessor
@@ -93,6 +93,8 @@ class ForecastRasterAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterFile("MODEL", "Trained model folder",
                                                      behavior=QgsProcessingParameterFile.Folder))
         add_device_parameter(self)
+        self.addParameter(QgsProcessingParameterBoolean("RESAMPLE", "Resample onto the model grid when grids differ",
+                                                        False))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_LOWER", "Lower bound (10 % quantile)",
                                                                   optional=True, createByDefault=False))
@@ -105,6 +107,7 @@ class ForecastRasterAlgorithm(StAlgorithm):
         request = {"input": stack_input(self, parameters, context),
                    "model": self.parameterAsFile(parameters, "MODEL", context),
                    "device": device_of(self, parameters, context), "output": outputs["OUTPUT"],
+                   "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
                    "output_lower": outputs["OUTPUT_LOWER"], "output_upper": outputs["OUTPUT_UPPER"]}
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
         attach_forecast_styles(context, result, outputs)

@@ -115,6 +115,11 @@ def test_model_refuses_another_grid(tmp_path, small_stack):
         run_command("forecastraster", {"input": str(tmp_path / "other.tif"), "model": str(tmp_path / "m"),
                                        "device": "cpu", "output": str(tmp_path / "f.tif")})
     assert not (tmp_path / "f.tif").exists()
+    run_command("forecastraster", {"input": str(tmp_path / "other.tif"), "model": str(tmp_path / "m"), "device": "cpu",
+                                   "output": str(tmp_path / "f.tif"), "resample": True})
+    with rasterio.open(tmp_path / "f.tif") as src:
+        assert (src.width, src.height) == (16, 12)
+        assert np.isnan(src.read(1)[:, 10:]).all() and np.isfinite(src.read(1)[:10, :10]).all()
 
 
 def test_corrupt_model_folder(tmp_path, small_stack):
@@ -161,3 +166,20 @@ def test_baseline_forecast_command(tmp_path, small_stack, method):
         if method == "persistence":
             np.testing.assert_array_equal(src.read(4), stack.values[-1])
     assert result.summary["times"][0] == "2019-03-11T00:00:00Z"
+
+
+@pytest.mark.parametrize("architecture", ["convlstm", "cnnlstm"])
+def test_tiled_prediction_equals_whole_frame(small_stack, architecture):
+    from backend.forecast.networks import build_network
+    from backend.forecast.training import predict_windows, prepare
+    from backend.forecast.windows import Normalisation
+
+    _, stack = small_stack
+    torch.manual_seed(0)
+    network = build_network(architecture, horizon=2, hidden=4)
+    p = prepare(stack.values, stack.times, 3600.0, Normalisation.fit(stack.values[:100]))
+    origins = np.array([50, 120])
+    whole = predict_windows(network, p, origins, 3, 2, "cpu", tile=256)
+    tiled = predict_windows(network, p, origins, 3, 2, "cpu", tile=5)
+    for a, b in zip(whole, tiled):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
