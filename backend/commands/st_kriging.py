@@ -110,7 +110,7 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     x, y = spec.transform * (cols.ravel(), rows.ravel())
     xy = np.column_stack([x, y]) / model.distance_scale()
     options = request.kriging.options()
-    low, high = np.inf, -np.inf
+    low, high, var_low, var_high = np.inf, -np.inf, np.inf, -np.inf
     with StackWriter(request.output, spec, times, outputs=outputs) as pred_out, \
             StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs) as var_out:
         started = time.perf_counter()
@@ -120,6 +120,7 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
             pred_out.write_band(band, prediction.reshape(spec.height, spec.width))
             var_out.write_band(band, variance.reshape(spec.height, spec.width))
             low, high = min(low, float(prediction.min())), max(high, float(prediction.max()))
+            var_low, var_high = min(var_low, float(variance.min())), max(var_high, float(variance.max()))
             if band == 0 and total > request.max_predictions:
                 seconds = (time.perf_counter() - started) * times.size
                 reporter.warning(f"{total} predictions exceed the limit of {request.max_predictions}; "
@@ -128,7 +129,8 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
             reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
     return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
         {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
-         "step_seconds": step_seconds(request.grid.step), "value_min": low, "value_max": high}
+         "step_seconds": step_seconds(request.grid.step), "value_min": low, "value_max": high,
+         "variance_min": var_low, "variance_max": var_high}
 
 
 def _variance_path(output: str) -> str:

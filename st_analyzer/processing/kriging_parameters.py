@@ -33,13 +33,18 @@ def add_kriging_parameters(alg) -> None:
     alg.addParameter(QgsProcessingParameterNumber(
         "ST_ANI", "Space-time anisotropy for the neighbour search, m per time unit (0 = from the model)",
         QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
+    alg.addParameter(QgsProcessingParameterNumber(
+        "MEAN", "Known mean for simple kriging (empty = ordinary kriging)", QgsProcessingParameterNumber.Double,
+        optional=True))
     add_device_parameter(alg, "Device for the kriging systems")
 
 
 def kriging_request(alg, parameters, context) -> dict:
     """``model_file`` and ``kriging`` settings of the backend request."""
     st_ani = alg.parameterAsDouble(parameters, "ST_ANI", context)
+    has_mean = parameters.get("MEAN") not in (None, "")
     return {"model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
             "kriging": {"nmax": alg.parameterAsInt(parameters, "NMAX", context) or None,
                         "st_ani": st_ani or None,
+                        "mean": alg.parameterAsDouble(parameters, "MEAN", context) if has_mean else None,
                         "device": device_of(alg, parameters, context)}}

@@ -81,8 +81,7 @@ class StKrigingAlgorithm(StAlgorithm):
             "end": end.toString("yyyy-MM-ddTHH:mm:ss") if end.isValid() else None})
         result = self.run_backend(request, [p for p in (output, variance) if p], feedback)
         summary = result.summary
-        for path, key, ramp in ((output, "OUTPUT", "Viridis"), (result.outputs.get("OUTPUT_VARIANCE"), "var", "Magma")):
-            RasterResultPostProcessor.attach(
-                context, path, value_range=(summary["value_min"], summary["value_max"]) if key == "OUTPUT" else None,
-                times_iso=summary["times"], step_seconds=summary["step_seconds"], ramp=ramp)
+        for path, key, ramp in ((output, "value", "Viridis"), (result.outputs.get("OUTPUT_VARIANCE"), "variance", "Magma")):
+            RasterResultPostProcessor.attach(context, path, value_range=(summary[f"{key}_min"], summary[f"{key}_max"]),
+                                             times_iso=summary["times"], step_seconds=summary["step_seconds"], ramp=ramp)
         return {"OUTPUT": output, "OUTPUT_VARIANCE": result.outputs.get("OUTPUT_VARIANCE")}

@@ -68,3 +68,13 @@ def test_stkriging_with_qgis_process(qgis_process, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     with rasterio.open(tmp_path / "k.tif") as src:
         assert src.count == 3 and src.descriptions[2] == "2005-01-07T00:00:00Z"
+
+
+def test_known_mean_switches_to_simple_kriging(run_alg, tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps(SEPARABLE))
+    common = {**FIELDS, "MODEL_FILE": str(tmp_path / "m.json"), "NMAX": 10, "ST_ANI": 60000, "PIXEL_SIZE": 100000,
+              "START": "2005-02-01T00:00:00", "END": "2005-02-01T00:00:00"}
+    ordinary = run_alg("stanalyzer:stkriging", {**common, "OUTPUT": str(tmp_path / "ok.tif")})
+    simple = run_alg("stanalyzer:stkriging", {**common, "MEAN": 1000, "OUTPUT": str(tmp_path / "sk.tif")})
+    with rasterio.open(ordinary["OUTPUT"]) as a, rasterio.open(simple["OUTPUT"]) as b:
+        assert b.read().mean() > a.read().mean() + 10  # an absurd known mean pulls simple kriging towards it
