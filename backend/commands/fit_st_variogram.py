@@ -57,7 +57,8 @@ def variogram_report(fit: VariogramFit, title: str, report: HtmlReport | None = 
     if len(fit.all_fits) > 1:
         report.heading("All models tried")
         report.table(pd.DataFrame([{"model": f.model.stModel, "MSE": f.mse, "weighted error": f.weighted_error,
-                                    "converged": f.converged} for f in fit.all_fits]).sort_values("MSE"))
+                                    "CV RMSE": f.model.fit.get("cv_rmse", float("nan")), "converged": f.converged}
+                                   for f in fit.all_fits]).sort_values("MSE"))
     report.heading("Sample variogram")
     report.table(fit.sample.valid().to_frame(), max_rows=40)
     return report

@@ -62,7 +62,8 @@ class KrigingSettings:
 
 @dataclass
 class VariogramSettings:
-    """Sample variogram bins and the fit: model type ('best' = smallest fit error), basic model, gstat fit.method."""
+    """Sample variogram bins and the fit: model type ('best' = smallest fit error, 'best_cv' = smallest
+    leave-one-station-out RMSE), basic model, gstat fit.method."""
 
     model: str = "best"
     basic_model: str = "Exp"

@@ -33,6 +33,9 @@ def kriging_panel(panel: PointPanel, reporter: Reporter) -> PointPanel:
     return metric
 
 
+SELECTIONS = ("best", "best_cv")  # smallest fit error; smallest leave-one-station-out RMSE (nmax 50)
+
+
 def time_unit_for(step_seconds: float) -> str:
     """Model time unit for data at this step: min below 1 h, hour below 1 day, else day."""
     return "min" if step_seconds < 3600 else "hour" if step_seconds < 86400 else "day"
@@ -57,14 +60,24 @@ def fit_variogram(panel: PointPanel, model: str = "best", basic_model: str = "Ex
     time_unit = time_unit_for(step_seconds)
     sample = sample_variogram(regular, cutoff, width, tlags, step_seconds, time_scale=TIME_UNIT_SECONDS[time_unit],
                               reporter=reporter.scaled(0, 30))
-    kinds = ST_MODELS if model == "best" else (model,)
-    if model != "best" and model not in ST_MODELS:
-        raise UserInputError(f"Unknown model {model!r}; use 'best' or one of {', '.join(ST_MODELS)}.")
+    kinds = ST_MODELS if model in SELECTIONS else (model,)
+    if model not in SELECTIONS and model not in ST_MODELS:
+        raise UserInputError(f"Unknown model {model!r}; use one of {', '.join(SELECTIONS + ST_MODELS)}.")
     fits = []
     for i, kind in enumerate(kinds):
         fits.append(fit_model(sample, initial_model(kind, sample, basic_model, time_unit=time_unit), fit_method))
         reporter.progress(30 + 70 * (i + 1) / len(kinds), f"fitted {kind}: MSE {fits[-1].mse:.4g}")
-    best = min(fits, key=lambda f: f.mse)
+    if model == "best_cv":
+        from backend.kriging.cross_validation import leave_one_station_out
+        from backend.kriging.kriging import KrigingOptions
+
+        for i, fit in enumerate(fits):
+            cv = leave_one_station_out(panel, fit.model, KrigingOptions(nmax=50))
+            fit.model.fit["cv_rmse"] = cv.metrics["rmse"]
+            reporter.log(f"{fit.model.stModel}: leave-one-station-out RMSE {cv.metrics['rmse']:.4g}")
+        best = min(fits, key=lambda f: f.model.fit["cv_rmse"])
+    else:
+        best = min(fits, key=lambda f: f.mse)
     if not best.converged:
         reporter.warning(f"The {best.model.stModel} fit did not fully converge ({best.message}); check the report.")
     return VariogramFit(sample, best, fits)
@@ -76,8 +89,8 @@ def model_for(panel: PointPanel, model_file: str | None, reporter: Reporter) -> 
         model = SpaceTimeModel.load(model_file)
         reporter.log(f"Model from {model_file}: {model.describe()}")
         return model
-    fit = fit_variogram(panel, reporter=reporter.scaled(0, 20))
-    reporter.log(f"No model file given; fitted automatically: {fit.best.model.describe()} "
-                 f"(fit MSE {fit.best.mse:.4g}).")
+    fit = fit_variogram(panel, model="best_cv", reporter=reporter.scaled(0, 20))
+    reporter.log(f"No model file given; fitted automatically and chosen by cross-validation: "
+                 f"{fit.best.model.describe()} (CV RMSE {fit.best.model.fit['cv_rmse']:.4g}).")
     return fit.best.model
 

@@ -7,7 +7,8 @@ from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_outp
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
 MODELS = [("best", "Best by fit error (tries all)"), ("separable", "Separable"), ("productSum", "Product-sum"),
-          ("metric", "Metric"), ("sumMetric", "Sum-metric"), ("simpleSumMetric", "Simple sum-metric")]
+          ("metric", "Metric"), ("sumMetric", "Sum-metric"), ("simpleSumMetric", "Simple sum-metric"),
+          ("best_cv", "Best by cross-validation (tries all; slower)")]
 BASIC_MODELS = [(m, m) for m in ("Exp", "Sph", "Gau", "Mat")]
 FIT_METHODS = [(6, "6: no weights (gstat default)"), (7, "7: N / (h² + (stAni·u)²)"), (1, "1: N (pairs)"),
                (2, "2: N / γ² (Cressie)"), (8, "8: N / h²"), (9, "9: N / u²")]
@@ -26,7 +27,8 @@ class FitStVariogramAlgorithm(StAlgorithm):
         "projected CRS (geographic coordinates are projected to the stations' UTM zone). Times must be "
         "regular (gaps allowed).\n\n"
         "Models: separable, product-sum, metric, sum-metric, simple sum-metric, each built from Exp, Sph, Gau or "
-        "Mat components with nuggets; 'Best by fit error' fits all and keeps the smallest mean squared error. "
+        "Mat components with nuggets; 'Best by fit error' fits all and keeps the smallest mean squared error, "
+        "'Best by cross-validation' the smallest leave-one-station-out RMSE (better predictions, slower). "
         "Spatial bins: CUTOFF and WIDTH in metres (0 = a third of the largest station distance, and cutoff/15); "
         "TLAGS time lags of one step each.\n\n"
         "Outputs: the model as JSON (gstat's StVariogramModel terms, distances in m, time lags in the data's "

@@ -247,3 +247,11 @@ def test_torch_solver_matches_numpy():
     by_numpy = krige(data, targets, model, KrigingOptions(nmax=40, st_ani=60000))
     by_torch = krige(data, targets, model, KrigingOptions(nmax=40, st_ani=60000, device="cpu"))
     np.testing.assert_allclose(by_torch, by_numpy, rtol=1e-10)
+
+
+def test_best_by_cross_validation_keeps_the_lowest_cv_error(tmp_path):
+    result = run_command("fitstvariogram", {"points": PM10_INPUT, "output_model": str(tmp_path / "m.json"),
+                                            "variogram": {"model": "best_cv", "tlags": 3}})
+    chosen = SpaceTimeModel.load(tmp_path / "m.json")
+    assert set(result.summary["fits"]) == {"separable", "productSum", "metric", "sumMetric", "simpleSumMetric"}
+    assert chosen.fit["cv_rmse"] > 0 and chosen.stModel == result.summary["model"]["stModel"]
