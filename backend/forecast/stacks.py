@@ -18,8 +18,6 @@ def regular_stack(path: str, reporter: Reporter) -> tuple[RasterStack, float]:
     if summary.step_seconds is None or summary.irregular_intervals:
         raise UserInputError(f"The stack's time steps are irregular ({summary.describe()}) Forecasting needs a "
                              "regular step: resample the stack (e.g. to hourly or daily means) first.")
-    if not np.isfinite(stack.values).any(axis=0).any():
-        raise UserInputError("Every cell is no data in every band.")
     if summary.gaps:
         reporter.warning(f"{summary.missing_steps} missing time step(s) are treated as no data.")
         step = np.timedelta64(int(summary.step_seconds), "s")
