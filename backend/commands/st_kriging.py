@@ -15,7 +15,7 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import format_time, parse_times
+from backend.data.time_axis import format_time, parse_times, summarize_time_axis
 from backend.errors import UserInputError
 from backend.kriging.kriging import SpaceTimePoints, krige, observations, time_in_model_units
 from backend.kriging.workflow import kriging_panel, model_for
@@ -33,7 +33,7 @@ class GridTarget:
     pixel_size: float
     start: str | None = None   # default: first data time
     end: str | None = None     # default: last data time
-    step: str = "1 day"        # a duration: "1 day", "6h", "30min"
+    step: str = "1 day"        # a duration: "1 day", "6h", "30min"; a bare number = that many data time steps
 
 
 @dataclass
@@ -68,14 +68,23 @@ def grid_spec(grid: GridTarget, crs: str) -> GridSpec:
     return GridSpec(width, height, Affine(grid.pixel_size, 0, grid.xmin, 0, -grid.pixel_size, grid.ymax), crs)
 
 
-def step_seconds(text: str) -> float:
-    """Seconds in a duration such as '1 day', '6h', '30 min'."""
+def step_seconds(text: str, data_step_seconds: float | None = None) -> float:
+    """Seconds in a duration such as '1 day', '6h', '30 min'; a bare number counts the data's time steps."""
     import pandas as pd
 
     try:
-        seconds = pd.to_timedelta(text).total_seconds()
-    except (ValueError, TypeError) as exc:
-        raise UserInputError(f"Cannot read the time step {text!r}; write e.g. '1 day', '6h' or '30min'.") from exc
+        count = float(text)
+    except (TypeError, ValueError):
+        count = None
+    if count is not None:
+        if not data_step_seconds:
+            raise UserInputError(f"The time step {text!r} has no unit; write e.g. '1 day', '6h' or '30min'.")
+        seconds = count * data_step_seconds
+    else:
+        try:
+            seconds = pd.to_timedelta(text).total_seconds()
+        except (ValueError, TypeError) as exc:
+            raise UserInputError(f"Cannot read the time step {text!r}; write e.g. '1 day', '6h' or '30min'.") from exc
     if seconds <= 0:
         raise UserInputError(f"The time step must be positive, got {text!r}.")
     return float(seconds)
@@ -87,7 +96,8 @@ def grid_times(grid: GridTarget, data_times: np.ndarray) -> np.ndarray:
     end = parse_times([grid.end], "end time")[0] if grid.end else data_times[-1]
     if end < start:
         raise UserInputError(f"The end time {format_time(end)} is before the start time {format_time(start)}.")
-    step = np.timedelta64(int(round(step_seconds(grid.step))), "s")
+    data_step = summarize_time_axis(data_times).step_seconds if data_times.size > 1 else None
+    step = np.timedelta64(int(round(step_seconds(grid.step, data_step))), "s")
     return np.arange(start, end + np.timedelta64(1, "s"), step).astype("datetime64[s]")
 
 
@@ -129,7 +139,8 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
             reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
     return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
         {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
-         "step_seconds": step_seconds(request.grid.step), "value_min": low, "value_max": high,
+         "step_seconds": float((times[1] - times[0]).astype(np.int64)) if times.size > 1 else None,
+         "value_min": low, "value_max": high,
          "variance_min": var_low, "variance_max": var_high}
 
 

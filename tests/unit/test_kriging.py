@@ -255,3 +255,14 @@ def test_best_by_cross_validation_keeps_the_lowest_cv_error(tmp_path):
     chosen = SpaceTimeModel.load(tmp_path / "m.json")
     assert set(result.summary["fits"]) == {"separable", "productSum", "metric", "sumMetric", "simpleSumMetric"}
     assert chosen.fit["cv_rmse"] > 0 and chosen.stModel == result.summary["model"]["stModel"]
+
+
+def test_time_step_text_and_bare_numbers():
+    from backend.commands.st_kriging import step_seconds
+
+    assert step_seconds("1 day") == 86400 and step_seconds("6h") == 21600 and step_seconds("30min") == 1800
+    assert step_seconds("2", data_step_seconds=86400) == 2 * 86400  # two steps of daily data
+    with pytest.raises(UserInputError, match="has no unit"):
+        step_seconds("2")
+    with pytest.raises(UserInputError, match="must be positive"):
+        step_seconds("-1 day")
