@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backend.data.time_axis import TimeAxisSummary, check_strictly_increasing, summarize_time_axis
+from backend.data.time_axis import TimeAxisSummary, check_strictly_increasing, on_regular_axis, summarize_time_axis
 from backend.errors import UserInputError
 
 
@@ -60,19 +60,12 @@ class PointPanel:
 
         Irregular intervals or calendar-month steps are refused: time lags would be ambiguous.
         """
-        summary = self.time_summary()
-        if summary.count < 2:
+        if self.times.size < 2:
             raise UserInputError("At least 2 time steps are needed.")
-        if summary.step_seconds is None or summary.irregular_intervals:
-            raise UserInputError(f"The time axis is not regular ({summary.describe()}) Resample the data to a "
-                                 "regular step (e.g. daily means) first.")
-        step = np.timedelta64(int(summary.step_seconds), "s")
-        full = np.arange(self.times[0], self.times[-1] + step, step).astype("datetime64[s]")
-        if full.size == self.times.size:
-            return self, summary.step_seconds
-        values = np.full((self.n_stations, full.size), np.nan, dtype=np.float32)
-        values[:, np.searchsorted(full, self.times)] = self.values
-        return PointPanel(self.ids, self.xy, self.crs, full, values, dict(self.attributes)), summary.step_seconds
+        times, values, step = on_regular_axis(self.times, self.values, axis=1)
+        if times is self.times:
+            return self, step
+        return PointPanel(self.ids, self.xy, self.crs, times, values, dict(self.attributes)), step
 
     def to_long_frame(self) -> pd.DataFrame:
         """Observed values as a long table: station_id, time, value."""

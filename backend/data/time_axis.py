@@ -234,3 +234,25 @@ def summarize_time_axis(times: np.ndarray) -> TimeAxisSummary:
     return TimeAxisSummary(times[0], times[-1], int(times.size), step_seconds, step_months,
                            regular=not gaps and not irregular, gaps=gaps,
                            irregular_intervals=irregular)
+
+
+def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """``values`` placed on the regular time axis (missing steps as NaN along ``axis``) and the step in seconds.
+
+    Irregular intervals or calendar-month steps are refused: time lags would be ambiguous.
+    """
+    summary = summarize_time_axis(times)
+    if summary.step_seconds is None or summary.irregular_intervals:
+        raise UserInputError(f"The time steps are irregular ({summary.describe()}) A regular step is needed: resample "
+                             "the data (e.g. to hourly or daily means) first.")
+    step = np.timedelta64(int(summary.step_seconds), "s")
+    full = np.arange(times[0], times[-1] + step, step).astype("datetime64[s]")
+    if full.size == times.size:
+        return times, values, summary.step_seconds
+    shape = list(values.shape)
+    shape[axis] = full.size
+    filled = np.full(shape, np.nan, dtype=np.float32)
+    index = [slice(None)] * values.ndim
+    index[axis] = np.searchsorted(full, times)
+    filled[tuple(index)] = values
+    return full, filled, summary.step_seconds
