@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backend.anomaly.events import Event, find_events, threshold_value
+from backend.anomaly.events import Event, event_id, find_events, threshold_value
 from backend.anomaly.expected import expected_values
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.data.point_panel import PointPanel
+from backend.data.time_axis import median_step_seconds
 from backend.errors import UserInputError
 from backend.progress import Reporter
 
@@ -47,7 +48,7 @@ def smoothed_score(times: np.ndarray, z: np.ndarray, steps: int) -> np.ndarray:
     score = np.abs(z)
     if steps <= 1 or times.size < 2:
         return score
-    step = float(np.median(np.diff(times.astype("datetime64[s]").astype(np.int64))))
+    step = median_step_seconds(times)
     series = pd.Series(score, index=pd.DatetimeIndex(times))
     return series.rolling(pd.Timedelta(seconds=step * steps), min_periods=1).mean().to_numpy()
 
@@ -102,10 +103,9 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
     table["event_id"] = ""
     for station, part in table.groupby("station_id", sort=False):
         times = part["time"].to_numpy().astype("datetime64[s]")
-        step = float(np.median(np.diff(times.astype(np.int64)))) if times.size > 1 else 0.0
-        gap = pd.Timedelta(settings.min_gap).total_seconds() if settings.min_gap else 3 * step
+        gap = pd.Timedelta(settings.min_gap).total_seconds() if settings.min_gap else 3 * median_step_seconds(times)
         events, event_of = find_events(str(station), times, part["score"].to_numpy(), part["is_anomaly"].to_numpy() > 0, gap)
-        table.loc[part.index, "event_id"] = [f"{station}#{n}" if n else "" for n in event_of]
+        table.loc[part.index, "event_id"] = [event_id(str(station), n) for n in event_of]
         all_events += events
     reporter.log(f"Threshold {threshold:.4g}: {int(table['is_anomaly'].sum())} flagged observations in "
                  f"{len(all_events)} event(s).")

@@ -37,11 +37,21 @@ def threshold_value(mode: str, value: float, scores: np.ndarray) -> float:
 @dataclass(frozen=True)
 class Event:
     station: str
+    number: int  # 1-based within its station
     start: np.datetime64
     end: np.datetime64
     peak_time: np.datetime64
     peak_score: float
     points: int
+
+    @property
+    def event_id(self) -> str:
+        return event_id(self.station, self.number)
+
+
+def event_id(station: str, number: int) -> str:
+    """``station#number``, or '' for number 0 (no event)."""
+    return f"{station}#{number}" if number else ""
 
 
 def find_events(station: str, times: np.ndarray, scores: np.ndarray, flags: np.ndarray,
@@ -56,6 +66,7 @@ def find_events(station: str, times: np.ndarray, scores: np.ndarray, flags: np.n
     groups = np.split(flagged, np.flatnonzero(np.diff(seconds[flagged]) > min_gap_seconds) + 1)
     for number, group in enumerate(groups, start=1):
         peak = group[np.nanargmax(scores[group])]
-        events.append(Event(station, times[group[0]], times[group[-1]], times[peak], float(scores[peak]), int(group.size)))
+        events.append(Event(station, number, times[group[0]], times[group[-1]], times[peak], float(scores[peak]),
+                            int(group.size)))
         event_of[group] = number
     return events, event_of

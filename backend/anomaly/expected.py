@@ -11,14 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from backend.data.time_axis import median_step_seconds
 from backend.errors import UserInputError
 
 EXPECTED_METHODS = ("seasonal", "rolling_median")
-
-
-def _median_step_seconds(times: np.ndarray) -> float:
-    diffs = np.diff(times.astype("datetime64[s]").astype(np.int64))
-    return float(np.median(diffs)) if diffs.size else 0.0
 
 
 def seasonal_keys(times: np.ndarray, span_seconds: float, step_seconds: float) -> np.ndarray:
@@ -39,7 +35,7 @@ def seasonal_expected(times: np.ndarray, values: np.ndarray) -> np.ndarray:
     if ok.sum() < 3:
         raise UserInputError("The series has fewer than 3 values; nothing to learn a seasonal profile from.")
     span = float((times[ok][-1] - times[ok][0]).astype(np.int64))
-    step = _median_step_seconds(times[ok])
+    step = median_step_seconds(times[ok])
     period = 365 * 86400 if step >= 86400 else 86400
     if span < 2 * period:
         unit = "years" if step >= 86400 else "days"

@@ -6,10 +6,12 @@ Methods: seasonal (median per cell and season: hour of day / day of year / month
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from backend.anomaly.scores import MAD_SCALE
+from backend.anomaly.scores import robust_z
 from backend.errors import UserInputError
 from backend.forecast.baselines import season_index
 
@@ -17,42 +19,24 @@ RASTER_METHODS = ("seasonal", "rolling_median")
 
 
 def seasonal_expected_block(values_thw: np.ndarray, seasons: np.ndarray, n_seasons: int) -> np.ndarray:
+    """Median of each cell's values in the same season (NaN where a cell has none)."""
     expected = np.full(values_thw.shape, np.nan, dtype=np.float32)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells in a season
-            for s in range(n_seasons):
-                rows = seasons == s
-                if rows.any():
-                    expected[rows] = np.nanmedian(values_thw[rows], axis=0)[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells in a season
+        for s in range(n_seasons):
+            rows = seasons == s
+            if rows.any():
+                expected[rows] = np.nanmedian(values_thw[rows], axis=0)[None]
     return expected
 
 
 def rolling_expected_block(values_thw: np.ndarray, window_steps: int) -> np.ndarray:
     """Median of the previous ``window_steps`` values per cell (NaN for the first step)."""
-    import warnings
-
     padded = np.concatenate([np.full((window_steps,) + values_thw.shape[1:], np.nan, np.float32), values_thw[:-1]])
     windows = sliding_window_view(padded, window_steps, axis=0)  # [T, h, w, k]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmedian(windows, axis=-1).astype(np.float32)
-
-
-def robust_z_along_time(residual_thw: np.ndarray) -> np.ndarray:
-    """Robust z per cell (median/MAD over time); cells with MAD 0 use the mean absolute deviation; constant → 0."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        center = np.nanmedian(residual_thw, axis=0)
-        deviation = np.abs(residual_thw - center)
-        scale = MAD_SCALE * np.nanmedian(deviation, axis=0)
-        fallback = 1.2533 * np.nanmean(deviation, axis=0)
-    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, np.inf))
-    return ((residual_thw - center) / scale).astype(np.float32)
 
 
 class RasterScorer:
@@ -76,4 +60,4 @@ class RasterScorer:
             expected = seasonal_expected_block(values_thw, self.seasons, self.n_seasons)
         else:
             expected = rolling_expected_block(values_thw, self.window_steps)
-        return np.abs(robust_z_along_time(values_thw - expected))
+        return np.abs(robust_z(values_thw - expected)).astype(np.float32)

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 MAD_SCALE = 1.4826  # MAD → standard deviation for normal data
 
 
-def _scale(deviation_median: float, residuals: np.ndarray) -> float:
-    """MAD-based scale; when MAD is 0 (mostly constant residuals) fall back to the mean absolute deviation."""
-    scale = MAD_SCALE * deviation_median
-    if scale > 0:
-        return scale
-    finite = residuals[np.isfinite(residuals)]
-    mean_abs = float(np.mean(np.abs(finite - np.median(finite)))) if finite.size else 0.0
-    return 1.2533 * mean_abs if mean_abs > 0 else np.inf  # all equal: nothing is anomalous
+def robust_z(residuals: np.ndarray, axis: int = 0) -> np.ndarray:
+    """(r − median r) / (1.4826·MAD r) along ``axis`` (time), NaN ignored and kept.
 
-
-def robust_z(residuals: np.ndarray) -> np.ndarray:
-    """(r − median r) / (1.4826·MAD r), NaN kept; constant residuals give 0."""
-    finite = residuals[np.isfinite(residuals)]
-    if finite.size == 0:
-        return np.full(residuals.shape, np.nan)
-    center = float(np.median(finite))
-    scale = _scale(float(np.median(np.abs(finite - center))), residuals)
+    Where the MAD is 0 (mostly constant residuals) the mean absolute deviation sets the scale; constant
+    residuals give 0 (nothing is anomalous).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN series or cells
+        center = np.nanmedian(residuals, axis=axis, keepdims=True)
+        deviation = np.abs(residuals - center)
+        scale = MAD_SCALE * np.nanmedian(deviation, axis=axis, keepdims=True)
+        fallback = 1.2533 * np.nanmean(deviation, axis=axis, keepdims=True)
+    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, np.inf))
     return (residuals - center) / scale
 
 

@@ -35,18 +35,10 @@ class DetectPointAnomaliesRequest:
 
 
 def _events_frame(detection: Detection) -> pd.DataFrame:
-    rows = [{"event_id": f"{e.station}#{n}", "station_id": e.station, "start": format_time(e.start),
-             "end": format_time(e.end), "peak_time": format_time(e.peak_time), "peak_score": e.peak_score,
-             "points": e.points}
-            for e, n in zip(detection.events, _event_numbers(detection.events))]
+    rows = [{"event_id": e.event_id, "station_id": e.station, "start": format_time(e.start), "end": format_time(e.end),
+             "peak_time": format_time(e.peak_time), "peak_score": e.peak_score, "points": e.points}
+            for e in detection.events]
     return pd.DataFrame(rows, columns=["event_id", "station_id", "start", "end", "peak_time", "peak_score", "points"])
-
-
-def _event_numbers(events):
-    counts: dict[str, int] = {}
-    for event in events:
-        counts[event.station] = counts.get(event.station, 0) + 1
-        yield counts[event.station]
 
 
 def _point_report(request, detection: Detection, events: pd.DataFrame) -> HtmlReport:

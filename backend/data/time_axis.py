@@ -173,6 +173,13 @@ class TimeAxisSummary:
         }
 
 
+def median_step_seconds(times: np.ndarray) -> float:
+    """Median interval between consecutive times in seconds (0 for fewer than 2 times)."""
+    if len(times) < 2:
+        return 0.0
+    return float(np.median(np.diff(np.asarray(times, dtype="datetime64[s]").astype(np.int64))))
+
+
 def check_strictly_increasing(times: np.ndarray, labels: list[str] | None = None) -> None:
     """Raise if ``times`` has duplicates or is not strictly increasing; name the culprits."""
     if len(times) < 2:

@@ -49,6 +49,11 @@ class Climatology:
         return self.means[seasons]
 
 
+def _next_level(level: np.ndarray, x: np.ndarray, alpha) -> np.ndarray:
+    """One exponential-smoothing update; a missing value keeps the level, a first value starts it."""
+    return np.where(np.isfinite(x), np.where(np.isfinite(level), level + alpha * (x - level), x), level)
+
+
 def fit_smoothing_alpha(values: np.ndarray, grid=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)) -> np.ndarray:
     """Per-cell smoothing constant minimising one-step squared error on the training steps."""
     best_err = np.full(values.shape[1:], np.inf)
@@ -59,7 +64,7 @@ def fit_smoothing_alpha(values: np.ndarray, grid=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 
         for x in values[1:]:
             ok = np.isfinite(x) & np.isfinite(level)
             err += np.where(ok, (x - level) ** 2, 0.0)
-            level = np.where(np.isfinite(x), np.where(np.isfinite(level), level + alpha * (x - level), x), level)
+            level = _next_level(level, x, alpha)
         better = err < best_err
         best_err, best = np.where(better, err, best_err), np.where(better, alpha, best)
     return best
@@ -71,7 +76,7 @@ def smoothed_levels(values: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     levels = np.empty(values.shape, dtype=np.float32)
     for t, x in enumerate(values):
         if t:
-            level = np.where(np.isfinite(x), np.where(np.isfinite(level), level + alpha * (x - level), x), level)
+            level = _next_level(level, x, alpha)
         levels[t] = level
     return levels
 

@@ -11,7 +11,7 @@ from backend.anomaly.detect import DetectionSettings, detect_point_anomalies
 from backend.anomaly.evaluation import event_scores, point_labels, ranking_scores
 from backend.anomaly.events import find_events, threshold_value
 from backend.anomaly.expected import rolling_median_expected, seasonal_expected
-from backend.anomaly.raster import RasterScorer, robust_z_along_time
+from backend.anomaly.raster import RasterScorer
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.commands import run_command
 from backend.data.point_panel import PointPanel
@@ -151,4 +151,4 @@ def test_raster_bad_inputs(tmp_path):
     run_command("detectrasteranomalies", {"input": str(tmp_path / "flat.tif"), "output_scores": str(tmp_path / "f.tif")})
     with rasterio.open(tmp_path / "f.tif") as src:
         assert (src.read() == 0).all()  # constant series: no division by zero, nothing anomalous
-    assert np.all(robust_z_along_time(np.full((5, 2, 2), 3.0)) == 0)
+    assert np.all(robust_z(np.full((5, 2, 2), 3.0)) == 0)
