@@ -56,6 +56,21 @@ def lag_sums(values_nt: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(sq, 0.0), count
 
 
+def check_kriging_data(panel: PointPanel) -> None:
+    """Raise unless the panel has ≥ 3 stations, ≥ 2 time steps and values that are not all equal."""
+    if panel.n_stations < 3:
+        raise UserInputError(f"Space-time variograms and kriging need at least 3 stations; the layer has "
+                             f"{panel.n_stations}.")
+    if panel.times.size < 2:
+        raise UserInputError("Space-time variograms and kriging need at least 2 time steps.")
+    finite = panel.values[np.isfinite(panel.values)]
+    if finite.size == 0:
+        raise UserInputError("Every value is missing: there is nothing to fit or krige.")
+    if np.ptp(finite) == 0:
+        raise UserInputError(f"All values are equal ({finite[0]:g}): a constant field has no variogram and cannot be "
+                             "kriged.")
+
+
 def sample_variogram(panel: PointPanel, cutoff: float, width: float, tlags: int, time_step_seconds: float,
                      distance_scale: float = 1.0, time_scale: float = 86400.0,
                      reporter: Reporter | None = None) -> SampleVariogram:
@@ -64,17 +79,9 @@ def sample_variogram(panel: PointPanel, cutoff: float, width: float, tlags: int,
     The panel's time axis must be regular (``time_step_seconds`` per step). Distances are divided by
     ``distance_scale`` (m per model unit) and lags expressed in model time units (``time_scale`` s).
     """
-    if panel.n_stations < 3:
-        raise UserInputError(f"A space-time variogram needs at least 3 stations; the layer has {panel.n_stations}.")
-    if panel.times.size < 2:
-        raise UserInputError("A space-time variogram needs at least 2 time steps.")
+    check_kriging_data(panel)
     if width <= 0 or cutoff <= width:
         raise UserInputError(f"Spatial bins: the width ({width:g}) must be > 0 and smaller than the cutoff ({cutoff:g}).")
-    finite = panel.values[np.isfinite(panel.values)]
-    if finite.size == 0:
-        raise UserInputError("Every value is missing: there is nothing to compute a variogram from.")
-    if np.ptp(finite) == 0:
-        raise UserInputError("All values are equal: a constant field has no variogram to fit or krige with.")
     tlags = int(min(tlags, panel.times.size - 1))
     distance = cdist(panel.xy, panel.xy)
     edges = np.concatenate([[0.0, width * 1e-6], np.arange(width, cutoff + width * 0.5, width)])

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from scipy.spatial.distance import pdist
 
 from backend.data.point_panel import PointPanel, to_metric
 from backend.errors import UserInputError
 from backend.kriging.fitting import FitResult, fit_model, initial_model
-from backend.kriging.sample_variogram import SampleVariogram, sample_variogram
+from backend.kriging.sample_variogram import SampleVariogram, check_kriging_data, sample_variogram
 from backend.kriging.st_models import ST_MODELS, TIME_UNIT_SECONDS, SpaceTimeModel
 from backend.progress import Reporter
 
 
 def kriging_panel(panel: PointPanel, reporter: Reporter) -> PointPanel:
     """Checks for kriging (≥ 3 stations, ≥ 2 times, values not constant) and metric coordinates."""
-    if panel.n_stations < 3:
-        raise UserInputError(f"Space-time kriging needs at least 3 stations; the layer has {panel.n_stations}.")
-    if panel.times.size < 2:
-        raise UserInputError("Space-time kriging needs at least 2 time steps.")
-    finite = panel.values[np.isfinite(panel.values)]
-    if finite.size == 0:
-        raise UserInputError("Every value is missing: there is nothing to krige from.")
-    if np.ptp(finite) == 0:
-        raise UserInputError(f"All values are equal ({finite[0]:g}): a constant field cannot be kriged.")
+    check_kriging_data(panel)
     metric = to_metric(panel)
     if metric is not panel:
         reporter.warning("The layer has geographic coordinates; distances are computed in the UTM zone of the "
