@@ -52,7 +52,40 @@ def era5_hourly_stack() -> None:
     shutil.copy(SHARED / "era5_t2m_uk_2019_03" / "era5_t2m_uk_2019_03_hourly.tif", OUT / "era5_t2m_uk_2019_03_hourly.tif")
 
 
+def metr_la_subset(n_sensors: int = 30, days: int = 10) -> None:
+    """METR-LA speeds (mph, 0 = missing): the 30 sensors nearest the network's centre, 2012-03-01 … 03-10,
+    as a SENSORS layer (EPSG:4326), a wide observation CSV and the DCRNN edges among them."""
+    folder = OUT / "metr_la_subset"
+    folder.mkdir(exist_ok=True)
+    data = np.load(SHARED / "metr_la" / "speed_train_val.npz", allow_pickle=False)
+    sensors = pd.read_csv(SHARED / "metr_la" / "sensors.csv")
+    centre = sensors[["lon", "lat"]].median().to_numpy()
+    nearest = np.argsort(np.hypot(*(sensors[["lon", "lat"]].to_numpy() - centre).T))[:n_sensors]
+    nearest = np.sort(nearest)
+    chosen = sensors.iloc[nearest]
+    gpd.GeoDataFrame(chosen[["sensor_id"]], geometry=gpd.points_from_xy(chosen["lon"], chosen["lat"]),
+                     crs="EPSG:4326").to_file(folder / "sensors.gpkg", layer="sensors", driver="GPKG")
+    steps = days * 288
+    wide = pd.DataFrame(data["speed"][:steps, nearest], columns=chosen["sensor_id"].astype(str))
+    wide.insert(0, "time", data["time"][:steps])
+    wide.round(3).to_csv(folder / "speed_wide.csv", index=False)
+    edges = pd.read_csv(SHARED / "metr_la" / "adj_dcrnn.csv")
+    keep = set(chosen["sensor_id"])
+    edges[edges["from"].isin(keep) & edges["to"].isin(keep)].to_csv(folder / "edges.csv", index=False)
+
+
+def ireland_wind_points(first: str = "1976-01-01") -> None:
+    """Irish daily mean wind speed (knots), 12 stations, 1976-01-01 … 1978-12-31, long point layer (EPSG:4326)."""
+    obs = pd.read_csv(SHARED / "ireland_wind" / "observations.csv")
+    obs = obs[obs["date"] >= first].assign(date=lambda f: pd.to_datetime(f["date"]))
+    frame = gpd.GeoDataFrame(obs[["station_id", "date", "wind_speed_knots"]],
+                             geometry=gpd.points_from_xy(obs["lon"], obs["lat"]), crs="EPSG:4326")
+    frame.to_file(OUT / "ireland_wind_1976_1978.gpkg", layer="wind", driver="GPKG")
+
+
 if __name__ == "__main__":
+    metr_la_subset()
+    ireland_wind_points()
     era5_daily_means()
     era5_hourly_stack()
     pm10_points()

@@ -69,14 +69,14 @@ def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: fl
     return "fixed range"
 
 
-def style_scored_points(layer, field: str = "score", time_field: str = "time") -> None:
-    """Points coloured and sized by score (graduated, 5 classes), with feature times for the temporal controller."""
+def style_graduated_points(layer, field: str = "score", time_field: str = "time", ramp: str = "Reds") -> None:
+    """Points coloured and sized by a field (graduated, 5 classes), with feature times for the temporal controller."""
     from qgis.core import QgsGraduatedSymbolRenderer, QgsSymbol, QgsVectorLayerTemporalProperties
 
     symbol = QgsSymbol.defaultSymbol(layer.geometryType())
     renderer = QgsGraduatedSymbolRenderer(field)
     renderer.setSourceSymbol(symbol)
-    renderer.setSourceColorRamp(QgsStyle.defaultStyle().colorRamp("Reds"))
+    renderer.setSourceColorRamp(QgsStyle.defaultStyle().colorRamp(ramp))
     renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Jenks, 5)
     renderer.setSymbolSizes(1.5, 5.0)
     layer.setRenderer(renderer)
@@ -88,20 +88,25 @@ def style_scored_points(layer, field: str = "score", time_field: str = "time") -
     layer.triggerRepaint()
 
 
-class ScoredPointsPostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Graduated score style and feature times for anomaly point layers when Processing loads them."""
+class GraduatedPointsPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Graduated style on one field and feature times for point results (anomaly scores, forecasts) when
+    Processing loads them."""
 
-    _alive: list["ScoredPointsPostProcessor"] = []
+    _alive: list["GraduatedPointsPostProcessor"] = []
+
+    def __init__(self, field: str = "score", ramp: str = "Reds") -> None:
+        super().__init__()
+        self.field, self.ramp = field, ramp
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
-        if layer.type() == QgsMapLayer.VectorLayer and "score" in layer.fields().names():
-            style_scored_points(layer)
+        if layer.type() == QgsMapLayer.VectorLayer and self.field in layer.fields().names():
+            style_graduated_points(layer, self.field, ramp=self.ramp)
 
     @classmethod
-    def attach(cls, context: QgsProcessingContext, path: str) -> None:
+    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
         if not path or not context.willLoadLayerOnCompletion(path):
             return
-        processor = cls()
+        processor = cls(**kwargs)
         cls._alive.append(processor)
         context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
 

@@ -38,6 +38,41 @@ class PointInput:
 
 
 @dataclass
+class SensorInput:
+    """Sensor observations: a SENSORS point layer (id + location) with an OBSERVATIONS table (long or wide),
+    or one long-format point layer (``points``).
+
+    missing_value: a reading that means "no data" (e.g. 0 for METR-LA speeds); None = only empty/NaN.
+    """
+
+    sensors: str | None = None
+    sensors_layer: str | None = None
+    id_field: str = ""
+    observations: str | None = None
+    time_field: str = ""
+    value_field: str = ""
+    points: PointInput | None = None
+    missing_value: float | None = None
+
+    def read(self, reporter=None) -> PointPanel:
+        import numpy as np
+
+        from backend.data.sensor_io import read_sensors_and_table
+
+        if self.points is not None and self.points.path:
+            panel = self.points.read()
+        elif self.sensors and self.observations:
+            panel = read_sensors_and_table(PointLayerRef(self.sensors, self.sensors_layer), self.id_field,
+                                           self.observations, self.time_field, self.value_field, reporter)
+        else:
+            raise UserInputError("Give a SENSORS point layer with an OBSERVATIONS table, or one long-format point "
+                                 "layer (INPUT with id, time and value fields).")
+        if self.missing_value is not None:
+            panel.values[panel.values == np.float32(self.missing_value)] = np.nan
+        return panel
+
+
+@dataclass
 class KrigingSettings:
     """Neighbourhood and solver options shared by the kriging commands.
 

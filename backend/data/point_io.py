@@ -43,7 +43,8 @@ def _read_layer(ref: PointLayerRef):
 
 
 def _require_fields(frame, fields: Sequence[str]) -> None:
-    available = [c for c in frame.columns if c != frame.geometry.name]
+    geometry = getattr(frame, "_geometry_column_name", None)
+    available = [str(c) for c in frame.columns if c != geometry]
     for name in fields:
         if name not in frame.columns:
             raise UserInputError(f"Unknown field {name!r}; the layer has: {', '.join(available)}.")

@@ -67,6 +67,15 @@ class PointPanel:
             return self, step
         return PointPanel(self.ids, self.xy, self.crs, times, values, dict(self.attributes)), step
 
+    def resampled(self, rule: str) -> "PointPanel":
+        """Means over regular intervals given as a pandas offset (e.g. '5min', '1h', '1D')."""
+        try:
+            frame = pd.DataFrame(self.values.T, index=pd.DatetimeIndex(self.times)).resample(rule).mean()
+        except (ValueError, TypeError) as exc:
+            raise UserInputError(f"Cannot resample to {rule!r}: {exc}. Use e.g. 5min, 1h or 1D.") from exc
+        return PointPanel(self.ids, self.xy, self.crs, frame.index.to_numpy().astype("datetime64[s]"),
+                          frame.to_numpy(np.float32).T, dict(self.attributes))
+
     def to_long_frame(self) -> pd.DataFrame:
         """Observed values as a long table: station_id, time, value."""
         station, step = np.nonzero(np.isfinite(self.values))

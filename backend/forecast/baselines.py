@@ -6,6 +6,7 @@ Each baseline is fitted on training steps only and predicts H steps from an orig
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -14,8 +15,17 @@ import numpy as np
 BASELINES = ("persistence", "climatology", "persisted_anomaly", "exponential_smoothing")
 
 
-def season_index(times: np.ndarray, step_seconds: float) -> tuple[np.ndarray, int]:
-    """Season of each time and the number of seasons: hour of day (sub-daily), day of year (daily), month."""
+WEEK_SECONDS = 7 * 86400
+NETWORK_BASELINES = ("persistence", "historical_average", "seasonal_naive", "exponential_smoothing", "ar")
+
+
+def season_index(times: np.ndarray, step_seconds: float, weekly: bool = False) -> tuple[np.ndarray, int]:
+    """Season of each time and the number of seasons: hour of day (sub-daily; with ``weekly``, the step of
+    the week), day of year (daily), month."""
+    if weekly and step_seconds < 86400:
+        seconds = times.astype("datetime64[s]").astype(np.int64) + 3 * 86400  # weeks start on Monday
+        step = int(round(step_seconds))
+        return ((seconds % WEEK_SECONDS) // step).astype(int), int(np.ceil(WEEK_SECONDS / step))
     if step_seconds < 86400:
         return (times.astype("datetime64[s]").astype(np.int64) % 86400 // 3600).astype(int), 24
     if step_seconds < 28 * 86400:
@@ -36,7 +46,8 @@ class Climatology:
         means = np.empty((n_seasons,) + values.shape[1:], dtype=np.float32)
         for s in range(n_seasons):
             rows = values[seasons == s]
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():  # all-missing cells in a season fall back to the overall mean
+                warnings.simplefilter("ignore", RuntimeWarning)
                 mean = np.nanmean(rows, axis=0) if rows.size else overall
             means[s] = np.where(np.isfinite(mean), mean, overall)
         if n_seasons == 365:  # smooth day-of-year means over ±15 days (few years of data)
@@ -89,12 +100,47 @@ def forward_filled(values: np.ndarray) -> np.ndarray:
     return filled
 
 
-class BaselineSet:
-    """All baselines fitted on ``values[:train_end]``; ``predict(name, origin, H)`` → float32[H, ...]."""
+def fit_ar(anomalies: np.ndarray, max_lag: int) -> list[np.ndarray]:
+    """Per-series AR(p) coefficients [const, a_1 … a_p] (statsmodels AutoReg, p ≤ max_lag chosen by BIC)
+    on anomalies float[T, N] (missing = 0)."""
+    from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 
-    def __init__(self, values: np.ndarray, times: np.ndarray, step_seconds: float, train_end: int) -> None:
+    params = []
+    for series in anomalies.T.astype(np.float64):
+        if np.ptp(series) == 0 or series.size < 4 * max_lag:
+            params.append(np.zeros(1))
+            continue
+        lags = ar_select_order(series, maxlag=max_lag, ic="bic", trend="c").ar_lags or []
+        p = max(lags) if lags else 0
+        params.append(np.asarray(AutoReg(series, lags=p, trend="c").fit().params) if p else np.array([series.mean()]))
+    return params
+
+
+def ar_forecast(params: list[np.ndarray], anomalies: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Recursive AR forecasts of the anomalies: float32[O, H, N] from each origin (vectorised over origins)."""
+    out = np.empty((origins.size, horizon, len(params)), dtype=np.float32)
+    for n, coefficients in enumerate(params):
+        p = coefficients.size - 1
+        history = [anomalies[np.maximum(origins - lag, 0), n] for lag in range(p)]  # lag 1 … p
+        for h in range(horizon):
+            value = coefficients[0] + sum(coefficients[1 + i] * history[i] for i in range(p)) if p else \
+                np.full(origins.size, coefficients[0])
+            out[:, h, n] = value
+            history = [value] + history[:-1] if p else history
+    return out
+
+
+class BaselineSet:
+    """All baselines fitted on ``values[:train_end]``; ``predict(name, origin, H)`` → float32[H, ...].
+
+    ``weekly``: seasons by step of the week for sub-daily data (historical average by time of week).
+    """
+
+    def __init__(self, values: np.ndarray, times: np.ndarray, step_seconds: float, train_end: int,
+                 weekly: bool = False) -> None:
         self.values, self.times, self.step, self.train_end = values, times, step_seconds, train_end
-        self.seasons, self.n_seasons = season_index(times, step_seconds)
+        self.weekly = weekly
+        self.seasons, self.n_seasons = season_index(times, step_seconds, weekly)
 
     @cached_property
     def climatology(self) -> Climatology:
@@ -112,13 +158,48 @@ class BaselineSet:
         from backend.forecast.windows import future_times
 
         times = future_times(self.times[origin], self.step, horizon)
-        return season_index(times, self.step)[0]
+        return season_index(times, self.step, self.weekly)[0]
 
     def last_valid(self, origin: int) -> np.ndarray:
         """Last observed value per cell at or before ``origin`` (persistence that skips gaps)."""
         return self.filled[origin]
 
+    @cached_property
+    def anomalies(self) -> np.ndarray:
+        """Values minus the historical average, missing = 0 (float32[T, ...])."""
+        return np.nan_to_num(self.values - self.climatology.at(self.seasons), nan=0.0).astype(np.float32)
+
+    @cached_property
+    def ar_params(self) -> list[np.ndarray]:
+        flat = self.anomalies.reshape(self.values.shape[0], -1)
+        return fit_ar(flat[:self.train_end], max_lag=min(24, max(1, self.train_end // 20)))
+
+    def seasonal_period(self) -> int:
+        """Steps in one week (sub-daily and daily data) or one year (coarser)."""
+        period = WEEK_SECONDS if self.step <= 86400 else 365.25 * 86400
+        return max(1, int(round(period / self.step)))
+
+    def predict_many(self, name: str, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """float32[O, H, ...] forecasts from each origin."""
+        offsets = np.arange(1, horizon + 1)
+        if name == "seasonal_naive":
+            period = self.seasonal_period()
+            back = period * np.ceil(offsets / period).astype(int)
+            index = np.maximum(origins[:, None] + offsets[None] - back[None], 0)
+            return self.filled[index]
+        if name == "ar":
+            flat_shape = (origins.size, horizon, -1)
+            anomaly = ar_forecast(self.ar_params, self.anomalies.reshape(self.values.shape[0], -1), origins, horizon)
+            seasons = np.stack([self.future_seasons(int(o), horizon) for o in origins])
+            return (self.climatology.at(seasons).reshape(flat_shape) + anomaly).reshape(
+                (origins.size, horizon) + self.values.shape[1:])
+        if name == "historical_average":
+            name = "climatology"
+        return np.stack([self.predict(name, int(o), horizon) for o in origins])
+
     def predict(self, name: str, origin: int, horizon: int) -> np.ndarray:
+        if name in ("seasonal_naive", "ar", "historical_average"):
+            return self.predict_many(name, np.array([origin]), horizon)[0]
         if name == "persistence":
             return np.repeat(self.last_valid(origin)[None], horizon, axis=0)
         if name == "climatology":

@@ -73,32 +73,41 @@ def save_model(folder: str | Path, config: ForecasterConfig, network) -> Path:
     return final
 
 
-def load_model(folder: str | Path, device: str):
-    """(config, network on ``device`` in eval mode); a clear error for a missing or corrupt folder."""
-    import torch
-
-    from backend.forecast.networks import ARCHITECTURES, build_network
-
+def read_model_config(folder: str | Path, made_by: str) -> dict:
+    """config.json of a model folder as a dict; a clear error for a missing or corrupt folder."""
     folder = Path(folder)
     config_path, weights_path = folder / "config.json", folder / "weights.pt"
     if not config_path.exists() or not weights_path.exists():
         raise UserInputError(f"{folder} is not a forecaster model folder: it needs config.json and weights.pt "
-                             "(made by 'Train raster forecaster').")
+                             f"(made by '{made_by}').")
     try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
+        return json.loads(config_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserInputError(f"{config_path} is not valid JSON: {exc}.") from exc
-    config = ForecasterConfig.from_dict(data, str(folder))
-    if config.architecture not in ARCHITECTURES:
-        raise UserInputError(f"{folder}: unknown architecture {config.architecture!r}.")
-    network = build_network(config.architecture, config.horizon, config.hidden)
+
+
+def load_weights(network, folder: str | Path, device: str):
+    """Load weights.pt (a state_dict, ``weights_only=True``) into ``network``; returns it on ``device``, in eval mode."""
+    import torch
+
+    weights_path = Path(folder) / "weights.pt"
     try:
         state = torch.load(weights_path, map_location=device, weights_only=True)
         network.load_state_dict(state)
     except Exception as exc:  # torch raises several types for truncated or foreign files
         raise UserInputError(f"{weights_path} cannot be loaded as this model's weights ({type(exc).__name__}: "
                              f"{str(exc)[:200]}). Retrain the model or restore the folder.") from exc
-    return config, network.to(device).eval()
+    return network.to(device).eval()
+
+
+def load_model(folder: str | Path, device: str):
+    """(config, network on ``device`` in eval mode) of a raster forecaster folder."""
+    from backend.forecast.networks import ARCHITECTURES, build_network
+
+    config = ForecasterConfig.from_dict(read_model_config(folder, "Train raster forecaster"), str(folder))
+    if config.architecture not in ARCHITECTURES:
+        raise UserInputError(f"{folder}: unknown architecture {config.architecture!r}.")
+    return config, load_weights(build_network(config.architecture, config.horizon, config.hidden), folder, device)
 
 
 def check_compatible(config: ForecasterConfig, grid: GridSpec, step_seconds: float | None) -> None:

@@ -6,14 +6,13 @@ observed frame. Losses are masked where targets are no data. Early stopping on v
 
 from __future__ import annotations
 
-import copy
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
+from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
 from backend.forecast.windows import Normalisation, Split, check_length, time_features
 from backend.progress import Reporter
 
@@ -67,27 +66,6 @@ def window_batch(p: Prepared, origins: np.ndarray, lookback: int, horizon: int, 
     return x, future_features.astype(np.float32), p.last[origins][..., rows, cols]
 
 
-def masked_loss(torch, out, last, target, mask):
-    from backend.forecast.networks import QUANTILES
-
-    mean = last[:, None] + out[:, 0]
-    count = mask.sum().clamp(min=1.0)
-    loss = (((mean - target) ** 2) * mask).sum() / count
-    for i, q in enumerate(QUANTILES, start=1):
-        error = target - (last[:, None] + out[:, i])
-        loss = loss + (torch.maximum(q * error, (q - 1) * error) * mask).sum() / count
-    return loss
-
-
-@dataclass
-class History:
-    train_loss: list[float] = field(default_factory=list)
-    validation_rmse: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    best_epoch: int = 0
-    interval_margins: list[float] = field(default_factory=list)  # data units, per horizon step
-
-
 def _tiles(size: int, tile: int, halo: int):
     """(core start, core stop, read start, read stop) along one axis."""
     for start in range(0, size, tile):
@@ -122,8 +100,7 @@ def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, ho
     low, high = np.minimum(z[:, 1], z[:, 2]), np.maximum(z[:, 1], z[:, 2])
     mean, low, high = (p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
     if margins is not None:
-        m = np.asarray(margins, dtype=np.float32)[None, :, None, None]
-        low, high = np.minimum(low - m, mean), np.maximum(high + m, mean)
+        low, high = widen(mean, low, high, margins, (1, -1, 1, 1))
     return mean, low, high
 
 
@@ -133,13 +110,7 @@ def interval_margins(network, p: Prepared, values: np.ndarray, origins: np.ndarr
     of the validation targets (Romano et al. 2019)."""
     _, low, high = predict_windows(network, p, origins, lookback, horizon, device)
     truth = values[origins[:, None] + np.arange(1, horizon + 1)[None]]
-    scores = np.maximum(low - truth, truth - high)
-    margins = []
-    for h in range(horizon):
-        s = scores[:, h][np.isfinite(scores[:, h])]
-        level = min(1.0, np.ceil((s.size + 1) * coverage) / max(s.size, 1))
-        margins.append(float(np.quantile(s, level)) if s.size else 0.0)
-    return margins
+    return conformal_margins(low, high, truth, coverage)
 
 
 def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, config: TrainConfig, device: str,
@@ -158,56 +129,31 @@ def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, co
     split = Split.by_fractions(t, config.validation_fraction, config.test_fraction)
     check_length(t, config.lookback, config.horizon, split)
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     norm = Normalisation.fit(values[:split.train_end])
     p = prepare(values, times, step_seconds, norm)
     network = build_network(config.architecture, config.horizon, config.hidden).to(device)
-    optimiser = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     train_origins = split.origins("train", config.lookback, config.horizon)
     val_origins = split.origins("validation", config.lookback, config.horizon)
     height, width = values.shape[1:]
     ph, pw = min(config.patch, height), min(config.patch, width)
-    history, best_state, best_rmse, stale = History(), None, np.inf, 0
-    for epoch in range(config.epochs):
-        started = time.perf_counter()
-        network.train()
+    offsets = np.arange(1, config.horizon + 1)[None]
+
+    def batches(rng):
         order = rng.permutation(train_origins)
-        batches = [order[i:i + config.batch_size] for i in range(0, order.size, config.batch_size)]
-        if config.max_batches_per_epoch:
-            batches = batches[:config.max_batches_per_epoch]
-        losses = []
-        for chunk in batches:
-            crop = (int(rng.integers(0, height - ph + 1)), int(rng.integers(0, width - pw + 1)), ph, pw)
-            x, future, last = window_batch(p, chunk, config.lookback, config.horizon, crop=crop)
-            target_index = chunk[:, None] + np.arange(1, config.horizon + 1)[None]
-            target = p.z[target_index][..., crop[0]:crop[0] + ph, crop[1]:crop[1] + pw]
-            mask = p.mask[target_index][..., crop[0]:crop[0] + ph, crop[1]:crop[1] + pw]
-            tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in (x, future, last, target, mask)]
-            out = network(tensors[0], tensors[1])
-            loss = masked_loss(torch, out, tensors[2], tensors[3], tensors[4])
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimiser.step()
-            losses.append(loss.item())
-        scheduler.step()
+        chunks = [order[i:i + config.batch_size] for i in range(0, order.size, config.batch_size)]
+        for chunk in chunks[:config.max_batches_per_epoch or None]:
+            r, c = int(rng.integers(0, height - ph + 1)), int(rng.integers(0, width - pw + 1))
+            x, future, last = window_batch(p, chunk, config.lookback, config.horizon, crop=(r, c, ph, pw))
+            target_index = chunk[:, None] + offsets
+            yield (x, future, last, p.z[target_index][..., r:r + ph, c:c + pw],
+                   p.mask[target_index][..., r:r + ph, c:c + pw])
+
+    def validate():
         mean, _, _ = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
-        truth = values[val_origins[:, None] + np.arange(1, config.horizon + 1)[None]]
-        rmse = float(np.sqrt(np.nanmean((mean - truth) ** 2)))
-        history.train_loss.append(float(np.mean(losses)))
-        history.validation_rmse.append(rmse)
-        history.epoch_seconds.append(time.perf_counter() - started)
-        reporter.progress(100.0 * (epoch + 1) / config.epochs,
-                          f"epoch {epoch + 1}/{config.epochs}: loss {history.train_loss[-1]:.4f}, validation RMSE {rmse:.4g}")
-        if rmse < best_rmse - 1e-9:
-            best_rmse, best_state, stale, history.best_epoch = rmse, copy.deepcopy(network.state_dict()), 0, epoch + 1
-        else:
-            stale += 1
-            if stale >= config.patience:
-                reporter.log(f"Early stopping after epoch {epoch + 1} (best: epoch {history.best_epoch}).")
-                break
-    network.load_state_dict(best_state)
+        return float(np.sqrt(np.nanmean((mean - values[val_origins[:, None] + offsets]) ** 2)))
+
+    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed)
+    history = fit(network, settings, device, batches, validate, reporter)
     history.interval_margins = interval_margins(network, p, values, val_origins, config.lookback, config.horizon, device)
     return network, split, norm, history
 

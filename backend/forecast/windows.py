@@ -87,3 +87,13 @@ def time_features(times: np.ndarray, step_seconds: float) -> np.ndarray:
 def future_times(last: np.datetime64, step_seconds: float, horizon: int) -> np.ndarray:
     step = np.timedelta64(int(round(step_seconds)), "s")
     return (np.datetime64(last, "s") + step * np.arange(1, horizon + 1)).astype("datetime64[s]")
+
+
+def calendar_features(times: np.ndarray, step_seconds: float) -> np.ndarray:
+    """float32[T, 6]: sin/cos of time of day (zeros for daily or coarser data), day of week and day of year."""
+    seconds = times.astype("datetime64[s]").astype(np.int64)
+    day_fraction = (seconds % 86400) / 86400.0
+    week_angle = 2 * np.pi * (((seconds // 86400) + 3) % 7 + day_fraction) / 7.0  # 1970-01-01 was a Thursday
+    base = time_features(times, step_seconds)
+    return np.concatenate([base[:, :2], np.stack([np.sin(week_angle), np.cos(week_angle)], axis=1), base[:, 2:]],
+                          axis=1).astype(np.float32)

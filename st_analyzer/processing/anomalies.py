@@ -4,7 +4,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
-from st_analyzer.layers import RasterResultPostProcessor, ScoredPointsPostProcessor
+from st_analyzer.layers import RasterResultPostProcessor, GraduatedPointsPostProcessor
 from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, add_stack_input, file_output, stack_input
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
@@ -78,7 +78,7 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
         result = self.run_backend(request, [p for p in (output, events, report) if p], feedback)
         feedback.pushInfo(f"{result.summary['flagged']} of {result.summary['observations']} observations flagged, "
                           f"{result.summary['events']} event(s).")
-        ScoredPointsPostProcessor.attach(context, output)
+        GraduatedPointsPostProcessor.attach(context, output)
         return {"OUTPUT": output, "OUTPUT_EVENTS": events, "OUTPUT_REPORT": report}
 
 

@@ -187,3 +187,31 @@ def is_point_layer(layer) -> bool:
 
 
 ANY_POINT_OR_RASTER = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint]
+
+
+# --- training ------------------------------------------------------------------------------
+
+def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_fraction: float) -> None:
+    """LOOKBACK, HORIZON, EPOCHS, VALIDATION_FRACTION, TEST_FRACTION, HIDDEN, SEED (shared by the forecasters)."""
+    from qgis.core import QgsProcessingParameterNumber
+
+    for name, label, default in (("LOOKBACK", "Lookback (input steps)", 12), ("HORIZON", "Horizon (steps ahead)", horizon),
+                                 ("EPOCHS", "Epochs (at most; early stopping)", 30)):
+        alg.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default,
+                                                      minValue=1))
+    for name, label, default in (("VALIDATION_FRACTION", "Validation fraction (for early stopping)", 0.1),
+                                 ("TEST_FRACTION", "Test fraction (held out, errors reported)", test_fraction)):
+        alg.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double, default,
+                                                      minValue=0.0, maxValue=0.49))
+    alg.addParameter(QgsProcessingParameterNumber("HIDDEN", "Hidden channels (model size)",
+                                                  QgsProcessingParameterNumber.Integer, 32, minValue=2))
+    alg.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
+
+
+def training_config(alg: QgsProcessingAlgorithm, parameters, context) -> dict[str, Any]:
+    """The backend training config from the shared training parameters."""
+    config = {key.lower(): alg.parameterAsInt(parameters, key, context)
+              for key in ("LOOKBACK", "HORIZON", "EPOCHS", "HIDDEN", "SEED")}
+    for key in ("VALIDATION_FRACTION", "TEST_FRACTION"):
+        config[key.lower()] = alg.parameterAsDouble(parameters, key, context)
+    return config

@@ -5,7 +5,8 @@ from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterFile
 
 from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
-                                           add_stack_input, choice_of, device_of, file_output, stack_input)
+                                           add_stack_input, add_training_parameters, choice_of, device_of, file_output,
+                                           stack_input, training_config)
 
 MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
 BASELINE_METHODS = [("persistence", "Persistence (last value)"),
@@ -43,17 +44,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
         add_choice(self, "MODEL_TYPE", "Model type", MODEL_TYPES, 0)
-        for name, label, default in (("LOOKBACK", "Lookback (input steps)", 12), ("HORIZON", "Horizon (steps ahead)", 6),
-                                     ("EPOCHS", "Epochs (at most; early stopping)", 30)):
-            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default,
-                                                           minValue=1))
-        for name, label, default in (("VALIDATION_FRACTION", "Validation fraction (for early stopping)", 0.1),
-                                     ("TEST_FRACTION", "Test fraction (held out, errors reported)", 0.1)):
-            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double, default,
-                                                           minValue=0.0, maxValue=0.49))
-        self.addParameter(QgsProcessingParameterNumber("HIDDEN", "Hidden channels (model size)",
-                                                       QgsProcessingParameterNumber.Integer, 32, minValue=2))
-        self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
+        add_training_parameters(self, horizon=6, test_fraction=0.1)
         add_device_parameter(self)
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_MODEL", "Trained model folder"))
         add_html_output(self, "OUTPUT_REPORT", "Training report")
@@ -64,13 +55,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
         request = {"input": stack_input(self, parameters, context), "output_model": model_folder,
                    "output_report": report, "device": device_of(self, parameters, context),
                    "config": {"architecture": choice_of(self, parameters, "MODEL_TYPE", context, MODEL_TYPES),
-                              "lookback": self.parameterAsInt(parameters, "LOOKBACK", context),
-                              "horizon": self.parameterAsInt(parameters, "HORIZON", context),
-                              "epochs": self.parameterAsInt(parameters, "EPOCHS", context),
-                              "validation_fraction": self.parameterAsDouble(parameters, "VALIDATION_FRACTION", context),
-                              "test_fraction": self.parameterAsDouble(parameters, "TEST_FRACTION", context),
-                              "hidden": self.parameterAsInt(parameters, "HIDDEN", context),
-                              "seed": self.parameterAsInt(parameters, "SEED", context)}}
+                              **training_config(self, parameters, context)}}
         self.run_backend(request, [p for p in (model_folder, report) if p], feedback)  # logs test RMSE and skill
         return {"OUTPUT_MODEL": model_folder, "OUTPUT_REPORT": report}
 

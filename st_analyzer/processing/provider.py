@@ -10,6 +10,7 @@ from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorith
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
 from st_analyzer.processing.forecasting import (BaselineForecastAlgorithm, ForecastRasterAlgorithm,
                                                 TrainRasterForecasterAlgorithm)
+from st_analyzer.processing.network_forecasting import ForecastNetworkAlgorithm, TrainNetworkForecasterAlgorithm
 from st_analyzer.processing.st_kriging import StKrigingAlgorithm
 from st_analyzer.processing.st_kriging_cv import StKrigingCvAlgorithm
 from st_analyzer.settings import SETTING_PYTHON
@@ -65,6 +66,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
         for algorithm in (BuildRasterStackAlgorithm(), DescribeSpaceTimeAlgorithm(), FitStVariogramAlgorithm(),
                           StKrigingAlgorithm(), StKrigingCvAlgorithm(), TrainRasterForecasterAlgorithm(),
                           ForecastRasterAlgorithm(), BaselineForecastAlgorithm(), DetectPointAnomaliesAlgorithm(),
-                          DetectRasterAnomaliesAlgorithm()):
+                          DetectRasterAnomaliesAlgorithm(), TrainNetworkForecasterAlgorithm(),
+                          ForecastNetworkAlgorithm()):
             self.addAlgorithm(algorithm)
 

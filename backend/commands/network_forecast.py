@@ -1,0 +1,219 @@
+"""Commands ``trainnetworkforecaster`` and ``forecastnetwork``: graph/Transformer/LSTM forecasts at sensors."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backend.commands.base import CommandResult, command
+from backend.commands.inputs import SensorInput
+from backend.data.atomic import AtomicOutputs
+from backend.data.point_io import write_table
+from backend.data.point_panel import PointPanel
+from backend.data.sensor_io import drop_empty_stations
+from backend.data.time_axis import format_time, parse_times
+from backend.device import choose_device
+from backend.errors import UserInputError
+from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices
+from backend.forecast.network_training import NetworkTrainConfig
+from backend.progress import Reporter
+from backend.report.html import HtmlReport, new_figure
+
+
+@dataclass
+class TrainNetworkForecasterRequest:
+    sensors: SensorInput
+    output_model: str
+    output_report: str | None = None
+    graph: GraphSettings = field(default_factory=GraphSettings)
+    config: NetworkTrainConfig = field(default_factory=NetworkTrainConfig)
+    resample: str | None = None       # pandas offset, e.g. "5min"; None = the data's own regular step
+    device: str = "auto"
+
+
+@dataclass
+class ForecastNetworkRequest:
+    sensors: SensorInput
+    model: str
+    output: str
+    origin: str | None = None         # forecast from this time (default: the last time in the data)
+    resample: str | None = None
+    device: str = "auto"
+
+
+def _require_torch() -> None:
+    from backend.device import torch_available
+
+    if not torch_available():
+        raise UserInputError("Sensor-network forecasting needs PyTorch, which is not installed for this Python. "
+                             "Install it with 'pip install torch' (CPU or CUDA build, see the README).")
+
+
+def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter) -> tuple[PointPanel, float]:
+    """The sensors' panel on a regular time axis (resampled to means first when asked)."""
+    panel = sensors.read(reporter)
+    if resample:
+        panel = panel.resampled(resample)
+    try:
+        return panel.on_regular_axis()
+    except UserInputError as exc:
+        raise UserInputError(f"{exc} Set RESAMPLE (e.g. 5min, 1h, 1D) to average the readings onto a regular "
+                             "step.") from exc
+
+
+def _report(title, config, history, evaluation, panel, times, device, outputs, path) -> None:
+    report = HtmlReport(title)
+    report.heading("Model")
+    report.key_values({"model type": config.architecture, "sensors": panel.n_stations,
+                       "lookback / horizon (steps)": f"{config.lookback} / {config.horizon}", "device": device,
+                       "epochs run": len(history.train_loss), "best epoch": history.best_epoch,
+                       "mean epoch time (s)": float(np.mean(history.epoch_seconds)),
+                       "test windows": evaluation.windows, "80 % interval coverage (test)": f"{evaluation.coverage_80:.1%}"})
+    report.heading("Test period: masked MAE per horizon step (held out from training and early stopping)")
+    steps = [f"+{h + 1}" for h in range(config.horizon)]
+    for metric in ("mae", "rmse", "mape"):
+        table = pd.DataFrame({name: scores[metric] for name, scores in evaluation.scores.items()}, index=steps).T
+        table.insert(0, "method", table.index)
+        report.paragraph(f"{metric.upper()}{' (%; zero targets left out)' if metric == 'mape' else ''}:")
+        report.table(table.round(4))
+    skill = pd.DataFrame([evaluation.skill_mae], columns=steps)
+    skill.insert(0, "skill", "1 − MAE_model / MAE_best baseline")
+    report.table(skill.round(4))
+    report.paragraph("Best baseline per step: " + ", ".join(evaluation.best_baseline) + ".")
+    fig, ax = new_figure(6, 5)
+    image = ax.scatter(panel.xy[:, 0], panel.xy[:, 1], c=evaluation.station_mae, cmap="magma_r", s=30,
+                       edgecolors="k", linewidths=0.3)
+    fig.colorbar(image, ax=ax, label="MAE, all steps (test)")
+    ax.set_aspect("equal")
+    ax.set_title("Model error per sensor")
+    report.figure(fig, "Where the model errs most in the test period (layer coordinates).")
+    example = evaluation.example
+    order = np.argsort(evaluation.station_mae)
+    picks = [int(order[len(order) // 2]), int(order[-1])] if len(order) > 1 else [0]
+    for sensor in picks:
+        fig, ax = new_figure(8, 2.6)
+        when = times[example["origins"] + 1]
+        ax.plot(when, example["truth_h1"][:, sensor], color="k", lw=1, label="observed")
+        ax.plot(when, example["model_h1"][:, sensor], color="#1f77b4", lw=1, label="model, 1 step ahead")
+        ax.plot(when, example["persistence_h1"][:, sensor], color="#aaaaaa", lw=1, ls="--", label="persistence")
+        ax.legend(fontsize=7)
+        ax.set_title(f"Sensor {panel.ids[sensor]} (MAE {evaluation.station_mae[sensor]:.3g})")
+        report.figure(fig, "Start of the test period, one step ahead.")
+    fig, ax = new_figure(8, 3)
+    ax.plot(range(1, len(history.train_loss) + 1), history.train_loss, label="training loss")
+    ax2 = ax.twinx()
+    ax2.plot(range(1, len(history.validation_rmse) + 1), history.validation_rmse, color="#c0504d")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    ax2.set_ylabel("validation RMSE")
+    report.figure(fig, "Training loss (blue) and validation RMSE (red) per epoch.")
+    report.write(path, outputs)
+
+
+@command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
+def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: Reporter) -> CommandResult:
+    _require_torch()
+    from backend.forecast.model_io import save_model
+    from backend.forecast.network_model import NetworkModelConfig
+    from backend.forecast.network_training import evaluate_sensor_network, train_sensor_network
+
+    device = choose_device(request.device)
+    config = request.config
+    config.check()
+    panel, step = regular_panel(request.sensors, request.resample, reporter)
+    panel = drop_empty_stations(panel, reporter)
+    reporter.log(f"{panel.n_stations} sensors × {panel.times.size} steps of {step:g} s; training on {device}.")
+    weights = build_adjacency(request.graph, panel.ids, panel.xy, panel.crs, reporter)
+    values = panel.values.T.copy()
+    network, split, norm, history = train_sensor_network(values, panel.times, step, transition_matrices(weights),
+                                                         config, device, reporter.scaled(0, 90))
+    evaluation = evaluate_sensor_network(network, values, panel.times, step, split, norm, config, device,
+                                         margins=history.interval_margins)
+    reporter.log("Test MAE per step — model: " + ", ".join(f"{v:.4g}" for v in evaluation.scores["model"]["mae"]) +
+                 "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in evaluation.skill_mae))
+    training = {"config": asdict(config), "device": device, "first_time": format_time(panel.times[0]),
+                "train_until": format_time(panel.times[split.train_end - 1]),
+                "validation_until": format_time(panel.times[split.val_end - 1]),
+                "last_time": format_time(panel.times[-1]), "history": asdict(history),
+                "test": evaluation.to_dict(), "resample": request.resample}
+    graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
+    model_config = NetworkModelConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm, step,
+                                      list(panel.ids), panel.xy.tolist(), panel.crs,
+                                      request.sensors.missing_value, graph, training)
+    with AtomicOutputs() as outputs:
+        if request.output_report:
+            _report(f"Network forecaster: {config.architecture}", config, history, evaluation, panel, panel.times,
+                    device, outputs, request.output_report)
+        save_model(request.output_model, model_config, network)
+    produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
+                         {"test": evaluation.to_dict(), "epochs": len(history.train_loss),
+                          "best_epoch": history.best_epoch, "epoch_seconds": history.epoch_seconds,
+                          "device": device, "sensors": panel.n_stations})
+
+
+def forecast_from_model(folder: str, panel: PointPanel, step: float, origin_index: int, device: str,
+                        reporter: Reporter):
+    """(config, present, times float[H], mean/low/high float32[H, N_model]) from the model at ``origin_index``."""
+    from backend.forecast.network_model import align_to_model, load_network_model
+    from backend.forecast.network_training import SensorArrays, predict_sensor_windows
+    from backend.forecast.windows import calendar_features, future_times
+
+    config, network = load_network_model(folder, device)
+    if abs(step - config.step_seconds) > 1e-6:
+        raise UserInputError(f"The data's time step ({step:g} s) differs from the model's ({config.step_seconds:g} s); "
+                             "resample the data to the model's step (RESAMPLE) or retrain.")
+    values, present = align_to_model(config, panel, reporter)
+    if origin_index + 1 < config.lookback:
+        raise UserInputError(f"The history up to the forecast origin has {origin_index + 1} time steps; the model needs "
+                             f"the last {config.lookback}.")
+    window = values[origin_index - config.lookback + 1:origin_index + 1]
+    if not np.isfinite(window).any():
+        raise UserInputError(f"No sensor has a reading in the {config.lookback} steps before the forecast origin.")
+    times = future_times(panel.times[origin_index], step, config.horizon)
+    arrays = SensorArrays.prepare(values[:origin_index + 1], panel.times[:origin_index + 1], step, config.normalisation)
+    mean, low, high = predict_sensor_windows(network, arrays, np.array([origin_index]), config.lookback,
+                                             config.horizon, device,
+                                             future_features=calendar_features(times, step)[None],
+                                             margins=config.training.get("history", {}).get("interval_margins"))
+    return config, present, times, mean[0], low[0], high[0]
+
+
+@command("forecastnetwork", ForecastNetworkRequest, "Forecast sensor network")
+def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> CommandResult:
+    _require_torch()
+    device = choose_device(request.device)
+    if request.sensors.missing_value is None:
+        from backend.forecast.model_io import read_model_config
+
+        request.sensors.missing_value = read_model_config(request.model, "Train network forecaster").get("missing_value")
+    panel, step = regular_panel(request.sensors, request.resample, reporter)
+    origin_index = panel.times.size - 1
+    if request.origin:
+        origin = parse_times([request.origin], "forecast origin")[0]
+        origin_index = int(np.searchsorted(panel.times, origin, side="right")) - 1
+        if origin_index < 0:
+            raise UserInputError(f"The forecast origin {request.origin} is before the first reading "
+                                 f"({format_time(panel.times[0])}).")
+    config, present, times, mean, low, high = forecast_from_model(request.model, panel, step, origin_index, device,
+                                                                  reporter)
+    sensors = np.flatnonzero(present)
+    horizon = times.size
+    table = pd.DataFrame({
+        "station_id": np.tile(np.asarray(config.ids)[sensors], horizon),
+        "time": np.repeat(times, sensors.size),
+        "step": np.repeat(np.arange(1, horizon + 1), sensors.size).astype(np.int32),
+        "forecast": mean[:, sensors].ravel(), "lower": low[:, sensors].ravel(), "upper": high[:, sensors].ravel(),
+        "origin": format_time(panel.times[origin_index])})
+    xy = np.tile(np.asarray(config.xy)[sensors], (horizon, 1))
+    with AtomicOutputs() as outputs:
+        write_table(table, request.output, outputs, xy=xy, crs=config.crs)
+    reporter.progress(100, f"{len(table)} forecasts, {format_time(times[0])} … {format_time(times[-1])}")
+    return CommandResult({"OUTPUT": str(Path(request.output).absolute())},
+                         {"features": int(len(table)), "sensors": int(sensors.size), "horizon": horizon,
+                          "origin": format_time(panel.times[origin_index]), "first_time": format_time(times[0]),
+                          "last_time": format_time(times[-1]), "value_min": float(np.nanmin(mean)),
+                          "value_max": float(np.nanmax(mean))})

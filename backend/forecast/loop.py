@@ -1,0 +1,111 @@
+"""The training loop shared by the raster and sensor-network forecasters.
+
+Networks output [B, 3, H, ...]: the change from the last observed value (mean) and the 10 % / 90 %
+quantiles. The loss is masked MSE + pinball losses; Adam with cosine learning-rate decay, gradient
+clipping, early stopping on a validation score, the best epoch's weights kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from backend.progress import Reporter
+
+QUANTILES = (0.1, 0.9)
+
+
+def masked_loss(torch, out, last, target, mask):
+    """Mean squared error of the mean + pinball loss of each quantile, over valid targets only."""
+    mean = last[:, None] + out[:, 0]
+    count = mask.sum().clamp(min=1.0)
+    loss = (((mean - target) ** 2) * mask).sum() / count
+    for i, q in enumerate(QUANTILES, start=1):
+        error = target - (last[:, None] + out[:, i])
+        loss = loss + (torch.maximum(q * error, (q - 1) * error) * mask).sum() / count
+    return loss
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    validation_rmse: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    interval_margins: list[float] = field(default_factory=list)  # data units, per horizon step
+
+
+@dataclass
+class LoopSettings:
+    epochs: int
+    learning_rate: float
+    patience: int
+    seed: int
+
+
+Batch = tuple  # (network inputs..., last, target, mask) as numpy arrays
+
+
+def fit(network, settings: LoopSettings, device: str, batches: Callable[[np.random.Generator], Iterable[Batch]],
+        validate: Callable[[], float], reporter: Reporter, n_inputs: int = 2) -> History:
+    """Train ``network`` in place; ``batches(rng)`` yields one epoch's batches, ``validate()`` scores it."""
+    import torch
+
+    rng = np.random.default_rng(settings.seed)
+    optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
+    history, best_state, best_score, stale = History(), None, np.inf, 0
+    for epoch in range(settings.epochs):
+        started = time.perf_counter()
+        network.train()
+        losses = []
+        for batch in batches(rng):
+            tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in batch]
+            out = network(*tensors[:n_inputs])
+            loss = masked_loss(torch, out, *tensors[n_inputs:])
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+            optimiser.step()
+            losses.append(loss.item())
+        scheduler.step()
+        network.eval()
+        score = validate()
+        history.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
+        history.validation_rmse.append(score)
+        history.epoch_seconds.append(time.perf_counter() - started)
+        reporter.progress(100.0 * (epoch + 1) / settings.epochs,
+                          f"epoch {epoch + 1}/{settings.epochs}: loss {history.train_loss[-1]:.4f}, "
+                          f"validation RMSE {score:.4g}")
+        if score < best_score - 1e-9 or best_state is None:
+            best_score, best_state, stale, history.best_epoch = score, copy.deepcopy(network.state_dict()), 0, epoch + 1
+        else:
+            stale += 1
+            if stale >= settings.patience:
+                reporter.log(f"Early stopping after epoch {epoch + 1} (best: epoch {history.best_epoch}).")
+                break
+    network.load_state_dict(best_state)
+    network.eval()
+    return history
+
+
+def conformal_margins(low: np.ndarray, high: np.ndarray, truth: np.ndarray, coverage: float = 0.8) -> list[float]:
+    """Per-step margins (axis 1 = horizon) that make [low − m, high + m] cover ``coverage`` of the validation
+    targets: conformalised quantile regression (Romano et al. 2019)."""
+    scores = np.maximum(low - truth, truth - high)
+    margins = []
+    for h in range(scores.shape[1]):
+        s = scores[:, h][np.isfinite(scores[:, h])]
+        level = min(1.0, np.ceil((s.size + 1) * coverage) / max(s.size, 1))
+        margins.append(float(np.quantile(s, level)) if s.size else 0.0)
+    return margins
+
+
+def widen(mean, low, high, margins, shape) -> tuple:
+    """Apply conformal margins (float[H], reshaped to ``shape``) to a quantile interval around ``mean``."""
+    m = np.asarray(margins, dtype=np.float32).reshape(shape)
+    return np.minimum(low - m, mean), np.maximum(high + m, mean)

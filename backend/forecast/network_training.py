@@ -1,0 +1,208 @@
+"""Training, prediction and evaluation of sensor-network forecasters (graph GRU, ST Transformer, FC-LSTM).
+
+Arrays are time-major: values float32[T, N] (NaN = missing). Windows, splits, normalisation and the
+training loop are shared with the raster forecaster (``windows``, ``loop``). Scores are masked: missing
+targets are left out; MAPE also leaves out zero targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from backend.errors import UserInputError
+from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
+from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
+from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
+from backend.progress import Reporter
+
+N_CALENDAR = 6
+
+
+@dataclass
+class NetworkTrainConfig:
+    architecture: str = "graph_gru"   # graph_gru | st_transformer | fc_lstm
+    lookback: int = 12
+    horizon: int = 12
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    hidden: int = 32
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.2
+    patience: int = 5
+    seed: int = 0
+    max_batches_per_epoch: int = 0    # 0 = every training window each epoch
+    max_validation_windows: int = 1500  # validation windows scored each epoch (evenly spaced)
+
+    def check(self) -> None:
+        from backend.forecast.sensor_networks import NETWORK_ARCHITECTURES
+
+        if self.architecture not in NETWORK_ARCHITECTURES:
+            raise UserInputError(f"Unknown model type {self.architecture!r}; use one of "
+                                 f"{', '.join(NETWORK_ARCHITECTURES)}.")
+        if self.lookback < 1 or self.horizon < 1 or self.epochs < 1 or self.batch_size < 1:
+            raise UserInputError("Lookback, horizon, epochs and batch size must be at least 1.")
+        if self.hidden < 4 or self.hidden % 4:
+            raise UserInputError("The hidden size must be a multiple of 4 (the Transformer uses 4 attention heads).")
+
+
+@dataclass
+class SensorArrays:
+    """What the network reads: z (normalised, NaN→0), mask, last (forward-filled z) float32[T, N];
+    features float32[T, 6] calendar features."""
+
+    z: np.ndarray
+    mask: np.ndarray
+    last: np.ndarray
+    features: np.ndarray
+    norm: Normalisation
+
+    @classmethod
+    def prepare(cls, values: np.ndarray, times: np.ndarray, step_seconds: float, norm: Normalisation):
+        z = norm.apply(values.astype(np.float32))
+        return cls(np.nan_to_num(z, nan=0.0), np.isfinite(z).astype(np.float32),
+                   np.nan_to_num(forward_filled(z), nan=0.0), calendar_features(times, step_seconds), norm)
+
+    def batch(self, origins: np.ndarray, lookback: int, horizon: int, future_features=None):
+        """x float32[B, L, N, 2 + F], future [B, H, F], last [B, N]."""
+        index = origins[:, None] + np.arange(-lookback + 1, 1)[None]
+        z, m = self.z[index], self.mask[index]
+        feats = np.broadcast_to(self.features[index][:, :, None], z.shape + (self.features.shape[1],))
+        x = np.concatenate([z[..., None], m[..., None], feats], axis=-1).astype(np.float32)
+        if future_features is None:
+            future_features = self.features[origins[:, None] + np.arange(1, horizon + 1)[None]]
+        return x, np.asarray(future_features, dtype=np.float32), self.last[origins]
+
+    def targets(self, origins: np.ndarray, horizon: int):
+        index = origins[:, None] + np.arange(1, horizon + 1)[None]
+        return self.z[index], self.mask[index]
+
+
+def predict_sensor_windows(network, arrays: SensorArrays, origins: np.ndarray, lookback: int, horizon: int,
+                           device: str, batch_size: int = 64, future_features=None, margins=None):
+    """(mean, low, high) float32[O, H, N] in data units for each origin."""
+    import torch
+
+    out = np.empty((origins.size, 3, horizon, arrays.z.shape[1]), dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, origins.size, batch_size):
+            chunk = origins[start:start + batch_size]
+            ff = None if future_features is None else future_features[start:start + batch_size]
+            x, future, last = arrays.batch(chunk, lookback, horizon, ff)
+            result = network(torch.from_numpy(x).to(device), torch.from_numpy(future).to(device))
+            out[start:start + chunk.size] = result.cpu().numpy() + last[:, None, None]
+    low, high = np.minimum(out[:, 1], out[:, 2]), np.maximum(out[:, 1], out[:, 2])
+    mean, low, high = (arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
+    if margins is not None:
+        low, high = widen(mean, low, high, margins, (1, -1, 1))
+    return mean, low, high
+
+
+def _evenly(origins: np.ndarray, limit: int) -> np.ndarray:
+    if limit and origins.size > limit:
+        return origins[np.linspace(0, origins.size - 1, limit).round().astype(int)]
+    return origins
+
+
+def train_sensor_network(values: np.ndarray, times: np.ndarray, step_seconds: float, supports: np.ndarray,
+                         config: NetworkTrainConfig, device: str, reporter: Reporter | None = None):
+    """Train on the training split, early stopping on validation RMSE; returns (network, split, norm, history).
+
+    values float32[T, N]; supports float32[2, N, N] (transition matrices of the sensor graph).
+    """
+    import torch
+
+    from backend.forecast.sensor_networks import build_sensor_network
+
+    reporter = reporter or Reporter()
+    config.check()
+    split = Split.by_fractions(values.shape[0], config.validation_fraction, config.test_fraction)
+    check_length(values.shape[0], config.lookback, config.horizon, split)
+    torch.manual_seed(config.seed)
+    norm = Normalisation.fit(values[:split.train_end])
+    arrays = SensorArrays.prepare(values, times, step_seconds, norm)
+    network = build_sensor_network(config.architecture, supports, values.shape[1], config.lookback, config.horizon,
+                                   config.hidden, N_CALENDAR).to(device)
+    train_origins = split.origins("train", config.lookback, config.horizon)
+    val_origins = split.origins("validation", config.lookback, config.horizon)
+    scored = _evenly(val_origins, config.max_validation_windows)
+    truth = values[scored[:, None] + np.arange(1, config.horizon + 1)[None]]
+
+    def batches(rng):
+        order = rng.permutation(train_origins)
+        chunks = [order[i:i + config.batch_size] for i in range(0, order.size, config.batch_size)]
+        for chunk in chunks[:config.max_batches_per_epoch or None]:
+            yield (*arrays.batch(chunk, config.lookback, config.horizon), *arrays.targets(chunk, config.horizon))
+
+    def validate():
+        mean, _, _ = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
+        return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
+
+    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed)
+    history = fit(network, settings, device, batches, validate, reporter)
+    _, low, high = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
+    history.interval_margins = conformal_margins(low, high, truth)
+    return network, split, norm, history
+
+
+def masked_scores(forecast: np.ndarray, truth: np.ndarray) -> dict[str, list[float]]:
+    """Per-horizon MAE, RMSE and MAPE (%) over valid targets; arrays float[O, H, N]."""
+    error = forecast - truth
+    valid = np.isfinite(error)
+    nonzero = valid & (np.abs(truth) > 1e-6)
+
+    def per_step(values, mask):
+        counts = mask.sum(axis=(0, 2))
+        return [float(v) for v in np.where(mask, values, 0).sum(axis=(0, 2)) / np.maximum(counts, 1)]
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"mae": per_step(np.abs(error), valid),
+                "rmse": [float(np.sqrt(v)) for v in per_step(error ** 2, valid)],
+                "mape": [100 * v for v in per_step(np.abs(error) / np.abs(truth), nonzero)]}
+
+
+@dataclass
+class NetworkEvaluation:
+    """Scores of the model and each baseline on the test windows (held out from training and early stopping)."""
+
+    scores: dict[str, dict[str, list[float]]]        # method → metric → per horizon step
+    skill_mae: list[float]                             # 1 − MAE_model / MAE_best baseline, per step
+    best_baseline: list[str]
+    coverage_80: float
+    windows: int
+    station_mae: list[float]                           # model MAE per sensor, all steps
+    example: dict = field(default_factory=dict)        # a few series for plots
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("example")
+        return out
+
+
+def evaluate_sensor_network(network, values, times, step_seconds, split: Split, norm: Normalisation,
+                            config: NetworkTrainConfig, device: str, margins=None) -> NetworkEvaluation:
+    origins = split.origins("test", config.lookback, config.horizon)
+    if origins.size == 0:
+        raise UserInputError("No test window: use a test fraction above 0 or a longer series.")
+    arrays = SensorArrays.prepare(values, times, step_seconds, norm)
+    mean, low, high = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device,
+                                             margins=margins)
+    truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
+    baselines = BaselineSet(values, times, step_seconds, split.train_end, weekly=True)
+    forecasts = {"model": mean}
+    for name in NETWORK_BASELINES:
+        forecasts[name] = baselines.predict_many(name, origins, config.horizon)
+    scores = {name: masked_scores(f, truth) for name, f in forecasts.items()}
+    best = [min(NETWORK_BASELINES, key=lambda b: scores[b]["mae"][h]) for h in range(config.horizon)]
+    skill = [1.0 - scores["model"]["mae"][h] / scores[best[h]]["mae"][h] for h in range(config.horizon)]
+    valid = np.isfinite(truth)
+    coverage = float(((truth >= low) & (truth <= high))[valid].mean()) if valid.any() else float("nan")
+    with np.errstate(invalid="ignore"):
+        station = np.nanmean(np.abs(mean - truth), axis=(0, 1))
+    first = origins[:min(origins.size, max(1, 4 * config.horizon))]
+    example = {"origins": first, "model_h1": mean[:first.size, 0], "truth_h1": truth[:first.size, 0],
+               "persistence_h1": forecasts["persistence"][:first.size, 0]}
+    return NetworkEvaluation(scores, skill, best, coverage, int(origins.size),
+                             [float(v) for v in np.nan_to_num(station, nan=np.nan)], example)

@@ -1,0 +1,288 @@
+"""Sensor-network forecasting: graphs, sensor tables, networks, baselines, model folders, bad input."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend.commands import run_command
+from backend.commands.inputs import SensorInput
+from backend.errors import UserInputError
+from backend.forecast.baselines import BaselineSet, fit_ar
+from backend.forecast.graph import (GraphSettings, build_adjacency, gaussian_adjacency, knn_adjacency,
+                                    station_distances, transition_matrices)
+from backend.progress import Reporter
+from tests.paths import SAMPLE, shared
+
+torch = pytest.importorskip("torch")
+METR = SAMPLE / "metr_la_subset"
+WIND = SAMPLE / "ireland_wind_1976_1978.gpkg"
+
+
+class Collect(Reporter):
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+
+def metr_input(**extra) -> dict:
+    return {"sensors": str(METR / "sensors.gpkg"), "id_field": "sensor_id",
+            "observations": str(METR / "speed_wide.csv"), "missing_value": 0, **extra}
+
+
+@pytest.fixture(scope="module")
+def metr_panel():
+    return SensorInput(**metr_input()).read()
+
+
+# --- graphs ----------------------------------------------------------------------------------
+
+def test_geodesic_distances_in_metres():
+    xy = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    d = station_distances(xy, "EPSG:4326")
+    assert d[0, 1] == pytest.approx(110574.4, rel=1e-5)  # one degree of latitude at the equator (WGS 84)
+    assert d[0, 2] == pytest.approx(111319.5, rel=1e-5)
+    assert np.allclose(d, d.T) and np.all(np.diag(d) == 0)
+
+
+def test_projected_distances_are_euclidean_and_feet_refused():
+    xy = np.array([[0.0, 0.0], [3000.0, 4000.0]])
+    assert station_distances(xy, "EPSG:32632")[0, 1] == pytest.approx(5000.0)
+    with pytest.raises(UserInputError, match="reproject"):
+        station_distances(xy, "EPSG:2249")  # Massachusetts, US survey feet
+
+
+def test_gaussian_and_knn_graphs():
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 10000, size=(20, 2))
+    d = station_distances(xy, "EPSG:32632")
+    w = gaussian_adjacency(d, threshold=0.3)
+    assert np.all(np.diag(w) == 1) and np.allclose(w, w.T)
+    off = w[~np.eye(20, dtype=bool)]
+    assert np.all((off == 0) | (off >= 0.3))
+    sigma = d[d > 0].std()
+    i, j = np.argwhere((w > 0) & ~np.eye(20, dtype=bool))[0]
+    assert w[i, j] == pytest.approx(np.exp(-(d[i, j] / sigma) ** 2), rel=1e-5)
+    k = knn_adjacency(d, 3)
+    assert ((k > 0).sum(axis=1) - 1 >= 3).all() and np.allclose(k, k.T)
+    supports = transition_matrices(w)
+    assert supports.shape == (2, 20, 20) and np.allclose(supports.sum(axis=2), 1, atol=1e-6)
+
+
+def test_edge_table_graph_and_isolated_sensors(metr_panel):
+    reporter = Collect()
+    w = build_adjacency(GraphSettings("edges", edges=str(METR / "edges.csv")), metr_panel.ids, metr_panel.xy,
+                        metr_panel.crs, reporter)
+    edges = pd.read_csv(METR / "edges.csv")
+    row = edges[edges["from"] != edges["to"]].iloc[0]
+    ids = list(metr_panel.ids)
+    assert w[ids.index(str(int(row["from"]))), ids.index(str(int(row["to"])))] == pytest.approx(row["weight"], rel=1e-6)
+    tiny = build_adjacency(GraphSettings("gaussian", sigma=0.01), metr_panel.ids, metr_panel.xy, metr_panel.crs,
+                           reporter)
+    assert np.array_equal(tiny, np.eye(len(ids)))
+    assert any("no neighbour" in m for m in reporter.warnings)
+
+
+# --- sensor tables ---------------------------------------------------------------------------------
+
+def test_wide_and_long_tables_give_the_same_panel(metr_panel, tmp_path):
+    wide = pd.read_csv(METR / "speed_wide.csv")
+    long = wide.melt(id_vars="time", var_name="sensor_id", value_name="speed").sample(frac=1.0, random_state=0)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    panel = SensorInput(**metr_input(observations=str(tmp_path / "long.csv"), value_field="speed")).read()
+    assert list(panel.ids) == list(metr_panel.ids)
+    np.testing.assert_array_equal(panel.times, metr_panel.times)
+    np.testing.assert_array_equal(panel.values, metr_panel.values)
+    assert metr_panel.values.shape == (30, 2880)
+    raw = wide.drop(columns="time").to_numpy().T
+    assert np.isnan(metr_panel.values[raw == 0]).all() and np.isfinite(metr_panel.values[raw > 0]).all()
+
+
+def test_sensor_table_problems_are_clear(tmp_path):
+    import geopandas as gpd
+
+    sensors = gpd.read_file(METR / "sensors.gpkg")
+    twin = pd.concat([sensors, sensors.iloc[[0]].assign(geometry=sensors.geometry.iloc[[1]].values)])
+    twin.to_file(tmp_path / "twin.gpkg", driver="GPKG")
+    with pytest.raises(UserInputError, match="different places"):
+        SensorInput(**metr_input(sensors=str(tmp_path / "twin.gpkg"))).read()
+    wide = pd.read_csv(METR / "speed_wide.csv")
+    wide.rename(columns={c: f"x{c}" for c in wide.columns[1:]}).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(UserInputError, match="No sensor id"):
+        SensorInput(**metr_input(observations=str(tmp_path / "other.csv"))).read()
+    pd.concat([wide, wide.iloc[[5]]]).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(UserInputError, match="more than one row"):
+        SensorInput(**metr_input(observations=str(tmp_path / "dup.csv"))).read()
+    with pytest.raises(UserInputError, match="SENSORS"):
+        SensorInput(id_field="sensor_id").read()
+
+
+# --- networks ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("architecture", ["graph_gru", "st_transformer", "fc_lstm"])
+def test_network_shapes_and_graph_use(architecture):
+    from backend.forecast.sensor_networks import build_sensor_network
+
+    torch.manual_seed(0)
+    n, lookback, horizon = 5, 6, 3
+    w = np.eye(n, dtype=np.float32)
+    w[0, 1] = w[1, 0] = 1.0  # sensors 0 and 1 linked, the others alone
+    net = build_sensor_network(architecture, transition_matrices(w), n, lookback, horizon, 8, 6).eval()
+    x = torch.randn(2, lookback, n, 8)
+    future = torch.randn(2, horizon, 6)
+    out = net(x, future)
+    assert out.shape == (2, 3, horizon, n)
+    bumped = x.clone()
+    bumped[:, :, 1, 0] += 3.0  # change sensor 1's history only
+    moved = (net(bumped, future) - out).abs().amax(dim=(0, 1, 2))
+    assert moved[1] > 0
+    if architecture == "fc_lstm":
+        assert torch.all(moved[[0, 2, 3, 4]] == 0)   # no graph: neighbours unaffected
+    elif architecture == "graph_gru":
+        assert moved[0] > 0 and torch.all(moved[2:] == 0)  # only the linked sensor feels it
+    else:
+        assert torch.all(moved > 0)                   # attention over all sensors
+
+
+# --- baselines -------------------------------------------------------------------------------------
+
+def test_network_baselines_follow_their_definitions(metr_panel):
+    values, times = metr_panel.values.T, metr_panel.times
+    baselines = BaselineSet(values, times, 300.0, 2000, weekly=True)
+    origins = np.array([2100, 2500])
+    naive = baselines.predict_many("seasonal_naive", origins, 3)
+    filled = baselines.filled
+    assert np.array_equal(naive[1, 2], filled[2500 + 3 - 2016])
+    season, count = baselines.seasons, baselines.n_seasons
+    assert count == 2016 and season[0] == 3 * 288  # 2012-03-01 was a Thursday
+    ha = baselines.predict_many("historical_average", origins, 1)[0, 0]
+    same = (season[:2000] == season[2101]) & np.isfinite(values[:2000, 0])
+    assert ha[0] == pytest.approx(values[:2000][same, 0].mean(), rel=1e-5)
+
+
+def test_ar_baseline_matches_statsmodels():
+    from statsmodels.tsa.ar_model import AutoReg
+
+    rng = np.random.default_rng(3)
+    x = np.zeros(600)
+    for t in range(2, 600):
+        x[t] = 0.6 * x[t - 1] - 0.3 * x[t - 2] + rng.normal()
+    params = fit_ar(x[:, None], max_lag=6)[0]
+    reference = AutoReg(x, lags=params.size - 1, trend="c").fit()
+    np.testing.assert_allclose(params, reference.params, rtol=1e-10)
+    assert params.size - 1 == 2
+
+
+# --- train, save, forecast -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("net")
+    request = {"sensors": metr_input(), "graph": {"kind": "edges", "edges": str(METR / "edges.csv")},
+               "config": {"architecture": "graph_gru", "lookback": 6, "horizon": 3, "epochs": 2, "hidden": 8,
+                          "max_batches_per_epoch": 6, "max_validation_windows": 100},
+               "output_model": str(folder / "model"), "output_report": str(folder / "report.html"), "device": "cpu"}
+    return folder, run_command("trainnetworkforecaster", request)
+
+
+def test_training_reports_held_out_scores_against_baselines(trained):
+    folder, result = trained
+    test = result.summary["test"]
+    assert set(test["scores"]) == {"model", "persistence", "historical_average", "seasonal_naive",
+                                   "exponential_smoothing", "ar"}
+    for scores in test["scores"].values():
+        assert all(np.isfinite(scores["mae"])) and len(scores["mae"]) == 3
+        assert all(r >= m for r, m in zip(scores["rmse"], scores["mae"]))
+    assert test["windows"] == 576 - 3 - 6 + 7  # windows whose 3 targets lie in the last 20 % (576 steps)
+    config = json.loads((folder / "model" / "config.json").read_text())
+    assert config["format"] == "st_analyzer.network_forecaster" and len(config["sensors"]["ids"]) == 30
+    assert config["missing_value"] == 0
+    html = (folder / "report.html").read_text()
+    assert "historical_average" in html and "<img" in html
+
+
+def test_forecast_writes_one_feature_per_sensor_and_step(trained, tmp_path):
+    import geopandas as gpd
+
+    folder, _ = trained
+    out = tmp_path / "forecast.gpkg"
+    result = run_command("forecastnetwork", {"sensors": {**metr_input(), "missing_value": None},
+                                             "model": str(folder / "model"), "output": str(out),
+                                             "origin": "2012-03-06T07:30:00"})
+    frame = gpd.read_file(out)
+    assert len(frame) == 30 * 3 and result.summary["origin"] == "2012-03-06T07:30:00Z"
+    assert set(frame.columns) >= {"station_id", "time", "step", "forecast", "lower", "upper", "geometry"}
+    assert (frame["lower"] <= frame["forecast"]).all() and (frame["forecast"] <= frame["upper"]).all()
+    first = frame[frame["step"] == 1]
+    assert (pd.to_datetime(first["time"]) == pd.Timestamp("2012-03-06T07:35:00")).all()
+    assert frame["forecast"].between(0, 90).all()
+
+
+def test_forecast_maps_sensors_by_id(trained, tmp_path):
+    import geopandas as gpd
+
+    folder, _ = trained
+    sensors = gpd.read_file(METR / "sensors.gpkg")
+    sensors.iloc[3:].to_file(tmp_path / "fewer.gpkg", driver="GPKG")
+    reporter = Collect()
+    run_command("forecastnetwork", {"sensors": metr_input(sensors=str(tmp_path / "fewer.gpkg")),
+                                    "model": str(folder / "model"), "output": str(tmp_path / "f.gpkg")}, reporter)
+    assert any("3 of the model's 30 sensors are not in the input" in m for m in reporter.warnings)
+    sensors.iloc[:10].to_file(tmp_path / "few.gpkg", driver="GPKG")
+    with pytest.raises(UserInputError, match="only 10 of them"):
+        run_command("forecastnetwork", {"sensors": metr_input(sensors=str(tmp_path / "few.gpkg")),
+                                        "model": str(folder / "model"), "output": str(tmp_path / "g.gpkg")})
+    assert not (tmp_path / "g.gpkg").exists()
+
+
+def test_forecast_refuses_another_time_step_and_short_history(trained, tmp_path):
+    folder, _ = trained
+    with pytest.raises(UserInputError, match="time step"):
+        run_command("forecastnetwork", {"sensors": metr_input(), "resample": "15min", "model": str(folder / "model"),
+                                        "output": str(tmp_path / "f.gpkg")})
+    with pytest.raises(UserInputError, match="needs the last 6"):
+        run_command("forecastnetwork", {"sensors": metr_input(), "origin": "2012-03-01T00:10:00",
+                                        "model": str(folder / "model"), "output": str(tmp_path / "f.gpkg")})
+
+
+def test_long_point_layer_with_geographic_graph(tmp_path):
+    request = {"sensors": {"id_field": "station_id", "points": {"path": str(WIND), "format": "long",
+                                                                "id_field": "station_id", "time_field": "date",
+                                                                "value_field": "wind_speed_knots"}},
+               "graph": {"kind": "knn", "k": 3},
+               "config": {"architecture": "fc_lstm", "lookback": 7, "horizon": 1, "epochs": 2, "hidden": 8},
+               "output_model": str(tmp_path / "wind"), "device": "cpu"}
+    result = run_command("trainnetworkforecaster", request)
+    assert result.summary["sensors"] == 12
+    assert np.isfinite(result.summary["test"]["scores"]["model"]["rmse"][0])
+
+
+def test_bad_requests_are_clear(tmp_path):
+    base = {"sensors": metr_input(), "output_model": str(tmp_path / "m"), "device": "cpu"}
+    with pytest.raises(UserInputError, match="too short"):
+        run_command("trainnetworkforecaster", {**base, "config": {"lookback": 2000, "horizon": 12}})
+    with pytest.raises(UserInputError, match="Unknown model type"):
+        run_command("trainnetworkforecaster", {**base, "config": {"architecture": "dcrnn++"}})
+    with pytest.raises(UserInputError, match="edge table"):
+        run_command("trainnetworkforecaster", {**base, "graph": {"kind": "edges"}})
+    with pytest.raises(UserInputError, match="irregular"):
+        irregular = pd.read_csv(METR / "speed_wide.csv").drop(index=[3, 10, 11, 40])
+        irregular["time"] = pd.to_datetime(irregular["time"]) + pd.to_timedelta(np.arange(len(irregular)) % 3, "s")
+        irregular.to_csv(tmp_path / "irregular.csv", index=False)
+        run_command("trainnetworkforecaster", {**base, "sensors": metr_input(observations=str(tmp_path / "irregular.csv"))})
+    if not torch.cuda.is_available():
+        with pytest.raises(UserInputError, match="CUDA was requested"):
+            run_command("trainnetworkforecaster", {**base, "device": "cuda"})
+    assert not (tmp_path / "m").exists()
+
+
+def test_full_metr_la_reads_with_the_dcrnn_graph():
+    data = np.load(shared("metr_la/speed_train_val.npz"), allow_pickle=False)
+    sensors = pd.read_csv(shared("metr_la/sensors.csv"))
+    assert list(sensors["sensor_id"]) == list(data["sensor_id"])
+    w = build_adjacency(GraphSettings("edges", edges=str(shared("metr_la/adj_dcrnn.csv"))),
+                        data["sensor_id"].astype(str), sensors[["lon", "lat"]].to_numpy(), "EPSG:4326")
+    assert (w > 0).sum() == 1722 and not np.allclose(w, w.T)  # directed road-network weights as published
