@@ -15,12 +15,13 @@ from backend.data.time_axis import median_step_seconds
 from backend.errors import UserInputError
 from backend.progress import Reporter
 
-POINT_METHODS = ("seasonal", "rolling_median", "kriging")
+POINT_METHODS = ("seasonal", "rolling_median", "kriging", "forecaster")
 
 
 @dataclass
 class DetectionSettings:
-    """method: seasonal | rolling_median | kriging (value vs. what the other stations predict).
+    """method: seasonal | rolling_median | kriging (value vs. what the other stations predict) | forecaster (the
+    one-step-ahead forecast of a trained network forecaster in ``model``; set automatically when a model is given).
 
     window: rolling-median width; causal: score against past residuals only; smooth_steps: the score is the
     mean |z| over this many median time steps (1 = no smoothing); threshold_mode/threshold: see
@@ -34,6 +35,8 @@ class DetectionSettings:
     threshold_mode: str = "score"
     threshold: float = 3.5
     min_gap: str | None = None
+    model: str | None = None
+    device: str = "auto"
 
 
 @dataclass
@@ -68,6 +71,17 @@ def _kriging_expected(panel: PointPanel, reporter: Reporter) -> np.ndarray:
     return expected
 
 
+def _forecaster_expected(panel: PointPanel, settings: DetectionSettings, reporter: Reporter) -> np.ndarray:
+    from backend.device import choose_device, torch_available
+    from backend.forecast.network_model import one_step_expected
+
+    if not settings.model:
+        raise UserInputError("The forecaster method needs a trained network forecaster folder (MODEL).")
+    if not torch_available():
+        raise UserInputError("The forecaster method needs PyTorch, which is not installed for this Python.")
+    return one_step_expected(settings.model, panel, choose_device(settings.device), reporter)
+
+
 def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, reporter: Reporter | None = None) -> Detection:
     reporter = reporter or Reporter()
     if settings.method not in POINT_METHODS:
@@ -77,15 +91,22 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
         raise UserInputError("Every station is all missing: there is nothing to score.")
     for station in panel.ids[~observed_any]:
         reporter.warning(f"Station {station} has no observation and is skipped.")
-    kriged = _kriging_expected(panel, reporter.scaled(0, 60)) if settings.method == "kriging" else None
+    if settings.model and settings.method != "forecaster":
+        reporter.log(f"A forecaster model is given: expected values are its one-step forecasts (not {settings.method}).")
+        settings.method = "forecaster"
+    expected_by_panel = None
+    if settings.method == "kriging":
+        expected_by_panel = _kriging_expected(panel, reporter.scaled(0, 60))
+    elif settings.method == "forecaster":
+        expected_by_panel = _forecaster_expected(panel, settings, reporter)
     rows, all_events = [], []
     for i, station in enumerate(panel.ids):
         ok = np.isfinite(panel.values[i])
         if not ok.any():
             continue
         times, values = panel.times[ok], panel.values[i, ok].astype(np.float64)
-        if kriged is not None:
-            expected = kriged[i, ok]
+        if expected_by_panel is not None:
+            expected = expected_by_panel[i, ok]
         else:
             try:
                 expected = expected_values(settings.method, times, values, settings.window)

@@ -96,3 +96,39 @@ def align_to_model(config: NetworkModelConfig, panel: PointPanel, reporter: Repo
     rows = np.array([position.get(sensor, -1) for sensor in config.ids])
     values = np.where(rows[:, None] >= 0, panel.values[np.maximum(rows, 0)], np.nan).T.astype(np.float32)
     return values, present
+
+
+def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter) -> np.ndarray:
+    """float64[N, T]: the model's one-step-ahead forecast of every reading of ``panel`` (rolling origins; NaN for
+    the first lookback steps and for sensors the model does not know). The panel must be on the model's step."""
+    from backend.forecast.network_training import SensorArrays, predict_sensor_windows
+    from backend.forecast.windows import calendar_features, future_times
+
+    config, network = load_network_model(folder, device)
+    regular, step = panel.on_regular_axis()
+    if regular.times.size != panel.times.size or abs(step - config.step_seconds) > 1e-6:
+        raise UserInputError(f"The forecaster method needs readings on the model's regular step "
+                             f"({config.step_seconds:g} s) without gaps in the time axis; these have a step of "
+                             f"{step:g} s over {regular.times.size} slots for {panel.times.size} times.")
+    values, present = align_to_model(config, panel, reporter)
+    if config.missing_value is not None:
+        values[values == np.float32(config.missing_value)] = np.nan
+    if panel.times.size <= config.lookback:
+        raise UserInputError(f"The series have {panel.times.size} time steps; the forecaster needs more than its "
+                             f"lookback ({config.lookback}).")
+    arrays = SensorArrays.prepare(values, panel.times, step, config.normalisation)
+    origins = np.arange(config.lookback - 1, panel.times.size - 1)
+    extended = np.concatenate([panel.times, future_times(panel.times[-1], step, config.horizon)])
+    future = calendar_features(extended, step)[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
+    mean, _, _ = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device,
+                                        future_features=future)
+    expected_model = np.full((panel.times.size, len(config.ids)), np.nan)
+    expected_model[origins + 1] = mean[:, 0]
+    position = {sensor: i for i, sensor in enumerate(config.ids)}
+    expected = np.full(panel.values.shape, np.nan)
+    for row, sensor in enumerate(panel.ids):
+        if sensor in position:
+            expected[row] = expected_model[:, position[sensor]]
+    if config.missing_value is not None:  # readings coded as missing are not scored
+        expected[panel.values == np.float32(config.missing_value)] = np.nan
+    return expected

@@ -1,6 +1,6 @@
 """stanalyzer:detectpointanomalies and stanalyzer:detectrasteranomalies."""
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
@@ -10,7 +10,8 @@ from st_analyzer.processing.kriging_parameters import add_station_input, station
 
 POINT_METHODS = [("seasonal", "Seasonal profile (robust, by hour of day / day of year)"),
                  ("rolling_median", "Rolling median of the preceding window"),
-                 ("kriging", "Space-time kriging from the other stations")]
+                 ("kriging", "Space-time kriging from the other stations"),
+                 ("forecaster", "One-step forecast of a trained network forecaster (MODEL)")]
 RASTER_METHODS = POINT_METHODS[:2]
 THRESHOLD_MODES = [("score", "Score (|robust z|) above"), ("quantile", "Quantile of all scores (0–1)"),
                    ("false_alarm_rate", "False-alarm rate for normal residuals (0–1)")]
@@ -38,7 +39,9 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
         "METHOD gives each observation an expected value: a robust seasonal profile (median by hour of day, "
         "weekday/weekend over two weeks or more, or by day of year for daily data); the rolling median of the "
         "preceding WINDOW (e.g. 6h); or space-time kriging from the other stations (catches a sensor that "
-        "disagrees with its neighbours). The residual's robust z (median/MAD; CAUSAL = against past residuals "
+        "disagrees with its neighbours); or, with MODEL (a folder from 'Train network forecaster'), the model's "
+        "one-step-ahead forecast from the sensors' preceding readings and their neighbours' (readings must be on the "
+        "model's time step). The residual's robust z (median/MAD; CAUSAL = against past residuals "
         "only, as online) averaged over SMOOTH_STEPS time steps is the score. A point is flagged when its score "
         "exceeds the threshold: a score (3.5), a quantile of all scores, or a false-alarm rate for normal "
         "residuals. Flagged points closer than three time steps form one event.\n\n"
@@ -50,6 +53,9 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_station_input(self)
         add_choice(self, "METHOD", "Expected value", POINT_METHODS, 0)
+        self.addParameter(QgsProcessingParameterFile("MODEL", "Trained network forecaster folder (sets the method to "
+                                                     "forecaster)", behavior=QgsProcessingParameterFile.Folder,
+                                                     optional=True))
         self.addParameter(QgsProcessingParameterString("WINDOW", "Rolling median window (e.g. 6h, 2 days)",
                                                        defaultValue="6h"))
         self.addParameter(QgsProcessingParameterBoolean("CAUSAL", "Causal scores (past residuals only)", False))
@@ -74,6 +80,7 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
                                  "window": self.parameterAsString(parameters, "WINDOW", context),
                                  "causal": self.parameterAsBoolean(parameters, "CAUSAL", context),
                                  "smooth_steps": self.parameterAsInt(parameters, "SMOOTH_STEPS", context),
+                                 "model": self.parameterAsFile(parameters, "MODEL", context) or None,
                                  **threshold_request(self, parameters, context)}}
         result = self.run_backend(request, [p for p in (output, events, report) if p], feedback)
         feedback.pushInfo(f"{result.summary['flagged']} of {result.summary['observations']} observations flagged, "

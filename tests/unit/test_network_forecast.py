@@ -286,3 +286,27 @@ def test_full_metr_la_reads_with_the_dcrnn_graph():
     w = build_adjacency(GraphSettings("edges", edges=str(shared("metr_la/adj_dcrnn.csv"))),
                         data["sensor_id"].astype(str), sensors[["lon", "lat"]].to_numpy(), "EPSG:4326")
     assert (w > 0).sum() == 1722 and not np.allclose(w, w.T)  # directed road-network weights as published
+
+
+def test_anomalies_against_the_trained_forecaster(trained, tmp_path):
+    import geopandas as gpd
+
+    folder, _ = trained
+    wide = pd.read_csv(METR / "speed_wide.csv").iloc[-576:]
+    long = wide.melt(id_vars="time", var_name="sensor_id", value_name="speed")
+    sensors = gpd.read_file(METR / "sensors.gpkg").assign(sensor_id=lambda f: f["sensor_id"].astype(str))
+    long = long.merge(sensors, on="sensor_id")
+    spike = (long["sensor_id"] == "773869") & long["time"].between("2012-03-10T12:00:00", "2012-03-10T12:25:00")
+    long.loc[spike, "speed"] = 15.0  # a 30-min collapse at one detector, its neighbours normal
+    gpd.GeoDataFrame(long, geometry="geometry", crs=sensors.crs).to_file(tmp_path / "obs.gpkg", driver="GPKG")
+    result = run_command("detectpointanomalies", {
+        "points": {"path": str(tmp_path / "obs.gpkg"), "format": "long", "id_field": "sensor_id", "time_field": "time",
+                   "value_field": "speed"},
+        "detection": {"model": str(folder / "model"), "smooth_steps": 1, "threshold": 6.0},
+        "output": str(tmp_path / "scored.gpkg")})
+    scored = gpd.read_file(tmp_path / "scored.gpkg")
+    hit = scored[(scored["station_id"] == "773869") & (scored["time"] == pd.Timestamp("2012-03-10T12:00:00"))]
+    assert hit["is_anomaly"].iloc[0] == 1
+    assert scored.loc[scored["observed"] == 0, "score"].eq(0).all()  # zeros are missing readings for this model
+    assert np.isnan(scored.loc[scored["time"] < pd.Timestamp("2012-03-09T00:30:00"), "expected"]).all()
+    assert result.summary["flagged"] < 0.02 * len(scored)
