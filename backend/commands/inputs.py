@@ -73,6 +73,42 @@ class SensorInput:
 
 
 @dataclass
+class SeriesSource:
+    """Exactly one of ``raster`` (a multiband stack with band times) or ``points`` (a point layer)."""
+
+    raster: str | None = None
+    points: PointInput | None = None
+
+    def is_raster(self) -> bool:
+        if bool(self.raster) == bool(self.points and self.points.path):
+            raise UserInputError("Give either a raster time stack or a point layer as input.")
+        return bool(self.raster)
+
+    def panel(self, time_step: str | None = None) -> tuple[PointPanel, float]:
+        """Station series on a regular axis (optionally averaged to ``time_step``, e.g. '1D', '7D', '1M')."""
+        panel = self.points.read()
+        if time_step:
+            panel = panel.resampled(time_step)
+        return panel.on_regular_axis()
+
+    def raster_times(self) -> tuple[np.ndarray, float]:
+        from backend.data.raster_io import band_times_from_metadata, open_raster
+        from backend.data.time_axis import summarize_time_axis
+
+        with open_raster(self.raster) as src:
+            times = band_times_from_metadata(src)
+        if times is None:
+            raise UserInputError(f"{self.raster} has no band times; build it with 'Build raster time "
+                                 "stack' first.")
+        summary = summarize_time_axis(times)
+        if summary.step_seconds is None or summary.irregular_intervals:
+            raise UserInputError(f"The stack's band times are irregular ({summary.describe()}); resample it to a "
+                                 "regular step first.")
+        return times, float(summary.step_seconds)
+
+
+
+@dataclass
 class KrigingSettings:
     """Neighbourhood and solver options shared by the kriging commands.
 

@@ -178,12 +178,14 @@ class StackWriter:
     dataset tag ``ST_TIMES`` lists all times. The file appears at ``path`` only on success.
     """
 
-    def __init__(self, path: str | Path, grid: GridSpec, times: np.ndarray,
+    def __init__(self, path: str | Path, grid: GridSpec, times: np.ndarray | None,
                  band_names: list[str] | None = None, tags: dict[str, str] | None = None,
                  outputs: AtomicOutputs | None = None) -> None:
+        """``times`` None: bands that are not times (e.g. statistics), named by ``band_names``."""
         self.path = Path(path)
-        self.grid, self.times = grid, np.asarray(times, dtype="datetime64[s]")
-        self._iso = [format_time(t) for t in self.times]
+        self.grid = grid
+        self.times = None if times is None else np.asarray(times, dtype="datetime64[s]")
+        self._iso = [format_time(t) for t in self.times] if self.times is not None else None
         self._names = band_names or self._iso
         self._tags = dict(tags or {})
         self._own_outputs = outputs is None
@@ -193,7 +195,7 @@ class StackWriter:
     def __enter__(self) -> "StackWriter":
         tmp = self._outputs.temporary(self.path)
         profile = dict(GTIFF_OPTIONS, width=self.grid.width, height=self.grid.height,
-                       count=len(self._iso), dtype="float32", nodata=np.nan,
+                       count=len(self._names), dtype="float32", nodata=np.nan,
                        crs=self.grid.crs or None, transform=self.grid.transform)
         if self.grid.width < 256 or self.grid.height < 256:
             profile.update(tiled=False)
@@ -211,10 +213,12 @@ class StackWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
-                for i, (iso, name) in enumerate(zip(self._iso, self._names), start=1):
+                for i, name in enumerate(self._names, start=1):
                     self._dst.set_band_description(i, name)
-                    self._dst.update_tags(i, time=iso)
-                self._dst.update_tags(**{TIMES_TAG: ",".join(self._iso)}, **self._tags)
+                    if self._iso:
+                        self._dst.update_tags(i, time=self._iso[i - 1])
+                times_tag = {TIMES_TAG: ",".join(self._iso)} if self._iso else {}
+                self._dst.update_tags(**times_tag, **self._tags)
         finally:
             self._dst.close()
         if self._own_outputs:

@@ -1,0 +1,352 @@
+"""Commands ``timeseriesdiagnostics``, ``timeseriesclustering`` and ``emerginghotspots`` (rasters or points)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backend.commands.base import CommandResult, command
+from backend.commands.inputs import SeriesSource
+from backend.data.atomic import AtomicOutputs
+from backend.data.point_io import write_table
+from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
+from backend.data.time_axis import format_time
+from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose
+from backend.diagnostics.series_tests import VERDICTS, default_period
+from backend.diagnostics.sources import aggregate, point_output_path, raster_output_path, regular_block
+from backend.errors import UserInputError
+from backend.progress import Reporter
+from backend.report.html import HtmlReport, new_figure
+
+MAX_IN_MEMORY = 2_000_000_000  # bytes of float64 values held at once by hot spots and clustering
+
+
+@dataclass
+class DiagnosticsRequest:
+    source: SeriesSource
+    output: str
+    output_report: str | None = None
+    settings: DiagnosticSettings = field(default_factory=DiagnosticSettings)
+    time_step: str | None = None   # average to this step first (pandas offset), e.g. 1D
+
+
+def _point_frame(panel, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame({"station_id": panel.ids, **{k: np.asarray(v) for k, v in columns.items()}})
+
+
+def _diagnostics_report(title, fields, period, step, outputs, path, examples) -> None:
+    report = HtmlReport(title)
+    report.heading("Summary")
+    n = fields["n_values"]
+    usable = n >= 4
+    significant = usable & (fields["trend_p"] < 0.05)
+    verdicts = pd.Series(fields["stationarity"][np.isfinite(fields["stationarity"])]).map(VERDICTS).value_counts()
+    report.key_values({"locations": int(n.size), "too short or empty (< 4 values)": int((~usable).sum()),
+                       "time step (s)": step, "STL period (steps)": period,
+                       "significant trend (p < 0.05, Hamed-Rao)": f"{int(significant.sum())} "
+                       f"({int((significant & (fields['trend_slope'] > 0)).sum())} up, "
+                       f"{int((significant & (fields['trend_slope'] < 0)).sum())} down)",
+                       "median seasonality strength": float(np.nanmedian(fields["seasonality"]))
+                       if np.isfinite(fields["seasonality"]).any() else "n/a",
+                       "with change points": int((fields["change_points"] > 0).sum())})
+    report.table(pd.DataFrame({"verdict (ADF + KPSS)": verdicts.index, "locations": verdicts.to_numpy()}))
+    report.table(pd.DataFrame({"field": list(DESCRIPTIONS), "meaning": list(DESCRIPTIONS.values())}))
+    for name, times, series, slope, intercept, changes in examples:
+        fig, ax = new_figure(8, 2.6)
+        ax.plot(times, series, lw=0.8, color="#2d5384", label="values")
+        index = np.arange(series.size)
+        if np.isfinite(slope):
+            ax.plot(times, intercept + slope * index, color="#c0504d", lw=1.2, label="Sen's slope")
+        for c in changes[changes >= 0]:
+            ax.axvline(times[c], color="#888888", ls="--", lw=0.8)
+        ax.legend(fontsize=7)
+        ax.set_title(name)
+        report.figure(fig, "Series with its Sen's slope line and change points in the mean (dashed).")
+    report.write(path, outputs)
+
+
+def _examples(names, times, values, trend_rows, changes, count=3):
+    """A few locations for the report: the strongest trends (by |z|)."""
+    slope, z, intercept = trend_rows
+    order = np.argsort(-np.nan_to_num(np.abs(z), nan=-1))[:count]
+    return [(str(names[i]), times, values[:, i], slope[i], intercept[i], changes[i]) for i in order]
+
+
+@command("timeseriesdiagnostics", DiagnosticsRequest, "Time-series diagnostics")
+def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> CommandResult:
+    from backend.diagnostics.trend import sens_slope
+
+    settings = request.settings
+    if not 0 < settings.alpha < 0.5:
+        raise UserInputError("The significance level must be between 0 and 0.5.")
+    with AtomicOutputs() as outputs:
+        if request.source.is_raster():
+            output = raster_output_path(request.output)
+            times, step = request.source.raster_times()
+            if request.time_step:
+                raise UserInputError("TIME_STEP aggregation is for point layers; aggregate a raster stack with "
+                                     "'Build raster time stack' first.")
+            length = regular_block(times, np.zeros((times.size, 1))).shape[0]  # steps on the regular axis
+            period = settings.period or default_period(step, length)
+            with open_raster(request.source.raster) as src:
+                grid = grid_of(src)
+                windows = list(iter_windows(grid, 128))
+                summary = {name: [] for name in FIELDS}
+                examples = []
+                with StackWriter(output, grid, None, [f"{k}: {DESCRIPTIONS[k]}" for k in FIELDS],
+                                 outputs=outputs) as writer:
+                    for i, window in enumerate(windows):
+                        block = regular_block(times, read_block(src, window))
+                        t, h, w = block.shape
+                        fields, changes = diagnose(block.reshape(t, -1), period, settings)
+                        writer.write_window(np.stack([fields[k].reshape(h, w) for k in FIELDS]), window)
+                        for k in FIELDS:
+                            summary[k].append(fields[k])
+                        if i == 0:
+                            flat = block.reshape(t, -1)
+                            slope, intercept = sens_slope(flat)
+                            names = [f"cell row {window.row_off + j // w}, col {window.col_off + j % w}"
+                                     for j in range(h * w)]
+                            axis = times[0] + np.arange(t) * np.timedelta64(int(step), "s")
+                            examples = _examples(names, axis, flat, (slope, fields["trend_z"], intercept), changes)
+                        reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
+            fields = {k: np.concatenate(v) for k, v in summary.items()}
+        else:
+            output = point_output_path(request.output)
+            panel, step = request.source.panel(request.time_step)
+            values = panel.values.T.astype(np.float64)
+            period = settings.period or default_period(step, values.shape[0])
+            fields, changes = diagnose(values, period, settings)
+            first = fields["first_change"]
+            change_time = [format_time(panel.times[int(c)]) if np.isfinite(c) else "" for c in first]
+            table = _point_frame(panel, {**fields, "first_change_time": change_time})
+            write_table(table, output, outputs, xy=panel.xy, crs=panel.crs)
+            slope, intercept = fields["trend_slope"], np.nanmedian(values, axis=0) - \
+                np.nanmedian(np.where(np.isfinite(values), np.arange(values.shape[0])[:, None], np.nan), axis=0) * \
+                fields["trend_slope"]
+            examples = _examples(panel.ids, panel.times, values, (slope, fields["trend_z"], intercept), changes)
+        short = int((fields["n_values"] < 4).sum())
+        if short:
+            reporter.warning(f"{short} location(s) have fewer than 4 values: their tests are left empty (NA).")
+        if request.output_report:
+            _diagnostics_report("Time-series diagnostics", fields, period, step, outputs, request.output_report,
+                                examples)
+    significant = int(np.nansum(fields["trend_p"] < settings.alpha))
+    reporter.log(f"{significant} of {fields['n_values'].size} locations have a significant trend (Hamed-Rao MK, "
+                 f"p < {settings.alpha}).")
+    produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
+                         {"locations": int(fields["n_values"].size), "significant_trends": significant,
+                          "period": int(period), "raster": request.source.is_raster(), "fields": FIELDS})
+
+
+# --- emerging hot spots ------------------------------------------------------------------------------
+
+@dataclass
+class HotSpotRequest:
+    source: SeriesSource
+    output: str
+    output_report: str | None = None
+    neighbourhood: str = "auto"     # points: distance_band | knn; rasters: queen | rook | distance_band
+    distance: float = 0.0           # metres (points; 0 = smallest band giving everyone a neighbour) or map units
+    k: int = 8
+    time_step: str | None = None    # aggregate to this step first (pandas offset)
+    alpha: float = 0.05
+
+
+def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
+    """(times, Gi* z float[T, N], locations description) for points or raster cells."""
+    from backend.diagnostics.hotspots import gi_star, gi_star_grid, grid_kernel, point_weights
+    from backend.forecast.graph import station_distances
+
+    if request.source.is_raster():
+        times, _step = request.source.raster_times()
+        with open_raster(request.source.raster) as src:
+            grid = grid_of(src)
+            if times.size * grid.width * grid.height * 8 * 3 > MAX_IN_MEMORY:
+                raise UserInputError("The stack is too large for hot spot analysis in memory; aggregate it to fewer "
+                                     "time steps (TIME_STEP) or a coarser grid first.")
+            values = regular_block(times, read_block(src)).astype(np.float64)
+        t, h, w = values.shape
+        axis = times[0] + np.arange(t) * np.timedelta64(int(_step), "s")
+        times, flat = aggregate(axis, values.reshape(t, -1), request.time_step)
+        values = flat.reshape(-1, h, w)
+        kind = "queen" if request.neighbourhood in ("auto", "") else request.neighbourhood
+        if kind not in ("queen", "rook", "distance_band"):
+            raise UserInputError(f"Raster neighbourhoods are queen, rook or distance_band, not {kind!r}.")
+        radius = request.distance / abs(grid.transform.a) if kind == "distance_band" else 1.0
+        if kind == "distance_band" and radius < 1:
+            raise UserInputError(f"The distance band ({request.distance:g}) is smaller than one cell "
+                                 f"({abs(grid.transform.a):g}); use a larger DISTANCE.")
+        z = gi_star_grid(values, grid_kernel(kind, radius)).reshape(values.shape[0], -1)
+        return times, z, values.reshape(values.shape[0], -1), {"grid": grid, "kind": kind}
+    panel, _step = request.source.panel(request.time_step)
+    if panel.n_stations < 3:
+        raise UserInputError(f"Hot spot analysis needs at least 3 locations; the layer has {panel.n_stations}.")
+    distances = station_distances(panel.xy, panel.crs)
+    kind = "distance_band" if request.neighbourhood in ("auto", "") else request.neighbourhood
+    if kind not in ("distance_band", "knn"):
+        raise UserInputError(f"Point neighbourhoods are distance_band or knn, not {kind!r}.")
+    weights, band = point_weights(distances, kind, request.distance, request.k)
+    isolated = int((weights.sum(axis=1) <= 1).sum())
+    if isolated:
+        reporter.warning(f"{isolated} of {panel.n_stations} locations have no neighbour within the distance band "
+                         f"({band:.0f} m); their Gi* only compares them with the mean. Use a larger DISTANCE or knn.")
+    if band is not None:
+        reporter.log(f"Distance band: {band:.0f} m (ellipsoidal distances for geographic layers).")
+    values = panel.values.T.astype(np.float64)
+    return panel.times, gi_star(values, weights), values, {"panel": panel, "kind": kind, "band": band}
+
+
+@command("emerginghotspots", HotSpotRequest, "Emerging hot spots")
+def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandResult:
+    from backend.diagnostics.hotspots import CATEGORIES, categorise, fdr_adjust, p_two_sided
+    from backend.diagnostics.trend import mann_kendall
+
+    if not 0 < request.alpha < 0.5:
+        raise UserInputError("The significance level must be between 0 and 0.5.")
+    times, z, values, where = _hot_spot_series(request, reporter)
+    if times.size < 4:
+        raise UserInputError(f"{times.size} time steps after aggregation: emerging hot spots need at least 4 "
+                             "(the trend test needs them). Use a shorter TIME_STEP.")
+    p = fdr_adjust(p_two_sided(z), axis=1)
+    significant = p < request.alpha
+    hot, cold = significant & (z > 0), significant & (z < 0)
+    trend = mann_kendall(z, hamed_rao=False)
+    codes = categorise(hot, cold, trend.z, trend.p, request.alpha)
+    observed = np.isfinite(values).any(axis=0)
+    columns = {"category": np.array(CATEGORIES)[codes], "category_code": codes.astype(np.int32),
+               "trend_z": trend.z, "trend_p": trend.p, "hot_steps": hot.sum(axis=0).astype(np.int32),
+               "cold_steps": cold.sum(axis=0).astype(np.int32), "last_z": z[-1]}
+    counts = pd.Series(columns["category"][observed]).value_counts()
+    with AtomicOutputs() as outputs:
+        if "grid" in where:
+            output = raster_output_path(request.output)
+            grid = where["grid"]
+            bands = ["category_code", "trend_z", "trend_p", "hot_steps", "cold_steps"]
+            stack = np.stack([np.where(observed, np.asarray(columns[b], dtype=np.float64), np.nan).reshape(
+                grid.height, grid.width) for b in bands])
+            from rasterio.windows import Window
+
+            with StackWriter(output, grid, None, bands, tags={"CATEGORIES": ";".join(
+                    f"{i}={c}" for i, c in enumerate(CATEGORIES))}, outputs=outputs) as writer:
+                writer.write_window(stack, Window(0, 0, grid.width, grid.height))
+        else:
+            output = point_output_path(request.output)
+            panel = where["panel"]
+            write_table(_point_frame(panel, columns), output, outputs, xy=panel.xy, crs=panel.crs)
+        if request.output_report:
+            report = HtmlReport("Emerging hot spots")
+            report.key_values({"locations": int(observed.sum()), "time steps": int(times.size),
+                               "first / last step": f"{format_time(times[0])} / {format_time(times[-1])}",
+                               "neighbourhood": where["kind"], "significance": f"FDR-adjusted p < {request.alpha}"})
+            report.table(pd.DataFrame({"category": counts.index, "locations": counts.to_numpy()}))
+            fig, ax = new_figure(8, 3)
+            ax.plot(times, hot.sum(axis=1), color="#c0504d", label="hot")
+            ax.plot(times, cold.sum(axis=1), color="#2d5384", label="cold")
+            ax.set_ylabel("significant locations")
+            ax.legend(fontsize=7)
+            report.figure(fig, "Number of significant hot and cold spots per time step.")
+            report.write(request.output_report, outputs)
+    reporter.log("Categories: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+    produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
+    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
+                         {"categories": {str(k): int(v) for k, v in counts.items()}, "time_steps": int(times.size),
+                          "raster": "grid" in where, "category_names": CATEGORIES})
+
+
+# --- clustering --------------------------------------------------------------------------------------
+
+@dataclass
+class ClusteringRequest:
+    source: SeriesSource
+    output: str
+    output_report: str | None = None
+    output_profiles: str | None = None   # CSV/GeoPackage table: cluster, time, mean, p10, p90
+    n_clusters: int = 0                  # 0 = chosen by silhouette
+    features: str = "value"              # value | shape
+    time_step: str | None = None
+    seed: int = 0
+
+
+def _profiles(times, series, labels, k) -> pd.DataFrame:
+    rows = []
+    for cluster in range(1, k + 1):
+        members = series[labels == cluster]
+        if not members.size:
+            continue
+        with np.errstate(invalid="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(members, axis=0)
+                low, high = np.nanpercentile(members, [10, 90], axis=0)
+        rows.append(pd.DataFrame({"cluster": cluster, "time": times, "members": members.shape[0], "mean": mean,
+                                  "p10": low, "p90": high}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@command("timeseriesclustering", ClusteringRequest, "Time-series clustering")
+def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> CommandResult:
+    from backend.diagnostics.clustering import fit_clusters
+
+    source = request.source
+    if source.is_raster():
+        times, step = source.raster_times()
+        with open_raster(source.raster) as src:
+            grid = grid_of(src)
+            values = regular_block(times, read_block(src))
+        t = values.shape[0]
+        if values.size * 8 * 3 > MAX_IN_MEMORY:
+            raise UserInputError("The stack is too large to cluster in memory; use a coarser grid or aggregate time.")
+        axis = times[0] + np.arange(t) * np.timedelta64(int(step), "s")
+        times, flat = aggregate(axis, values.reshape(t, -1), request.time_step)
+        series = flat.T
+    else:
+        panel, _step = source.panel(request.time_step)
+        times, series = panel.times, panel.values.astype(np.float64)
+    model = fit_clusters(series, request.n_clusters, request.features, request.seed)
+    k = int(model.kmeans.n_clusters)
+    labels = model.predict(series)
+    sizes = {int(c): int((labels == c).sum()) for c in range(1, k + 1)}
+    profiles = _profiles(times, series, labels, k)
+    with AtomicOutputs() as outputs:
+        if source.is_raster():
+            output = raster_output_path(request.output)
+            from rasterio.windows import Window
+
+            band = np.where(labels > 0, labels, np.nan).reshape(1, grid.height, grid.width)
+            with StackWriter(output, grid, None, ["cluster (0 = no data)"], outputs=outputs) as writer:
+                writer.write_window(band, Window(0, 0, grid.width, grid.height))
+        else:
+            output = point_output_path(request.output)
+            write_table(_point_frame(panel, {"cluster": labels.astype(np.int32)}), output, outputs, xy=panel.xy,
+                        crs=panel.crs)
+        if request.output_profiles:
+            write_table(profiles, request.output_profiles, outputs)
+        if request.output_report:
+            report = HtmlReport("Time-series clustering")
+            report.key_values({"series": int((labels > 0).sum()), "features": request.features, "clusters": k,
+                               "chosen by": "silhouette" if request.n_clusters <= 0 else "user"})
+            if model.silhouette:
+                report.table(pd.DataFrame({"clusters": list(model.silhouette),
+                                           "silhouette": [round(v, 4) for v in model.silhouette.values()]}))
+            report.table(pd.DataFrame({"cluster": list(sizes), "members": list(sizes.values())}))
+            fig, ax = new_figure(8, 3.2)
+            colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+            for cluster, part in profiles.groupby("cluster"):
+                colour = colours[(cluster - 1) % len(colours)]
+                ax.plot(part["time"], part["mean"], color=colour, lw=1.2, label=f"cluster {cluster}")
+                ax.fill_between(part["time"], part["p10"], part["p90"], color=colour, alpha=0.15)
+            ax.legend(fontsize=7)
+            report.figure(fig, "Cluster mean profiles with the 10–90 % band of their members.")
+            report.write(request.output_report, outputs)
+    reporter.log(f"{k} clusters: " + ", ".join(f"{c}: {n}" for c, n in sizes.items()))
+    produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report, "OUTPUT_PROFILES": request.output_profiles}
+    return CommandResult({k_: str(Path(v).absolute()) for k_, v in produced.items() if v},
+                         {"clusters": k, "sizes": sizes, "silhouette": model.silhouette,
+                          "raster": source.is_raster()})

@@ -1,0 +1,1 @@
+"""Time-series diagnostics, change points, Getis-Ord Gi*, emerging hot spots and time-series clustering."""

@@ -1,0 +1,78 @@
+"""Time-series clustering: k-means (scikit-learn) on standardised series.
+
+features = "value": series standardised with the overall mean and standard deviation (level and shape count);
+features = "shape": each series z-normalised on its own (Euclidean distance ∝ √(1 − correlation)), so series
+with the same pattern cluster whatever their level. Gaps are filled with the series mean (0 after scaling).
+With n_clusters = 0 the number is chosen among 2…8 by the silhouette score (on at most 5,000 series).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backend.errors import UserInputError
+
+FEATURES = ("value", "shape")
+
+
+@dataclass
+class ClusterModel:
+    features: str
+    center: float            # overall mean (value features)
+    scale: float             # overall std
+    kmeans: object
+    silhouette: dict[int, float]
+
+    def transform(self, series: np.ndarray) -> np.ndarray:
+        """float[M, T] standardised rows (as fitted)."""
+        x = np.asarray(series, dtype=np.float64)
+        if self.features == "shape":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.nanmean(x, axis=1, keepdims=True)
+                std = np.nanstd(x, axis=1, keepdims=True)
+                z = (x - mean) / np.where(std > 0, std, 1.0)
+        else:
+            z = (x - self.center) / self.scale
+        return np.nan_to_num(z, nan=0.0)
+
+    def predict(self, series: np.ndarray) -> np.ndarray:
+        """Cluster ids 1…k per row; 0 for rows without any value."""
+        labels = self.kmeans.predict(self.transform(series)) + 1
+        return np.where(np.isfinite(series).any(axis=1), labels, 0)
+
+
+def fit_clusters(series: np.ndarray, n_clusters: int = 0, features: str = "value", seed: int = 0,
+                 max_k: int = 8) -> ClusterModel:
+    """Fit on rows of ``series`` float[M, T] that have values (a random sample of ≤ 50,000 rows for large inputs)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    if features not in FEATURES:
+        raise UserInputError(f"Unknown features {features!r}; use one of {', '.join(FEATURES)}.")
+    x = np.asarray(series, dtype=np.float64)
+    rows = x[np.isfinite(x).any(axis=1)]
+    if rows.shape[0] < 3:
+        raise UserInputError(f"Clustering needs at least 3 series with values; there are {rows.shape[0]}.")
+    rng = np.random.default_rng(seed)
+    if rows.shape[0] > 50_000:
+        rows = rows[rng.choice(rows.shape[0], 50_000, replace=False)]
+    finite = rows[np.isfinite(rows)]
+    model = ClusterModel(features, float(finite.mean()), float(finite.std()) or 1.0, None, {})
+    z = model.transform(rows)
+    distinct = np.unique(np.round(z, 12), axis=0).shape[0]
+    if n_clusters > rows.shape[0]:
+        raise UserInputError(f"{n_clusters} clusters asked for {rows.shape[0]} series; ask for fewer.")
+    if n_clusters <= 0:
+        sample = z if z.shape[0] <= 5000 else z[rng.choice(z.shape[0], 5000, replace=False)]
+        candidates = [k for k in range(2, max_k + 1) if k < min(distinct, sample.shape[0])]
+        if not candidates:
+            n_clusters = 1
+        for k in candidates:
+            labels = KMeans(k, n_init=10, random_state=seed).fit_predict(sample)
+            model.silhouette[k] = float(silhouette_score(sample, labels))
+        if candidates:
+            n_clusters = max(model.silhouette, key=model.silhouette.get)
+    model.kmeans = KMeans(n_clusters, n_init=10, random_state=seed).fit(z)
+    return model

@@ -1,0 +1,70 @@
+"""Diagnostics of many series at once (stations or raster cells): values float[T, M] on a regular axis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backend.diagnostics.changepoints import binary_segmentation
+from backend.diagnostics.series_tests import dominant_period, seasonality_strength, stationarity_tests
+from backend.diagnostics.trend import MIN_LENGTH, mann_kendall
+
+FIELDS = ["trend_slope", "trend_z", "trend_p", "seasonality", "period", "adf_p", "kpss_p", "stationarity",
+          "change_points", "first_change", "missing_share", "n_values"]
+DESCRIPTIONS = {
+    "trend_slope": "Sen's slope (units per time step)", "trend_z": "Mann-Kendall z (Hamed-Rao corrected)",
+    "trend_p": "Mann-Kendall p (Hamed-Rao corrected)", "seasonality": "STL seasonality strength (0-1)",
+    "period": "dominant period (time steps, periodogram)", "adf_p": "ADF p (H0: unit root)",
+    "kpss_p": "KPSS p (H0: level-stationary)",
+    "stationarity": "0 stationary, 1 trend-stationary, 2 difference-stationary, 3 non-stationary",
+    "change_points": "number of change points in the mean", "first_change": "time step index of the first change",
+    "missing_share": "share of missing time steps", "n_values": "number of values"}
+
+
+@dataclass
+class DiagnosticSettings:
+    """period: STL period in steps (0 = from the calendar); alpha: test level; max_changes/min_size: binary
+    segmentation limits (min_size in steps)."""
+
+    period: int = 0
+    alpha: float = 0.05
+    max_changes: int = 5
+    min_size: int = 5
+
+
+def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(field → float64[M], change-point indices int[M, max_changes]) for series float[T, M].
+
+    Vectorised: trend, periodogram, change points, ADF; per series (statsmodels): STL and KPSS.
+    Series with fewer than 4 values, or constant, get NaN (their ``n_values`` says why).
+    """
+    t, m = values.shape
+    n = np.isfinite(values).sum(axis=0)
+    usable = n >= MIN_LENGTH
+    out = {name: np.full(m, np.nan) for name in FIELDS}
+    out["n_values"] = n.astype(np.float64)
+    out["missing_share"] = 1 - n / max(t, 1)
+    if not usable.any():
+        return out, np.full((m, settings.max_changes), -1)
+    block = values[:, usable].astype(np.float64)
+    trend = mann_kendall(block, hamed_rao=True, alpha=settings.alpha)
+    out["trend_slope"][usable], out["trend_z"][usable], out["trend_p"][usable] = trend.slope, trend.z, trend.p
+    out["period"][usable] = dominant_period(block)
+    changes = np.full((m, settings.max_changes), -1)
+    changes[usable] = binary_segmentation(block, settings.max_changes, settings.min_size)
+    out["change_points"][usable] = (changes[usable] >= 0).sum(axis=1)
+    first = changes[usable, 0].astype(np.float64)
+    out["first_change"][usable] = np.where(first >= 0, first, np.nan)
+    adf, kpss_p, verdict = stationarity_tests(block, settings.alpha)
+    out["adf_p"][usable], out["kpss_p"][usable] = adf, kpss_p
+    out["stationarity"][usable] = np.where(verdict >= 0, verdict, np.nan)
+    for k, column in enumerate(np.flatnonzero(usable)):
+        series = block[:, k]
+        if np.nanmax(series) > np.nanmin(series):
+            out["seasonality"][column] = seasonality_strength(series, period)
+    constant = usable & (np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0) ==
+                         np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0))
+    for name in ("trend_z", "trend_p", "period"):
+        out[name][constant] = np.nan
+    return out, changes
