@@ -5,11 +5,13 @@ Definitions follow pymannkendall 1.4 (``original_test``, ``hamed_rao_modificatio
 S = Σ_{i<j} sign(x_j − x_i) over observed pairs, Var(S) with the tie correction, z = (S ∓ 1)/√Var(S),
 two-sided normal p. Sen's slope is the median of (x_j − x_i)/(j − i) on the original time index (per
 step). Hamed–Rao: ranks of the series detrended by Sen's slope, their autocorrelations significant at α
-inflate Var(S) by n/n* = 1 + 2/(n(n−1)(n−2)) Σ (n−i)(n−i−1)(n−i−2) ρ_i.
+inflate Var(S) by n/n* = 1 + 2/(n(n−1)(n−2)) Σ (n−i)(n−i−1)(n−i−2) ρ_i. Where that factor is ≤ 0 (strong
+negative autocorrelations over all lags; pymannkendall then returns NaN) the uncorrected variance is kept.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,8 +82,10 @@ def sens_slope(values: np.ndarray, max_pairs: int = 20_000_000) -> tuple[np.ndar
             ok = np.isfinite(d).any(axis=0)
             slope[start:start + chunk][ok] = np.nanmedian(d[:, ok], axis=0)
     index = np.arange(t, dtype=np.float64)[:, None]
-    median_index = np.nanmedian(np.where(np.isfinite(values), index, np.nan), axis=0) if m else np.zeros(0)
-    intercept = np.nanmedian(values, axis=0) - median_index * slope
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing series
+        median_index = np.nanmedian(np.where(np.isfinite(values), index, np.nan), axis=0)
+        intercept = np.nanmedian(values, axis=0) - median_index * slope
     return slope, intercept
 
 
@@ -105,8 +109,9 @@ def mann_kendall(values: np.ndarray, hamed_rao: bool = True, alpha: float = 0.05
     s = mk_score(values)
     var_s = variance_s(values)
     slope, intercept = sens_slope(values)
-    if hamed_rao:
-        var_s = var_s * _hamed_rao_factor(values, slope, n, alpha)
+    if hamed_rao:  # a non-positive corrected variance (NaN in pymannkendall) keeps the uncorrected one
+        factor = _hamed_rao_factor(values, slope, n, alpha)
+        var_s = np.where(factor > 0, var_s * factor, var_s)
     z = z_from_s(s, var_s)
     p = 2 * (1 - norm.cdf(np.abs(z)))
     bad = (n < MIN_LENGTH) | ~(var_s > 0)
