@@ -19,11 +19,13 @@ def _qdatetime(iso: str) -> QDateTime:
 
 
 def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp_name: str = "Viridis",
-                     band: int = 1) -> None:
+                     band: int = 1, invert: bool = False) -> None:
     """One colour ramp from ``minimum`` to ``maximum`` (the same for every band, so animations compare)."""
     if maximum <= minimum:
         maximum = minimum + 1.0
     ramp = QgsStyle.defaultStyle().colorRamp(ramp_name)
+    if invert:
+        ramp.invert()
     function = QgsColorRampShader(minimum, maximum, ramp, QgsColorRampShader.Interpolated)
     function.classifyColorRamp(7, band)
     shader = QgsRasterShader(minimum, maximum)
@@ -140,3 +142,70 @@ class RasterResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
         cls._alive.append(processor)
         context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
 
+
+
+# --- results whose layer type depends on the input (rasters or points) ----------------------------
+
+HOT_SPOT_COLOURS = {  # category code → colour (hot: reds, cold: blues), codes as in backend.diagnostics.hotspots
+    0: "#e8e8e8", 1: "#f4a582", 2: "#f08060", 3: "#b2182b", 4: "#d6604d", 5: "#e7998a", 6: "#fddbc7", 7: "#c51b7d",
+    8: "#7f3b08", 9: "#92c5de", 10: "#6fa8d6", 11: "#2166ac", 12: "#4393c3", 13: "#8fb8de", 14: "#d1e5f0",
+    15: "#4d9221", 16: "#2d004b"}
+CLUSTER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                   "#bcbd22", "#17becf"]
+
+
+def style_categories(layer: QgsMapLayer, field: str, band: int, classes: list[tuple[int, str, str]]) -> None:
+    """Categorised style: (value, label, colour) per class, on a vector field or a raster band."""
+    from qgis.core import (QgsCategorizedSymbolRenderer, QgsPalettedRasterRenderer, QgsRendererCategory, QgsSymbol,
+                           QgsVectorLayer)
+    from qgis.PyQt.QtGui import QColor
+
+    if isinstance(layer, QgsVectorLayer):
+        categories = []
+        for value, label, colour in classes:
+            symbol = QgsSymbol.defaultSymbol(layer.geometryType())
+            symbol.setColor(QColor(colour))
+            categories.append(QgsRendererCategory(value, symbol, label))
+        layer.setRenderer(QgsCategorizedSymbolRenderer(field, categories))
+    elif isinstance(layer, QgsRasterLayer):
+        entries = [QgsPalettedRasterRenderer.Class(value, QColor(colour), label) for value, label, colour in classes]
+        layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), band, entries))
+    layer.triggerRepaint()
+
+
+def style_diverging(layer: QgsMapLayer, field: str, band: int, limit: float = 3.0) -> None:
+    """Blue–white–red from −limit to +limit (z-scores) on a vector field or a raster band."""
+    from qgis.core import QgsVectorLayer
+
+    if isinstance(layer, QgsRasterLayer):
+        style_continuous(layer, -limit, limit, ramp_name="RdBu", band=band, invert=True)
+    elif isinstance(layer, QgsVectorLayer):
+        style_graduated_points(layer, field, ramp="Spectral")
+
+
+class StyledResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Runs a style function on a result layer when Processing loads it."""
+
+    _alive: list["StyledResultPostProcessor"] = []
+
+    def __init__(self, function, **kwargs) -> None:
+        super().__init__()
+        self.function, self.kwargs = function, kwargs
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        self.function(layer, **self.kwargs)
+
+
+def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None, **kwargs) -> None:
+    """Load a result whose type (raster or vector) depends on the input, with an optional style function."""
+    from qgis.core import QgsProcessingUtils
+
+    if not path or context.project() is None:
+        return
+    details = QgsProcessingContext.LayerDetails(name, context.project(), name)
+    details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
+    context.addLayerToLoadOnCompletion(path, details)
+    if function is not None:
+        processor = StyledResultPostProcessor(function, **kwargs)
+        StyledResultPostProcessor._alive.append(processor)
+        context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)

@@ -7,6 +7,8 @@ from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
 from st_analyzer.processing.anomalies import DetectPointAnomaliesAlgorithm, DetectRasterAnomaliesAlgorithm
 from st_analyzer.processing.build_raster_stack import BuildRasterStackAlgorithm
 from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorithm
+from st_analyzer.processing.diagnostics import (EmergingHotSpotsAlgorithm, TimeSeriesClusteringAlgorithm,
+                                                TimeSeriesDiagnosticsAlgorithm)
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
 from st_analyzer.processing.forecasting import (BaselineForecastAlgorithm, ForecastRasterAlgorithm,
                                                 TrainRasterForecasterAlgorithm)
@@ -67,6 +69,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
                           StKrigingAlgorithm(), StKrigingCvAlgorithm(), TrainRasterForecasterAlgorithm(),
                           ForecastRasterAlgorithm(), BaselineForecastAlgorithm(), DetectPointAnomaliesAlgorithm(),
                           DetectRasterAnomaliesAlgorithm(), TrainNetworkForecasterAlgorithm(),
-                          ForecastNetworkAlgorithm()):
+                          ForecastNetworkAlgorithm(), TimeSeriesDiagnosticsAlgorithm(), TimeSeriesClusteringAlgorithm(),
+                          EmergingHotSpotsAlgorithm()):
             self.addAlgorithm(algorithm)
 

@@ -1,0 +1,200 @@
+"""stanalyzer:timeseriesdiagnostics, timeseriesclustering and emerginghotspots (raster stacks or point layers)."""
+
+from qgis.core import (QgsProcessingException, QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
+                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
+
+from st_analyzer.layers import CLUSTER_COLOURS, HOT_SPOT_COLOURS, load_result, style_categories, style_diverging
+from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_choice, add_html_output,
+                                           add_point_field_parameters, choice_of, file_output, is_point_layer,
+                                           point_input_request, raster_path_of)
+
+RESULT_FILTER = "GeoTIFF for raster input (*.tif);;GeoPackage for point input (*.gpkg);;CSV (*.csv)"
+INPUT_HELP = ("INPUT: a raster time stack with band times (from 'Build raster time stack') or a point layer of "
+              "station series, long (ID_FIELD, TIME_FIELD, VALUE_FIELD) or wide (VALUE_FIELDS).")
+
+
+def add_series_input(alg) -> None:
+    """INPUT (raster stack or point layer) with the shared point field parameters, and TIME_STEP."""
+    alg.addParameter(QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer", types=ANY_POINT_OR_RASTER))
+    add_point_field_parameters(alg, parent="INPUT", optional=True)
+
+
+def add_time_step(alg, description: str) -> None:
+    alg.addParameter(QgsProcessingParameterString("TIME_STEP", description, optional=True))
+
+
+def series_source(alg, parameters, context, feedback) -> tuple[dict, bool]:
+    """The backend ``SeriesSource`` and whether the input is a raster."""
+    layer = alg.parameterAsLayer(parameters, "INPUT", context)
+    if layer is None:
+        raise QgsProcessingException("Choose a raster stack or a point layer.")
+    if isinstance(layer, QgsRasterLayer):
+        return {"raster": raster_path_of(layer)}, True
+    if is_point_layer(layer):
+        return {"points": point_input_request(alg, parameters, context, layer, feedback)}, False
+    raise QgsProcessingException(f"{layer.name()} is neither a raster nor a point layer.")
+
+
+def add_result_output(alg, name: str, description: str) -> None:
+    alg.addParameter(QgsProcessingParameterFileDestination(name, description, fileFilter=RESULT_FILTER))
+
+
+def time_step_of(alg, parameters, context) -> str | None:
+    return (alg.parameterAsString(parameters, "TIME_STEP", context) or "").strip() or None
+
+
+class TimeSeriesDiagnosticsAlgorithm(StAlgorithm):
+    ALG_ID = "timeseriesdiagnostics"
+    TITLE = "Time-series diagnostics"
+    GROUP_ID, GROUP = "diagnostics", "Diagnostics"
+    COMMAND = "timeseriesdiagnostics"
+    HELP = (
+        "Tests every station or raster cell for trend, seasonality, stationarity and change points.\n\n"
+        + INPUT_HELP + "\n\n"
+        "Per location: Mann-Kendall trend test with Sen's slope (units per time step) and the Hamed–Rao correction "
+        "for serial correlation (trend_z, trend_p); STL seasonality strength 0–1 for PERIOD steps (0 = a day for "
+        "sub-daily data, a year or a week for daily data) and the dominant period of the periodogram; ADF and KPSS "
+        "p-values with a verdict (0 stationary, 1 trend-stationary, 2 difference-stationary, 3 non-stationary); "
+        "the number of change points in the mean (binary segmentation, at most MAX_CHANGE_POINTS, segments of at "
+        "least MIN_SEGMENT steps) and the first one; missing share. Series with fewer than 4 values get empty "
+        "results; constant series get no trend.\n\n"
+        "OUTPUT: for a raster, one multiband GeoTIFF (bands named trend_slope, trend_z, trend_p, seasonality, "
+        "period, adf_p, kpss_p, stationarity, change_points, first_change, missing_share, n_values; shown on "
+        "trend_z); for points, a layer with those fields. OUTPUT_REPORT: summary and example series.\n\n"
+        "Example: 10 years of daily PM10 per station → where concentrations fall significantly.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_series_input(self)
+        add_time_step(self, "Average points to this step first (e.g. 1D, 7D, 1M; empty = as is)")
+        for name, label, default in (("PERIOD", "Seasonal period in steps (0 = from the calendar)", 0),
+                                     ("MAX_CHANGE_POINTS", "Most change points per series", 5),
+                                     ("MIN_SEGMENT", "Shortest segment between change points (steps)", 5)):
+            self.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default,
+                                                           minValue=0))
+        self.addParameter(QgsProcessingParameterNumber("ALPHA", "Significance level", QgsProcessingParameterNumber.Double,
+                                                       0.05, minValue=0.001, maxValue=0.49))
+        add_result_output(self, "OUTPUT", "Diagnostics")
+        add_html_output(self, "OUTPUT_REPORT", "Diagnostics report")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source, is_raster = series_source(self, parameters, context, feedback)
+        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
+        request = {"source": source, "output": output, "output_report": report,
+                   "time_step": time_step_of(self, parameters, context),
+                   "settings": {"period": self.parameterAsInt(parameters, "PERIOD", context),
+                                "alpha": self.parameterAsDouble(parameters, "ALPHA", context),
+                                "max_changes": max(1, self.parameterAsInt(parameters, "MAX_CHANGE_POINTS", context)),
+                                "min_size": max(2, self.parameterAsInt(parameters, "MIN_SEGMENT", context))}}
+        result = self.run_backend(request, [p for p in (output, report) if p], feedback)
+        output = result.outputs["OUTPUT"]
+        load_result(context, output, "Time-series diagnostics", is_raster, style_diverging, field="trend_z", band=2)
+        return {"OUTPUT": output, "OUTPUT_REPORT": report}
+
+
+class EmergingHotSpotsAlgorithm(StAlgorithm):
+    ALG_ID = "emerginghotspots"
+    TITLE = "Emerging hot spots"
+    GROUP_ID, GROUP = "diagnostics", "Diagnostics"
+    COMMAND = "emerginghotspots"
+    NEIGHBOURHOODS = [("auto", "Automatic (distance band for points, queen for rasters)"),
+                      ("distance_band", "Distance band (DISTANCE)"), ("knn", "k nearest (points)"),
+                      ("queen", "Queen contiguity (rasters)"), ("rook", "Rook contiguity (rasters)")]
+    HELP = (
+        "Finds where hot and cold spots appear, grow, persist, fade or come and go over time (as ArcGIS Pro's "
+        "Emerging Hot Spot Analysis).\n\n"
+        + INPUT_HELP + " TIME_STEP averages the series to coarser steps first (e.g. 7D for weekly).\n\n"
+        "For each step, Getis-Ord Gi* z-scores compare each location's neighbourhood (itself included) with all "
+        "locations; p-values are FDR-corrected (Benjamini–Hochberg) per step and compared with ALPHA. "
+        "NEIGHBOURHOOD: points use a distance band (DISTANCE in metres; 0 = the smallest band that gives every "
+        "location a neighbour; ellipsoidal distances for geographic layers) or the K nearest; rasters use queen "
+        "or rook contiguity or a distance band in map units. A Mann-Kendall test of each location's Gi* z series "
+        "gives the trend. Categories: new, consecutive, intensifying, persistent, diminishing, sporadic, "
+        "oscillating, historical hot or cold spot, or no pattern (rules in the README).\n\n"
+        "OUTPUT: a layer (points) or raster (bands category_code, trend_z, trend_p, hot_steps, cold_steps) with a "
+        "categorised style; OUTPUT_REPORT with the counts per category.\n\n"
+        "Example: weekly PM10 means at 68 stations → stations in growing clusters of high values.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_series_input(self)
+        add_choice(self, "NEIGHBOURHOOD", "Neighbourhood", self.NEIGHBOURHOODS, 0)
+        self.addParameter(QgsProcessingParameterNumber("DISTANCE", "Distance band (m for points, map units for "
+                                                       "rasters; 0 = automatic)", QgsProcessingParameterNumber.Double,
+                                                       0.0, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber("K_NEIGHBOURS", "Neighbours (k nearest)",
+                                                       QgsProcessingParameterNumber.Integer, 8, minValue=1))
+        add_time_step(self, "Time step aggregation (e.g. 1D, 7D, 1M; empty = the data's own step)")
+        self.addParameter(QgsProcessingParameterNumber("ALPHA", "Significance level (FDR)",
+                                                       QgsProcessingParameterNumber.Double, 0.05, minValue=0.001,
+                                                       maxValue=0.49))
+        add_result_output(self, "OUTPUT", "Emerging hot spots")
+        add_html_output(self, "OUTPUT_REPORT", "Hot spot report")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source, is_raster = series_source(self, parameters, context, feedback)
+        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
+        request = {"source": source, "output": output, "output_report": report,
+                   "neighbourhood": choice_of(self, parameters, "NEIGHBOURHOOD", context, self.NEIGHBOURHOODS),
+                   "distance": self.parameterAsDouble(parameters, "DISTANCE", context),
+                   "k": self.parameterAsInt(parameters, "K_NEIGHBOURS", context),
+                   "time_step": time_step_of(self, parameters, context),
+                   "alpha": self.parameterAsDouble(parameters, "ALPHA", context)}
+        result = self.run_backend(request, [p for p in (output, report) if p], feedback)
+        feedback.pushInfo(", ".join(f"{k}: {v}" for k, v in result.summary["categories"].items()))
+        output = result.outputs["OUTPUT"]
+        classes = [(code, name, HOT_SPOT_COLOURS[code]) for code, name in enumerate(result.summary["category_names"])]
+        load_result(context, output, "Emerging hot spots", is_raster, style_categories, field="category_code", band=1,
+                    classes=classes)
+        return {"OUTPUT": output, "OUTPUT_REPORT": report}
+
+
+class TimeSeriesClusteringAlgorithm(StAlgorithm):
+    ALG_ID = "timeseriesclustering"
+    TITLE = "Time-series clustering"
+    GROUP_ID, GROUP = "diagnostics", "Diagnostics"
+    COMMAND = "timeseriesclustering"
+    FEATURES = [("value", "Value (level and shape: series scaled together)"),
+                ("shape", "Shape (each series standardised: correlation-like)")]
+    HELP = (
+        "Groups stations or raster cells whose time series behave alike (k-means, scikit-learn).\n\n"
+        + INPUT_HELP + " TIME_STEP averages the series first.\n\n"
+        "FEATURES: value clusters by level and pattern (all series scaled with one mean and standard deviation); "
+        "shape clusters by pattern only (each series standardised on its own). N_CLUSTERS 0 picks 2–8 clusters by "
+        "the silhouette score. Gaps count as the series mean.\n\n"
+        "OUTPUT: cluster ids (1…k; 0/no data for empty series) as a layer or one-band raster with a categorised "
+        "style; OUTPUT_PROFILES: per cluster and time the mean and the 10/90 % band of its members; OUTPUT_REPORT "
+        "with the profiles plotted and the silhouette scores.\n\n"
+        "Example: hourly temperature cells → coastal vs. inland daily cycles.")
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_series_input(self)
+        self.addParameter(QgsProcessingParameterNumber("N_CLUSTERS", "Number of clusters (0 = automatic)",
+                                                       QgsProcessingParameterNumber.Integer, 0, minValue=0))
+        add_choice(self, "FEATURES", "Features", self.FEATURES, 0)
+        add_time_step(self, "Average to this step first (e.g. 1D; empty = as is)")
+        self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
+        add_result_output(self, "OUTPUT", "Clusters")
+        self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_PROFILES", "Cluster profiles",
+                                                                fileFilter="CSV (*.csv);;GeoPackage (*.gpkg)",
+                                                                optional=True, createByDefault=False))
+        add_html_output(self, "OUTPUT_REPORT", "Clustering report")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source, is_raster = series_source(self, parameters, context, feedback)
+        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
+        profiles = file_output(self, parameters, "OUTPUT_PROFILES", context)
+        report = file_output(self, parameters, "OUTPUT_REPORT", context)
+        request = {"source": source, "output": output, "output_profiles": profiles, "output_report": report,
+                   "n_clusters": self.parameterAsInt(parameters, "N_CLUSTERS", context),
+                   "features": choice_of(self, parameters, "FEATURES", context, self.FEATURES),
+                   "time_step": time_step_of(self, parameters, context),
+                   "seed": self.parameterAsInt(parameters, "SEED", context)}
+        result = self.run_backend(request, [p for p in (output, profiles, report) if p], feedback)
+        k = result.summary["clusters"]
+        feedback.pushInfo(f"{k} clusters: " + ", ".join(f"{c}: {n}" for c, n in result.summary["sizes"].items()))
+        output = result.outputs["OUTPUT"]
+        classes = [(c, f"cluster {c}", CLUSTER_COLOURS[(c - 1) % len(CLUSTER_COLOURS)]) for c in range(1, k + 1)]
+        load_result(context, output, "Time-series clusters", is_raster, style_categories, field="cluster", band=1,
+                    classes=classes)
+        return {"OUTPUT": output, "OUTPUT_PROFILES": profiles, "OUTPUT_REPORT": report}
