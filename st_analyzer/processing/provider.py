@@ -1,6 +1,8 @@
 """The "Space-time analyzer" Processing provider (id ``stanalyzer``) and its settings."""
 
-from qgis.core import QgsProcessingProvider
+from pathlib import Path
+
+from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
@@ -17,6 +19,40 @@ from st_analyzer.processing.st_kriging import StKrigingAlgorithm
 from st_analyzer.processing.st_kriging_cv import StKrigingCvAlgorithm
 from st_analyzer.settings import SETTING_PYTHON
 
+
+
+MODELS_DIR = DIR_PLUGIN_ROOT / "resources" / "models"
+
+
+class ShippedModel(QgsProcessingModelAlgorithm):
+    """A model file of resources/models with a stable id (its file name), its own title, in "Example models"."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.loaded = self.fromFile(path)
+        self.title = super().name()
+
+    def name(self) -> str:
+        return Path(self.path).stem
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API name)
+        return self.title
+
+    def group(self) -> str:
+        return "Example models"
+
+    def groupId(self) -> str:  # noqa: N802
+        return "models"
+
+    def createInstance(self):  # noqa: N802
+        return ShippedModel(self.path)
+
+
+def shipped_models() -> list[ShippedModel]:
+    """The example graphical-modeler models, ids ``stanalyzer:<file name>``."""
+    models = [ShippedModel(str(path)) for path in sorted(MODELS_DIR.glob("*.model3"))]
+    return [model for model in models if model.loaded]
 
 
 class StAnalyzerProvider(QgsProcessingProvider):
@@ -72,4 +108,6 @@ class StAnalyzerProvider(QgsProcessingProvider):
                           ForecastNetworkAlgorithm(), TimeSeriesDiagnosticsAlgorithm(), TimeSeriesClusteringAlgorithm(),
                           EmergingHotSpotsAlgorithm()):
             self.addAlgorithm(algorithm)
+        for model in shipped_models():
+            self.addAlgorithm(model)
 
