@@ -4,4 +4,4 @@ Every command of the command-line interface (``python -m backend``) is also a pl
 Python function in :mod:`backend.commands`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -193,11 +193,16 @@ class StyledResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
         self.function, self.kwargs = function, kwargs
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
-        self.function(layer, **self.kwargs)
+        style = self.kwargs.get("style")
+        suffix = "raster" if isinstance(layer, QgsRasterLayer) else "points"
+        if style and apply_named_style(layer, f"{style}_{suffix}"):
+            return
+        self.function(layer, **{k: v for k, v in self.kwargs.items() if k != "style"})
 
 
 def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None, **kwargs) -> None:
-    """Load a result whose type (raster or vector) depends on the input, with an optional style function."""
+    """Load a result whose type (raster or vector) depends on the input, styled with resources/styles/<style>_raster
+    or _points.qml when ``style`` names one, else with ``function(layer, **kwargs)``."""
     from qgis.core import QgsProcessingUtils
 
     if not path or context.project() is None:

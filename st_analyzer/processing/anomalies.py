@@ -131,7 +131,8 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
         times = {"times_iso": summary["times"], "step_seconds": summary["step_seconds"]}
         RasterResultPostProcessor.attach(context, outputs["OUTPUT_SCORES"], value_range=(0.0, 2 * summary["threshold"]),
                                          ramp="Reds", **times)
-        RasterResultPostProcessor.attach(context, outputs["OUTPUT_FLAGS"], value_range=(0.0, 1.0), ramp="Reds", **times)
+        RasterResultPostProcessor.attach(context, outputs["OUTPUT_FLAGS"], value_range=(0.0, 1.0),
+                                         style="anomaly_flags_raster", **times)
         RasterResultPostProcessor.attach(context, outputs["OUTPUT_SUMMARY"],
                                          value_range=(0.0, max(1.0, summary["max_count"])), ramp="Magma")
         return outputs

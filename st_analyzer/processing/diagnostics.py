@@ -144,8 +144,8 @@ class EmergingHotSpotsAlgorithm(StAlgorithm):
         feedback.pushInfo(", ".join(f"{k}: {v}" for k, v in result.summary["categories"].items()))
         output = result.outputs["OUTPUT"]
         classes = [(code, name, HOT_SPOT_COLOURS[code]) for code, name in enumerate(result.summary["category_names"])]
-        load_result(context, output, "Emerging hot spots", is_raster, style_categories, field="category_code", band=1,
-                    classes=classes)
+        load_result(context, output, "Emerging hot spots", is_raster, style_categories, style="emerging_hot_spots",
+                    field="category_code", band=1, classes=classes)
         return {"OUTPUT": output, "OUTPUT_REPORT": report}
 
 
