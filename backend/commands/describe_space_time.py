@@ -13,8 +13,8 @@ from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
-from backend.data.raster_io import (band_times_from_metadata, grid_of, iter_windows, open_raster,
-                                    read_block, write_single_raster)
+from backend.data.raster_io import (grid_of, iter_windows, open_raster,
+                                    read_block, required_band_times, write_single_raster)
 from backend.data.time_axis import TimeAxisSummary, format_time, summarize_time_axis
 from backend.errors import UserInputError
 from backend.progress import Reporter
@@ -82,10 +82,7 @@ def _series_figure(times: np.ndarray, columns: dict[str, np.ndarray], title: str
 
 def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outputs: AtomicOutputs):
     with open_raster(request.raster) as src:
-        times = band_times_from_metadata(src)
-        if times is None:
-            raise UserInputError(f"{Path(request.raster).name} has no time for its bands; build it with "
-                                 "'Build raster time stack' (stanalyzer:buildrasterstack) first.")
+        times = required_band_times(src, request.raster)
         axis = summarize_time_axis(times)
         grid = grid_of(src)
         t = src.count

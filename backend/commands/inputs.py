@@ -92,14 +92,11 @@ class SeriesSource:
         return panel.on_regular_axis()
 
     def raster_times(self) -> tuple[np.ndarray, float]:
-        from backend.data.raster_io import band_times_from_metadata, open_raster
+        from backend.data.raster_io import open_raster, required_band_times
         from backend.data.time_axis import summarize_time_axis
 
         with open_raster(self.raster) as src:
-            times = band_times_from_metadata(src)
-        if times is None:
-            raise UserInputError(f"{self.raster} has no band times; build it with 'Build raster time "
-                                 "stack' first.")
+            times = required_band_times(src, self.raster)
         summary = summarize_time_axis(times)
         if summary.step_seconds is None or summary.irregular_intervals:
             raise UserInputError(f"The stack's band times are irregular ({summary.describe()}); resample it to a "

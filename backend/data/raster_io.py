@@ -125,6 +125,15 @@ def band_times_from_metadata(src) -> np.ndarray | None:
     return None
 
 
+def required_band_times(src, path) -> np.ndarray:
+    """Band times of an open stack, or a clear error saying how to give it times."""
+    times = band_times_from_metadata(src)
+    if times is None:
+        raise UserInputError(f"{Path(path).name} has no time for its bands; build it with 'Build raster time stack' "
+                             "(stanalyzer:buildrasterstack) first.")
+    return times
+
+
 def read_band(src, band: int, window: Window | None = None) -> np.ndarray:
     """One band as float32 with nodata → NaN."""
     data = src.read(band, window=window, masked=True)

@@ -64,3 +64,17 @@ def qgis_process(tmp_path_factory):
         return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
     return call
+
+
+@pytest.fixture(scope="module")
+def small_stack(tmp_path_factory):
+    """The first 200 hours of the ERA5 sample on a 12 × 12 crop, as a GeoTIFF stack path (training bands only)."""
+    from backend.data.raster_io import read_stack, write_stack
+    from backend.data.raster_stack import GridSpec, RasterStack
+    from tests.qgis.data import SAMPLE_COPY
+
+    full = read_stack(SAMPLE_COPY / "era5_t2m_uk_2019_03_hourly.tif")
+    path = tmp_path_factory.mktemp("stack") / "small.tif"
+    write_stack(RasterStack(full.values[:200, :12, :12], full.times[:200],
+                            GridSpec(12, 12, full.grid.transform, full.grid.crs)), path)
+    return str(path)

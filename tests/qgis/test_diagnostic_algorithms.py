@@ -5,20 +5,10 @@ import pytest
 import rasterio
 from qgis.core import QgsProcessingContext, QgsProject, QgsRasterLayer, QgsVectorLayer
 
-from backend.data.raster_io import read_stack, write_stack
-from backend.data.raster_stack import GridSpec, RasterStack
-from tests.qgis.data import PM10_Q1, SAMPLE_COPY
+from tests.qgis.data import PM10_Q1
 
 POINTS = {"INPUT": str(PM10_Q1), "FORMAT": 0, "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
 
-
-@pytest.fixture(scope="module")
-def small_stack(tmp_path_factory):
-    full = read_stack(SAMPLE_COPY / "era5_t2m_uk_2019_03_hourly.tif")
-    path = tmp_path_factory.mktemp("stack") / "small.tif"
-    write_stack(RasterStack(full.values[:240, :10, :12], full.times[:240],
-                            GridSpec(12, 10, full.grid.transform, full.grid.crs)), path)
-    return str(path)
 
 
 def loaded(run_alg, alg_id, params):

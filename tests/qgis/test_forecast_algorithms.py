@@ -5,20 +5,8 @@ import pytest
 import rasterio
 from qgis.core import QgsProcessingException
 
-from backend.data.raster_io import read_stack, write_stack
-from backend.data.raster_stack import GridSpec, RasterStack
-from tests.qgis.data import SAMPLE_COPY
-
 pytest.importorskip("torch")
 
-
-@pytest.fixture(scope="module")
-def small_stack(tmp_path_factory):
-    full = read_stack(SAMPLE_COPY / "era5_t2m_uk_2019_03_hourly.tif")
-    path = tmp_path_factory.mktemp("stack") / "small.tif"
-    write_stack(RasterStack(full.values[:200, :12, :12], full.times[:200],
-                            GridSpec(12, 12, full.grid.transform, full.grid.crs)), path)
-    return str(path)
 
 
 def test_train_then_forecast(run_alg, tmp_path, small_stack):
