@@ -56,6 +56,17 @@ run stanalyzer:detectpointanomalies $PM10 METHOD=2 SMOOTH_STEPS=1 OUTPUT="$OUT/p
   OUTPUT_EVENTS="$OUT/pm10_anomaly_events.csv" OUTPUT_REPORT="$OUT/pm10_anomalies.html"
 run stanalyzer:detectrasteranomalies INPUT="$T2M" METHOD=0 OUTPUT_SCORES="$OUT/t2m_anomaly_scores.tif" \
   OUTPUT_FLAGS="$OUT/t2m_anomaly_flags.tif" OUTPUT_SUMMARY="$OUT/t2m_anomaly_count.tif"
+LA="SENSORS=$SAMPLE/metr_la_subset/sensors.gpkg ID_FIELD=sensor_id OBSERVATIONS=$SAMPLE/metr_la_subset/speed_wide.csv MISSING_VALUE=0"
+echo ">> 10. Sensor network: a graph GRU on 30 Los Angeles detectors (5-min speeds), then the next hour"
+run stanalyzer:trainnetworkforecaster $LA GRAPH=2 EDGES="$SAMPLE/metr_la_subset/edges.csv" MODEL_TYPE=0 LOOKBACK=12 \
+  HORIZON=12 EPOCHS=3 BATCHES_PER_EPOCH=40 DEVICE=0 OUTPUT_MODEL="$OUT/la_graph_gru" OUTPUT_REPORT="$OUT/la_training.html"
+grep -h "Test MAE per step" "$OUT"/trainnetworkforecaster_*.log | head -1 | cut -c1-160 | sed 's/^/   /'
+run stanalyzer:forecastnetwork $LA MODEL="$OUT/la_graph_gru" ORIGIN=2012-03-09T07:30:00 OUTPUT="$OUT/la_next_hour.gpkg"
+echo ">> 11. Diagnostics of the PM10 stations, weekly emerging hot spots and clusters of the hourly temperature"
+run stanalyzer:timeseriesdiagnostics $PM10 OUTPUT="$OUT/pm10_diagnostics.gpkg" OUTPUT_REPORT="$OUT/pm10_diagnostics.html"
+run stanalyzer:emerginghotspots $PM10 TIME_STEP=7D OUTPUT="$OUT/pm10_hot_spots.gpkg" OUTPUT_REPORT="$OUT/pm10_hot_spots.html"
+run stanalyzer:timeseriesclustering INPUT="$T2M" FEATURES=1 OUTPUT="$OUT/t2m_clusters.tif" \
+  OUTPUT_PROFILES="$OUT/t2m_cluster_profiles.csv" OUTPUT_REPORT="$OUT/t2m_clusters.html"
 echo
 echo "Outputs in $OUT:"
 ls -1 "$OUT" | grep -v -e '\.log$' -e '\.aux\.xml$' -e '^sample_data$' | sed 's/^/   /'
