@@ -20,7 +20,8 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
     assert {"stanalyzer:buildrasterstack", "stanalyzer:describespacetime", "stanalyzer:fitstvariogram",
             "stanalyzer:stkriging", "stanalyzer:stkrigingcv", "stanalyzer:trainrasterforecaster",
             "stanalyzer:forecastraster", "stanalyzer:baselineforecast", "stanalyzer:detectpointanomalies",
-            "stanalyzer:detectrasteranomalies"} <= ids
+            "stanalyzer:detectrasteranomalies", "stanalyzer:trainnetworkforecaster", "stanalyzer:forecastnetwork",
+            "stanalyzer:timeseriesdiagnostics", "stanalyzer:timeseriesclustering", "stanalyzer:emerginghotspots"} <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"
 

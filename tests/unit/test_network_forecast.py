@@ -101,6 +101,13 @@ def test_wide_and_long_tables_give_the_same_panel(metr_panel, tmp_path):
     assert np.isnan(metr_panel.values[raw == 0]).all() and np.isfinite(metr_panel.values[raw > 0]).all()
 
 
+def test_parquet_table(metr_panel, tmp_path):
+    pytest.importorskip("pyarrow")
+    pd.read_csv(METR / "speed_wide.csv").to_parquet(tmp_path / "speed.parquet")
+    panel = SensorInput(**metr_input(observations=str(tmp_path / "speed.parquet"))).read()
+    np.testing.assert_array_equal(panel.values, metr_panel.values)
+
+
 def test_sensor_table_problems_are_clear(tmp_path):
     import geopandas as gpd
 
