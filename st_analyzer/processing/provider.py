@@ -43,7 +43,8 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         """The model's description, then its inputs and outputs (the modeler's own help is the bare description)."""
         inputs = "\n".join(f"- {p.name()}: {p.description()}" for p in self.parameterDefinitions()
                            if not p.isDestination())
-        outputs = "\n".join(f"- {p.name()}" for p in self.parameterDefinitions() if p.isDestination())
+        outputs = "\n".join(f"- {child.childId()}:{name}" for child in self.childAlgorithms().values()
+                            for name in child.modelOutputs())
         return (f"{self.helpContent().get('ALG_DESC', '')}\n\nInputs (all needed when run with qgis_process, which "
                 f"does not fill in defaults):\n{inputs}\n\nOutputs:\n{outputs}\n\nOpen it in the graphical modeler "
                 "to change a step, or run it as it is.")
