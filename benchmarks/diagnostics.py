@@ -82,14 +82,15 @@ def main() -> None:
         obs = pd.read_csv(data)
         panel = obs.pivot(index="date", columns="station_id", values="pm10")
         year = panel.loc["2005-01-01":"2005-12-31"]
-        year = year.loc[:, year.notna().all()]  # stations complete in 2005: one weights object for every day
+        year = year.loc[:, year.notna().mean() >= 0.9]   # stations with ≥ 90 % of 2005; their gaps get the station
+        year = year.fillna(year.mean())                  # mean, so that one weights object serves every day
         xy = obs.drop_duplicates("station_id").set_index("station_id").loc[year.columns, ["x", "y"]].to_numpy()
         days = year.to_numpy()
         weights, _ = point_weights(cdist(xy, xy), "distance_band", 150_000)
         ours, _ = timed(lambda: gi_star(days, weights))
         w = libpysal.weights.DistanceBand(xy, threshold=150_000, binary=True, silence_warnings=True)
         ref, _ = timed(lambda: [esda.G_Local(day, w, star=True, transform="B", permutations=0) for day in days])
-        print(f"\nGi* on the {days.shape[0]} days of 2005 × {days.shape[1]} PM10 stations complete that year: ours "
+        print(f"\nGi* on the {days.shape[0]} days of 2005 × {days.shape[1]} PM10 stations (≥ 90 % observed): ours "
               f"{days.size / ours / 1e6:.3f} M location-steps/s, esda.G_Local {days.size / ref / 1e6:.4f} M/s, "
               f"ratio {ref / ours:.0f}×")
 
