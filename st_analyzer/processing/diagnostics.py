@@ -43,10 +43,38 @@ def time_step_of(alg, parameters, context) -> str | None:
     return (alg.parameterAsString(parameters, "TIME_STEP", context) or "").strip() or None
 
 
-class TimeSeriesDiagnosticsAlgorithm(StAlgorithm):
-    ALG_ID = "timeseriesdiagnostics"
-    TITLE = "Time-series diagnostics"
+class SeriesResultAlgorithm(StAlgorithm):
+    """Raster-or-points algorithms: INPUT, TIME_STEP, OUTPUT (type follows the input) and OUTPUT_REPORT."""
+
     GROUP_ID, GROUP = "diagnostics", "Diagnostics"
+    LAYER_NAME = ""
+
+    def request(self, parameters, context) -> dict:
+        """This algorithm's own request fields."""
+        raise NotImplementedError
+
+    def style(self, result) -> tuple:
+        """(style function, keyword arguments) for the loaded OUTPUT."""
+        raise NotImplementedError
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        source, is_raster = series_source(self, parameters, context, feedback)
+        outputs = {"OUTPUT": self.parameterAsFileOutput(parameters, "OUTPUT", context),
+                   "OUTPUT_REPORT": file_output(self, parameters, "OUTPUT_REPORT", context)}
+        if "OUTPUT_PROFILES" in [p.name() for p in self.parameterDefinitions()]:
+            outputs["OUTPUT_PROFILES"] = file_output(self, parameters, "OUTPUT_PROFILES", context)
+        request = {"source": source, "time_step": time_step_of(self, parameters, context),
+                   **{name.lower(): path for name, path in outputs.items()}, **self.request(parameters, context)}
+        result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
+        outputs["OUTPUT"] = result.outputs["OUTPUT"]  # a point result given a raster name is written as .gpkg
+        function, kwargs = self.style(result)
+        load_result(context, outputs["OUTPUT"], self.LAYER_NAME, is_raster, function, **kwargs)
+        return outputs
+
+
+class TimeSeriesDiagnosticsAlgorithm(SeriesResultAlgorithm):
+    ALG_ID = "timeseriesdiagnostics"
+    TITLE = LAYER_NAME = "Time-series diagnostics"
     COMMAND = "timeseriesdiagnostics"
     HELP = (
         "Tests every station or raster cell for trend, seasonality, stationarity and change points.\n\n"
@@ -76,26 +104,19 @@ class TimeSeriesDiagnosticsAlgorithm(StAlgorithm):
         add_result_output(self, "OUTPUT", "Diagnostics")
         add_html_output(self, "OUTPUT_REPORT", "Diagnostics report")
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        source, is_raster = series_source(self, parameters, context, feedback)
-        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
-        report = file_output(self, parameters, "OUTPUT_REPORT", context)
-        request = {"source": source, "output": output, "output_report": report,
-                   "time_step": time_step_of(self, parameters, context),
-                   "settings": {"period": self.parameterAsInt(parameters, "PERIOD", context),
-                                "alpha": self.parameterAsDouble(parameters, "ALPHA", context),
-                                "max_changes": max(1, self.parameterAsInt(parameters, "MAX_CHANGE_POINTS", context)),
-                                "min_size": max(2, self.parameterAsInt(parameters, "MIN_SEGMENT", context))}}
-        result = self.run_backend(request, [p for p in (output, report) if p], feedback)
-        output = result.outputs["OUTPUT"]
-        load_result(context, output, "Time-series diagnostics", is_raster, style_diverging, field="trend_z", band=2)
-        return {"OUTPUT": output, "OUTPUT_REPORT": report}
+    def request(self, parameters, context) -> dict:
+        return {"settings": {"period": self.parameterAsInt(parameters, "PERIOD", context),
+                             "alpha": self.parameterAsDouble(parameters, "ALPHA", context),
+                             "max_changes": max(1, self.parameterAsInt(parameters, "MAX_CHANGE_POINTS", context)),
+                             "min_size": max(2, self.parameterAsInt(parameters, "MIN_SEGMENT", context))}}
+
+    def style(self, result) -> tuple:
+        return style_diverging, {"field": "trend_z", "band": 2}
 
 
-class EmergingHotSpotsAlgorithm(StAlgorithm):
+class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
     ALG_ID = "emerginghotspots"
-    TITLE = "Emerging hot spots"
-    GROUP_ID, GROUP = "diagnostics", "Diagnostics"
+    TITLE = LAYER_NAME = "Emerging hot spots"
     COMMAND = "emerginghotspots"
     NEIGHBOURHOODS = [("auto", "Automatic (distance band for points, queen for rasters)"),
                       ("distance_band", "Distance band (DISTANCE)"), ("knn", "k nearest (points)"),
@@ -130,29 +151,22 @@ class EmergingHotSpotsAlgorithm(StAlgorithm):
         add_result_output(self, "OUTPUT", "Emerging hot spots")
         add_html_output(self, "OUTPUT_REPORT", "Hot spot report")
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        source, is_raster = series_source(self, parameters, context, feedback)
-        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
-        report = file_output(self, parameters, "OUTPUT_REPORT", context)
-        request = {"source": source, "output": output, "output_report": report,
-                   "neighbourhood": choice_of(self, parameters, "NEIGHBOURHOOD", context, self.NEIGHBOURHOODS),
-                   "distance": self.parameterAsDouble(parameters, "DISTANCE", context),
-                   "k": self.parameterAsInt(parameters, "K_NEIGHBOURS", context),
-                   "time_step": time_step_of(self, parameters, context),
-                   "alpha": self.parameterAsDouble(parameters, "ALPHA", context)}
-        result = self.run_backend(request, [p for p in (output, report) if p], feedback)
-        feedback.pushInfo(", ".join(f"{k}: {v}" for k, v in result.summary["categories"].items()))
-        output = result.outputs["OUTPUT"]
-        classes = [(code, name, HOT_SPOT_COLOURS[code]) for code, name in enumerate(result.summary["category_names"])]
-        load_result(context, output, "Emerging hot spots", is_raster, style_categories, style="emerging_hot_spots",
-                    field="category_code", band=1, classes=classes)
-        return {"OUTPUT": output, "OUTPUT_REPORT": report}
+    def request(self, parameters, context) -> dict:
+        return {"neighbourhood": choice_of(self, parameters, "NEIGHBOURHOOD", context, self.NEIGHBOURHOODS),
+                "distance": self.parameterAsDouble(parameters, "DISTANCE", context),
+                "k": self.parameterAsInt(parameters, "K_NEIGHBOURS", context),
+                "alpha": self.parameterAsDouble(parameters, "ALPHA", context)}
+
+    def style(self, result) -> tuple:
+        names = result.summary["category_names"]
+        return style_categories, {"style": "emerging_hot_spots", "field": "category_code", "band": 1,
+                                  "classes": [(code, name, HOT_SPOT_COLOURS[code]) for code, name in enumerate(names)]}
 
 
-class TimeSeriesClusteringAlgorithm(StAlgorithm):
+class TimeSeriesClusteringAlgorithm(SeriesResultAlgorithm):
     ALG_ID = "timeseriesclustering"
     TITLE = "Time-series clustering"
-    GROUP_ID, GROUP = "diagnostics", "Diagnostics"
+    LAYER_NAME = "Time-series clusters"
     COMMAND = "timeseriesclustering"
     FEATURES = [("value", "Value (level and shape: series scaled together)"),
                 ("shape", "Shape (each series standardised: correlation-like)")]
@@ -180,21 +194,12 @@ class TimeSeriesClusteringAlgorithm(StAlgorithm):
                                                                 optional=True, createByDefault=False))
         add_html_output(self, "OUTPUT_REPORT", "Clustering report")
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        source, is_raster = series_source(self, parameters, context, feedback)
-        output = self.parameterAsFileOutput(parameters, "OUTPUT", context)
-        profiles = file_output(self, parameters, "OUTPUT_PROFILES", context)
-        report = file_output(self, parameters, "OUTPUT_REPORT", context)
-        request = {"source": source, "output": output, "output_profiles": profiles, "output_report": report,
-                   "n_clusters": self.parameterAsInt(parameters, "N_CLUSTERS", context),
-                   "features": choice_of(self, parameters, "FEATURES", context, self.FEATURES),
-                   "time_step": time_step_of(self, parameters, context),
-                   "seed": self.parameterAsInt(parameters, "SEED", context)}
-        result = self.run_backend(request, [p for p in (output, profiles, report) if p], feedback)
+    def request(self, parameters, context) -> dict:
+        return {"n_clusters": self.parameterAsInt(parameters, "N_CLUSTERS", context),
+                "features": choice_of(self, parameters, "FEATURES", context, self.FEATURES),
+                "seed": self.parameterAsInt(parameters, "SEED", context)}
+
+    def style(self, result) -> tuple:
         k = result.summary["clusters"]
-        feedback.pushInfo(f"{k} clusters: " + ", ".join(f"{c}: {n}" for c, n in result.summary["sizes"].items()))
-        output = result.outputs["OUTPUT"]
-        classes = [(c, f"cluster {c}", CLUSTER_COLOURS[(c - 1) % len(CLUSTER_COLOURS)]) for c in range(1, k + 1)]
-        load_result(context, output, "Time-series clusters", is_raster, style_categories, field="cluster", band=1,
-                    classes=classes)
-        return {"OUTPUT": output, "OUTPUT_PROFILES": profiles, "OUTPUT_REPORT": report}
+        return style_categories, {"field": "cluster", "band": 1, "classes": [
+            (c, f"cluster {c}", CLUSTER_COLOURS[(c - 1) % len(CLUSTER_COLOURS)]) for c in range(1, k + 1)]}
