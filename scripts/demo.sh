@@ -61,6 +61,7 @@ echo ">> 10. Sensor network: a graph GRU on 30 Los Angeles detectors (5-min spee
 run stanalyzer:trainnetworkforecaster $LA GRAPH=2 EDGES="$SAMPLE/metr_la_subset/edges.csv" MODEL_TYPE=0 LOOKBACK=12 \
   HORIZON=12 EPOCHS=3 BATCHES_PER_EPOCH=40 DEVICE=0 OUTPUT_MODEL="$OUT/la_graph_gru" OUTPUT_REPORT="$OUT/la_training.html"
 grep -h "Test MAE per step" "$OUT"/trainnetworkforecaster_*.log | head -1 | cut -c1-160 | sed 's/^/   /'
+echo "   (a 3-epoch demo on 10 days; benchmarks/network_forecast.py trains on METR-LA: see the README's benchmarks)"
 run stanalyzer:forecastnetwork $LA MODEL="$OUT/la_graph_gru" ORIGIN=2012-03-09T07:30:00 OUTPUT="$OUT/la_next_hour.gpkg"
 echo ">> 11. Diagnostics of the PM10 stations, weekly emerging hot spots and clusters of the hourly temperature"
 run stanalyzer:timeseriesdiagnostics $PM10 OUTPUT="$OUT/pm10_diagnostics.gpkg" OUTPUT_REPORT="$OUT/pm10_diagnostics.html"
