@@ -90,11 +90,26 @@ def style_graduated_points(layer, field: str = "score", time_field: str = "time"
     layer.triggerRepaint()
 
 
-class GraduatedPointsPostProcessor(QgsProcessingLayerPostProcessorInterface):
+class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
+    """Base of the plugin's post-processors: kept alive here (Processing does not own Python post-processors) and
+    attached to a result that Processing will load."""
+
+    _alive: list["ResultPostProcessor"] = []
+
+    def set_on(self, context: QgsProcessingContext, path: str) -> None:
+        ResultPostProcessor._alive.append(self)
+        context.layerToLoadOnCompletionDetails(path).setPostProcessor(self)
+
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
+        """Run a new post-processor on ``path`` if Processing will load it into the project."""
+        if path and context.willLoadLayerOnCompletion(path):
+            cls(**kwargs).set_on(context, path)
+
+
+class GraduatedPointsPostProcessor(ResultPostProcessor):
     """Graduated style on one field and feature times for point results (anomaly scores, forecasts) when
     Processing loads them."""
-
-    _alive: list["GraduatedPointsPostProcessor"] = []
 
     def __init__(self, field: str = "score", ramp: str = "Reds") -> None:
         super().__init__()
@@ -104,19 +119,9 @@ class GraduatedPointsPostProcessor(QgsProcessingLayerPostProcessorInterface):
         if layer.type() == QgsMapLayer.VectorLayer and self.field in layer.fields().names():
             style_graduated_points(layer, self.field, ramp=self.ramp)
 
-    @classmethod
-    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
-        if not path or not context.willLoadLayerOnCompletion(path):
-            return
-        processor = cls(**kwargs)
-        cls._alive.append(processor)
-        context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
 
-
-class RasterResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
+class RasterResultPostProcessor(ResultPostProcessor):
     """Styles a raster result when Processing loads it, and sets its band times."""
-
-    _alive: list["RasterResultPostProcessor"] = []  # Processing does not own Python post-processors
 
     def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
                  step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis") -> None:
@@ -132,15 +137,6 @@ class RasterResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
         mode = set_band_times(layer, self.times_iso, self.step_seconds)
         if self.times_iso and feedback is not None:
             feedback.pushInfo(f"Band times set on {layer.name()} ({mode}).")
-
-    @classmethod
-    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
-        """Run the post-processor on ``path`` if Processing will load it into the project."""
-        if not path or not context.willLoadLayerOnCompletion(path):
-            return
-        processor = cls(**kwargs)
-        cls._alive.append(processor)
-        context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
 
 
 
@@ -183,10 +179,8 @@ def style_diverging(layer: QgsMapLayer, field: str, band: int, limit: float = 3.
         style_graduated_points(layer, field, ramp="Spectral")
 
 
-class StyledResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
+class StyledResultPostProcessor(ResultPostProcessor):
     """Runs a style function on a result layer when Processing loads it."""
-
-    _alive: list["StyledResultPostProcessor"] = []
 
     def __init__(self, function, **kwargs) -> None:
         super().__init__()
@@ -211,6 +205,4 @@ def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: 
     details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
     context.addLayerToLoadOnCompletion(path, details)
     if function is not None:
-        processor = StyledResultPostProcessor(function, **kwargs)
-        StyledResultPostProcessor._alive.append(processor)
-        context.layerToLoadOnCompletionDetails(path).setPostProcessor(processor)
+        StyledResultPostProcessor(function, **kwargs).set_on(context, path)

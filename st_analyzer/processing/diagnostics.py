@@ -61,7 +61,7 @@ class SeriesResultAlgorithm(StAlgorithm):
         source, is_raster = series_source(self, parameters, context, feedback)
         outputs = {"OUTPUT": self.parameterAsFileOutput(parameters, "OUTPUT", context),
                    "OUTPUT_REPORT": file_output(self, parameters, "OUTPUT_REPORT", context)}
-        if "OUTPUT_PROFILES" in [p.name() for p in self.parameterDefinitions()]:
+        if self.parameterDefinition("OUTPUT_PROFILES") is not None:
             outputs["OUTPUT_PROFILES"] = file_output(self, parameters, "OUTPUT_PROFILES", context)
         request = {"source": source, "time_step": time_step_of(self, parameters, context),
                    **{name.lower(): path for name, path in outputs.items()}, **self.request(parameters, context)}
