@@ -13,6 +13,13 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
+def require_torch(what: str) -> None:
+    """A clear error when ``what`` (e.g. "Training") needs PyTorch and this Python has none."""
+    if not torch_available():
+        raise UserInputError(f"{what} needs PyTorch, which is not installed for this Python. Install it with "
+                             "'pip install torch' (CPU or CUDA build, see the README).")
+
+
 def choose_device(requested: str = "auto") -> str:
     """'cuda' or 'cpu'. 'cuda' requested without a GPU is an error; 'auto' falls back to the CPU."""
     if requested not in DEVICES:

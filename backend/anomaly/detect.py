@@ -72,13 +72,12 @@ def _kriging_expected(panel: PointPanel, reporter: Reporter) -> np.ndarray:
 
 
 def _forecaster_expected(panel: PointPanel, settings: DetectionSettings, reporter: Reporter) -> np.ndarray:
-    from backend.device import choose_device, torch_available
+    from backend.device import choose_device, require_torch
     from backend.forecast.network_model import one_step_expected
 
     if not settings.model:
         raise UserInputError("The forecaster method needs a trained network forecaster folder (MODEL).")
-    if not torch_available():
-        raise UserInputError("The forecaster method needs PyTorch, which is not installed for this Python.")
+    require_torch("The forecaster method")
     return one_step_expected(settings.model, panel, choose_device(settings.device), reporter)
 
 

@@ -16,7 +16,8 @@ from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_rast
 from backend.data.time_axis import format_time
 from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose
 from backend.diagnostics.series_tests import VERDICTS, default_period
-from backend.diagnostics.sources import aggregate, point_output_path, raster_output_path, regular_block
+from backend.diagnostics.sources import (aggregate, point_output_path, raster_output_path, regular_axis,
+                                         regular_block)
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
@@ -68,17 +69,16 @@ def _diagnostics_report(title, fields, period, step, outputs, path, examples) ->
     report.write(path, outputs)
 
 
-def _examples(names, times, values, trend_rows, changes, count=3):
+def _examples(names, times, values, diagnosis, count=3):
     """A few locations for the report: the strongest trends (by |z|)."""
-    slope, z, intercept = trend_rows
+    slope, z = diagnosis.fields["trend_slope"], diagnosis.fields["trend_z"]
     order = np.argsort(-np.nan_to_num(np.abs(z), nan=-1))[:count]
-    return [(str(names[i]), times, values[:, i], slope[i], intercept[i], changes[i]) for i in order]
+    return [(str(names[i]), times, values[:, i], slope[i], diagnosis.intercept[i], diagnosis.changes[i])
+            for i in order]
 
 
 @command("timeseriesdiagnostics", DiagnosticsRequest, "Time-series diagnostics")
 def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> CommandResult:
-    from backend.diagnostics.trend import sens_slope
-
     settings = request.settings
     if not 0 < settings.alpha < 0.5:
         raise UserInputError("The significance level must be between 0 and 0.5.")
@@ -89,8 +89,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             if request.time_step:
                 raise UserInputError("TIME_STEP aggregation is for point layers; aggregate a raster stack with "
                                      "'Build raster time stack' first.")
-            length = regular_block(times, np.zeros((times.size, 1))).shape[0]  # steps on the regular axis
-            period = settings.period or default_period(step, length)
+            period = settings.period or default_period(step, regular_axis(times, step).size)
             with open_raster(request.source.raster) as src:
                 grid = grid_of(src)
                 windows = list(iter_windows(grid, 128))
@@ -101,17 +100,14 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
                     for i, window in enumerate(windows):
                         block = regular_block(times, read_block(src, window))
                         t, h, w = block.shape
-                        fields, changes = diagnose(block.reshape(t, -1), period, settings)
-                        writer.write_window(np.stack([fields[k].reshape(h, w) for k in FIELDS]), window)
+                        diagnosis = diagnose(block.reshape(t, -1), period, settings)
+                        writer.write_window(np.stack([diagnosis.fields[k].reshape(h, w) for k in FIELDS]), window)
                         for k in FIELDS:
-                            summary[k].append(fields[k])
+                            summary[k].append(diagnosis.fields[k])
                         if i == 0:
-                            flat = block.reshape(t, -1)
-                            slope, intercept = sens_slope(flat)
                             names = [f"cell row {window.row_off + j // w}, col {window.col_off + j % w}"
                                      for j in range(h * w)]
-                            axis = times[0] + np.arange(t) * np.timedelta64(int(step), "s")
-                            examples = _examples(names, axis, flat, (slope, fields["trend_z"], intercept), changes)
+                            examples = _examples(names, regular_axis(times, step), block.reshape(t, -1), diagnosis)
                         reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
             fields = {k: np.concatenate(v) for k, v in summary.items()}
         else:
@@ -119,15 +115,13 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             panel, step = request.source.panel(request.time_step)
             values = panel.values.T.astype(np.float64)
             period = settings.period or default_period(step, values.shape[0])
-            fields, changes = diagnose(values, period, settings)
+            diagnosis = diagnose(values, period, settings)
+            fields = diagnosis.fields
             first = fields["first_change"]
             change_time = [format_time(panel.times[int(c)]) if np.isfinite(c) else "" for c in first]
             table = _point_frame(panel, {**fields, "first_change_time": change_time})
             write_table(table, output, outputs, xy=panel.xy, crs=panel.crs)
-            slope, intercept = fields["trend_slope"], np.nanmedian(values, axis=0) - \
-                np.nanmedian(np.where(np.isfinite(values), np.arange(values.shape[0])[:, None], np.nan), axis=0) * \
-                fields["trend_slope"]
-            examples = _examples(panel.ids, panel.times, values, (slope, fields["trend_z"], intercept), changes)
+            examples = _examples(panel.ids, panel.times, values, diagnosis)
         short = int((fields["n_values"] < 4).sum())
         if short:
             reporter.warning(f"{short} location(s) have fewer than 4 values: their tests are left empty (NA).")
@@ -157,23 +151,29 @@ class HotSpotRequest:
     alpha: float = 0.05
 
 
+def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str):
+    """(times, values float64[T, H·W], grid) of a whole raster stack on its regular axis, averaged to ``time_step``;
+    refused when it would not fit in memory."""
+    times, step = source.raster_times()
+    axis = regular_axis(times, step)
+    with open_raster(source.raster) as src:
+        grid = grid_of(src)
+        if axis.size * grid.width * grid.height * 8 * 3 > MAX_IN_MEMORY:
+            raise UserInputError(f"The stack is too large for {purpose} in memory; aggregate it to fewer time steps "
+                                 "or use a coarser grid first.")
+        values = regular_block(times, read_block(src)).astype(np.float64)
+    times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step)
+    return times, flat, grid
+
+
 def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
     """(times, Gi* z float[T, N], locations description) for points or raster cells."""
     from backend.diagnostics.hotspots import gi_star, gi_star_grid, grid_kernel, point_weights
     from backend.forecast.graph import station_distances
 
     if request.source.is_raster():
-        times, _step = request.source.raster_times()
-        with open_raster(request.source.raster) as src:
-            grid = grid_of(src)
-            if times.size * grid.width * grid.height * 8 * 3 > MAX_IN_MEMORY:
-                raise UserInputError("The stack is too large for hot spot analysis in memory; aggregate it to fewer "
-                                     "time steps (TIME_STEP) or a coarser grid first.")
-            values = regular_block(times, read_block(src)).astype(np.float64)
-        t, h, w = values.shape
-        axis = times[0] + np.arange(t) * np.timedelta64(int(_step), "s")
-        times, flat = aggregate(axis, values.reshape(t, -1), request.time_step)
-        values = flat.reshape(-1, h, w)
+        times, flat, grid = _whole_stack(request.source, request.time_step, "hot spot analysis")
+        values = flat.reshape(-1, grid.height, grid.width)
         kind = "queen" if request.neighbourhood in ("auto", "") else request.neighbourhood
         if kind not in ("queen", "rook", "distance_band"):
             raise UserInputError(f"Raster neighbourhoods are queen, rook or distance_band, not {kind!r}.")
@@ -296,15 +296,7 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
 
     source = request.source
     if source.is_raster():
-        times, step = source.raster_times()
-        with open_raster(source.raster) as src:
-            grid = grid_of(src)
-            values = regular_block(times, read_block(src))
-        t = values.shape[0]
-        if values.size * 8 * 3 > MAX_IN_MEMORY:
-            raise UserInputError("The stack is too large to cluster in memory; use a coarser grid or aggregate time.")
-        axis = times[0] + np.arange(t) * np.timedelta64(int(step), "s")
-        times, flat = aggregate(axis, values.reshape(t, -1), request.time_step)
+        times, flat, grid = _whole_stack(source, request.time_step, "clustering")
         series = flat.T
     else:
         panel, _step = source.panel(request.time_step)

@@ -15,7 +15,7 @@ from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.sensor_io import drop_empty_stations
 from backend.data.time_axis import format_time, parse_times
-from backend.device import choose_device
+from backend.device import choose_device, require_torch
 from backend.errors import UserInputError
 from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices
 from backend.forecast.network_training import NetworkTrainConfig
@@ -42,14 +42,6 @@ class ForecastNetworkRequest:
     origin: str | None = None         # forecast from this time (default: the last time in the data)
     resample: str | None = None
     device: str = "auto"
-
-
-def _require_torch() -> None:
-    from backend.device import torch_available
-
-    if not torch_available():
-        raise UserInputError("Sensor-network forecasting needs PyTorch, which is not installed for this Python. "
-                             "Install it with 'pip install torch' (CPU or CUDA build, see the README).")
 
 
 def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter) -> tuple[PointPanel, float]:
@@ -115,7 +107,7 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
 
 @command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
 def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: Reporter) -> CommandResult:
-    _require_torch()
+    require_torch("Sensor-network forecasting")
     from backend.forecast.model_io import save_model
     from backend.forecast.network_model import NetworkModelConfig
     from backend.forecast.network_training import evaluate_sensor_network, train_sensor_network
@@ -155,14 +147,13 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                           "device": device, "sensors": panel.n_stations})
 
 
-def forecast_from_model(folder: str, panel: PointPanel, step: float, origin_index: int, device: str,
+def forecast_from_model(config, network, panel: PointPanel, step: float, origin_index: int, device: str,
                         reporter: Reporter):
-    """(config, present, times float[H], mean/low/high float32[H, N_model]) from the model at ``origin_index``."""
-    from backend.forecast.network_model import align_to_model, load_network_model
+    """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model at ``origin_index``."""
+    from backend.forecast.network_model import align_to_model
     from backend.forecast.network_training import SensorArrays, predict_sensor_windows
     from backend.forecast.windows import calendar_features, future_times
 
-    config, network = load_network_model(folder, device)
     if abs(step - config.step_seconds) > 1e-6:
         raise UserInputError(f"The data's time step ({step:g} s) differs from the model's ({config.step_seconds:g} s); "
                              "resample the data to the model's step (RESAMPLE) or retrain.")
@@ -179,17 +170,18 @@ def forecast_from_model(folder: str, panel: PointPanel, step: float, origin_inde
                                              config.horizon, device,
                                              future_features=calendar_features(times, step)[None],
                                              margins=config.training.get("history", {}).get("interval_margins"))
-    return config, present, times, mean[0], low[0], high[0]
+    return present, times, mean[0], low[0], high[0]
 
 
 @command("forecastnetwork", ForecastNetworkRequest, "Forecast sensor network")
 def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> CommandResult:
-    _require_torch()
-    device = choose_device(request.device)
-    if request.sensors.missing_value is None:
-        from backend.forecast.model_io import read_model_config
+    from backend.forecast.network_model import load_network_model
 
-        request.sensors.missing_value = read_model_config(request.model, "Train network forecaster").get("missing_value")
+    require_torch("Sensor-network forecasting")
+    device = choose_device(request.device)
+    config, network = load_network_model(request.model, device)
+    if request.sensors.missing_value is None:
+        request.sensors.missing_value = config.missing_value
     panel, step = regular_panel(request.sensors, request.resample, reporter)
     origin_index = panel.times.size - 1
     if request.origin:
@@ -198,8 +190,8 @@ def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> Com
         if origin_index < 0:
             raise UserInputError(f"The forecast origin {request.origin} is before the first reading "
                                  f"({format_time(panel.times[0])}).")
-    config, present, times, mean, low, high = forecast_from_model(request.model, panel, step, origin_index, device,
-                                                                  reporter)
+    present, times, mean, low, high = forecast_from_model(config, network, panel, step, origin_index, device,
+                                                          reporter)
     sensors = np.flatnonzero(present)
     horizon = times.size
     table = pd.DataFrame({

@@ -12,7 +12,6 @@ from backend.commands.base import CommandResult, command
 from backend.data.atomic import AtomicOutputs
 from backend.data.time_axis import format_time
 from backend.device import choose_device
-from backend.errors import UserInputError
 from backend.forecast.stacks import regular_stack
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
@@ -62,11 +61,9 @@ def _report(path_name, config, history, evaluation, outputs, report_path, device
 
 @command("trainrasterforecaster", TrainRasterForecasterRequest, "Train raster forecaster")
 def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Reporter) -> CommandResult:
-    from backend.device import torch_available
+    from backend.device import require_torch
 
-    if not torch_available():
-        raise UserInputError("Training needs PyTorch, which is not installed for this Python. Install it with "
-                             "'pip install torch' (CPU or CUDA build, see the README).")
+    require_torch("Training")
     from backend.forecast.model_io import ForecasterConfig, save_model
     from backend.forecast.training import evaluate, train_network
 

@@ -33,8 +33,18 @@ class DiagnosticSettings:
     min_size: int = 5
 
 
-def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """(field → float64[M], change-point indices int[M, max_changes]) for series float[T, M].
+@dataclass
+class Diagnosis:
+    """fields: name → float64[M] (the FIELDS written out); changes: change-point step indices int[M, max_changes]
+    (−1 = none); intercept: float64[M] of Sen's line (value at step 0), for plots."""
+
+    fields: dict[str, np.ndarray]
+    changes: np.ndarray
+    intercept: np.ndarray
+
+
+def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> Diagnosis:
+    """The diagnostics of series float[T, M].
 
     Vectorised: trend, periodogram, change points, ADF; per series (statsmodels): STL and KPSS.
     Series with fewer than 4 values, or constant, get NaN (their ``n_values`` says why).
@@ -45,13 +55,15 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> t
     out = {name: np.full(m, np.nan) for name in FIELDS}
     out["n_values"] = n.astype(np.float64)
     out["missing_share"] = 1 - n / max(t, 1)
+    changes = np.full((m, settings.max_changes), -1)
+    intercept = np.full(m, np.nan)
     if not usable.any():
-        return out, np.full((m, settings.max_changes), -1)
+        return Diagnosis(out, changes, intercept)
     block = values[:, usable].astype(np.float64)
     trend = mann_kendall(block, hamed_rao=True, alpha=settings.alpha)
     out["trend_slope"][usable], out["trend_z"][usable], out["trend_p"][usable] = trend.slope, trend.z, trend.p
+    intercept[usable] = trend.intercept
     out["period"][usable] = dominant_period(block)
-    changes = np.full((m, settings.max_changes), -1)
     changes[usable] = binary_segmentation(block, settings.max_changes, settings.min_size)
     out["change_points"][usable] = (changes[usable] >= 0).sum(axis=1)
     first = changes[usable, 0].astype(np.float64)
@@ -67,4 +79,4 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> t
                          np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0))
     for name in ("trend_z", "trend_p", "period"):
         out[name][constant] = np.nan
-    return out, changes
+    return Diagnosis(out, changes, intercept)

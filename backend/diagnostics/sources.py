@@ -17,6 +17,12 @@ def regular_block(times: np.ndarray, block: np.ndarray) -> np.ndarray:
     return values
 
 
+def regular_axis(times: np.ndarray, step_seconds: float) -> np.ndarray:
+    """The regular time axis from the first to the last of ``times`` (datetime64[s]), gaps included."""
+    count = int(round((times[-1] - times[0]).astype("timedelta64[s]").astype(np.int64) / step_seconds)) + 1
+    return times[0] + np.arange(count) * np.timedelta64(int(round(step_seconds)), "s")
+
+
 def aggregate(times: np.ndarray, values: np.ndarray, rule: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Means of values float[T, M] over regular intervals of ``rule`` (pandas offset), or unchanged."""
     if not rule:

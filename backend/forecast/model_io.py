@@ -33,7 +33,7 @@ class ForecasterConfig:
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "architecture": self.architecture, "lookback": self.lookback,
                 "horizon": self.horizon, "hidden": self.hidden, "quantiles": [0.1, 0.9],
-                "normalisation": {"mean": self.normalisation.mean, "std": self.normalisation.std},
+                "normalisation": self.normalisation.to_dict(),
                 "grid": {"width": self.grid.width, "height": self.grid.height,
                          "transform": list(self.grid.transform)[:6], "crs": self.grid.crs},
                 "step_seconds": self.step_seconds, "time_features": "hour of day (sub-daily), day of year",
@@ -46,7 +46,7 @@ class ForecasterConfig:
                 raise KeyError("format")
             grid = data["grid"]
             return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
-                       Normalisation(float(data["normalisation"]["mean"]), float(data["normalisation"]["std"])),
+                       Normalisation.from_dict(data["normalisation"]),
                        GridSpec(int(grid["width"]), int(grid["height"]), Affine(*grid["transform"]), str(grid["crs"])),
                        float(data["step_seconds"]), dict(data.get("training") or {}))
         except (KeyError, TypeError, ValueError) as exc:

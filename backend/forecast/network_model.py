@@ -38,7 +38,7 @@ class NetworkModelConfig:
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "architecture": self.architecture, "lookback": self.lookback,
                 "horizon": self.horizon, "hidden": self.hidden, "quantiles": [0.1, 0.9],
-                "normalisation": {"mean": self.normalisation.mean, "std": self.normalisation.std},
+                "normalisation": self.normalisation.to_dict(),
                 "step_seconds": self.step_seconds, "missing_value": self.missing_value,
                 "time_features": "time of day (sub-daily), day of week, day of year",
                 "sensors": {"ids": self.ids, "xy": self.xy, "crs": self.crs}, "graph": self.graph,
@@ -51,7 +51,7 @@ class NetworkModelConfig:
                 raise KeyError("format (not a sensor-network forecaster)")
             sensors = data["sensors"]
             return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
-                       Normalisation(float(data["normalisation"]["mean"]), float(data["normalisation"]["std"])),
+                       Normalisation.from_dict(data["normalisation"]),
                        float(data["step_seconds"]), [str(i) for i in sensors["ids"]],
                        [[float(a), float(b)] for a, b in sensors["xy"]], str(sensors["crs"]),
                        data.get("missing_value"), dict(data.get("graph") or {}), dict(data.get("training") or {}))

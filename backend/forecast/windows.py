@@ -65,6 +65,13 @@ class Normalisation:
         std = float(finite.std())
         return cls(float(finite.mean()), std if std > 0 else 1.0)
 
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Normalisation":
+        return cls(float(data["mean"]), float(data["std"]))
+
     def apply(self, values):
         return (values - self.mean) / self.std
 
