@@ -45,9 +45,9 @@ def check_length(length: int, lookback: int, horizon: int, split: Split) -> None
     needed = {part: split.origins(part, lookback, horizon).size for part in ("train", "validation")}
     if min(needed.values()) < 1 or needed["train"] < 8:
         raise UserInputError(
-            f"The stack has {length} time steps: too short for lookback {lookback} + horizon {horizon} with this "
+            f"The data have {length} time steps: too short for lookback {lookback} + horizon {horizon} with this "
             f"validation/test split ({needed['train']} training and {needed['validation']} validation windows). "
-            "Use a longer stack, or a shorter lookback or horizon.")
+            "Use a longer series, or a shorter lookback or horizon.")
 
 
 @dataclass(frozen=True)
