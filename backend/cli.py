@@ -1,32 +1,25 @@
 """Command-line interface: ``python -m backend <command> <request.json>``.
 
-Prints JSON lines on stdout: ``progress``, ``log``, then one ``result`` or ``error``.
-Exit codes: 0 success, 1 bad input, 2 usage, 3 internal error, 130 cancelled.
+Prints JSON lines on stdout: ``progress``, ``log``, ``temporary`` (a temporary output path, so the
+caller can remove exactly this run's files if it has to kill it), then one ``result`` or ``error``.
+Exit codes: 0 success, 1 bad input, 2 usage, 3 internal error, 130 cancelled, 131 parent gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 import traceback
 from pathlib import Path
 
 from backend import __version__
-from backend.data.atomic import discard_all_pending
+from backend import lifeline
 from backend.errors import CancelledError, UserInputError
 from backend.progress import JsonLinesReporter
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED = 0, 1, 2, 3, 130
-
-
-def _exit_cancelled(signum, frame):  # noqa: ARG001 (signal handler signature)
-    """SIGTERM from the plugin: drop temporary outputs and leave at once (GDAL calls may be mid-way)."""
-    discard_all_pending()
-    JsonLinesReporter().error("The run was cancelled; no output was written.", kind="cancelled")
-    os._exit(EXIT_CANCELLED)
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL, EXIT_CANCELLED, EXIT_PARENT_GONE = 0, 1, 2, 3, 130, 131
+CANCELLED = "The run was cancelled; no output was written."
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,8 +42,28 @@ def _info() -> dict:
             "torch": importlib.util.find_spec("torch") is not None}
 
 
+def _read_request(name: str) -> dict:
+    """The request object from a JSON file (or ``-``: standard input); unreadable ones are input errors."""
+    where = "standard input" if name == "-" else f"the request file {name}"
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        request = json.loads(raw.decode("utf-8"))
+    except IsADirectoryError as exc:
+        raise UserInputError(f"{name} is a folder; give a JSON request file.") from exc
+    except OSError as exc:
+        raise UserInputError(f"Cannot read {where}: {exc.strerror or exc}.") from exc
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{where.capitalize()} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from exc
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"{where.capitalize()} is not valid JSON: {exc}.") from exc
+    if not isinstance(request, dict):
+        raise UserInputError("The request must be a JSON object.")
+    return request
+
+
 def main(argv: list[str] | None = None) -> int:
     reporter = JsonLinesReporter()
+    lifeline.install(EXIT_CANCELLED, EXIT_PARENT_GONE, lambda: reporter.error(CANCELLED, kind="cancelled"))
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
@@ -58,20 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "info":
         reporter.result({}, _info())
         return EXIT_OK
-    signal.signal(signal.SIGTERM, _exit_cancelled)
+    from backend.data.atomic import set_temporary_listener
+
+    set_temporary_listener(reporter.temporary)
     try:
-        text = sys.stdin.read() if args.request == "-" else Path(args.request).read_text(encoding="utf-8")
-        request = json.loads(text)
-        if not isinstance(request, dict):
-            raise UserInputError("The request must be a JSON object.")
+        request = _read_request(args.request)
         from backend.commands import run_command
 
         result = run_command(args.command, request, reporter)
-    except (UserInputError, FileNotFoundError, json.JSONDecodeError) as exc:
+    except (UserInputError, FileNotFoundError) as exc:
         reporter.error(str(exc), kind="input")
         return EXIT_INPUT
     except (CancelledError, KeyboardInterrupt):
-        reporter.error("The run was cancelled; no output was written.", kind="cancelled")
+        reporter.error(CANCELLED, kind="cancelled")
         return EXIT_CANCELLED
     except MemoryError:
         reporter.error("Out of memory. Use a smaller extent or fewer time steps.", kind="internal")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+from pathlib import Path
 from typing import IO, Any
 
 _log = logging.getLogger("backend")
@@ -47,10 +49,12 @@ class JsonLinesReporter(Reporter):
         self._stream = stream or sys.stdout
         self._min_step = min_step  # percent; smaller progress steps are not printed
         self._last_percent = -100.0
+        self._lock = threading.Lock()  # watcher threads may report while the main thread writes
 
     def _emit(self, payload: dict[str, Any]) -> None:
-        self._stream.write(json.dumps(payload, default=str) + "\n")
-        self._stream.flush()
+        with self._lock:
+            self._stream.write(json.dumps(payload, default=str) + "\n")
+            self._stream.flush()
 
     def progress(self, percent: float, message: str = "") -> None:
         if abs(percent - self._last_percent) < self._min_step and percent < 100:
@@ -60,6 +64,10 @@ class JsonLinesReporter(Reporter):
 
     def log(self, message: str, level: str = "info") -> None:
         self._emit({"type": "log", "level": level, "message": message})
+
+    def temporary(self, path: Path, sidecars: list[Path]) -> None:
+        """A temporary output this run may leave behind if killed: the caller removes exactly these."""
+        self._emit({"type": "temporary", "path": str(path), "sidecars": [str(p) for p in sidecars]})
 
     def result(self, outputs: dict[str, Any], summary: dict[str, Any]) -> None:
         self._emit({"type": "result", "outputs": outputs, "summary": summary})

@@ -1,7 +1,11 @@
 """Runs the backend CLI in a child process and turns its JSON lines into Processing feedback.
 
-Cancel: the child gets SIGTERM (it deletes its temporary outputs), then SIGKILL after
-``KILL_AFTER_S``; leftovers of the temporary-file pattern are removed afterwards.
+The child runs in its own process group (session) with a pipe on its stdin that only this
+process holds, and ``ST_ANALYZER_PARENT_PID`` set: when QGIS or ``qgis_process`` dies, the pipe
+closes and the child ends itself (on Linux the kernel also signals it). Cancel: the child's
+group gets SIGTERM (it deletes its temporary outputs), then SIGKILL after ``KILL_AFTER_S``.
+The child announces every temporary output path it creates; after a failed, cancelled or
+killed run exactly those paths are removed — never files found by a name pattern.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -20,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 ENV_PYTHON = "ST_ANALYZER_PYTHON"
+ENV_PARENT_PID = "ST_ANALYZER_PARENT_PID"  # backend.lifeline.PARENT_PID_VARIABLE
 KILL_AFTER_S = 1.5
 POLL_S = 0.1
-PARTIAL_MARKER = ".partial"  # same as backend.data.atomic.PARTIAL_MARKER
 INSTALL_HINT = (
     "Install the backend into that Python with 'python -m pip install st-analyzer-backend' "
     "(or 'pip install .' in the st_analyzer source folder), or choose another interpreter in "
@@ -68,6 +73,7 @@ def child_environment(python: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
+    env[ENV_PARENT_PID] = str(os.getpid())
     if os.path.realpath(python) == os.path.realpath(default_python()):
         return env
     env.pop("PYTHONHOME", None)
@@ -116,13 +122,44 @@ def probe_backend(python: str) -> dict[str, Any]:
     raise BackendError(f"The backend in {python} gave no answer to 'info'. {INSTALL_HINT}")
 
 
-def remove_partial_outputs(paths: list[str]) -> None:
-    """Delete temporary files a killed child may have left beside the given outputs."""
-    for output in paths:
-        path = Path(output)
-        if path.parent.is_dir():
-            for leftover in path.parent.glob(f".{path.name}.*{PARTIAL_MARKER}*"):
-                leftover.unlink(missing_ok=True)
+def remove_temporaries(paths: list[Path]) -> None:
+    """Delete the temporary files and folders a run announced (those it did not move into place)."""
+    for path in paths:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_explanation(code: int, last_stderr_line: str = "") -> str:
+    """What an exit code without an error message means for the analyst."""
+    if code >= 0:
+        said = f": {last_stderr_line}" if last_stderr_line else " without saying why"
+        return f"The backend stopped with exit code {code}{said}. The log has the details."
+    name = _signal_name(-code)
+    if -code == getattr(signal, "SIGKILL", 9):
+        return ("The backend was killed (SIGKILL). Most often the system ended it because memory ran out: "
+                "use a smaller extent, a coarser grid, fewer time steps or a smaller model, or close other "
+                "programs.")
+    return f"The backend was ended by {name} (another program or the system stopped it). No output was written."
+
+
+def _process_group_options() -> dict[str, Any]:
+    """The child gets its own process group, so a cancel reaches its workers and a Ctrl+C in a
+    terminal reaches only qgis_process (which then cancels us)."""
+    if os.name == "nt":
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    return {"start_new_session": True}
 
 
 def _pump(stream, lines: "queue.Queue[tuple[str, str | None]]", name: str) -> None:
@@ -158,15 +195,26 @@ class BackendRunner:
             else:
                 self.feedback.pushInfo(text)
 
+    @staticmethod
+    def _signal_group(process: subprocess.Popen, number: int) -> None:
+        try:
+            if os.name == "nt":
+                process.kill() if number == getattr(signal, "SIGKILL", None) else process.terminate()
+            else:
+                os.killpg(process.pid, number)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def _stop(self, process: subprocess.Popen) -> None:
-        process.terminate()
+        """SIGTERM to the child's group (it cleans up and leaves), SIGKILL if it is still there."""
+        self._signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=KILL_AFTER_S)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self._signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
             process.wait()
 
-    def run(self, command: str, request: dict[str, Any], output_paths: list[str]) -> BackendResult:
+    def run(self, command: str, request: dict[str, Any]) -> BackendResult:
         """Run ``python -m backend <command>`` on ``request``; raise :class:`BackendError` on failure."""
         probe_backend(self.python)
         with tempfile.TemporaryDirectory(prefix="st_analyzer_") as folder:
@@ -174,14 +222,21 @@ class BackendRunner:
             request_path.write_text(json.dumps(request), encoding="utf-8")
             try:
                 process = subprocess.Popen(
-                    [self.python, "-m", "backend", command, str(request_path)], stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
-                    env=child_environment(self.python))
+                    [self.python, "-m", "backend", command, str(request_path)], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                    errors="replace", env=child_environment(self.python), **_process_group_options())
             except OSError as exc:
                 raise BackendError(f"Cannot start {self.python}: {exc}. {INSTALL_HINT}") from exc
-            return self._follow(process, output_paths)
+            temporaries: list[Path] = []
+            try:
+                return self._follow(process, temporaries)
+            finally:
+                if process.poll() is None:
+                    self._stop(process)
+                process.stdin.close()
+                remove_temporaries(temporaries)
 
-    def _follow(self, process: subprocess.Popen, output_paths: list[str]) -> BackendResult:
+    def _follow(self, process: subprocess.Popen, temporaries: list[Path]) -> BackendResult:
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
         for stream, name in ((process.stdout, "stdout"), (process.stderr, "stderr")):
             threading.Thread(target=_pump, args=(stream, lines, name), daemon=True).start()
@@ -192,7 +247,6 @@ class BackendRunner:
         while open_streams:
             if self._cancelled():
                 self._stop(process)
-                remove_partial_outputs(output_paths)
                 raise BackendCancelled("The run was cancelled; no output was written.")
             try:
                 name, line = lines.get(timeout=POLL_S)
@@ -210,7 +264,9 @@ class BackendRunner:
                 if self.feedback is not None:
                     self.feedback.pushDebugInfo(line.rstrip())
                 continue
-            if message.get("type") == "result":
+            if message.get("type") == "temporary":
+                temporaries += [Path(p) for p in [message.get("path"), *message.get("sidecars", [])] if p]
+            elif message.get("type") == "result":
                 result = BackendResult(message.get("outputs", {}), message.get("summary", {}))
             elif message.get("type") == "error":
                 error = str(message.get("message", "unknown error"))
@@ -218,8 +274,8 @@ class BackendRunner:
                 self._handle(message)
         code = process.wait()
         if error is not None or code != 0 or result is None:
-            remove_partial_outputs(output_paths)
-            detail = error or ("\n".join(stderr_tail[-10:]) or f"exit code {code}")
-            raise BackendError(detail)
+            if error is None and self.feedback is not None and stderr_tail:
+                self.feedback.pushDebugInfo("\n".join(stderr_tail[-10:]))
+            raise BackendError(error or exit_explanation(code, stderr_tail[-1] if stderr_tail else ""))
         return result
 

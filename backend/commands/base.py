@@ -80,11 +80,25 @@ def request_from_dict(request_type: type, data: dict[str, Any], prefix: str = ""
     return request_type(**kwargs)
 
 
+MEMORY_LIMIT_FIELD = "memory_limit_mb"  # accepted by every command: the run's memory budget (MB, 0 = default)
+
+
 def run_command(name: str, request: dict[str, Any], reporter: Reporter | None = None) -> CommandResult:
-    """Run a registered command from a JSON-like request (plain-Python entry point)."""
+    """Run a registered command from a JSON-like request (plain-Python entry point).
+
+    Before any work: the request is checked (types, outputs writable, no output that is an input)."""
     from backend import commands  # noqa: F401  (registers the commands)
+    from backend.commands.preflight import check_request_paths
+    from backend.memory import set_limit_mb
 
     if name not in COMMANDS:
         raise UserInputError(f"Unknown command {name!r}; available: {', '.join(sorted(COMMANDS))}.")
     spec = COMMANDS[name]
-    return spec.run(request_from_dict(spec.request_type, request), reporter or Reporter())
+    request = dict(request)
+    limit = request.pop(MEMORY_LIMIT_FIELD, None)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
+        raise UserInputError(f"Request field {MEMORY_LIMIT_FIELD!r} must be a number of MB, got {limit!r}.")
+    set_limit_mb(limit)
+    parsed = request_from_dict(spec.request_type, request)
+    check_request_paths(parsed)
+    return spec.run(parsed, reporter or Reporter())

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from backend.commands.base import CommandResult, command
+from backend.commands.preflight import FOLDER_OUTPUT
 from backend.commands.inputs import SensorInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
@@ -26,7 +27,7 @@ from backend.report.html import HtmlReport, new_figure
 @dataclass
 class TrainNetworkForecasterRequest:
     sensors: SensorInput
-    output_model: str
+    output_model: str = field(metadata=FOLDER_OUTPUT)
     output_report: str | None = None
     graph: GraphSettings = field(default_factory=GraphSettings)
     config: NetworkTrainConfig = field(default_factory=NetworkTrainConfig)
@@ -139,7 +140,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
         if request.output_report:
             _report(f"Network forecaster: {config.architecture}", config, history, evaluation, panel, panel.times,
                     device, outputs, request.output_report)
-        save_model(request.output_model, model_config, network)
+        save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
                          {"test": evaluation.to_dict(), "epochs": len(history.train_loss),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from backend.commands.base import CommandResult, command
+from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
 from backend.data.time_axis import format_time
 from backend.device import choose_device
@@ -21,7 +22,7 @@ from backend.forecast.training import TrainConfig
 @dataclass
 class TrainRasterForecasterRequest:
     input: str
-    output_model: str
+    output_model: str = field(metadata=FOLDER_OUTPUT)
     output_report: str | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
@@ -87,7 +88,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(Path(request.input).name, config, history, evaluation, outputs, request.output_report, device)
-        save_model(request.output_model, model_config, network)
+        save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
                          {"test": evaluation.to_dict(), "epochs": len(history.train_loss),

@@ -4,13 +4,12 @@ training summary) + ``weights.pt`` (a state_dict, loaded with ``weights_only=Tru
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from affine import Affine
 
-from backend.data.atomic import check_writable, partial_path
+from backend.data.atomic import AtomicOutputs
 from backend.data.raster_stack import GridSpec
 from backend.errors import UserInputError
 from backend.forecast.windows import Normalisation
@@ -53,24 +52,14 @@ class ForecasterConfig:
             raise UserInputError(f"{where} is not a forecaster model folder (config.json: missing or bad {exc}).") from exc
 
 
-def save_model(folder: str | Path, config: ForecasterConfig, network) -> Path:
-    """Write the folder atomically (a temporary sibling renamed at the end)."""
+def save_model(folder: str | Path, config: ForecasterConfig, network, outputs: AtomicOutputs) -> Path:
+    """Fill a temporary folder that ``outputs`` moves onto ``folder`` when the run succeeds."""
     import torch
 
-    final = check_writable(folder)
-    tmp = partial_path(final)
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
-        torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, tmp / "weights.pt")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+    tmp = outputs.temporary_folder(folder)
+    (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, tmp / "weights.pt")
+    return Path(folder)
 
 
 def read_model_config(folder: str | Path, made_by: str) -> dict:

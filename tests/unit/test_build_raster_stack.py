@@ -129,7 +129,7 @@ def test_unwritable_output_folder(tmp_path, era5_daily_files):
 
 
 def test_output_path_that_is_a_folder(tmp_path, era5_daily_files):
-    with pytest.raises(UserInputError, match="cannot be overwritten"):
+    with pytest.raises(UserInputError, match="is a folder; give a file name"):
         build(output=str(tmp_path), inputs=[str(era5_daily_files[0])])
 
 
