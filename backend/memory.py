@@ -92,3 +92,17 @@ def require_memory(needed_bytes: float, what: str, advice: str) -> None:
                   else f"a quarter of this machine's memory ({format_bytes(budget)})")
         raise UserInputError(f"{what} needs about {format_bytes(needed_bytes)} of memory, more than {source}. "
                              f"{advice} (Or raise MEMORY_LIMIT if the machine has the memory to spare.)")
+
+
+def require_disk_space(output: str | Path, needed_bytes: float) -> None:
+    """Refuse an output whose uncompressed size exceeds the free space of its folder."""
+    import shutil
+
+    folder = Path(output).expanduser().absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if needed_bytes > free:
+        raise UserInputError(f"{Path(output).name} may need up to {format_bytes(needed_bytes)} on disk but "
+                             f"{folder} has {format_bytes(free)} free. Free some space, choose another folder, or "
+                             "use a coarser grid, a smaller extent or fewer time steps.")

@@ -19,10 +19,10 @@ from backend.diagnostics.series_tests import VERDICTS, default_period
 from backend.diagnostics.sources import (aggregate, point_output_path, raster_output_path, regular_axis,
                                          regular_block)
 from backend.errors import UserInputError
+from backend.memory import require_memory
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
 
-MAX_IN_MEMORY = 2_000_000_000  # bytes of float64 values held at once by hot spots and clustering
 
 
 @dataclass
@@ -158,9 +158,9 @@ def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str):
     axis = regular_axis(times, step)
     with open_raster(source.raster) as src:
         grid = grid_of(src)
-        if axis.size * grid.width * grid.height * 8 * 3 > MAX_IN_MEMORY:
-            raise UserInputError(f"The stack is too large for {purpose} in memory; aggregate it to fewer time steps "
-                                 "or use a coarser grid first.")
+        require_memory(axis.size * grid.width * grid.height * 8 * 3,
+                       f"{purpose.capitalize()} of a {grid.width}×{grid.height} px stack with {axis.size} time steps",
+                       "Aggregate it to fewer time steps (TIME_STEP) or use a coarser grid or a smaller extent.")
         values = regular_block(times, read_block(src)).astype(np.float64)
     times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step)
     return times, flat, grid

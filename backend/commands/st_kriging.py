@@ -17,9 +17,12 @@ from backend.data.raster_io import StackWriter
 from backend.data.raster_stack import GridSpec
 from backend.data.time_axis import format_time, parse_times, summarize_time_axis
 from backend.errors import UserInputError
-from backend.kriging.kriging import SpaceTimePoints, krige, observations, time_in_model_units
+from backend.kriging.kriging import SpaceTimePoints, krige, kriging_work_bytes, observations, time_in_model_units
 from backend.kriging.workflow import kriging_panel, model_for
+from backend.memory import require_memory
 from backend.progress import Reporter
+
+GRID_BYTES_PER_CELL = 96  # cell centres, coordinates, times, prediction and variance of one band (float64)
 
 
 @dataclass
@@ -116,17 +119,21 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     cells = spec.width * spec.height
     total = cells * times.size
     reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
+    options = request.kriging.options()
+    require_memory(cells * GRID_BYTES_PER_CELL + kriging_work_bytes(data.t.size, options),
+                   f"Kriging to a {spec.width}×{spec.height} px grid",
+                   "Use a larger PIXEL_SIZE or a smaller EXTENT.")
     cols, rows = np.meshgrid(np.arange(spec.width) + 0.5, np.arange(spec.height) + 0.5)
     x, y = spec.transform * (cols.ravel(), rows.ravel())
     xy = np.column_stack([x, y]) / model.distance_scale()
-    options = request.kriging.options()
     low, high, var_low, var_high = np.inf, -np.inf, np.inf, -np.inf
     with StackWriter(request.output, spec, times, outputs=outputs) as pred_out, \
             StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs) as var_out:
         started = time.perf_counter()
         for band, when in enumerate(times):
             t = np.full(cells, time_in_model_units(np.array([when]), origin, model)[0])
-            prediction, variance = krige(data, SpaceTimePoints(xy, t), model, options)
+            prediction, variance = krige(data, SpaceTimePoints(xy, t), model, options,
+                                         reporter.scaled(20 + 80 * band / times.size, 20 + 80 * (band + 1) / times.size))
             pred_out.write_band(band, prediction.reshape(spec.height, spec.width))
             var_out.write_band(band, variance.reshape(spec.height, spec.width))
             low, high = min(low, float(prediction.min())), max(high, float(prediction.max()))

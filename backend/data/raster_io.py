@@ -22,6 +22,7 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.raster_stack import GridSpec, RasterStack
 from backend.data.time_axis import format_time, parse_times, to_utc_naive
 from backend.errors import UserInputError
+from backend.memory import require_disk_space, require_memory
 
 TIMES_TAG = "ST_TIMES"
 GTIFF_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256,
@@ -157,6 +158,9 @@ def read_stack(path: str | Path, window: Window | None = None) -> RasterStack:
         grid = grid_of(src)
         if window is not None:
             grid = GridSpec(int(window.width), int(window.height), src.window_transform(window), grid.crs)
+        require_memory(float(src.count) * grid.width * grid.height * 4 * 2,
+                       f"Reading {path} whole ({grid.width}×{grid.height} px, {src.count} bands)",
+                       "Use a smaller extent, a coarser grid or fewer time steps (clip or resample the stack first).")
         values = read_block(src, window)
         return RasterStack(values, times, grid, list(src.descriptions) if any(src.descriptions) else None)
 
@@ -202,6 +206,7 @@ class StackWriter:
         self._dst = None
 
     def __enter__(self) -> "StackWriter":
+        require_disk_space(self.path, float(self.grid.width) * self.grid.height * len(self._names) * 4)
         tmp = self._outputs.temporary(self.path)
         profile = dict(GTIFF_OPTIONS, width=self.grid.width, height=self.grid.height,
                        count=len(self._names), dtype="float32", nodata=np.nan,

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from backend.errors import UserInputError
+from backend.memory import require_memory
 
 _MAX_EXAMPLES = 5
+MAX_EMPTY_FACTOR = 20  # a regular axis with more steps than this × the times is mostly empty: refused
 
 
 _MIXED = {"format": "mixed"} if int(pd.__version__.split(".")[0]) >= 2 else {}
@@ -253,11 +255,20 @@ def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tup
         raise UserInputError(f"The time steps are irregular ({summary.describe()}) A regular step is needed: resample "
                              "the data (e.g. to hourly or daily means) first.")
     step = np.timedelta64(int(summary.step_seconds), "s")
-    full = np.arange(times[0], times[-1] + step, step).astype("datetime64[s]")
-    if full.size == times.size:
+    steps = int((times[-1] - times[0]) // step) + 1
+    if steps == times.size:
         return times, values, summary.step_seconds
+    if steps > MAX_EMPTY_FACTOR * times.size:
+        raise UserInputError(
+            f"On its most common step ({summary.step_text}) this time axis would have {steps} steps for "
+            f"{times.size} times: the times are too irregular for a regular axis ({summary.describe()}) "
+            "Resample the data to a coarser step (e.g. hourly or daily means) first.")
     shape = list(values.shape)
-    shape[axis] = full.size
+    shape[axis] = steps
+    require_memory(np.prod(shape, dtype=np.float64) * values.itemsize * 2,
+                   f"A regular axis of {steps} steps for {values.size // max(times.size, 1)} series",
+                   "Resample the data to a coarser step or select fewer stations or cells first.")
+    full = np.arange(times[0], times[-1] + step, step).astype("datetime64[s]")
     filled = np.full(shape, np.nan, dtype=np.float32)
     index = [slice(None)] * values.ndim
     index[axis] = np.searchsorted(full, times)

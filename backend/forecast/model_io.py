@@ -12,6 +12,7 @@ from affine import Affine
 from backend.data.atomic import AtomicOutputs
 from backend.data.raster_stack import GridSpec
 from backend.errors import UserInputError
+from backend.forecast.limits import check_model_sizes
 from backend.forecast.windows import Normalisation
 
 FORMAT = "st_analyzer.raster_forecaster"
@@ -44,6 +45,7 @@ class ForecasterConfig:
             if data.get("format") != FORMAT:
                 raise KeyError("format")
             grid = data["grid"]
+            check_model_sizes(f"{where}/config.json", int(data["hidden"]), int(data["lookback"]), int(data["horizon"]))
             return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
                        Normalisation.from_dict(data["normalisation"]),
                        GridSpec(int(grid["width"]), int(grid["height"]), Affine(*grid["transform"]), str(grid["crs"])),

@@ -13,6 +13,7 @@ import numpy as np
 
 from backend.data.point_panel import PointPanel
 from backend.errors import UserInputError
+from backend.forecast.limits import check_model_sizes
 from backend.forecast.windows import Normalisation
 from backend.progress import Reporter
 
@@ -50,6 +51,7 @@ class NetworkModelConfig:
             if data.get("format") != FORMAT:
                 raise KeyError("format (not a sensor-network forecaster)")
             sensors = data["sensors"]
+            check_model_sizes(f"{where}/config.json", int(data["hidden"]), int(data["lookback"]), int(data["horizon"]))
             return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
                        Normalisation.from_dict(data["normalisation"]),
                        float(data["step_seconds"]), [str(i) for i in sensors["ids"]],

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from backend.errors import UserInputError
+from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
 from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
@@ -46,6 +47,7 @@ class NetworkTrainConfig:
             raise UserInputError("Lookback, horizon, epochs and batch size must be at least 1.")
         if self.hidden < 4 or self.hidden % 4:
             raise UserInputError("The hidden size must be a multiple of 4 (the Transformer uses 4 attention heads).")
+        check_model_sizes("Training", self.hidden, self.lookback, self.horizon)
 
 
 @dataclass
@@ -122,6 +124,9 @@ def train_sensor_network(values: np.ndarray, times: np.ndarray, step_seconds: fl
     check_length(values.shape[0], config.lookback, config.horizon, split)
     torch.manual_seed(config.seed)
     norm = Normalisation.fit(values[:split.train_end])
+    require_training_memory(config.batch_size, config.lookback + config.horizon, values.shape[1], config.hidden,
+                            f"Training a {config.architecture} with {config.hidden} hidden units for "
+                            f"{values.shape[1]} sensors")
     arrays = SensorArrays.prepare(values, times, step_seconds, norm)
     network = build_sensor_network(config.architecture, supports, values.shape[1], config.lookback, config.horizon,
                                    config.hidden, N_CALENDAR).to(device)

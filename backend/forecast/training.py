@@ -12,6 +12,7 @@ import numpy as np
 
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
+from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
 from backend.forecast.windows import Normalisation, Split, check_length, time_features
 from backend.progress import Reporter
@@ -125,6 +126,10 @@ def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, co
         raise UserInputError(f"Unknown model type {config.architecture!r}; use one of {', '.join(ARCHITECTURES)}.")
     if config.lookback < 1 or config.horizon < 1 or config.epochs < 1:
         raise UserInputError("Lookback, horizon and epochs must be at least 1.")
+    check_model_sizes("Training", config.hidden, config.lookback, config.horizon)
+    crop_pixels = min(config.patch, values.shape[1]) * min(config.patch, values.shape[2])
+    require_training_memory(config.batch_size, config.lookback + config.horizon, crop_pixels, config.hidden,
+                            f"Training a {config.architecture} with {config.hidden} hidden channels")
     t = values.shape[0]
     split = Split.by_fractions(t, config.validation_fraction, config.test_fraction)
     check_length(t, config.lookback, config.horizon, split)

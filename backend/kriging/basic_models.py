@@ -35,6 +35,10 @@ def _unit_variogram(model: str, h: np.ndarray, a: float, kappa: float) -> np.nda
     raise UserInputError(f"Unknown variogram model {model!r}; use one of {', '.join(BASIC_MODELS)}.")
 
 
+MAX_MAGNITUDE = 1e100  # sills and ranges beyond this are damaged files: kriging sums would overflow
+MAX_KAPPA = 100.0      # Matérn smoothness; gstat uses ≤ 10 in practice
+
+
 @dataclass
 class VariogramComponent:
     """One row of a gstat ``vgm``: ``model``, partial sill, range (model units), Matérn kappa."""
@@ -47,12 +51,13 @@ class VariogramComponent:
     def validate(self, where: str) -> None:
         if self.model not in BASIC_MODELS:
             raise UserInputError(f"{where}: unknown model {self.model!r}; use one of {', '.join(BASIC_MODELS)}.")
-        if not np.isfinite(self.psill) or self.psill < 0:
-            raise UserInputError(f"{where}: the partial sill must be ≥ 0, got {self.psill}.")
-        if self.model != "Nug" and (not np.isfinite(self.range) or self.range <= 0):
-            raise UserInputError(f"{where}: the range of a {self.model} model must be > 0, got {self.range}.")
-        if self.model == "Mat" and self.kappa <= 0:
-            raise UserInputError(f"{where}: kappa must be > 0, got {self.kappa}.")
+        if not np.isfinite(self.psill) or not 0 <= self.psill <= MAX_MAGNITUDE:
+            raise UserInputError(f"{where}: the partial sill must be between 0 and {MAX_MAGNITUDE:g}, got {self.psill}.")
+        if self.model != "Nug" and (not np.isfinite(self.range) or not 0 < self.range <= MAX_MAGNITUDE):
+            raise UserInputError(f"{where}: the range of a {self.model} model must be > 0 and at most "
+                                 f"{MAX_MAGNITUDE:g}, got {self.range}.")
+        if self.model == "Mat" and not 0 < self.kappa <= MAX_KAPPA:
+            raise UserInputError(f"{where}: kappa must be > 0 and at most {MAX_KAPPA:g}, got {self.kappa}.")
 
 
 @dataclass

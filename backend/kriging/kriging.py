@@ -112,6 +112,15 @@ class KrigingOptions:
     batch_size: int = 2048
 
 
+def kriging_work_bytes(n_observations: int, options: KrigingOptions) -> float:
+    """Working memory of :func:`krige` besides its targets: one batch of neighbour systems, or the
+    global n×n system (with a batch of covariances to the targets)."""
+    if options.nmax is None or options.nmax >= n_observations:
+        return 8.0 * n_observations * (2 * n_observations + 3 * options.batch_size)
+    k = min(n_observations, max(options.nmax, math.ceil(options.buffer_nmax * options.nmax)))
+    return 8.0 * options.batch_size * k * k * 4
+
+
 def krige(data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel,
           options: KrigingOptions | None = None, reporter: Reporter | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Predictions and kriging variances (float64[m]) at the targets."""

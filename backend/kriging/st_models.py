@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import UserInputError
-from backend.kriging.basic_models import BasicVariogram, VariogramComponent
+from backend.kriging.basic_models import MAX_MAGNITUDE, BasicVariogram, VariogramComponent
 
 ST_MODELS = ("separable", "productSum", "metric", "sumMetric", "simpleSumMetric")
 TIME_UNIT_SECONDS = {"sec": 1.0, "min": 60.0, "hour": 3600.0, "day": 86400.0}
@@ -54,9 +54,9 @@ class SpaceTimeModel:
                 raise UserInputError(f"A {self.stModel} model needs {name!r}.")
             if isinstance(value, BasicVariogram):
                 value.validate(f"{self.stModel} model, {name} variogram")
-            elif not np.isfinite(value) or value < 0 or (name in ("stAni", "k") and value == 0):
-                raise UserInputError(f"{self.stModel} model: {name} must be {'> 0' if name in ('stAni', 'k') else '≥ 0'}, "
-                                     f"got {value}.")
+            elif not np.isfinite(value) or not 0 <= value <= MAX_MAGNITUDE or (name in ("stAni", "k") and value == 0):
+                raise UserInputError(f"{self.stModel} model: {name} must be {'> 0' if name in ('stAni', 'k') else '≥ 0'} "
+                                     f"and at most {MAX_MAGNITUDE:g}, got {value}.")
         if self.time_unit not in TIME_UNIT_SECONDS:
             raise UserInputError(f"time_unit must be one of {', '.join(TIME_UNIT_SECONDS)}, got {self.time_unit!r}.")
         if self.distance_unit not in DISTANCE_UNIT_METRES:

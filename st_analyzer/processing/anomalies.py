@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessi
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
 from st_analyzer.layers import RasterResultPostProcessor, GraduatedPointsPostProcessor
-from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, add_stack_input, file_output, stack_input
+from st_analyzer.processing.common import StAlgorithm, add_choice, add_memory_limit_parameter, add_html_output, choice_of, add_stack_input, file_output, stack_input
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
 POINT_METHODS = [("seasonal", "Seasonal profile (robust, by hour of day / day of year)"),
@@ -116,6 +116,7 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_FLAGS", "Anomaly flags (0/1)", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_SUMMARY", "Flagged steps per cell",
                                                                   optional=True))
+        add_memory_limit_parameter(self)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         outputs = {name: self.parameterAsOutputLayer(parameters, name, context) or None

@@ -50,14 +50,84 @@ class StAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self):  # noqa: N802
         return type(self)()
 
+    def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
+        """Remember the input files and the memory limit (runs in the main thread, before processAlgorithm)."""
+        self._source_files = source_files(self, parameters, context)
+        self._memory_limit_mb = (self.parameterAsDouble(parameters, MEMORY_LIMIT, context)
+                                 if self.parameterDefinition(MEMORY_LIMIT) is not None else 0.0)
+        return True
+
     def run_backend(self, request: dict[str, Any], output_paths: list[str], feedback) -> BackendResult:
-        """Run this algorithm's backend command; backend problems become QgsProcessingException."""
+        """Run this algorithm's backend command; backend problems become QgsProcessingException.
+
+        ``output_paths`` are refused before any work when one of them is an input file."""
+        refuse_output_over_input(output_paths, getattr(self, "_source_files", []))
+        memory_limit = getattr(self, "_memory_limit_mb", 0.0)
+        if memory_limit:
+            request = {**request, "memory_limit_mb": memory_limit}
         python = resolve_python(configured_python())
         feedback.pushDebugInfo(f"Backend interpreter: {python}")
         try:
-            return BackendRunner(python, feedback).run(self.COMMAND, request, output_paths)
+            return BackendRunner(python, feedback).run(self.COMMAND, request)
         except BackendError as exc:
             raise QgsProcessingException(str(exc)) from exc
+
+
+# --- inputs and outputs ------------------------------------------------------------------------
+
+MEMORY_LIMIT = "MEMORY_LIMIT"
+_LAYER_PARAMETER_TYPES = {"raster", "vector", "source", "layer", "point_cloud", "mesh"}
+
+
+def add_memory_limit_parameter(alg: QgsProcessingAlgorithm) -> None:
+    """MEMORY_LIMIT (MB, 0 = a quarter of RAM): work estimated to need more is refused before it starts."""
+    from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterNumber
+
+    parameter = QgsProcessingParameterNumber(MEMORY_LIMIT, "Memory limit in MB (0 = a quarter of RAM)",
+                                             QgsProcessingParameterNumber.Double, 0.0, minValue=0.0)
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(parameter)
+
+
+def _layer_file(layer) -> str | None:
+    if layer is None:
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    path = parts.get("path") or layer.source().split("|")[0]
+    return path if path and os.path.exists(path) else None
+
+
+def source_files(alg: QgsProcessingAlgorithm, parameters, context) -> list[str]:
+    """Files behind the algorithm's input parameters (layers' files, file and folder inputs)."""
+    files = []
+    for definition in alg.parameterDefinitions():
+        name = definition.name()
+        if definition.isDestination() or parameters.get(name) in (None, ""):
+            continue
+        kind = definition.type()
+        if kind in _LAYER_PARAMETER_TYPES:
+            files.append(_layer_file(alg.parameterAsLayer(parameters, name, context)))
+        elif kind == "multilayer":
+            files += [_layer_file(layer) for layer in alg.parameterAsLayerList(parameters, name, context)]
+        elif kind == "file":
+            files.append(alg.parameterAsFile(parameters, name, context))
+    return [f for f in files if f and os.path.exists(f)]
+
+
+def refuse_output_over_input(output_paths: list[str], inputs: list[str]) -> None:
+    """QgsProcessingException when an output is the same file as an input (symlinks and GeoPackage
+    layers included: a GeoPackage output replaces the whole file)."""
+    for output in [p.split("|")[0] for p in output_paths if p]:
+        if not os.path.exists(output):
+            continue
+        for source in inputs:
+            try:
+                same = os.path.samefile(output, source)
+            except OSError:
+                same = os.path.realpath(output) == os.path.realpath(source)
+            if same:
+                raise QgsProcessingException(f"The output {output} is the input {source}. st_analyzer never writes "
+                                             "over its inputs: choose another output file.")
 
 
 # --- choices ------------------------------------------------------------------------------
@@ -206,6 +276,7 @@ def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_frac
     alg.addParameter(QgsProcessingParameterNumber("HIDDEN", "Hidden channels (model size)",
                                                   QgsProcessingParameterNumber.Integer, 32, minValue=2))
     alg.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
+    add_memory_limit_parameter(alg)
 
 
 def training_config(alg: QgsProcessingAlgorithm, parameters, context) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterFileDestina
 
 from st_analyzer.layers import CLUSTER_COLOURS, HOT_SPOT_COLOURS, load_result, style_categories, style_diverging
 from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_choice, add_html_output,
+                                           add_memory_limit_parameter,
                                            add_point_field_parameters, choice_of, file_output, is_point_layer,
                                            point_input_request, raster_path_of)
 
@@ -17,6 +18,7 @@ def add_series_input(alg) -> None:
     """INPUT (raster stack or point layer) with the shared point field parameters, and TIME_STEP."""
     alg.addParameter(QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer", types=ANY_POINT_OR_RASTER))
     add_point_field_parameters(alg, parent="INPUT", optional=True)
+    add_memory_limit_parameter(alg)
 
 
 def add_time_step(alg, description: str) -> None:

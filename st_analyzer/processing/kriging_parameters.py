@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterFile, QgsProcessingParameterNumber,
                        QgsProcessingParameterVectorLayer)
 
-from st_analyzer.processing.common import (add_device_parameter, add_point_field_parameters, device_of,
+from st_analyzer.processing.common import (add_device_parameter, add_memory_limit_parameter, add_point_field_parameters, device_of,
                                            point_input_request)
 
 
@@ -37,6 +37,7 @@ def add_kriging_parameters(alg) -> None:
         "MEAN", "Known mean for simple kriging (empty = ordinary kriging)", QgsProcessingParameterNumber.Double,
         optional=True))
     add_device_parameter(alg, "Device for the kriging systems")
+    add_memory_limit_parameter(alg)
 
 
 def kriging_request(alg, parameters, context) -> dict:

@@ -64,7 +64,10 @@ def test_covariance_and_variogram_are_consistent(name):
 
 @pytest.mark.parametrize("bad, message", [
     ({"stModel": "separable", "space": [{"model": "Exp", "psill": -1, "range": 1}],
-      "time": [{"model": "Exp", "psill": 1, "range": 1}], "sill": 1}, "partial sill must be ≥ 0"),
+      "time": [{"model": "Exp", "psill": 1, "range": 1}], "sill": 1}, "partial sill must be between 0 and"),
+    ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1e308, "range": 5}], "stAni": 1},
+     "partial sill must be between 0 and 1e\\+100"),
+    ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 5}], "stAni": 1e308}, "stAni must be > 0 and at most"),
     ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 0}], "stAni": 1}, "range of a Exp model must be > 0"),
     ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 5}]}, "needs 'stAni'"),
     ({"stModel": "fancy"}, "Unknown space-time model"),
