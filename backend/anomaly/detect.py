@@ -11,7 +11,7 @@ from backend.anomaly.events import Event, event_id, find_events, threshold_value
 from backend.anomaly.expected import expected_values
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import median_step_seconds
+from backend.data.time_axis import median_step_seconds, parse_duration
 from backend.errors import UserInputError
 from backend.progress import Reporter
 
@@ -85,6 +85,9 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
     reporter = reporter or Reporter()
     if settings.method not in POINT_METHODS:
         raise UserInputError(f"Unknown method {settings.method!r}; use one of {', '.join(POINT_METHODS)}.")
+    parse_duration(settings.window, "rolling window (WINDOW)")
+    if settings.min_gap:
+        parse_duration(settings.min_gap, "event gap")
     observed_any = np.isfinite(panel.values).any(axis=1)
     if not observed_any.any():
         raise UserInputError("Every station is all missing: there is nothing to score.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backend.data.time_axis import median_step_seconds
+from backend.data.time_axis import median_step_seconds, parse_duration
 from backend.errors import UserInputError
 
 EXPECTED_METHODS = ("seasonal", "rolling_median")
@@ -55,10 +55,7 @@ def seasonal_expected(times: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def rolling_median_expected(times: np.ndarray, values: np.ndarray, window: str = "6h", causal: bool = True) -> np.ndarray:
     """Median of the values in the preceding ``window`` (excluding the current one when causal), or centred."""
-    try:
-        width = pd.Timedelta(window)
-    except ValueError as exc:
-        raise UserInputError(f"Cannot read the window {window!r}; write e.g. '6h', '2 days'.") from exc
+    width = parse_duration(window, "rolling window (WINDOW)")
     series = pd.Series(values, index=pd.DatetimeIndex(times))
     if causal:
         median = series.shift(1).rolling(width, min_periods=1).median()

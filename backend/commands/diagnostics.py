@@ -122,6 +122,9 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             table = _point_frame(panel, {**fields, "first_change_time": change_time})
             write_table(table, output, outputs, xy=panel.xy, crs=panel.crs)
             examples = _examples(panel.ids, panel.times, values, diagnosis)
+        if not (fields["n_values"] > 0).any():
+            raise UserInputError("Every value of the input is no data: there is nothing to diagnose, so no output was "
+                                 "written. Check the input's no-data value and extent.")
         short = int((fields["n_values"] < 4).sum())
         if short:
             reporter.warning(f"{short} location(s) have fewer than 4 values: their tests are left empty (NA).")

@@ -23,6 +23,7 @@ class PointInput:
     value_field: str = ""
     value_fields: list[str] = field(default_factory=list)
     field_time_pattern: str | None = None
+    time_format: str | None = None       # strptime pattern of a text time field; None = ISO / inferred per column
 
     def read(self) -> PointPanel:
         ref = PointLayerRef(self.path, self.layer)
@@ -31,7 +32,7 @@ class PointInput:
         if self.format == "long":
             if not self.time_field or not self.value_field:
                 raise UserInputError("A long-format layer needs a time field and a value field.")
-            return read_long_points(ref, self.id_field, self.time_field, self.value_field)
+            return read_long_points(ref, self.id_field, self.time_field, self.value_field, self.time_format)
         if self.format == "wide":
             return read_wide_points(ref, self.id_field, self.value_fields, self.field_time_pattern)
         raise UserInputError(f"Unknown point layer format {self.format!r}; use one of {POINT_FORMATS}.")
@@ -53,6 +54,7 @@ class SensorInput:
     value_field: str = ""
     points: PointInput | None = None
     missing_value: float | None = None
+    time_format: str | None = None       # strptime pattern of the table's time column; None = ISO / inferred
 
     def read(self, reporter=None) -> PointPanel:
         import numpy as np
@@ -63,7 +65,8 @@ class SensorInput:
             panel = self.points.read()
         elif self.sensors and self.observations:
             panel = read_sensors_and_table(PointLayerRef(self.sensors, self.sensors_layer), self.id_field,
-                                           self.observations, self.time_field, self.value_field, reporter)
+                                           self.observations, self.time_field, self.value_field, reporter,
+                                           self.time_format)
         else:
             raise UserInputError("Give a SENSORS point layer with an OBSERVATIONS table, or one long-format point "
                                  "layer (INPUT with id, time and value fields).")

@@ -173,7 +173,7 @@ def _krige_points(request, panel, model, data, origin, reporter, outputs, source
         projected = frame
     points = projected.geometry.representative_point()
     xy = np.column_stack([points.x, points.y]) / model.distance_scale()
-    times = parse_times(frame[target.time_field], f"values of {target.time_field!r}")
+    times = parse_times(frame[target.time_field], f"values of {target.time_field!r}", request.points.time_format)
     prediction, variance = krige(data, SpaceTimePoints(xy, time_in_model_units(times, origin, model)), model,
                                  request.kriging.options(), reporter.scaled(20, 95))
     table = frame.drop(columns=frame.geometry.name).copy()

@@ -75,8 +75,11 @@ def _crs_wkt(frame) -> str:
     return frame.crs.to_wkt() if frame.crs is not None else ""
 
 
-def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_field: str) -> PointPanel:
+def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_field: str,
+                     time_format: str | None = None) -> PointPanel:
     """A long-format point layer (one feature per station-time) as a :class:`PointPanel`.
+
+    ``time_format``: strptime pattern of a text time field (None = ISO 8601 or inferred for the whole column).
 
     Duplicate station-times are an error; a station's location is its first feature's point.
     """
@@ -87,7 +90,7 @@ def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_f
         raise UserInputError(f"{int(ids.isna().sum())} features have an empty {id_field!r}.")
     table = pd.DataFrame({
         "id": ids.astype(str).to_numpy(),
-        "time": parse_times(frame[time_field], f"values of {time_field!r}"),
+        "time": parse_times(frame[time_field], f"values of {time_field!r}", time_format),
         "value": _numeric(frame[value_field], value_field),
     })
     xy = _point_xy(frame)

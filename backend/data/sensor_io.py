@@ -45,11 +45,11 @@ def read_table(path: str) -> pd.DataFrame:
         raise UserInputError(f"Cannot read the observation table {path}: {exc}") from exc
 
 
-def _times(column: pd.Series, name: str) -> np.ndarray:
-    """Parse a (possibly long) time column once per distinct value."""
+def _times(column: pd.Series, name: str, time_format: str | None = None) -> np.ndarray:
+    """Parse a (possibly long) time column once per distinct value, one format for the whole column."""
     text = column.astype(str).to_numpy()
     unique, inverse = np.unique(text, return_inverse=True)
-    return parse_times(unique, f"values of {name!r}")[inverse]
+    return parse_times(unique, f"values of {name!r}", time_format)[inverse]
 
 
 def _time_column(table: pd.DataFrame, time_field: str) -> str:
@@ -62,11 +62,11 @@ def _time_column(table: pd.DataFrame, time_field: str) -> str:
     raise UserInputError(f"Name the time column (TIME_FIELD); the table has: {', '.join(map(str, table.columns[:12]))}.")
 
 
-def _long_matrix(table, id_field, time_field, value_field):
+def _long_matrix(table, id_field, time_field, value_field, time_format=None):
     if not value_field:
         raise UserInputError("A long observation table (id, time, value per row) needs the value column (VALUE_FIELD).")
     _require_fields(table, [value_field])
-    frame = pd.DataFrame({"id": table[id_field].astype(str).to_numpy(), "time": _times(table[time_field], time_field),
+    frame = pd.DataFrame({"id": table[id_field].astype(str).to_numpy(), "time": _times(table[time_field], time_field, time_format),
                           "value": _numeric(table[value_field], value_field)})
     duplicated = frame.duplicated(["id", "time"], keep=False)
     if duplicated.any():
@@ -77,8 +77,8 @@ def _long_matrix(table, id_field, time_field, value_field):
     return grid.index.to_numpy().astype(str), grid.columns.to_numpy().astype("datetime64[s]"), grid.to_numpy(np.float32)
 
 
-def _wide_matrix(table, time_field):
-    times = _times(table[time_field], time_field)
+def _wide_matrix(table, time_field, time_format=None):
+    times = _times(table[time_field], time_field, time_format)
     columns = [c for c in table.columns if c != time_field]
     if not columns:
         raise UserInputError("The wide observation table has no sensor column besides the time column.")
@@ -92,7 +92,8 @@ def _wide_matrix(table, time_field):
 
 
 def read_sensors_and_table(sensors: PointLayerRef, id_field: str, observations: str, time_field: str = "",
-                           value_field: str = "", reporter: Reporter | None = None) -> PointPanel:
+                           value_field: str = "", reporter: Reporter | None = None,
+                           time_format: str | None = None) -> PointPanel:
     """A PointPanel of the layer's sensors (in layer order) with the table's readings (NaN where none)."""
     reporter = reporter or Reporter()
     if not id_field:
@@ -107,9 +108,9 @@ def read_sensors_and_table(sensors: PointLayerRef, id_field: str, observations: 
         raise UserInputError(f"The observation table {observations} has no rows.")
     time_field = _time_column(table, time_field)
     if id_field in table.columns:
-        ids, times, values = _long_matrix(table, id_field, time_field, value_field)
+        ids, times, values = _long_matrix(table, id_field, time_field, value_field, time_format)
     else:
-        ids, times, values = _wide_matrix(table, time_field)
+        ids, times, values = _wide_matrix(table, time_field, time_format)
     ids = np.array([_normalise_id(i) for i in ids])
     sensor_keys = np.array([_normalise_id(i) for i in sensor_ids])
     position = {key: i for i, key in enumerate(ids)}

@@ -81,13 +81,26 @@ def load_weights(network, folder: str | Path, device: str):
     """Load weights.pt (a state_dict, ``weights_only=True``) into ``network``; returns it on ``device``, in eval mode."""
     import torch
 
+    import pickle
+
     weights_path = Path(folder) / "weights.pt"
     try:
         state = torch.load(weights_path, map_location=device, weights_only=True)
-        network.load_state_dict(state)
+    except pickle.UnpicklingError as exc:
+        raise UserInputError(f"{weights_path} holds Python objects, not only weights; st_analyzer never loads such "
+                             "files because they can run code. Use a model folder made by st_analyzer, or retrain "
+                             "the model.") from exc
     except Exception as exc:  # torch raises several types for truncated or foreign files
-        raise UserInputError(f"{weights_path} cannot be loaded as this model's weights ({type(exc).__name__}: "
-                             f"{str(exc)[:200]}). Retrain the model or restore the folder.") from exc
+        raise UserInputError(f"{weights_path} is not a readable weights file ({type(exc).__name__}). Retrain the "
+                             "model or restore the folder.") from exc
+    if not isinstance(state, dict):
+        raise UserInputError(f"{weights_path} does not hold a model's weights. Retrain the model or restore the folder.")
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors
+        first = str(exc).strip().splitlines()[0][:200]
+        raise UserInputError(f"{weights_path} does not fit the model described by config.json ({first}). Retrain "
+                             "the model or restore the folder.") from exc
     return network.to(device).eval()
 
 

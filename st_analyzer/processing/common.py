@@ -174,6 +174,18 @@ def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT
     alg.addParameter(QgsProcessingParameterString(
         "FIELD_TIME_PATTERN", "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
         optional=True))
+    add_time_format_parameter(alg)
+
+
+def add_time_format_parameter(alg: QgsProcessingAlgorithm) -> None:
+    """TIME_FORMAT: strptime pattern of a text time field (empty = ISO 8601, or one format inferred per column)."""
+    alg.addParameter(QgsProcessingParameterString(
+        "TIME_FORMAT", "Format of a text time field (e.g. %d/%m/%Y %H:%M; empty = ISO 8601 or detected)",
+        optional=True))
+
+
+def time_format_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
+    return (alg.parameterAsString(parameters, "TIME_FORMAT", context) or "").strip() or None
 
 
 def ogr_path_of(layer: QgsVectorLayer, feedback) -> tuple[str, str | None]:
@@ -206,7 +218,8 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
                "time_field": alg.parameterAsString(parameters, "TIME_FIELD", context),
                "value_field": alg.parameterAsString(parameters, "VALUE_FIELD", context),
                "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
-               "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None}
+               "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None,
+               "time_format": time_format_of(alg, parameters, context)}
     fields = layer.fields().names()
     for key in ("id_field", "time_field", "value_field"):
         if request[key] and request[key] not in fields:

@@ -7,8 +7,8 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
 
 from st_analyzer.layers import GraduatedPointsPostProcessor
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
-                                           add_training_parameters, choice_of, device_of, file_output, ogr_path_of,
-                                           training_config)
+                                           add_time_format_parameter, add_training_parameters, choice_of, device_of,
+                                           file_output, ogr_path_of, time_format_of, training_config)
 
 NETWORK_MODEL_TYPES = [("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
                        ("st_transformer", "Spatio-temporal Transformer (attention over time and sensors)"),
@@ -27,7 +27,7 @@ SENSOR_INPUT_HELP = (
 
 
 def add_sensor_inputs(alg) -> None:
-    """SENSORS, ID_FIELD, OBSERVATIONS, INPUT, TIME_FIELD, VALUE_FIELD, MISSING_VALUE, RESAMPLE."""
+    """SENSORS, ID_FIELD, OBSERVATIONS, INPUT, TIME_FIELD, VALUE_FIELD, TIME_FORMAT, MISSING_VALUE, RESAMPLE."""
     alg.addParameter(QgsProcessingParameterVectorLayer("SENSORS", "Sensors (point layer, one feature per sensor)",
                                                        types=[QgsProcessing.TypeVectorPoint], optional=True))
     alg.addParameter(QgsProcessingParameterString("ID_FIELD", "Sensor id field"))
@@ -38,6 +38,7 @@ def add_sensor_inputs(alg) -> None:
     alg.addParameter(QgsProcessingParameterString("TIME_FIELD", "Time field (empty = a column named time/date)",
                                                   optional=True))
     alg.addParameter(QgsProcessingParameterString("VALUE_FIELD", "Value field (long format)", optional=True))
+    add_time_format_parameter(alg)
     alg.addParameter(QgsProcessingParameterNumber("MISSING_VALUE", "Value that means missing (e.g. 0; empty = none)",
                                                   QgsProcessingParameterNumber.Double, optional=True))
     alg.addParameter(QgsProcessingParameterString("RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D; "
@@ -49,7 +50,8 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
     id_field = alg.parameterAsString(parameters, "ID_FIELD", context).strip()
     time_field = (alg.parameterAsString(parameters, "TIME_FIELD", context) or "").strip()
     value_field = (alg.parameterAsString(parameters, "VALUE_FIELD", context) or "").strip()
-    request = {"id_field": id_field, "time_field": time_field, "value_field": value_field}
+    time_format = time_format_of(alg, parameters, context)
+    request = {"id_field": id_field, "time_field": time_field, "value_field": value_field, "time_format": time_format}
     if parameters.get("MISSING_VALUE") not in (None, ""):
         request["missing_value"] = alg.parameterAsDouble(parameters, "MISSING_VALUE", context)
     sensors = alg.parameterAsVectorLayer(parameters, "SENSORS", context)
@@ -67,7 +69,7 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
             raise QgsProcessingException("A long point layer (INPUT) needs TIME_FIELD and VALUE_FIELD.")
         path, layer_name = ogr_path_of(points, feedback)
         request["points"] = {"path": path, "layer": layer_name, "format": "long", "id_field": id_field,
-                             "time_field": time_field, "value_field": value_field}
+                             "time_field": time_field, "value_field": value_field, "time_format": time_format}
     else:
         raise QgsProcessingException("Give SENSORS (point layer) with an OBSERVATIONS table, or INPUT (one long "
                                      "point layer).")
