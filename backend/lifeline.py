@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -87,9 +88,14 @@ def _watch_signals(cancel_code: int, on_cancel: Callable[[], None]) -> None:
 def _watch_parent(parent_pid: int, gone_code: int) -> None:
     def stdin_closed() -> None:
         try:
+            if not stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
+                return  # not the parent's pipe (a terminal or /dev/null): the pid watch decides
+        except (OSError, ValueError, AttributeError):
+            return
+        try:
             while os.read(sys.stdin.fileno(), 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
         _end(gone_code, None)
 

@@ -73,7 +73,6 @@ def child_environment(python: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
-    env[ENV_PARENT_PID] = str(os.getpid())
     if os.path.realpath(python) == os.path.realpath(default_python()):
         return env
     env.pop("PYTHONHOME", None)
@@ -224,7 +223,8 @@ class BackendRunner:
                 process = subprocess.Popen(
                     [self.python, "-m", "backend", command, str(request_path)], stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                    errors="replace", env=child_environment(self.python), **_process_group_options())
+                    errors="replace", env={**child_environment(self.python), ENV_PARENT_PID: str(os.getpid())},
+                    **_process_group_options())
             except OSError as exc:
                 raise BackendError(f"Cannot start {self.python}: {exc}. {INSTALL_HINT}") from exc
             temporaries: list[Path] = []

@@ -121,6 +121,10 @@ class AtomicOutputs:
         self._folders: set[Path] = set()
 
     def _register(self, final_path: Path) -> Path:
+        replaced = self._pending.get(final_path)
+        if replaced is not None:  # asked again for the same output: the earlier temporary is dropped
+            for path in [replaced, *_sidecars(replaced)]:
+                remove_path(path)
         tmp = partial_path(final_path)
         _announce(tmp)
         self._pending[final_path] = tmp

@@ -156,7 +156,7 @@ def test_cancel_kills_the_child_within_two_seconds(slow_build_request):
     thread.start()
     with pytest.raises(BackendCancelled):
         BackendRunner(os.environ.get("ST_ANALYZER_PYTHON", "python3"), feedback).run(
-            "buildrasterstack", request, [request["output"]])
+            "buildrasterstack", request)
     elapsed = time.monotonic() - cancel_when_writing.at
     thread.join()
     assert elapsed < 2.0
