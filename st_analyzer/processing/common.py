@@ -7,12 +7,14 @@ requests with the matching ``*_request`` helpers, so that names and behaviour st
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from typing import Any
 
 from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
                        QgsProcessingParameterEnum, QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProviderRegistry,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProcessingUtils,
+                       QgsProviderRegistry,
                        QgsRasterLayer,
                        QgsVectorFileWriter, QgsVectorLayer)
 
@@ -71,6 +73,8 @@ class StAlgorithm(QgsProcessingAlgorithm):
             return BackendRunner(python, feedback).run(self.COMMAND, request)
         except BackendError as exc:
             raise QgsProcessingException(str(exc)) from exc
+        finally:
+            remove_input_copies(request)
 
 
 # --- inputs and outputs ------------------------------------------------------------------------
@@ -188,6 +192,23 @@ def time_format_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | No
     return (alg.parameterAsString(parameters, "TIME_FORMAT", context) or "").strip() or None
 
 
+INPUT_COPY_PREFIX = "st_analyzer_input_"
+
+
+def remove_input_copies(request: Any) -> None:
+    """Delete the GeoPackage copies (made by :func:`ogr_path_of`) that ``request`` refers to."""
+    if isinstance(request, dict):
+        for value in request.values():
+            remove_input_copies(value)
+    elif isinstance(request, list):
+        for value in request:
+            remove_input_copies(value)
+    elif isinstance(request, str):
+        folder = os.path.dirname(request)
+        if os.path.basename(folder).startswith(INPUT_COPY_PREFIX) and os.path.isdir(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def ogr_path_of(layer: QgsVectorLayer, feedback) -> tuple[str, str | None]:
     """A file path (and layer name) the backend can read: the layer's own file, or a GeoPackage copy."""
     if layer.providerType() == "ogr" and not layer.subsetString():
@@ -195,7 +216,7 @@ def ogr_path_of(layer: QgsVectorLayer, feedback) -> tuple[str, str | None]:
         path = parts.get("path", "")
         if path and os.path.isfile(path):
             return path, parts.get("layerName") or None
-    folder = tempfile.mkdtemp(prefix="st_analyzer_input_")
+    folder = tempfile.mkdtemp(prefix=INPUT_COPY_PREFIX, dir=QgsProcessingUtils.tempFolder())
     path = os.path.join(folder, "input.gpkg")
     feedback.pushInfo(f"Copying {layer.name()} to a GeoPackage for the backend.")
     options = QgsVectorFileWriter.SaveVectorOptions()
