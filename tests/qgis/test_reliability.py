@@ -19,12 +19,12 @@ import pytest
 from qgis.core import QgsProcessingFeedback
 
 from st_analyzer.runner import BackendCancelled, BackendRunner
+from tests.paths import PM10_Q1, SAMPLE
 from tests.qgis.conftest import QGIS_PROCESS, qgis_process_env
-from tests.qgis.data import PM10_Q1, SAMPLE_COPY
 
 pytestmark = pytest.mark.qgis_process
 
-HOURLY = SAMPLE_COPY / "era5_t2m_uk_2019_03_hourly.tif"
+HOURLY = SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"  # copied from the repository, never opened by QGIS here
 PM10_FIELDS = ("ID_FIELD=station_id", "TIME_FIELD=date", "VALUE_FIELD=pm10")
 PYTHON = os.environ.get("ST_ANALYZER_PYTHON", "python3")
 
@@ -44,7 +44,8 @@ def output_of(done: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture
 def work(tmp_path):
-    """A folder with private copies of the inputs; on leaving, no temporary file may be left in it."""
+    """A folder with private copies of the inputs (from the repository's files: the session's copies may be open
+    in the test QGIS with a write-ahead log); on leaving, no temporary file may be left in it."""
     shutil.copy(HOURLY, tmp_path / "stack.tif")
     shutil.copy(PM10_Q1, tmp_path / "pm10.gpkg")
     yield tmp_path
