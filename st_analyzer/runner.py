@@ -168,11 +168,15 @@ def _pump(stream, lines: "queue.Queue[tuple[str, str | None]]", name: str) -> No
 
 
 class BackendRunner:
-    """Runs one backend command; ``feedback`` is a ``QgsProcessingFeedback`` (or ``None``)."""
+    """Runs one backend command; ``feedback`` is a ``QgsProcessingFeedback`` (or ``None``).
 
-    def __init__(self, python: str, feedback=None) -> None:
+    ``idle`` is called between polls (every ``POLL_S``): the plugin lets the Qt event loop run there when the
+    run blocks QGIS's main thread, so that a cancel (e.g. Ctrl+C in ``qgis_process``) reaches the feedback."""
+
+    def __init__(self, python: str, feedback=None, idle=None) -> None:
         self.python = python
         self.feedback = feedback
+        self.idle = idle
 
     def _cancelled(self) -> bool:
         return bool(self.feedback is not None and self.feedback.isCanceled())
@@ -251,6 +255,8 @@ class BackendRunner:
             try:
                 name, line = lines.get(timeout=POLL_S)
             except queue.Empty:
+                if self.idle is not None:
+                    self.idle()
                 continue
             if line is None:
                 open_streams -= 1

@@ -70,11 +70,21 @@ class StAlgorithm(QgsProcessingAlgorithm):
         python = resolve_python(configured_python())
         feedback.pushDebugInfo(f"Backend interpreter: {python}")
         try:
-            return BackendRunner(python, feedback).run(self.COMMAND, request)
+            return BackendRunner(python, feedback, idle=process_events_on_main_thread).run(self.COMMAND, request)
         except BackendError as exc:
             raise QgsProcessingException(str(exc)) from exc
         finally:
             remove_input_copies(request)
+
+
+def process_events_on_main_thread() -> None:
+    """Let Qt deliver pending events (a Ctrl+C in qgis_process cancels through them) when this run holds the
+    main thread; runs in Processing's worker threads leave the event loop alone."""
+    from qgis.PyQt.QtCore import QCoreApplication, QThread
+
+    app = QCoreApplication.instance()
+    if app is not None and QThread.currentThread() == app.thread():
+        QCoreApplication.processEvents()
 
 
 # --- inputs and outputs ------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_a_failing_run_leaves_another_runs_temporary_alone(qgis_process, work):
 
 # --- the backend ends with qgis_process -----------------------------------------------------------------
 
-@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
 def test_backend_ends_within_two_seconds_when_qgis_process_is_killed(spawn, work, kill):
     process = spawn("run", "stanalyzer:trainrasterforecaster", "--", f"INPUT={work / 'stack.tif'}", "EPOCHS=30",
                     f"OUTPUT_MODEL={work / 'model'}", f"OUTPUT_REPORT={work / 'r.html'}")
