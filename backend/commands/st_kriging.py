@@ -20,7 +20,7 @@ from backend.errors import UserInputError
 from backend.kriging.kriging import SpaceTimePoints, krige, kriging_work_bytes, observations, time_in_model_units
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.memory import require_memory
-from backend.progress import Reporter
+from backend.progress import Reporter, ScaledReporter
 
 GRID_BYTES_PER_CELL = 96  # cell centres, coordinates, times, prediction and variance of one band (float64)
 
@@ -129,26 +129,41 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     low, high, var_low, var_high = np.inf, -np.inf, np.inf, -np.inf
     with StackWriter(request.output, spec, times, outputs=outputs) as pred_out, \
             StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs) as var_out:
-        started = time.perf_counter()
         for band, when in enumerate(times):
             t = np.full(cells, time_in_model_units(np.array([when]), origin, model)[0])
-            prediction, variance = krige(data, SpaceTimePoints(xy, t), model, options,
-                                         reporter.scaled(20 + 80 * band / times.size, 20 + 80 * (band + 1) / times.size))
+            band_reporter = reporter.scaled(20 + 80 * band / times.size, 20 + 80 * (band + 1) / times.size)
+            if band == 0 and total > request.max_predictions:
+                band_reporter = RunTimeEstimate(band_reporter, cells, total, request.max_predictions)
+            prediction, variance = krige(data, SpaceTimePoints(xy, t), model, options, band_reporter)
             pred_out.write_band(band, prediction.reshape(spec.height, spec.width))
             var_out.write_band(band, variance.reshape(spec.height, spec.width))
             low, high = min(low, float(prediction.min())), max(high, float(prediction.max()))
             var_low, var_high = min(var_low, float(variance.min())), max(var_high, float(variance.max()))
-            if band == 0 and total > request.max_predictions:
-                seconds = (time.perf_counter() - started) * times.size
-                reporter.warning(f"{total} predictions exceed the limit of {request.max_predictions}; "
-                                 f"estimated run time {seconds / 60:.1f} min. Use a coarser grid or fewer times "
-                                 "to go faster.")
             reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
     return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
         {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
          "step_seconds": float((times[1] - times[0]).astype(np.int64)) if times.size > 1 else None,
          "value_min": low, "value_max": high,
          "variance_min": var_low, "variance_max": var_high}
+
+
+class RunTimeEstimate(ScaledReporter):
+    """Passes progress on; at the first batch of a large run, warns with the estimated run time."""
+
+    def __init__(self, parent: Reporter, band_predictions: int, total: int, limit: int) -> None:
+        super().__init__(parent, 0.0, 100.0)
+        self._band, self._total, self._limit = band_predictions, total, limit
+        self._started = time.perf_counter()
+        self._warned = False
+
+    def progress(self, percent: float, message: str = "") -> None:
+        super().progress(percent, message)
+        if not self._warned and percent > 0:
+            self._warned = True
+            seconds = (time.perf_counter() - self._started) / (percent / 100 * self._band) * self._total
+            self.warning(f"{self._total} predictions exceed {self._limit}: estimated run time {seconds / 60:.0f} min. "
+                         "Use a larger PIXEL_SIZE, a smaller EXTENT or fewer time steps to go faster; cancel stops "
+                         "the run at once.")
 
 
 def _variance_path(output: str) -> str:
