@@ -15,7 +15,7 @@ test-unit: setup
 	bash scripts/test.sh tests/unit
 
 package: setup
-	.venv/bin/qgis-plugin-ci package $$(sed -n 's/^version=//p' st_analyzer/metadata.txt) --allow-uncommitted-changes
+	bash scripts/package.sh
 
 clean:
 	rm -rf output .qgis-profile .qgis-settings .pytest_cache

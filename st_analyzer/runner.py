@@ -28,11 +28,11 @@ ENV_PYTHON = "ST_ANALYZER_PYTHON"
 ENV_PARENT_PID = "ST_ANALYZER_PARENT_PID"  # backend.lifeline.PARENT_PID_VARIABLE
 KILL_AFTER_S = 1.5
 POLL_S = 0.1
+SETUP_ALGORITHM = "Set up backend"  # the toolbox name of stanalyzer:setupbackend
 INSTALL_HINT = (
-    "Install the backend into that Python with 'python -m pip install st-analyzer-backend' "
-    "(or 'pip install .' in the st_analyzer source folder), or choose another interpreter in "
-    "Settings → Options → Processing → Providers → Space-time analyzer, or with the environment "
-    f"variable {ENV_PYTHON}."
+    f"Run 'Space-time analyzer → Set-up → {SETUP_ALGORITHM}' in the Processing toolbox (or `qgis_process run "
+    "stanalyzer:setupbackend`) once; it makes the backend's environment. Or choose an interpreter that has the "
+    "backend in Settings → Options → Processing → Providers → Space-time analyzer (README, manual set-up)."
 )
 
 
@@ -97,6 +97,20 @@ class BackendResult:
 _probe_cache: dict[str, dict[str, Any]] = {}
 
 
+def check_version(python: str, backend_version: str) -> None:
+    """The backend must be the version that came with this plugin (models and requests change with it)."""
+    from st_analyzer.__about__ import __version__ as plugin_version
+
+    if backend_version != plugin_version:
+        raise BackendError(f"The backend in {python} is version {backend_version or 'unknown'}, this plugin is "
+                           f"{plugin_version}. Run '{SETUP_ALGORITHM}' again to upgrade it.")
+
+
+def forget_probe(python: str) -> None:
+    """Drop the cached probe of ``python`` (after its environment was made or changed)."""
+    _probe_cache.pop(python, None)
+
+
 def probe_backend(python: str) -> dict[str, Any]:
     """``python -m backend info`` (cached): raises :class:`BackendError` saying how to fix a failure."""
     if python in _probe_cache:
@@ -116,8 +130,10 @@ def probe_backend(python: str) -> dict[str, Any]:
     for line in completed.stdout.splitlines():
         message = json.loads(line)
         if message.get("type") == "result":
-            _probe_cache[python] = message["summary"]
-            return message["summary"]
+            summary = message["summary"]
+            check_version(python, str(summary.get("version", "")))
+            _probe_cache[python] = summary
+            return summary
     raise BackendError(f"The backend in {python} gave no answer to 'info'. {INSTALL_HINT}")
 
 

@@ -35,7 +35,7 @@ def _read_layer(ref: PointLayerRef):
         raise UserInputError(f"The layer file {ref.path} does not exist.")
     try:
         frame = gpd.read_file(ref.path, layer=ref.layer) if ref.layer else gpd.read_file(ref.path)
-    except Exception as exc:  # fiona raises several driver-specific types
+    except Exception as exc:  # fiona/pyogrio raise several driver-specific types
         raise UserInputError(f"Cannot read the layer {ref.path}: {exc}") from exc
     if frame.empty:
         raise UserInputError(f"The layer {ref.layer or ref.path} has no features.")
@@ -160,10 +160,9 @@ def write_table(table: pd.DataFrame, path: str | Path, outputs: AtomicOutputs,
                 xy: np.ndarray | None = None, crs: str = "", layer: str | None = None) -> None:
     """Write a table as a GeoPackage layer (points when ``xy`` float64[N, 2] is given) or a CSV.
 
-    The format follows the extension: ``.gpkg`` or ``.csv``.
+    The format follows the extension: ``.gpkg`` or ``.csv``. GeoPackages are written with pyogrio where
+    geopandas has it (Debian 13 and later) and with fiona otherwise.
     """
-    import fiona
-
     path = Path(path)
     tmp = outputs.temporary(path)
     suffix = path.suffix.lower()
@@ -175,10 +174,33 @@ def write_table(table: pd.DataFrame, path: str | Path, outputs: AtomicOutputs,
         return
     if suffix != ".gpkg":
         raise UserInputError(f"Cannot write {path.name}: use a .gpkg or .csv output.")
+    try:
+        import pyogrio
+    except ImportError:  # older stacks (Debian 12): geopandas with fiona
+        _write_gpkg_with_fiona(table, tmp, xy, crs, layer or path.stem)
+    else:
+        _write_gpkg_with_pyogrio(pyogrio, table, tmp, xy, crs, layer or path.stem)
+
+
+def _write_gpkg_with_pyogrio(pyogrio, table: pd.DataFrame, tmp: Path, xy, crs: str, layer: str) -> None:
+    frame = table.copy()
+    for column in frame.columns:
+        kind = _fiona_type(frame[column])
+        if kind == "str" or frame[column].dtype.kind == "b":
+            frame[column] = [_fiona_value(v, kind) for v in frame[column].to_numpy()]
+    if xy is not None:
+        import geopandas as gpd
+
+        frame = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs or None)
+    pyogrio.write_dataframe(frame, tmp, layer=layer, driver="GPKG")
+
+
+def _write_gpkg_with_fiona(table: pd.DataFrame, tmp: Path, xy, crs: str, layer: str) -> None:
+    import fiona
+
     kinds = {c: _fiona_type(table[c]) for c in table.columns}
     schema = {"geometry": "Point" if xy is not None else "None", "properties": dict(kinds)}
-    with fiona.open(tmp, "w", driver="GPKG", schema=schema, layer=layer or path.stem,
-                    crs_wkt=crs or None) as dst:
+    with fiona.open(tmp, "w", driver="GPKG", schema=schema, layer=layer, crs_wkt=crs or None) as dst:
         columns = [table[c].to_numpy() for c in table.columns]
         for i in range(len(table)):
             properties = {c: _fiona_value(col[i], kinds[c]) for c, col in zip(table.columns, columns)}

@@ -15,6 +15,7 @@ from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
 from st_analyzer.processing.forecasting import (BaselineForecastAlgorithm, ForecastRasterAlgorithm,
                                                 TrainRasterForecasterAlgorithm)
 from st_analyzer.processing.network_forecasting import ForecastNetworkAlgorithm, TrainNetworkForecasterAlgorithm
+from st_analyzer.processing.setup_backend import SetupBackendAlgorithm
 from st_analyzer.processing.st_kriging import StKrigingAlgorithm
 from st_analyzer.processing.st_kriging_cv import StKrigingCvAlgorithm
 from st_analyzer.settings import SETTING_PYTHON
@@ -116,7 +117,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
                           ForecastRasterAlgorithm(), BaselineForecastAlgorithm(), DetectPointAnomaliesAlgorithm(),
                           DetectRasterAnomaliesAlgorithm(), TrainNetworkForecasterAlgorithm(),
                           ForecastNetworkAlgorithm(), TimeSeriesDiagnosticsAlgorithm(), TimeSeriesClusteringAlgorithm(),
-                          EmergingHotSpotsAlgorithm()):
+                          EmergingHotSpotsAlgorithm(), SetupBackendAlgorithm()):
             self.addAlgorithm(algorithm)
         for model in shipped_models():
             self.addAlgorithm(model)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The plugin zip as users install it: st_analyzer/ (with LICENSE and metadata) plus the backend as a wheel in
+# st_analyzer/backend_wheel/, which 'Set up backend' installs. One zip, made by qgis-plugin-ci.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VERSION=$(sed -n 's/^version=//p' st_analyzer/metadata.txt)
+rm -rf st_analyzer/backend_wheel
+.venv/bin/pip wheel -q --no-deps --no-build-isolation -w st_analyzer/backend_wheel . >/dev/null
+WHEEL=$(ls st_analyzer/backend_wheel/st_analyzer_backend-"$VERSION"-*.whl)
+.venv/bin/qgis-plugin-ci package "$VERSION" --allow-uncommitted-changes --asset-path "$WHEEL"
+rm -rf st_analyzer/backend_wheel build
+echo "st_analyzer.$VERSION.zip"
