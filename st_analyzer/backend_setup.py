@@ -3,8 +3,8 @@
 The environment sees QGIS's own packages (``--system-site-packages``), so the GDAL stack of QGIS
 (rasterio, geopandas, pyproj, shapely) is shared and never replaced; pip installs only the bundled
 backend wheel, what that Python lacks of the plain numeric packages, and torch. QGIS's own Python is
-never changed. A new environment is built in a temporary sibling folder and renamed at the end, so a
-cancel or a failure leaves no half environment; an existing one is repaired or upgraded in place.
+never changed. A new environment is removed again when the set-up fails or is cancelled, so no half
+environment is left; an existing one is repaired or upgraded in place.
 
 QGIS-free: the Processing algorithm ``setupbackend`` and the tests drive :class:`BackendSetup`.
 """
@@ -160,16 +160,12 @@ class BackendSetup:
             if any(folder.iterdir()):
                 raise SetupError(f"{folder} exists and is not a Python environment; choose an empty or new FOLDER.")
             folder.rmdir()
-        target = folder if in_place else folder.with_name(f".{folder.name}.{os.getpid()}.partial")
-        try:
-            python = self._steps(target, in_place)
+        try:  # made where it stays: a venv's scripts name their own folder, so it cannot be moved afterwards
+            python = self._steps(folder, in_place)
         except BaseException:
             if not in_place:
-                shutil.rmtree(target, ignore_errors=True)
+                shutil.rmtree(folder, ignore_errors=True)
             raise
-        if not in_place:
-            target.rename(folder)
-            python = venv_python(folder)
         self.report(100.0, "Done")
         return python
 
