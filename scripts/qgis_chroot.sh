@@ -48,7 +48,11 @@ case "$ACTION" in
     setup
     mount_all
     trap unmount_all EXIT
+    # pip inside trusts what the host trusts (a proxy's certificate authority, where there is one)
+    cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/st_analyzer_host_ca.crt"
     chroot "$ROOT" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+      PIP_CERT=/etc/st_analyzer_host_ca.crt PIP_DEFAULT_TIMEOUT=60 \
+      ${HTTPS_PROXY:+HTTPS_PROXY=$HTTPS_PROXY} ${HTTP_PROXY:+HTTP_PROXY=$HTTP_PROXY} \
       bash -c 'cd /src && "$@"' _ "$@"
     ;;
   *) echo "unknown action $ACTION" >&2; exit 2 ;;

@@ -13,8 +13,8 @@ STYLES_DIR = DIR_PLUGIN_ROOT / "resources" / "styles"
 
 
 def _qdatetime(iso: str) -> QDateTime:
-    value = QDateTime.fromString(iso.rstrip("Z"), Qt.ISODate)
-    value.setTimeSpec(Qt.UTC)
+    value = QDateTime.fromString(iso.rstrip("Z"), Qt.DateFormat.ISODate)
+    value.setTimeSpec(Qt.TimeSpec.UTC)
     return value
 
 

@@ -32,7 +32,8 @@ SETUP_ALGORITHM = "Set up backend"  # the toolbox name of stanalyzer:setupbacken
 INSTALL_HINT = (
     f"Run 'Space-time analyzer → Set-up → {SETUP_ALGORITHM}' in the Processing toolbox (or `qgis_process run "
     "stanalyzer:setupbackend`) once; it makes the backend's environment. Or choose an interpreter that has the "
-    "backend in Settings → Options → Processing → Providers → Space-time analyzer (README, manual set-up)."
+    "backend in Settings → Options → Processing → Providers → Space-time analyzer, or with the environment "
+    f"variable {ENV_PYTHON} (README, manual set-up)."
 )
 
 

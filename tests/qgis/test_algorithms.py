@@ -124,7 +124,7 @@ def test_empty_layer_is_a_clear_error(run_alg, tmp_path):
 
 def test_missing_interpreter_is_a_clear_error(run_alg, tmp_path, monkeypatch):
     monkeypatch.setenv("ST_ANALYZER_PYTHON", str(tmp_path / "no-python"))
-    with pytest.raises(QgsProcessingException, match="no-python' was not found.*ST_ANALYZER_PYTHON"):
+    with pytest.raises(QgsProcessingException, match="no-python' was not found.*Set up backend.*ST_ANALYZER_PYTHON"):
         run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "OUTPUT": str(tmp_path / "x.tif")})
 
 

@@ -149,3 +149,26 @@ def test_cancelled_or_failed_setup_leaves_no_environment(plugin_zip, tmp_path):
     with pytest.raises(SetupCancelled):
         cancel_after_first.run()
     assert not (tmp_path / "env").exists()
+
+
+def test_zip_passes_the_repository_checks_with_only_placeholder_warnings(plugin_zip):
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "validate_plugin.py"), str(plugin_zip)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("WARNING")]
+    assert warnings and all("placeholder" in line for line in warnings), done.stdout
+    print(done.stdout)
+
+
+def test_validator_refuses_what_the_repository_refuses(plugin_zip, tmp_path):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(plugin_zip) as source, zipfile.ZipFile(bad, "w") as target:
+        for item in source.infolist():
+            if not item.filename.endswith("/LICENSE"):
+                target.writestr(item, source.read(item))
+        target.writestr("st_analyzer/__pycache__/x.cpython-311.pyc", b"\0")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "validate_plugin.py"), str(bad)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "st_analyzer/LICENSE is missing" in done.stdout and "compiled file" in done.stdout
+    assert "forbidden folder" in done.stdout

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the test suite (default: the QGIS tests) against a newer QGIS from Debian in a chroot:
+#   scripts/test_chroot.sh trixie [pytest args]   QGIS 3.40 LTR, Python 3.13, numpy 2, geopandas with pyogrio
+#   scripts/test_chroot.sh sid [pytest args]      QGIS 3.44
+# The chroot and its test venv (pytest, pytest-qgis, reference libraries; no torch: the torch algorithms are
+# tested on the host) are made once and kept (scripts/qgis_chroot.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUITE=${1:?trixie or sid}; shift
+bash scripts/qgis_chroot.sh setup "$SUITE"
+exec bash scripts/qgis_chroot.sh run "$SUITE" bash -c '
+set -euo pipefail
+VENV=/opt/st_analyzer_test_venv
+if [ ! -f $VENV/.ready ]; then
+  python3 -m venv --system-site-packages $VENV
+  $VENV/bin/pip install -q --disable-pip-version-check pytest pytest-qgis pymannkendall esda libpysal ruptures pyarrow
+  touch $VENV/.ready
+fi
+export QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=/src PYTHONPATH=/src ST_ANALYZER_PYTHON=$VENV/bin/python \
+  PROJ_DATA=/usr/share/proj GDAL_PAM_ENABLED=NO XDG_RUNTIME_DIR=/tmp/runtime-root \
+  QGIS_CUSTOM_CONFIG_PATH=/tmp/st_analyzer_profile_$$ ST_ANALYZER_QGIS_LABEL="$(qgis_process --version 2>/dev/null | head -1)"
+mkdir -p $XDG_RUNTIME_DIR && chmod 700 $XDG_RUNTIME_DIR
+echo ">> $ST_ANALYZER_QGIS_LABEL, $(python3 --version)"
+exec $VENV/bin/python -m pytest -p no:cacheprovider -o cache_dir=/tmp/pytest_cache "${@:-tests/qgis}"
+' _ "$@"
