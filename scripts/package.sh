@@ -3,10 +3,11 @@
 # st_analyzer/backend_wheel/, which 'Set up backend' installs. One zip, made by qgis-plugin-ci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}   # needs pip, setuptools and qgis-plugin-ci
 VERSION=$(sed -n 's/^version=//p' st_analyzer/metadata.txt)
 rm -rf st_analyzer/backend_wheel
-.venv/bin/pip wheel -q --no-deps --no-build-isolation -w st_analyzer/backend_wheel . >/dev/null
+"$PYTHON" -m pip wheel -q --no-deps --no-build-isolation -w st_analyzer/backend_wheel . >/dev/null
 WHEEL=$(ls st_analyzer/backend_wheel/st_analyzer_backend-"$VERSION"-*.whl)
-.venv/bin/qgis-plugin-ci package "$VERSION" --allow-uncommitted-changes --asset-path "$WHEEL"
+"$PYTHON" -m qgispluginci package "$VERSION" --allow-uncommitted-changes --asset-path "$WHEEL"
 rm -rf st_analyzer/backend_wheel build
 echo "st_analyzer.$VERSION.zip"

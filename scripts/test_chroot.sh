@@ -12,8 +12,12 @@ exec bash scripts/qgis_chroot.sh run "$SUITE" bash -c '
 set -euo pipefail
 VENV=/opt/st_analyzer_test_venv
 if [ ! -f $VENV/.ready ]; then
+  rm -rf $VENV
   python3 -m venv --system-site-packages $VENV
-  $VENV/bin/pip install -q --disable-pip-version-check pytest pytest-qgis pymannkendall esda libpysal ruptures pyarrow
+  # Debian'"'"'s packages as constraints: pip adds the test tools around them and never replaces them
+  python3 -c "import importlib.metadata as m; print(\"\\n\".join(sorted({d.name + \"==\" + d.version for d in m.distributions() if d.name})))" > $VENV/debian-constraints.txt
+  $VENV/bin/pip install -q --disable-pip-version-check -c $VENV/debian-constraints.txt pytest pytest-qgis \
+    pymannkendall esda libpysal ruptures qgis-plugin-ci setuptools wheel
   touch $VENV/.ready
 fi
 export QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=/src PYTHONPATH=/src ST_ANALYZER_PYTHON=$VENV/bin/python \

@@ -135,7 +135,7 @@ def test_interpreter_without_backend_says_how_to_install(run_alg, tmp_path, monk
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(bare)], check=True)
     monkeypatch.setenv("ST_ANALYZER_PYTHON", str(bare / "bin" / "python"))
     monkeypatch.setenv("PYTHONPATH", "")
-    with pytest.raises(QgsProcessingException, match="not usable with .*bare.*pip install"):
+    with pytest.raises(QgsProcessingException, match="not usable with .*bare.*Set up backend"):
         run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "OUTPUT": str(tmp_path / "x.tif")})
 
 

@@ -49,7 +49,8 @@ def test_plugin_loads_fast_without_heavy_imports(tmp_path):
 @pytest.fixture(scope="module")
 def plugin_zip(tmp_path_factory):
     """The zip `make package` builds (scripts/package.sh: qgis-plugin-ci + the backend wheel)."""
-    done = subprocess.run(["bash", "scripts/package.sh"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(["bash", "scripts/package.sh"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHON": sys.executable})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     archive = REPO / done.stdout.strip().splitlines()[-1]
     target = tmp_path_factory.mktemp("zip") / archive.name
