@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from backend.errors import UserInputError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -16,8 +18,9 @@ def torch_available() -> bool:
 def require_torch(what: str) -> None:
     """A clear error when ``what`` (e.g. "Training") needs PyTorch and this Python has none."""
     if not torch_available():
-        raise UserInputError(f"{what} needs PyTorch, which is not installed for this Python. Install it with "
-                             "'pip install torch' (CPU or CUDA build, see the README).")
+        raise UserInputError(f"{what} needs PyTorch, which is not installed for this Python ({sys.executable}). "
+                             "Run 'Set up backend' again with the torch build CPU or CUDA (TORCH=0 or 1), or install "
+                             "it into that Python with pip (README, manual set-up).")
 
 
 def choose_device(requested: str = "auto") -> str:

@@ -10,10 +10,18 @@ ACTION=${1:?setup or run}; SUITE=${2:?trixie or sid}; shift 2
 ROOT=/var/cache/st_analyzer/chroot-$SUITE
 STAMP=$ROOT/.st_analyzer-ready
 PACKAGES="qgis python3-qgis qgis-providers python3-rasterio python3-geopandas python3-scipy python3-statsmodels
-  python3-sklearn python3-matplotlib python3-netcdf4 python3-venv python3-pip python3-pytest xvfb xauth"
+  python3-sklearn python3-matplotlib python3-netcdf4 python3-venv python3-pip python3-pytest xvfb xauth git"
 
 setup() {
-  [ -f "$STAMP" ] && return 0
+  if [ -f "$STAMP" ]; then
+    [ "$(cat "$STAMP")" = "$(echo $PACKAGES)" ] && return 0
+    mount_all
+    echo ">> apt in the $SUITE chroot: the package list changed"
+    chroot "$ROOT" bash -c "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      $(echo $PACKAGES)" >/dev/null
+    echo $PACKAGES > "$STAMP"
+    return 0
+  fi
   command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
   rm -rf "$ROOT"; mkdir -p "$(dirname "$ROOT")"
   echo ">> debootstrap $SUITE into $ROOT"
@@ -24,7 +32,7 @@ setup() {
   echo ">> apt in the $SUITE chroot: QGIS and the Debian GDAL stack"
   chroot "$ROOT" bash -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
     --no-install-recommends $(echo $PACKAGES)" >/dev/null
-  touch "$STAMP"
+  echo $PACKAGES > "$STAMP"
 }
 
 mount_all() {

@@ -54,7 +54,7 @@ def plugin_zip(tmp_path_factory):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     archive = REPO / done.stdout.strip().splitlines()[-1]
     target = tmp_path_factory.mktemp("zip") / archive.name
-    archive.replace(target)
+    shutil.move(archive, target)
     return target
 
 
@@ -113,8 +113,9 @@ def test_without_a_backend_every_algorithm_names_set_up_backend(installed_from_z
 
 def test_setupbackend_then_kriging_and_training_from_the_zip_alone(installed_from_zip, tmp_path):
     run, root = installed_from_zip
+    with_torch = os.environ.get("ST_ANALYZER_TEST_TORCH", "cpu") == "cpu"  # the chroots: no CPU wheel at hand
     started = time.monotonic()
-    done = run("run", "stanalyzer:setupbackend", "--", "TORCH=0")
+    done = run("run", "stanalyzer:setupbackend", "--", f"TORCH={0 if with_torch else 2}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     print(f"setupbackend (CPU torch): {time.monotonic() - started:.0f} s")
     python = root / "profile" / "profiles" / "default" / "st_analyzer_backend" / "bin" / "python"
@@ -124,13 +125,18 @@ def test_setupbackend_then_kriging_and_training_from_the_zip_alone(installed_fro
                "TIME_FIELD=date", "VALUE_FIELD=pm10", "PIXEL_SIZE=40000", "START=2005-01-10T00:00:00",
                "END=2005-01-11T00:00:00", f"OUTPUT={tmp_path / 'k.tif'}")
     assert done.returncode == 0 and f"Backend interpreter: {python}" in done.stdout, done.stdout[-2000:]
+    assert (tmp_path / "k.tif").exists()
     done = run("run", "stanalyzer:trainrasterforecaster", "--", f"INPUT={SAMPLE / 'era5_t2m_uk_2019_03_hourly.tif'}",
                "EPOCHS=1", "HIDDEN=4", f"OUTPUT_MODEL={tmp_path / 'model'}")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert (tmp_path / "model" / "weights.pt").exists() and (tmp_path / "k.tif").exists()
-    again = run("run", "stanalyzer:setupbackend", "--", "TORCH=0")  # a second run repairs in place
+    if with_torch:
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert (tmp_path / "model" / "weights.pt").exists()
+    else:
+        assert done.returncode != 0 and "torch" in done.stdout + done.stderr
+    again = run("run", "stanalyzer:setupbackend", "--", f"TORCH={0 if with_torch else 2}")  # repairs in place
     assert again.returncode == 0 and "Repairing and upgrading" in again.stdout + again.stderr
-    assert "torch is already installed" in again.stdout + again.stderr
+    if with_torch:
+        assert "torch is already installed" in again.stdout + again.stderr
 
 
 def test_cancelled_or_failed_setup_leaves_no_environment(plugin_zip, tmp_path):
