@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite: unit tests without QGIS, then QGIS and qgis_process tests on the host's QGIS 3.22;
-# with no arguments (the whole suite) also the QGIS tests on QGIS 3.40 LTR (Debian 13) and QGIS 3.44 (Debian
-# unstable), each in a debootstrap chroot kept between runs (scripts/qgis_chroot.sh).
+# with no arguments (the whole suite) the unit and QGIS tests again on QGIS 3.40 LTR (Debian 13) and QGIS 3.44
+# (Debian unstable), each in a debootstrap chroot kept between runs (scripts/qgis_chroot.sh).
 # ST_ANALYZER_QGIS_MATRIX lists the chroots to use ("" = host only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,6 @@ for suite in ${ST_ANALYZER_QGIS_MATRIX-trixie sid}; do
     echo ">> SKIPPED the QGIS $suite chroot: making and entering it needs root (debootstrap, mount, chroot)."
     continue
   fi
-  echo ">> QGIS tests in the Debian $suite chroot"
-  bash scripts/test_chroot.sh "$suite" tests/qgis
+  echo ">> unit and QGIS tests in the Debian $suite chroot"
+  bash scripts/test_chroot.sh "$suite" tests/unit tests/qgis
 done
