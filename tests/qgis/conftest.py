@@ -78,3 +78,15 @@ def small_stack(tmp_path_factory):
     write_stack(RasterStack(full.values[:200, :12, :12], full.times[:200],
                             GridSpec(12, 12, full.grid.transform, full.grid.crs)), path)
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def processing_results_without_mock_iface(monkeypatch):
+    """Processing's result loading passes ``iface.layerTreeView()`` to C++ (QGIS ≥ 3.44), which refuses the
+    mock iface of pytest-qgis; results are loaded into the project as in qgis_process, without a layer tree."""
+    try:
+        import processing.gui.Postprocessing as postprocessing
+    except ImportError:
+        return
+    if hasattr(postprocessing, "iface"):
+        monkeypatch.setattr(postprocessing, "iface", None)
