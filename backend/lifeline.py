@@ -4,7 +4,9 @@
   at once even while the main thread is inside a long numpy/torch call.
 - With ``ST_ANALYZER_PARENT_PID`` set (the plugin's runner sets it and keeps a pipe on our stdin
   open), the run ends when that pipe closes or the parent pid changes (all OSs), and on Linux
-  the kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``).
+  the kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``). A parent that died cannot
+  clean up: the folders it named in ``ST_ANALYZER_OWNED_FOLDERS`` (request file, input copies)
+  are removed then.
 
 Either way pending temporary outputs are removed and no output is committed afterwards.
 """
@@ -22,10 +24,13 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 PARENT_PID_VARIABLE = "ST_ANALYZER_PARENT_PID"
+OWNED_FOLDERS_VARIABLE = "ST_ANALYZER_OWNED_FOLDERS"  # the parent's request/input-copy folders of this run
 POLL_S = 0.25
 _CANCEL_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _PR_SET_PDEATHSIG = 1
 
+_parent_pid: int | None = None
+_gone_code = 1
 _commit_lock = threading.RLock()
 _ending = False
 _cleanups: list[Callable[[], None]] = []
@@ -80,9 +85,35 @@ def _watch_signals(cancel_code: int, on_cancel: Callable[[], None]) -> None:
 
     def wait() -> None:
         signal.sigwait(_CANCEL_SIGNALS)
+        if _parent_pid is not None and _parent_died():  # PR_SET_PDEATHSIG, not a cancel
+            _parent_gone(_gone_code)
         _end(cancel_code, on_cancel)
 
     threading.Thread(target=wait, name="st-analyzer-signals", daemon=True).start()
+
+
+def _parent_died(wait_s: float = 0.1) -> bool:
+    """Whether we were orphaned (the kernel's death signal may come a moment before the re-parenting shows)."""
+    deadline = time.monotonic() + wait_s
+    while os.getppid() == _parent_pid:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _remove_owned_folders() -> None:
+    import shutil
+
+    for folder in filter(None, os.environ.get(OWNED_FOLDERS_VARIABLE, "").split(os.pathsep)):
+        if os.path.basename(folder).startswith("st_analyzer_"):  # only what the plugin's runner makes
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _parent_gone(gone_code: int) -> None:
+    end_run()
+    _remove_owned_folders()
+    os._exit(gone_code)
 
 
 def _watch_parent(parent_pid: int, gone_code: int) -> None:
@@ -97,14 +128,14 @@ def _watch_parent(parent_pid: int, gone_code: int) -> None:
                 pass
         except OSError:
             pass
-        _end(gone_code, None)
+        _parent_gone(gone_code)
 
     def pid_changed() -> None:
         if os.getppid() != parent_pid:  # a launcher in between (Windows venvs): the stdin pipe tells
             return
         while os.getppid() == parent_pid:
             time.sleep(POLL_S)
-        _end(gone_code, None)
+        _parent_gone(gone_code)
 
     threading.Thread(target=stdin_closed, name="st-analyzer-stdin", daemon=True).start()
     threading.Thread(target=pid_changed, name="st-analyzer-parent", daemon=True).start()
@@ -113,11 +144,14 @@ def _watch_parent(parent_pid: int, gone_code: int) -> None:
 def install(cancel_code: int, gone_code: int, on_cancel: Callable[[], None]) -> None:
     """Start the watchers for this process: call once, from the main thread, before importing numpy,
     torch or GDAL (their worker threads must inherit the blocked cancel signals)."""
+    global _parent_pid, _gone_code
+    text = os.environ.get(PARENT_PID_VARIABLE, "")
+    if text.isdigit() and int(text) == os.getppid():  # our direct parent: its death can be told apart from a cancel
+        _parent_pid, _gone_code = int(text), gone_code
     if hasattr(signal, "pthread_sigmask"):
         _watch_signals(cancel_code, on_cancel)
     else:  # Windows: a plain handler (TerminateProcess cannot be caught; the plugin removes our temporaries)
         signal.signal(signal.SIGTERM, lambda *_: _end(cancel_code, on_cancel))
-    text = os.environ.get(PARENT_PID_VARIABLE, "")
     if text.isdigit():
         _parent_death_signal()
         _watch_parent(int(text), gone_code)

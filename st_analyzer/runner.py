@@ -26,6 +26,8 @@ from typing import Any
 
 ENV_PYTHON = "ST_ANALYZER_PYTHON"
 ENV_PARENT_PID = "ST_ANALYZER_PARENT_PID"  # backend.lifeline.PARENT_PID_VARIABLE
+ENV_OWNED_FOLDERS = "ST_ANALYZER_OWNED_FOLDERS"  # backend.lifeline.OWNED_FOLDERS_VARIABLE
+INPUT_COPY_PREFIX = "st_analyzer_input_"      # folders of GeoPackage copies the plugin makes for the backend
 KILL_AFTER_S = 1.5
 POLL_S = 0.1
 SETUP_ALGORITHM = "Set up backend"  # the toolbox name of stanalyzer:setupbackend
@@ -138,6 +140,19 @@ def probe_backend(python: str) -> dict[str, Any]:
     raise BackendError(f"The backend in {python} gave no answer to 'info'. {INSTALL_HINT}")
 
 
+def input_copy_folders(request: Any) -> list[str]:
+    """The input-copy folders (``st_analyzer_input_*``) that a request's paths lie in."""
+    if isinstance(request, dict):
+        return [f for value in request.values() for f in input_copy_folders(value)]
+    if isinstance(request, list):
+        return [f for value in request for f in input_copy_folders(value)]
+    if isinstance(request, str):
+        folder = os.path.dirname(request)
+        if os.path.basename(folder).startswith(INPUT_COPY_PREFIX) and os.path.isdir(folder):
+            return [folder]
+    return []
+
+
 def remove_temporaries(paths: list[Path]) -> None:
     """Delete the temporary files and folders a run announced (those it did not move into place)."""
     for path in paths:
@@ -244,7 +259,8 @@ class BackendRunner:
                 process = subprocess.Popen(
                     [self.python, "-m", "backend", command, str(request_path)], stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                    errors="replace", env={**child_environment(self.python), ENV_PARENT_PID: str(os.getpid())},
+                    errors="replace", env={**child_environment(self.python), ENV_PARENT_PID: str(os.getpid()),
+                                           ENV_OWNED_FOLDERS: os.pathsep.join([folder, *input_copy_folders(request)])},
                     **_process_group_options())
             except OSError as exc:
                 raise BackendError(f"Cannot start {self.python}: {exc}. {INSTALL_HINT}") from exc

@@ -18,7 +18,8 @@ from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingExcep
                        QgsRasterLayer,
                        QgsVectorFileWriter, QgsVectorLayer)
 
-from st_analyzer.runner import BackendError, BackendResult, BackendRunner, resolve_python
+from st_analyzer.runner import (INPUT_COPY_PREFIX, BackendError, BackendResult, BackendRunner, input_copy_folders,
+                                resolve_python)
 from st_analyzer.settings import configured_python
 
 POINT_FORMATS = [("long", "Long: one feature per station and time (id, time, value fields)"),
@@ -202,21 +203,10 @@ def time_format_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | No
     return (alg.parameterAsString(parameters, "TIME_FORMAT", context) or "").strip() or None
 
 
-INPUT_COPY_PREFIX = "st_analyzer_input_"
-
-
 def remove_input_copies(request: Any) -> None:
     """Delete the GeoPackage copies (made by :func:`ogr_path_of`) that ``request`` refers to."""
-    if isinstance(request, dict):
-        for value in request.values():
-            remove_input_copies(value)
-    elif isinstance(request, list):
-        for value in request:
-            remove_input_copies(value)
-    elif isinstance(request, str):
-        folder = os.path.dirname(request)
-        if os.path.basename(folder).startswith(INPUT_COPY_PREFIX) and os.path.isdir(folder):
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in input_copy_folders(request):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def ogr_path_of(layer: QgsVectorLayer, feedback) -> tuple[str, str | None]:

@@ -66,9 +66,10 @@ def process_env(tmp_path_factory):
 def spawn(process_env):
     """spawn(*args) → a running qgis_process (Popen)."""
 
-    def start(*args):
-        return subprocess.Popen([QGIS_PROCESS, *args], env=process_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    def start(*args, temp_dir=None):
+        env = {**process_env, "TMPDIR": str(temp_dir)} if temp_dir else process_env
+        return subprocess.Popen([QGIS_PROCESS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
 
     return start
 
@@ -157,8 +158,9 @@ def test_a_failing_run_leaves_another_runs_temporary_alone(qgis_process, work):
 # --- the backend ends with qgis_process -----------------------------------------------------------------
 
 @pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
-def test_backend_ends_within_two_seconds_when_qgis_process_is_killed(spawn, work, kill):
-    process = spawn(*long_kriging_run(work))
+def test_backend_ends_within_two_seconds_when_qgis_process_is_killed(spawn, work, kill, tmp_path_factory):
+    temp = tmp_path_factory.mktemp("tmpdir")
+    process = spawn(*long_kriging_run(work), temp_dir=temp)
     backend = wait_for_backend(process)
     time.sleep(1.0)
     process.send_signal(kill)
@@ -169,6 +171,7 @@ def test_backend_ends_within_two_seconds_when_qgis_process_is_killed(spawn, work
     assert time.monotonic() - killed_at < 2.0, f"the backend lived on after {kill.name} of qgis_process"
     time.sleep(0.5)
     assert not (work / "k.tif").exists() and not (work / "k_variance.tif").exists()
+    assert [(p, sorted(os.listdir(p))) for p in temp.rglob("st_analyzer_*")] == []  # left to the backend by a killed qgis_process
 
 
 def long_kriging_run(work: Path) -> list[str]:
