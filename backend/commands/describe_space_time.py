@@ -201,7 +201,7 @@ def _availability_figure(panel: PointPanel, stations: pd.DataFrame):
 
 
 def _describe_points(request: DescribeSpaceTimeRequest, reporter: Reporter, outputs: AtomicOutputs):
-    panel = request.points.read()
+    panel = request.points.read(reporter)
     reporter.progress(40, f"{panel.n_stations} stations × {panel.times.size} times read")
     axis = panel.time_summary()
     stations = _station_table(panel)

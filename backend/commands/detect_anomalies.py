@@ -69,7 +69,7 @@ def _point_report(request, detection: Detection, events: pd.DataFrame) -> HtmlRe
 
 @command("detectpointanomalies", DetectPointAnomaliesRequest, "Detect point anomalies")
 def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporter: Reporter) -> CommandResult:
-    panel = request.points.read()
+    panel = request.points.read(reporter)
     detection = detect_point_anomalies(panel, request.detection, reporter.scaled(0, 90))
     table = detection.table
     if request.flagged_only:

@@ -112,7 +112,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             fields = {k: np.concatenate(v) for k, v in summary.items()}
         else:
             output = point_output_path(request.output)
-            panel, step = request.source.panel(request.time_step)
+            panel, step = request.source.panel(request.time_step, reporter)
             values = panel.values.T.astype(np.float64)
             period = settings.period or default_period(step, values.shape[0])
             diagnosis = diagnose(values, period, settings)
@@ -186,7 +186,7 @@ def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
                                  f"({abs(grid.transform.a):g}); use a larger DISTANCE.")
         z = gi_star_grid(values, grid_kernel(kind, radius)).reshape(values.shape[0], -1)
         return times, z, values.reshape(values.shape[0], -1), {"grid": grid, "kind": kind}
-    panel, _step = request.source.panel(request.time_step)
+    panel, _step = request.source.panel(request.time_step, reporter)
     if panel.n_stations < 3:
         raise UserInputError(f"Hot spot analysis needs at least 3 locations; the layer has {panel.n_stations}.")
     distances = station_distances(panel.xy, panel.crs)
@@ -302,7 +302,7 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
         times, flat, grid = _whole_stack(source, request.time_step, "clustering")
         series = flat.T
     else:
-        panel, _step = source.panel(request.time_step)
+        panel, _step = source.panel(request.time_step, reporter)
         times, series = panel.times, panel.values.astype(np.float64)
     model = fit_clusters(series, request.n_clusters, request.features, request.seed)
     k = int(model.kmeans.n_clusters)

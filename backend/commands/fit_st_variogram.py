@@ -66,7 +66,7 @@ def variogram_report(fit: VariogramFit, title: str, report: HtmlReport | None = 
 
 @command("fitstvariogram", FitStVariogramRequest, "Fit space-time variogram")
 def fit_st_variogram(request: FitStVariogramRequest, reporter: Reporter) -> CommandResult:
-    panel = kriging_panel(request.points.read(), reporter)
+    panel = kriging_panel(request.points.read(reporter), reporter)
     settings = request.variogram
     fit = fit_variogram(panel, settings.model, settings.basic_model, settings.fit_method, settings.cutoff,
                         settings.width, settings.tlags, reporter)

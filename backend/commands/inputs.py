@@ -24,15 +24,17 @@ class PointInput:
     value_fields: list[str] = field(default_factory=list)
     field_time_pattern: str | None = None
     time_format: str | None = None       # strptime pattern of a text time field; None = ISO / inferred per column
+    duplicates: str = "refuse"           # repeated station-times: refuse, mean, median, first, last, sum
 
-    def read(self) -> PointPanel:
+    def read(self, reporter=None) -> PointPanel:
         ref = PointLayerRef(self.path, self.layer)
         if not self.id_field:
             raise UserInputError("Choose the station id field.")
         if self.format == "long":
             if not self.time_field or not self.value_field:
                 raise UserInputError("A long-format layer needs a time field and a value field.")
-            return read_long_points(ref, self.id_field, self.time_field, self.value_field, self.time_format)
+            return read_long_points(ref, self.id_field, self.time_field, self.value_field, self.time_format,
+                                    self.duplicates, reporter)
         if self.format == "wide":
             return read_wide_points(ref, self.id_field, self.value_fields, self.field_time_pattern)
         raise UserInputError(f"Unknown point layer format {self.format!r}; use one of {POINT_FORMATS}.")
@@ -55,6 +57,7 @@ class SensorInput:
     points: PointInput | None = None
     missing_value: float | None = None
     time_format: str | None = None       # strptime pattern of the table's time column; None = ISO / inferred
+    duplicates: str = "refuse"           # repeated sensor-times: refuse, mean, median, first, last, sum
 
     def read(self, reporter=None) -> PointPanel:
         import numpy as np
@@ -62,11 +65,11 @@ class SensorInput:
         from backend.data.sensor_io import read_sensors_and_table
 
         if self.points is not None and self.points.path:
-            panel = self.points.read()
+            panel = self.points.read(reporter)
         elif self.sensors and self.observations:
             panel = read_sensors_and_table(PointLayerRef(self.sensors, self.sensors_layer), self.id_field,
                                            self.observations, self.time_field, self.value_field, reporter,
-                                           self.time_format)
+                                           self.time_format, self.duplicates)
         else:
             raise UserInputError("Give a SENSORS point layer with an OBSERVATIONS table, or one long-format point "
                                  "layer (INPUT with id, time and value fields).")
@@ -87,9 +90,9 @@ class SeriesSource:
             raise UserInputError("Give either a raster time stack or a point layer as input.")
         return bool(self.raster)
 
-    def panel(self, time_step: str | None = None) -> tuple[PointPanel, float]:
+    def panel(self, time_step: str | None = None, reporter=None) -> tuple[PointPanel, float]:
         """Station series on a regular axis (optionally averaged to ``time_step``, e.g. '1D', '7D', '1M')."""
-        panel = self.points.read()
+        panel = self.points.read(reporter)
         if time_step:
             panel = panel.resampled(time_step)
         return panel.on_regular_axis()

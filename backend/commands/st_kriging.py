@@ -209,7 +209,7 @@ def st_kriging(request: StKrigingRequest, reporter: Reporter) -> CommandResult:
         raise UserInputError("Give an output raster for the predictions.")
     if request.target_points is not None and not request.output_points:
         raise UserInputError("Give an output layer for the predicted points.")
-    source = request.points.read()
+    source = request.points.read(reporter)
     panel = kriging_panel(source, reporter)
     model = model_for(panel, request.model_file, reporter.scaled(0, 20))
     origin = panel.times[0]

@@ -44,7 +44,7 @@ def _spatial_baseline(panel, nmax, reporter):
 
 @command("stkrigingcv", StKrigingCvRequest, "Space-time kriging cross-validation")
 def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandResult:
-    panel = kriging_panel(request.points.read(), reporter)
+    panel = kriging_panel(request.points.read(reporter), reporter)
     model = model_for(panel, request.model_file, reporter.scaled(0, 10))
     options = request.kriging.options()
     cv = leave_one_station_out(panel, model, options, reporter.scaled(10, 80))

@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from backend.data.atomic import AtomicOutputs
+from backend.data.duplicates import merge_duplicates
 from backend.data.point_panel import PointPanel
 from backend.data.time_axis import parse_times, time_from_filename
 from backend.errors import UserInputError
+from backend.progress import Reporter
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,13 @@ def _crs_wkt(frame) -> str:
 
 
 def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_field: str,
-                     time_format: str | None = None) -> PointPanel:
+                     time_format: str | None = None, duplicates: str = "refuse",
+                     reporter: Reporter | None = None) -> PointPanel:
     """A long-format point layer (one feature per station-time) as a :class:`PointPanel`.
 
     ``time_format``: strptime pattern of a text time field (None = ISO 8601 or inferred for the whole column).
-
-    Duplicate station-times are an error; a station's location is its first feature's point.
+    ``duplicates``: what to do with repeated station-times (see :func:`merge_duplicates`; default: refuse).
+    A station's location is its first feature's point.
     """
     frame = _read_layer(ref)
     _require_fields(frame, [id_field, time_field, value_field])
@@ -94,14 +97,8 @@ def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_f
         "value": _numeric(frame[value_field], value_field),
     })
     xy = _point_xy(frame)
-    duplicated = table.duplicated(["id", "time"], keep=False)
-    if duplicated.any():
-        first = table[duplicated].iloc[0]
-        raise UserInputError(
-            f"{int(duplicated.sum())} features repeat a station-time, e.g. station {first['id']} at "
-            f"{pd.Timestamp(first['time']).isoformat()}. Each station may have one value per time; "
-            "aggregate the duplicates first.")
     station_ids, first_row = np.unique(table["id"].to_numpy(), return_index=True)
+    table = merge_duplicates(table, duplicates, "features", reporter)
     times = np.unique(table["time"].to_numpy())
     grid = table.pivot(index="id", columns="time", values="value").reindex(index=station_ids, columns=times)
     return PointPanel(station_ids, xy[first_row], _crs_wkt(frame), times, grid.to_numpy(np.float32),

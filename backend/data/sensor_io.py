@@ -15,6 +15,7 @@ import pandas as pd
 
 from backend.data.point_io import PointLayerRef, _crs_wkt, _numeric, _point_xy, _read_layer, _require_fields
 from backend.data.point_panel import PointPanel
+from backend.data.duplicates import merge_duplicates
 from backend.data.time_axis import parse_times
 from backend.errors import UserInputError
 from backend.progress import Reporter
@@ -62,17 +63,13 @@ def _time_column(table: pd.DataFrame, time_field: str) -> str:
     raise UserInputError(f"Name the time column (TIME_FIELD); the table has: {', '.join(map(str, table.columns[:12]))}.")
 
 
-def _long_matrix(table, id_field, time_field, value_field, time_format=None):
+def _long_matrix(table, id_field, time_field, value_field, time_format=None, duplicates="refuse", reporter=None):
     if not value_field:
         raise UserInputError("A long observation table (id, time, value per row) needs the value column (VALUE_FIELD).")
     _require_fields(table, [value_field])
     frame = pd.DataFrame({"id": table[id_field].astype(str).to_numpy(), "time": _times(table[time_field], time_field, time_format),
                           "value": _numeric(table[value_field], value_field)})
-    duplicated = frame.duplicated(["id", "time"], keep=False)
-    if duplicated.any():
-        first = frame[duplicated].iloc[0]
-        raise UserInputError(f"{int(duplicated.sum())} rows repeat a sensor-time, e.g. sensor {first['id']} at "
-                             f"{pd.Timestamp(first['time']).isoformat()}. Aggregate the duplicates first.")
+    frame = merge_duplicates(frame, duplicates, "rows", reporter)
     grid = frame.pivot(index="id", columns="time", values="value")
     return grid.index.to_numpy().astype(str), grid.columns.to_numpy().astype("datetime64[s]"), grid.to_numpy(np.float32)
 
@@ -93,7 +90,7 @@ def _wide_matrix(table, time_field, time_format=None):
 
 def read_sensors_and_table(sensors: PointLayerRef, id_field: str, observations: str, time_field: str = "",
                            value_field: str = "", reporter: Reporter | None = None,
-                           time_format: str | None = None) -> PointPanel:
+                           time_format: str | None = None, duplicates: str = "refuse") -> PointPanel:
     """A PointPanel of the layer's sensors (in layer order) with the table's readings (NaN where none)."""
     reporter = reporter or Reporter()
     if not id_field:
@@ -108,7 +105,7 @@ def read_sensors_and_table(sensors: PointLayerRef, id_field: str, observations: 
         raise UserInputError(f"The observation table {observations} has no rows.")
     time_field = _time_column(table, time_field)
     if id_field in table.columns:
-        ids, times, values = _long_matrix(table, id_field, time_field, value_field, time_format)
+        ids, times, values = _long_matrix(table, id_field, time_field, value_field, time_format, duplicates, reporter)
     else:
         ids, times, values = _wide_matrix(table, time_field, time_format)
     ids = np.array([_normalise_id(i) for i in ids])

@@ -190,6 +190,20 @@ def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT
         "FIELD_TIME_PATTERN", "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
         optional=True))
     add_time_format_parameter(alg)
+    add_duplicates_parameter(alg)
+
+
+DUPLICATE_RULES = [("refuse", "Refuse and name them"), ("mean", "Mean"), ("median", "Median"),
+                   ("first", "First reading"), ("last", "Last reading"), ("sum", "Sum")]
+
+
+def add_duplicates_parameter(alg: QgsProcessingAlgorithm) -> None:
+    """DUPLICATES: what to do with repeated readings of one station at one time (0 refuse … 5 sum)."""
+    add_choice(alg, "DUPLICATES", "Repeated readings of a station at one time", DUPLICATE_RULES, 0)
+
+
+def duplicates_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
+    return choice_of(alg, parameters, "DUPLICATES", context, DUPLICATE_RULES)
 
 
 def add_time_format_parameter(alg: QgsProcessingAlgorithm) -> None:
@@ -240,7 +254,8 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
                "value_field": alg.parameterAsString(parameters, "VALUE_FIELD", context),
                "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
                "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None,
-               "time_format": time_format_of(alg, parameters, context)}
+               "time_format": time_format_of(alg, parameters, context),
+               "duplicates": duplicates_of(alg, parameters, context)}
     fields = layer.fields().names()
     for key in ("id_field", "time_field", "value_field"):
         if request[key] and request[key] not in fields:

@@ -7,8 +7,9 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
 
 from st_analyzer.layers import GraduatedPointsPostProcessor
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
-                                           add_time_format_parameter, add_training_parameters, choice_of, device_of,
-                                           file_output, ogr_path_of, time_format_of, training_config)
+                                           add_duplicates_parameter, add_time_format_parameter, add_training_parameters,
+                                           choice_of, device_of, duplicates_of, file_output, ogr_path_of, time_format_of,
+                                           training_config)
 
 NETWORK_MODEL_TYPES = [("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
                        ("st_transformer", "Spatio-temporal Transformer (attention over time and sensors)"),
@@ -39,6 +40,7 @@ def add_sensor_inputs(alg) -> None:
                                                   optional=True))
     alg.addParameter(QgsProcessingParameterString("VALUE_FIELD", "Value field (long format)", optional=True))
     add_time_format_parameter(alg)
+    add_duplicates_parameter(alg)
     alg.addParameter(QgsProcessingParameterNumber("MISSING_VALUE", "Value that means missing (e.g. 0; empty = none)",
                                                   QgsProcessingParameterNumber.Double, optional=True))
     alg.addParameter(QgsProcessingParameterString("RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D; "
@@ -51,7 +53,9 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
     time_field = (alg.parameterAsString(parameters, "TIME_FIELD", context) or "").strip()
     value_field = (alg.parameterAsString(parameters, "VALUE_FIELD", context) or "").strip()
     time_format = time_format_of(alg, parameters, context)
-    request = {"id_field": id_field, "time_field": time_field, "value_field": value_field, "time_format": time_format}
+    duplicates = duplicates_of(alg, parameters, context)
+    request = {"id_field": id_field, "time_field": time_field, "value_field": value_field, "time_format": time_format,
+               "duplicates": duplicates}
     if parameters.get("MISSING_VALUE") not in (None, ""):
         request["missing_value"] = alg.parameterAsDouble(parameters, "MISSING_VALUE", context)
     sensors = alg.parameterAsVectorLayer(parameters, "SENSORS", context)
@@ -69,7 +73,8 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
             raise QgsProcessingException("A long point layer (INPUT) needs TIME_FIELD and VALUE_FIELD.")
         path, layer_name = ogr_path_of(points, feedback)
         request["points"] = {"path": path, "layer": layer_name, "format": "long", "id_field": id_field,
-                             "time_field": time_field, "value_field": value_field, "time_format": time_format}
+                             "time_field": time_field, "value_field": value_field, "time_format": time_format,
+                             "duplicates": duplicates}
     else:
         raise QgsProcessingException("Give SENSORS (point layer) with an OBSERVATIONS table, or INPUT (one long "
                                      "point layer).")

@@ -55,3 +55,20 @@ def test_shipped_model_runs_headless(qgis_process, tmp_path):
     with rasterio.open(tmp_path / "s.tif") as src:
         assert src.count == 27
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 28
+
+
+@pytest.mark.parametrize("rule, name", [(1, "mean"), (4, "last")])
+def test_repeated_readings_merged_with_duplicates(qgis_process, tmp_path, rule, name):
+    import geopandas as gpd
+    import pandas as pd
+
+    frame = gpd.read_file(PM10_Q1)
+    frame = pd.concat([frame, frame.iloc[:3]], ignore_index=True)  # three readings logged twice
+    frame.to_file(tmp_path / "repeated.gpkg", driver="GPKG")
+    args = ("run", "stanalyzer:describespacetime", "--", f"INPUT={tmp_path / 'repeated.gpkg'}", "ID_FIELD=station_id",
+            "TIME_FIELD=date", "VALUE_FIELD=pm10", f"OUTPUT_HTML={tmp_path / 'r.html'}")
+    refused = qgis_process(*args)
+    assert refused.returncode != 0 and "DUPLICATES" in refused.stdout + refused.stderr
+    done = qgis_process(*args, f"DUPLICATES={rule}")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"6 features at 3 repeated station-times merged into one each ({name})" in done.stdout
