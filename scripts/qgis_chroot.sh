@@ -41,10 +41,12 @@ mount_all() {
   mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
   mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
   mkdir -p "$ROOT/src"
-  mountpoint -q "$ROOT/src" || mount --bind "$PWD" "$ROOT/src"
+  mountpoint -q "$ROOT/src" && umount -l "$ROOT/src"   # a run left over: bind this checkout, not that one
+  mount --bind "$PWD" "$ROOT/src"
   if [ -d "$PWD/../shared" ]; then
     mkdir -p "$ROOT/shared"
-    mountpoint -q "$ROOT/shared" || mount --bind "$PWD/../shared" "$ROOT/shared"
+    mountpoint -q "$ROOT/shared" && umount -l "$ROOT/shared"
+    mount --bind "$PWD/../shared" "$ROOT/shared"
   fi
 }
 
