@@ -89,6 +89,12 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + suffix) for suffix in SIDECAR_SUFFIXES]
 
 
+def _remove_temporary(tmp: Path) -> None:
+    """A temporary output and whatever GDAL/SQLite wrote beside it."""
+    for path in [tmp, *_sidecars(tmp)]:
+        remove_path(path)
+
+
 def remove_path(path: Path) -> None:
     """Delete a file or folder tree if it exists (temporary outputs only)."""
     if path.is_dir() and not path.is_symlink():
@@ -123,8 +129,7 @@ class AtomicOutputs:
     def _register(self, final_path: Path) -> Path:
         replaced = self._pending.get(final_path)
         if replaced is not None:  # asked again for the same output: the earlier temporary is dropped
-            for path in [replaced, *_sidecars(replaced)]:
-                remove_path(path)
+            _remove_temporary(replaced)
         tmp = partial_path(final_path)
         _announce(tmp)
         self._pending[final_path] = tmp
@@ -189,8 +194,7 @@ class AtomicOutputs:
 
     def discard(self) -> None:
         for tmp in self._pending.values():
-            for path in [tmp, *_sidecars(tmp)]:
-                remove_path(path)
+            _remove_temporary(tmp)
         self._forget()
 
     def _forget(self) -> None:

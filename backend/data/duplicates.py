@@ -23,8 +23,8 @@ def merge_duplicates(readings: pd.DataFrame, rule: str, what: str = "readings",
     repeated = readings.duplicated(["id", "time"], keep=False)
     if not repeated.any():
         return readings
-    first = readings[repeated].iloc[0]
     if rule == "refuse":
+        first = readings[repeated].iloc[0]
         raise UserInputError(
             f"{int(repeated.sum())} {what} repeat a station-time, e.g. station {first['id']} at "
             f"{pd.Timestamp(first['time']).isoformat()}. Each station may have one value per time: choose how to "
