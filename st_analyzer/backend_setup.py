@@ -195,14 +195,15 @@ class BackendSetup:
                              f"with QGIS's own GDAL: {hint}; then run 'Set up backend' again.")
         next_step()
         missing = self._missing(python, list(PIP_PACKAGES))
+        numpy_pin = [] if "numpy" in missing else self._installed_numpy_pin(python)
         if missing:
-            pinned = self._installed_numpy_pin(python)
-            self._pip(python, [*pinned, *(PIP_PACKAGES[m] for m in missing)],
+            self._pip(python, [*numpy_pin, *(PIP_PACKAGES[m] for m in missing)],
                       f"Installing {', '.join(PIP_PACKAGES[m] for m in missing)}")
+            numpy_pin = numpy_pin or self._installed_numpy_pin(python)  # numpy was just added
         next_step()
         self._pip(python, ["--no-deps", "--force-reinstall", str(plan.wheel)], "Installing the st_analyzer backend")
         next_step()
-        self._install_torch(python)
+        self._install_torch(python, numpy_pin)
         next_step()
         info = self._run([str(python), "-m", "backend", "info"], "Starting the backend")
         self.log(info.strip().splitlines()[-1] if info.strip() else "")
@@ -213,7 +214,7 @@ class BackendSetup:
         version = self._run([str(python), "-c", "import numpy; print(numpy.__version__)"], "Reading numpy's version")
         return [f"numpy=={version.strip()}"] if version.strip() else []
 
-    def _install_torch(self, python: Path) -> None:
+    def _install_torch(self, python: Path, numpy_pin: list[str]) -> None:
         choice = self.plan.torch
         if choice == "none":
             self.log("torch skipped: the forecasting algorithms will say how to add it.")
@@ -234,5 +235,5 @@ class BackendSetup:
             index = ["--index-url", CUDA_TORCH_INDEX_WINDOWS]
         else:
             index = []  # PyPI: the CUDA build on Linux, the CPU build on macOS
-        self._pip(python, [*self._installed_numpy_pin(python), *index, "torch"],
+        self._pip(python, [*numpy_pin, *index, "torch"],
                   f"Installing torch ({'CPU' if choice == 'cpu' else 'CUDA'} build)")
