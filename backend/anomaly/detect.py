@@ -8,19 +8,21 @@ import numpy as np
 import pandas as pd
 
 from backend.anomaly.events import Event, event_id, find_events, threshold_value
-from backend.anomaly.expected import expected_values
+from backend.anomaly.expected import expected_values, seasonal_profile_problem
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.data.point_panel import PointPanel
 from backend.data.time_axis import median_step_seconds, parse_duration
 from backend.errors import UserInputError
 from backend.progress import Reporter
 
-POINT_METHODS = ("seasonal", "rolling_median", "kriging", "forecaster")
+POINT_METHODS = ("auto", "seasonal", "rolling_median", "kriging", "forecaster")
+AUTO_WINDOW_STEPS = 7  # METHOD auto: a rolling median spans at least this many median time steps
 
 
 @dataclass
 class DetectionSettings:
-    """method: seasonal | rolling_median | kriging (value vs. what the other stations predict) | forecaster (the
+    """method: auto (per station: seasonal where the series covers two cycles, else a rolling median over at least
+    AUTO_WINDOW_STEPS steps; the log says which and why) | seasonal | rolling_median | kriging (value vs. what the other stations predict) | forecaster (the
     one-step-ahead forecast of a trained network forecaster in ``model``; set automatically when a model is given).
 
     window: rolling-median width; causal: score against past residuals only; smooth_steps: the score is the
@@ -28,7 +30,7 @@ class DetectionSettings:
     :func:`threshold_value`; min_gap: flagged points closer than this form one event (default 3 steps).
     """
 
-    method: str = "seasonal"
+    method: str = "auto"
     window: str = "6h"
     causal: bool = False
     smooth_steps: int = 12
@@ -81,6 +83,36 @@ def _forecaster_expected(panel: PointPanel, settings: DetectionSettings, reporte
     return one_step_expected(settings.model, panel, choose_device(settings.device), reporter)
 
 
+class AutoMethod:
+    """METHOD auto, station by station: the seasonal profile where the series covers two cycles, else a rolling
+    median whose window spans at least AUTO_WINDOW_STEPS median steps (WINDOW when that is longer)."""
+
+    def __init__(self, window: str) -> None:
+        self.window = parse_duration(window, "rolling window (WINDOW)")
+        self.seasonal: list[str] = []
+        self.rolling: dict[str, tuple[str, str]] = {}   # station → (window text, reason)
+
+    def pick(self, station: str, times: np.ndarray) -> tuple[str, str]:
+        problem = seasonal_profile_problem(times)
+        if problem is None:
+            self.seasonal.append(station)
+            return "seasonal", str(self.window)
+        width = max(self.window, pd.Timedelta(seconds=AUTO_WINDOW_STEPS * median_step_seconds(times)))
+        self.rolling[station] = (str(width), problem)
+        return "rolling_median", f"{int(width.total_seconds())}s"
+
+    def describe(self) -> str:
+        parts = []
+        if self.seasonal:
+            parts.append(f"seasonal profile for {len(self.seasonal)} station(s)")
+        if self.rolling:
+            station, (width, reason) = next(iter(self.rolling.items()))
+            windows = sorted({w for w, _ in self.rolling.values()})
+            parts.append(f"rolling median (window {', '.join(windows)}) for {len(self.rolling)} station(s) whose "
+                         f"series cannot give a seasonal profile (e.g. {station}: {reason})")
+        return "METHOD auto: " + "; ".join(parts) + "."
+
+
 def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, reporter: Reporter | None = None) -> Detection:
     reporter = reporter or Reporter()
     if settings.method not in POINT_METHODS:
@@ -102,6 +134,7 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
     elif settings.method == "forecaster":
         expected_by_panel = _forecaster_expected(panel, settings, reporter)
     rows, all_events = [], []
+    auto_choice = AutoMethod(settings.window)
     for i, station in enumerate(panel.ids):
         ok = np.isfinite(panel.values[i])
         if not ok.any():
@@ -110,8 +143,11 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
         if expected_by_panel is not None:
             expected = expected_by_panel[i, ok]
         else:
+            method, window = settings.method, settings.window
+            if method == "auto":
+                method, window = auto_choice.pick(station, times)
             try:
-                expected = expected_values(settings.method, times, values, settings.window)
+                expected = expected_values(method, times, values, window)
             except UserInputError as exc:
                 raise UserInputError(f"Station {station}: {exc}") from exc
         residual = values - expected
@@ -120,6 +156,8 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
         rows.append(pd.DataFrame({"station_id": station, "time": times, "observed": values, "expected": expected,
                                   "z": z, "score": score}))
         reporter.progress(60 + 30 * (i + 1) / panel.n_stations, f"station {station}")
+    if settings.method == "auto":
+        reporter.log(auto_choice.describe())
     table = pd.concat(rows, ignore_index=True)
     threshold = threshold_value(settings.threshold_mode, settings.threshold, table["score"].to_numpy())
     table["is_anomaly"] = (table["score"] > threshold).astype(np.int64)

@@ -1,7 +1,8 @@
 """Block-wise anomaly scores for raster stacks: expected value per cell and time, robust z along time.
 
 Methods: seasonal (median per cell and season: hour of day / day of year / month) or rolling_median
-(median of the preceding ``window_steps`` steps per cell). Memory is bounded by the block size.
+(median of the preceding ``window_steps`` steps per cell); auto takes seasonal when every season occurs at
+least twice, else the rolling median, and says so in ``choice``. Memory is bounded by the block size.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from backend.data.time_axis import TimeStep
 from backend.anomaly.scores import robust_z
 from backend.errors import UserInputError
 from backend.forecast.baselines import season_index
 
-RASTER_METHODS = ("seasonal", "rolling_median")
+RASTER_METHODS = ("auto", "seasonal", "rolling_median")
 
 
 def seasonal_expected_block(values_thw: np.ndarray, seasons: np.ndarray, n_seasons: int) -> np.ndarray:
@@ -42,16 +44,23 @@ def rolling_expected_block(values_thw: np.ndarray, window_steps: int) -> np.ndar
 class RasterScorer:
     """Scores blocks of a stack with a fixed method; ``score(block)`` → |z| float32[T, h, w] (NaN = no data)."""
 
-    def __init__(self, method: str, times: np.ndarray, step_seconds: float, window_steps: int = 24) -> None:
+    def __init__(self, method: str, times: np.ndarray, step: TimeStep, window_steps: int = 24) -> None:
         if method not in RASTER_METHODS:
             raise UserInputError(f"Unknown method {method!r}; use one of {', '.join(RASTER_METHODS)}.")
+        self.seasons, self.n_seasons = season_index(times, step)
+        per_season = np.bincount(self.seasons, minlength=self.n_seasons)
+        too_short = bool((per_season[per_season > 0] < 2).all())
+        self.choice = method
+        if method == "auto":
+            method = "rolling_median" if too_short else "seasonal"
+            self.choice = ("METHOD auto: " + (
+                f"rolling median of the preceding {window_steps} steps (each season of the stack occurs only once: "
+                "too short for a seasonal profile)." if too_short else
+                "seasonal profile (every season occurs at least twice)."))
+        elif method == "seasonal" and too_short:
+            raise UserInputError("The stack is too short for a seasonal profile: each season (hour of day, day of "
+                                 "year or month) occurs only once. Use the rolling median method (or METHOD auto).")
         self.method, self.window_steps = method, window_steps
-        self.seasons, self.n_seasons = season_index(times, step_seconds)
-        if method == "seasonal":
-            per_season = np.bincount(self.seasons, minlength=self.n_seasons)
-            if (per_season[per_season > 0] < 2).all():
-                raise UserInputError("The stack is too short for a seasonal profile: each season (hour of day, day of "
-                                     "year or month) occurs only once. Use the rolling median method.")
         if method == "rolling_median" and window_steps < 2:
             raise UserInputError("The rolling window needs at least 2 steps.")
 

@@ -98,7 +98,7 @@ class DetectRasterAnomaliesRequest:
     output_scores: str
     output_flags: str | None = None
     output_summary: str | None = None
-    method: str = "seasonal"
+    method: str = "auto"
     window_steps: int = 24
     threshold_mode: str = "score"
     threshold: float = 3.5
@@ -120,9 +120,11 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
             raise UserInputError(f"{Path(request.input).name} has no band times; build it with 'Build raster time "
                                  "stack' first.")
         axis = summarize_time_axis(times)
-        if axis.step_seconds is None and axis.step_months is None:
+        if axis.step is None:
             raise UserInputError("The stack needs at least 2 time steps.")
-        scorer = RasterScorer(request.method, times, axis.step_seconds or 30 * 86400.0, request.window_steps)
+        scorer = RasterScorer(request.method, times, axis.step, request.window_steps)
+        if request.method == "auto":
+            reporter.log(scorer.choice)
         grid = grid_of(src)
         count = np.zeros((grid.height, grid.width), dtype=np.float32)
         any_valid = False
@@ -151,5 +153,5 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
                 "OUTPUT_SUMMARY": request.output_summary}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
                          {"threshold": threshold, "flagged": int(np.nansum(count)), "cells": grid.width * grid.height,
-                          "times": [format_time(t) for t in times], "step_seconds": axis.step_seconds,
+                          "times": [format_time(t) for t in times], **axis.step.fields(),
                           "max_count": float(np.nanmax(count)) if np.isfinite(count).any() else 0.0})

@@ -14,7 +14,8 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
 from backend.data.time_axis import format_time
-from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose
+from backend.data.time_axis import TimeStep
+from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose, seasonal_test_period
 from backend.diagnostics.series_tests import VERDICTS, default_period
 from backend.diagnostics.sources import (aggregate, point_output_path, raster_output_path, regular_axis,
                                          regular_block)
@@ -46,7 +47,7 @@ def _diagnostics_report(title, fields, period, step, outputs, path, examples) ->
     significant = usable & (fields["trend_p"] < 0.05)
     verdicts = pd.Series(fields["stationarity"][np.isfinite(fields["stationarity"])]).map(VERDICTS).value_counts()
     report.key_values({"locations": int(n.size), "too short or empty (< 4 values)": int((~usable).sum()),
-                       "time step (s)": step, "STL period (steps)": period,
+                       "time step": step.text, "STL period (steps)": period,
                        "significant trend (p < 0.05, Hamed-Rao)": f"{int(significant.sum())} "
                        f"({int((significant & (fields['trend_slope'] > 0)).sum())} up, "
                        f"{int((significant & (fields['trend_slope'] < 0)).sum())} down)",
@@ -77,6 +78,13 @@ def _examples(names, times, values, diagnosis, count=3):
             for i in order]
 
 
+def _log_step(reporter: Reporter, step: TimeStep, period: int) -> None:
+    seasons = seasonal_test_period(step)
+    reporter.log(f"Time step {step.text}: Sen's slopes per step and per year ({step.per_year:g} steps); STL period "
+                 f"{period} steps; " + (f"seasonal Mann-Kendall over {seasons} seasons per year." if seasons else
+                                        "no seasonal Mann-Kendall (it is for monthly or quarterly data)."))
+
+
 @command("timeseriesdiagnostics", DiagnosticsRequest, "Time-series diagnostics")
 def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> CommandResult:
     settings = request.settings
@@ -90,6 +98,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
                 raise UserInputError("TIME_STEP aggregation is for point layers; aggregate a raster stack with "
                                      "'Build raster time stack' first.")
             period = settings.period or default_period(step, regular_axis(times, step).size)
+            _log_step(reporter, step, period)
             with open_raster(request.source.raster) as src:
                 grid = grid_of(src)
                 windows = list(iter_windows(grid, 128))
@@ -100,7 +109,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
                     for i, window in enumerate(windows):
                         block = regular_block(times, read_block(src, window))
                         t, h, w = block.shape
-                        diagnosis = diagnose(block.reshape(t, -1), period, settings)
+                        diagnosis = diagnose(block.reshape(t, -1), period, settings, step)
                         writer.write_window(np.stack([diagnosis.fields[k].reshape(h, w) for k in FIELDS]), window)
                         for k in FIELDS:
                             summary[k].append(diagnosis.fields[k])
@@ -115,7 +124,8 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             panel, step = request.source.panel(request.time_step, reporter)
             values = panel.values.T.astype(np.float64)
             period = settings.period or default_period(step, values.shape[0])
-            diagnosis = diagnose(values, period, settings)
+            _log_step(reporter, step, period)
+            diagnosis = diagnose(values, period, settings, step)
             fields = diagnosis.fields
             first = fields["first_change"]
             change_time = [format_time(panel.times[int(c)]) if np.isfinite(c) else "" for c in first]
@@ -137,7 +147,8 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
                          {"locations": int(fields["n_values"].size), "significant_trends": significant,
-                          "period": int(period), "raster": request.source.is_raster(), "fields": FIELDS})
+                          "period": int(period), "raster": request.source.is_raster(), "fields": FIELDS,
+                          "time_step": step.to_dict()})
 
 
 # --- emerging hot spots ------------------------------------------------------------------------------
@@ -154,7 +165,7 @@ class HotSpotRequest:
     alpha: float = 0.05
 
 
-def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str):
+def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str, reporter: Reporter):
     """(times, values float64[T, H·W], grid) of a whole raster stack on its regular axis, averaged to ``time_step``;
     refused when it would not fit in memory."""
     times, step = source.raster_times()
@@ -165,7 +176,7 @@ def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str):
                        f"{purpose.capitalize()} of a {grid.width}×{grid.height} px stack with {axis.size} time steps",
                        "Aggregate it to fewer time steps (TIME_STEP) or use a coarser grid or a smaller extent.")
         values = regular_block(times, read_block(src)).astype(np.float64)
-    times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step)
+    times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step, reporter)
     return times, flat, grid
 
 
@@ -175,7 +186,7 @@ def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
     from backend.forecast.graph import station_distances
 
     if request.source.is_raster():
-        times, flat, grid = _whole_stack(request.source, request.time_step, "hot spot analysis")
+        times, flat, grid = _whole_stack(request.source, request.time_step, "hot spot analysis", reporter)
         values = flat.reshape(-1, grid.height, grid.width)
         kind = "queen" if request.neighbourhood in ("auto", "") else request.neighbourhood
         if kind not in ("queen", "rook", "distance_band"):
@@ -299,7 +310,7 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
 
     source = request.source
     if source.is_raster():
-        times, flat, grid = _whole_stack(source, request.time_step, "clustering")
+        times, flat, grid = _whole_stack(source, request.time_step, "clustering", reporter)
         series = flat.T
     else:
         panel, _step = source.panel(request.time_step, reporter)

@@ -49,7 +49,7 @@ def _write(outputs, grid, times, frames: dict[str, np.ndarray]) -> None:
 
 def _summary(times, values, step):
     finite = values[np.isfinite(values)]
-    return {"times": [format_time(t) for t in times], "step_seconds": step,
+    return {"times": [format_time(t) for t in times], **step.fields(),
             "value_min": float(finite.min()) if finite.size else 0.0, "value_max": float(finite.max()) if finite.size else 1.0}
 
 

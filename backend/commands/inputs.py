@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 
 from backend.data.point_io import PointLayerRef, read_long_points, read_wide_points
 from backend.data.point_panel import PointPanel
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 
 POINT_FORMATS = ("long", "wide")
+
+
+def resampled_as_asked(panel: PointPanel, step: str | None, statistic: str, reporter) -> PointPanel:
+    """``panel`` aggregated to ``step`` with ``statistic`` (logging the empty steps), or unchanged without a step."""
+    return panel.resampled(step, statistic, reporter) if step else panel
 
 
 @dataclass
@@ -25,8 +31,13 @@ class PointInput:
     field_time_pattern: str | None = None
     time_format: str | None = None       # strptime pattern of a text time field; None = ISO / inferred per column
     duplicates: str = "refuse"           # repeated station-times: refuse, mean, median, first, last, sum
+    resample: str | None = None          # regular step to aggregate to first: 1h, 1D, 1M, 3M, 1Y …; None = as read
+    resample_statistic: str = "mean"     # mean, median, sum, last, first, min, max of the readings in each step
 
     def read(self, reporter=None) -> PointPanel:
+        return resampled_as_asked(self._read(reporter), self.resample, self.resample_statistic, reporter)
+
+    def _read(self, reporter) -> PointPanel:
         ref = PointLayerRef(self.path, self.layer)
         if not self.id_field:
             raise UserInputError("Choose the station id field.")
@@ -58,6 +69,7 @@ class SensorInput:
     missing_value: float | None = None
     time_format: str | None = None       # strptime pattern of the table's time column; None = ISO / inferred
     duplicates: str = "refuse"           # repeated sensor-times: refuse, mean, median, first, last, sum
+    resample_statistic: str = "mean"     # statistic of the readings per step when the command resamples
 
     def read(self, reporter=None) -> PointPanel:
         import numpy as np
@@ -90,24 +102,24 @@ class SeriesSource:
             raise UserInputError("Give either a raster time stack or a point layer as input.")
         return bool(self.raster)
 
-    def panel(self, time_step: str | None = None, reporter=None) -> tuple[PointPanel, float]:
-        """Station series on a regular axis (optionally averaged to ``time_step``, e.g. '1D', '7D', '1M')."""
+    def panel(self, time_step: str | None = None, reporter=None) -> tuple[PointPanel, TimeStep]:
+        """Station series on a regular axis (optionally aggregated to ``time_step``, e.g. '1D', '7D', '1M', '1Y',
+        with the point input's statistic, the mean by default)."""
         panel = self.points.read(reporter)
-        if time_step:
-            panel = panel.resampled(time_step)
+        panel = resampled_as_asked(panel, time_step, self.points.resample_statistic, reporter)
         return panel.on_regular_axis()
 
-    def raster_times(self) -> tuple[np.ndarray, float]:
+    def raster_times(self) -> tuple[np.ndarray, TimeStep]:
         from backend.data.raster_io import open_raster, required_band_times
         from backend.data.time_axis import summarize_time_axis
 
         with open_raster(self.raster) as src:
             times = required_band_times(src, self.raster)
         summary = summarize_time_axis(times)
-        if summary.step_seconds is None or summary.irregular_intervals:
-            raise UserInputError(f"The stack's band times are irregular ({summary.describe()}); resample it to a "
-                                 "regular step first.")
-        return times, float(summary.step_seconds)
+        if summary.step is None or summary.irregular_intervals:
+            raise UserInputError(f"The stack's band times are not on a regular axis ({summary.describe()}) Aggregate "
+                                 "it to a regular step first (TIME_STEP, e.g. 1D or 1M).")
+        return times, summary.step
 
 
 

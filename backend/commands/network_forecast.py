@@ -15,7 +15,7 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.sensor_io import drop_empty_stations
-from backend.data.time_axis import format_time, parse_times
+from backend.data.time_axis import TimeStep, format_time, parse_times
 from backend.device import choose_device, require_torch
 from backend.errors import UserInputError
 from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices
@@ -45,11 +45,11 @@ class ForecastNetworkRequest:
     device: str = "auto"
 
 
-def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter) -> tuple[PointPanel, float]:
+def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter) -> tuple[PointPanel, TimeStep]:
     """The sensors' panel on a regular time axis (resampled to means first when asked)."""
     panel = sensors.read(reporter)
     if resample:
-        panel = panel.resampled(resample)
+        panel = panel.resampled(resample, sensors.resample_statistic, reporter)
     try:
         return panel.on_regular_axis()
     except UserInputError as exc:
@@ -118,7 +118,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     config.check()
     panel, step = regular_panel(request.sensors, request.resample, reporter)
     panel = drop_empty_stations(panel, reporter)
-    reporter.log(f"{panel.n_stations} sensors × {panel.times.size} steps of {step:g} s; training on {device}.")
+    reporter.log(f"{panel.n_stations} sensors × {panel.times.size} steps of {step.text}; training on {device}.")
     weights = build_adjacency(request.graph, panel.ids, panel.xy, panel.crs, reporter)
     values = panel.values.T.copy()
     network, split, norm, history = train_sensor_network(values, panel.times, step, transition_matrices(weights),
@@ -133,9 +133,9 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                 "last_time": format_time(panel.times[-1]), "history": asdict(history),
                 "test": evaluation.to_dict(), "resample": request.resample}
     graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
-    model_config = NetworkModelConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm, step,
-                                      list(panel.ids), panel.xy.tolist(), panel.crs,
-                                      request.sensors.missing_value, graph, training)
+    model_config = NetworkModelConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm,
+                                      step.nominal_seconds, list(panel.ids), panel.xy.tolist(), panel.crs,
+                                      request.sensors.missing_value, graph, training, step.months)
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(f"Network forecaster: {config.architecture}", config, history, evaluation, panel, panel.times,
@@ -148,15 +148,15 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                           "device": device, "sensors": panel.n_stations})
 
 
-def forecast_from_model(config, network, panel: PointPanel, step: float, origin_index: int, device: str,
+def forecast_from_model(config, network, panel: PointPanel, step: TimeStep, origin_index: int, device: str,
                         reporter: Reporter):
     """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model at ``origin_index``."""
     from backend.forecast.network_model import align_to_model
     from backend.forecast.network_training import SensorArrays, predict_sensor_windows
     from backend.forecast.windows import calendar_features, future_times
 
-    if abs(step - config.step_seconds) > 1e-6:
-        raise UserInputError(f"The data's time step ({step:g} s) differs from the model's ({config.step_seconds:g} s); "
+    if step != config.step:
+        raise UserInputError(f"The data's time step ({step.text}) differs from the model's ({config.step.text}); "
                              "resample the data to the model's step (RESAMPLE) or retrain.")
     values, present = align_to_model(config, panel, reporter)
     if origin_index + 1 < config.lookback:

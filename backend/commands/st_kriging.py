@@ -15,7 +15,7 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import format_time, parse_times, summarize_time_axis
+from backend.data.time_axis import TimeStep, format_time, parse_time_step, parse_times, steps_until, summarize_time_axis
 from backend.errors import UserInputError
 from backend.kriging.kriging import SpaceTimePoints, krige, kriging_work_bytes, observations, time_in_model_units
 from backend.kriging.workflow import kriging_panel, model_for
@@ -36,7 +36,7 @@ class GridTarget:
     pixel_size: float
     start: str | None = None   # default: first data time
     end: str | None = None     # default: last data time
-    step: str = "1 day"        # a duration: "1 day", "6h", "30min"; a bare number = that many data time steps
+    step: str = "1 day"        # "1 day", "6h", "30min", calendar "1M"/"3M"/"1Y"; a bare number = that many data steps
 
 
 @dataclass
@@ -71,37 +71,33 @@ def grid_spec(grid: GridTarget, crs: str) -> GridSpec:
     return GridSpec(width, height, Affine(grid.pixel_size, 0, grid.xmin, 0, -grid.pixel_size, grid.ymax), crs)
 
 
-def step_seconds(text: str, data_step_seconds: float | None = None) -> float:
-    """Seconds in a duration such as '1 day', '6h', '30 min'; a bare number counts the data's time steps."""
-    import pandas as pd
-
+def prediction_step(text: str, data_step: TimeStep | None = None) -> TimeStep:
+    """The step of the prediction times: a duration ('1 day', '6h', '30min'), calendar months ('1M', '3M', '1Y'),
+    or a bare number counting the data's time steps."""
     try:
         count = float(text)
     except (TypeError, ValueError):
-        count = None
-    if count is not None:
-        if not data_step_seconds:
-            raise UserInputError(f"The time step {text!r} has no unit; write e.g. '1 day', '6h' or '30min'.")
-        seconds = count * data_step_seconds
-    else:
-        try:
-            seconds = pd.to_timedelta(text).total_seconds()
-        except (ValueError, TypeError) as exc:
-            raise UserInputError(f"Cannot read the time step {text!r}; write e.g. '1 day', '6h' or '30min'.") from exc
-    if seconds <= 0:
+        return parse_time_step(text, "time step (TIME_STEP)")
+    if count <= 0:
         raise UserInputError(f"The time step must be positive, got {text!r}.")
-    return float(seconds)
+    if data_step is None:
+        raise UserInputError(f"The time step {text!r} has no unit; write e.g. '1 day', '6h', '30min' or '1M'.")
+    if data_step.is_calendar:
+        if count != int(count):
+            raise UserInputError(f"The data's step is {data_step.text}: count it in whole steps, not {text!r}.")
+        return TimeStep(months=int(count) * data_step.months)
+    return TimeStep(seconds=int(round(count * data_step.seconds)))
 
 
-def grid_times(grid: GridTarget, data_times: np.ndarray) -> np.ndarray:
-    """Prediction times from start to end (inclusive; defaults: the data's first and last time)."""
+def grid_times(grid: GridTarget, data_times: np.ndarray) -> tuple[np.ndarray, TimeStep]:
+    """Prediction times from start to end (inclusive; defaults: the data's first and last time) and their step."""
     start = parse_times([grid.start], "start time")[0] if grid.start else data_times[0]
     end = parse_times([grid.end], "end time")[0] if grid.end else data_times[-1]
     if end < start:
         raise UserInputError(f"The end time {format_time(end)} is before the start time {format_time(start)}.")
-    data_step = summarize_time_axis(data_times).step_seconds if data_times.size > 1 else None
-    step = np.timedelta64(int(round(step_seconds(grid.step, data_step))), "s")
-    return np.arange(start, end + np.timedelta64(1, "s"), step).astype("datetime64[s]")
+    data_step = summarize_time_axis(data_times).step if data_times.size > 1 else None
+    step = prediction_step(grid.step, data_step)
+    return step.times(start, steps_until(start, end, step)), step
 
 
 def _check_crs_is_metric(crs: str) -> None:
@@ -115,7 +111,7 @@ def _check_crs_is_metric(crs: str) -> None:
 def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_crs):
     _check_crs_is_metric(source_crs)
     spec = grid_spec(request.grid, panel.crs)
-    times = grid_times(request.grid, panel.times)
+    times, step = grid_times(request.grid, panel.times)
     cells = spec.width * spec.height
     total = cells * times.size
     reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
@@ -142,7 +138,7 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
             reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
     return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
         {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
-         "step_seconds": float((times[1] - times[0]).astype(np.int64)) if times.size > 1 else None,
+         **step.fields(),
          "value_min": low, "value_max": high,
          "variance_min": var_low, "variance_max": var_high}
 

@@ -37,7 +37,7 @@ def _spatial_baseline(panel, nmax, reporter):
 
     regular, step = panel.on_regular_axis()
     cutoff = float(pdist(panel.xy).max()) / 3.0
-    sample = sample_variogram(regular, cutoff, cutoff / 15.0, 0, step)
+    sample = sample_variogram(regular, cutoff, cutoff / 15.0, 0, step.nominal_seconds)
     spatial = fit_model(sample, initial_model("metric", sample), 6).model.joint
     return spatial, spatial_leave_one_station_out(panel, spatial, nmax, reporter=reporter)
 

@@ -84,7 +84,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
                 "last_time": format_time(stack.times[-1]), "history": asdict(history),
                 "test": evaluation.to_dict()}
     model_config = ForecasterConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm,
-                                    stack.grid, step, training)
+                                    stack.grid, step.nominal_seconds, training, step.months)
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(Path(request.input).name, config, history, evaluation, outputs, request.output_report, device)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backend.data.time_axis import TimeAxisSummary, check_strictly_increasing, on_regular_axis, summarize_time_axis
+from backend.data.time_axis import (TimeAxisSummary, TimeStep, check_strictly_increasing, on_regular_axis,
+                                    parse_time_step, resample_values, summarize_time_axis)
 from backend.errors import UserInputError
 
 
@@ -55,26 +56,30 @@ class PointPanel:
         """float64[N]: share of the time axis observed at each station."""
         return np.isfinite(self.values).mean(axis=1)
 
-    def on_regular_axis(self) -> tuple["PointPanel", float]:
-        """The panel on its regular time axis (missing steps filled with NaN) and the step in seconds.
+    def on_regular_axis(self) -> tuple["PointPanel", TimeStep]:
+        """The panel on its regular time axis (missing steps filled with NaN) and its step (fixed or calendar).
 
-        Irregular intervals or calendar-month steps are refused: time lags would be ambiguous.
+        Times off the axis (intervals that are not whole steps) are refused: time lags would be ambiguous.
         """
         if self.times.size < 2:
             raise UserInputError("At least 2 time steps are needed.")
         times, values, step = on_regular_axis(self.times, self.values, axis=1)
-        if times is self.times:
+        if values is self.values:
             return self, step
         return PointPanel(self.ids, self.xy, self.crs, times, values, dict(self.attributes)), step
 
-    def resampled(self, rule: str) -> "PointPanel":
-        """Means over regular intervals given as a pandas offset (e.g. '5min', '1h', '1D')."""
-        try:
-            frame = pd.DataFrame(self.values.T, index=pd.DatetimeIndex(self.times)).resample(rule).mean()
-        except (ValueError, TypeError) as exc:
-            raise UserInputError(f"Cannot resample to {rule!r}: {exc}. Use e.g. 5min, 1h or 1D.") from exc
-        return PointPanel(self.ids, self.xy, self.crs, frame.index.to_numpy().astype("datetime64[s]"),
-                          frame.to_numpy(np.float32).T, dict(self.attributes))
+    def resampled(self, step: TimeStep | str, statistic: str = "mean", reporter=None) -> "PointPanel":
+        """The ``statistic`` (mean, median, sum, last, …) of each station's readings per bin of ``step`` ('1h',
+        '1D', '1M', '3M', '1Y'; calendar bins start on the first of the month), on the full regular axis; the
+        reporter logs how many steps are empty."""
+        if isinstance(step, str):
+            step = parse_time_step(step, "resampling step")
+        result = resample_values(self.times, self.values.T, step, statistic)
+        if reporter is not None:
+            reporter.log(f"Resampled {self.times.size} times to {result.times.size} steps of {step.text} "
+                         f"({statistic}); {result.empty_steps} step(s) have no reading at any station.")
+        return PointPanel(self.ids, self.xy, self.crs, result.times, result.values.astype(np.float32).T,
+                          dict(self.attributes))
 
     def to_long_frame(self) -> pd.DataFrame:
         """Observed values as a long table: station_id, time, value."""

@@ -193,6 +193,132 @@ def time_from_filename(name: str, pattern: str) -> np.datetime64:
     )
 
 
+MEAN_YEAR_SECONDS = 365.2425 * 86400
+MEAN_MONTH_SECONDS = MEAN_YEAR_SECONDS / 12
+DST_TOLERANCE_SECONDS = 3600  # steps of a day or more: times up to an hour off the axis (DST, local clocks) sit on it
+_CALENDAR_UNITS = {"m": 1, "mo": 1, "ms": 1, "me": 1, "month": 1, "months": 1, "q": 3, "qs": 3, "quarter": 3,
+                   "quarters": 3, "y": 12, "a": 12, "ys": 12, "year": 12, "years": 12}
+_STEP_TEXT = re.compile(r"^\s*(\d*)\s*([A-Za-z]+)\s*$")
+
+
+@dataclass(frozen=True)
+class TimeStep:
+    """A regular time step: a fixed duration (``seconds``) or whole calendar months (``months``: 1 = month,
+    3 = quarter, 12 = year). Calendar steps keep the day of the month and the time of day (month ends stay
+    month ends), so axes of calendar steps hold real dates, never 30-day approximations."""
+
+    seconds: int = 0
+    months: int = 0
+
+    @classmethod
+    def from_fields(cls, seconds: float | None, months: int | None) -> "TimeStep":
+        """The step stored as ``step_seconds`` / ``step_months`` (months win when set)."""
+        return cls(months=int(months)) if months else cls(seconds=int(round(float(seconds or 0))))
+
+    def fields(self) -> dict:
+        """``step_seconds`` (nominal for calendar steps) and ``step_months`` (None for fixed steps)."""
+        return {"step_seconds": self.nominal_seconds, "step_months": self.months or None}
+
+    @property
+    def is_calendar(self) -> bool:
+        return self.months > 0
+
+    @property
+    def nominal_seconds(self) -> float:
+        """Mean length in seconds (a month is 1/12 of the mean Gregorian year): for choices, never for dates."""
+        return float(self.seconds) if self.seconds else self.months * MEAN_MONTH_SECONDS
+
+    @property
+    def per_year(self) -> float:
+        """Steps per (mean Gregorian) year: 12 for months, 4 for quarters, 365.2425 for days."""
+        return 12.0 / self.months if self.months else MEAN_YEAR_SECONDS / self.seconds
+
+    @property
+    def text(self) -> str:
+        if self.months:
+            if self.months % 12 == 0:
+                years = self.months // 12
+                return f"{years} year{'s' if years > 1 else ''}"
+            return "1 quarter" if self.months == 3 else f"{self.months} month{'s' if self.months > 1 else ''}"
+        return format_duration(self.seconds) if self.seconds else "single time"
+
+    @property
+    def code(self) -> str:
+        """Short text that :func:`parse_time_step` reads back: ``1M``, ``3M``, ``1Y``, ``1D``, ``3600s``."""
+        if self.months:
+            return f"{self.months // 12}Y" if self.months % 12 == 0 else f"{self.months}M"
+        return f"{self.seconds // 86400}D" if self.seconds % 86400 == 0 else f"{self.seconds}s"
+
+    def to_dict(self) -> dict:
+        return {"seconds": self.seconds or None, "months": self.months or None, "text": self.text,
+                "code": self.code}
+
+    def times(self, start: np.datetime64, count: int, first: int = 0) -> np.ndarray:
+        """``count`` times start + k·step for k = first … first + count − 1, datetime64[s]."""
+        start = np.datetime64(start, "s")
+        offsets = np.arange(first, first + count, dtype=np.int64)
+        if not self.months:
+            return start + offsets * np.timedelta64(self.seconds, "s")
+        day = start.astype("datetime64[D]")
+        month = day.astype("datetime64[M]")
+        length = int(((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64))
+        day_of_month = int((day - month.astype("datetime64[D]")).astype(np.int64)) + 1
+        months = month + offsets * self.months
+        starts = months.astype("datetime64[D]")
+        lengths = ((months + 1).astype("datetime64[D]") - starts).astype(np.int64)
+        days = lengths if day_of_month == length and day_of_month >= 28 else np.minimum(day_of_month, lengths)
+        return (starts + (days - 1)).astype("datetime64[s]") + (start - day.astype("datetime64[s]"))
+
+    def positions(self, times: np.ndarray, start: np.datetime64 | None = None) -> np.ndarray:
+        """float64[T]: steps from ``start`` (default the first time) to each time; whole numbers on the axis.
+
+        Fixed steps of a day or more round times up to an hour off (DST, local clocks) onto the axis."""
+        times = np.asarray(times, dtype="datetime64[s]")
+        start = times[0] if start is None else np.datetime64(start, "s")
+        if self.months:
+            month_of = lambda t: t.astype("datetime64[M]").astype(np.int64)  # noqa: E731
+            whole = (month_of(times) - month_of(np.asarray(start))) / self.months
+            exact = self.times(start, 1, 0)[0]
+            on_axis = np.zeros(times.shape, dtype=bool)
+            rounded = np.round(whole)
+            candidate = np.isclose(whole, rounded)
+            if candidate.any():
+                expected = np.array([self.times(exact, 1, int(k))[0] for k in rounded[candidate]])
+                on_axis[candidate] = expected == times[candidate]
+            return np.where(on_axis, rounded, whole + 0.5 * (~on_axis & candidate))
+        seconds = (times - start).astype(np.int64).astype(np.float64)
+        steps = seconds / self.seconds
+        if self.seconds >= 86400:
+            rounded = np.round(steps)
+            snap = np.abs(seconds - rounded * self.seconds) <= DST_TOLERANCE_SECONDS
+            steps = np.where(snap, rounded, steps)
+        return steps
+
+
+def parse_time_step(text: str, what: str = "time step") -> TimeStep:
+    """A step written as ``1M``/``month``, ``3M``/``1Q``/``quarter``, ``1Y``/``year`` (calendar) or a duration
+    (``1D``, ``6h``, ``30min``, ``7 days``)."""
+    raw = str(text).strip()
+    match = _STEP_TEXT.match(raw)
+    if match and match.group(2).lower() in _CALENDAR_UNITS and match.group(2) not in ("m", "ms"):
+        count = int(match.group(1) or 1)
+        if count <= 0:
+            raise UserInputError(f"The {what} must be positive, got {text!r}.")
+        return TimeStep(months=count * _CALENDAR_UNITS[match.group(2).lower()])
+    if match and match.group(2) in ("m", "ms"):
+        raise UserInputError(f"The {what} {text!r} is ambiguous: write 1M (or 'month') for months and 1min for "
+                             "minutes.")
+    try:
+        duration = pd.Timedelta(raw if not raw[:1].isalpha() else "1" + raw)
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(f"Cannot read the {what} {text!r}; write e.g. 1h, 1D, 7D, 1M (month), 3M "
+                             "(quarter) or 1Y (year).") from exc
+    if pd.isna(duration) or duration <= pd.Timedelta(0) or duration.total_seconds() % 1:
+        raise UserInputError(f"The {what} must be positive: a whole number of seconds or calendar months, got "
+                             f"{text!r}; write e.g. 1h, 1D, 1M or 1Y.")
+    return TimeStep(seconds=int(duration.total_seconds()))
+
+
 @dataclass(frozen=True)
 class Gap:
     """A hole in a regular time axis: ``missing_steps`` steps absent between two present times."""
@@ -216,12 +342,14 @@ class TimeAxisSummary:
     irregular_intervals: int = 0
 
     @property
-    def step_text(self) -> str:
+    def step(self) -> TimeStep | None:
         if self.step_months:
-            return f"{self.step_months} month{'s' if self.step_months > 1 else ''}"
-        if self.step_seconds:
-            return format_duration(self.step_seconds)
-        return "single time"
+            return TimeStep(months=self.step_months)
+        return TimeStep(seconds=int(self.step_seconds)) if self.step_seconds else None
+
+    @property
+    def step_text(self) -> str:
+        return self.step.text if self.step else "single time"
 
     @property
     def missing_steps(self) -> int:
@@ -243,7 +371,8 @@ class TimeAxisSummary:
         return {
             "start": format_time(self.start), "end": format_time(self.end), "count": self.count,
             "step": self.step_text, "step_seconds": self.step_seconds,
-            "step_months": self.step_months, "regular": self.regular,
+            "step_months": self.step_months, "step_code": self.step.code if self.step else None,
+            "regular": self.regular,
             "missing_steps": self.missing_steps, "irregular_intervals": self.irregular_intervals,
             "gaps": [{"after": format_time(g.after), "before": format_time(g.before),
                       "missing_steps": g.missing_steps} for g in self.gaps],
@@ -278,16 +407,33 @@ def check_strictly_increasing(times: np.ndarray, labels: list[str] | None = None
     )
 
 
-def _month_index(times: np.ndarray) -> np.ndarray | None:
-    """Months since year 0 if every time sits at the same day-of-month and time of day."""
+def _calendar_anchor(times: np.ndarray) -> bool:
+    """True when every time sits at one day of the month (or every one at a month end) and one time of day,
+    at least 28 days apart: the times of a monthly, quarterly or yearly series."""
     ts = pd.DatetimeIndex(times)
-    if ts.day.nunique() != 1 or (ts - ts.normalize()).nunique() != 1:
-        return None
-    return (ts.year * 12 + ts.month).to_numpy()
+    if (ts - ts.normalize()).nunique() != 1 or np.diff(times.astype(np.int64)).min() < 28 * 86400:
+        return False
+    return ts.day.nunique() == 1 or bool(ts.is_month_end.all())
+
+
+def detect_step(times: np.ndarray) -> TimeStep:
+    """The regular step of strictly increasing times: the most common whole number of calendar months for
+    times anchored in the calendar (:func:`_calendar_anchor`), else the most common interval. Intervals of
+    a day or more that are within an hour of a whole number of days count as whole days (DST shifts)."""
+    times = np.asarray(times, dtype="datetime64[s]")
+    if _calendar_anchor(times):
+        month_diffs = np.diff(times.astype("datetime64[M]").astype(np.int64))
+        return TimeStep(months=int(np.bincount(month_diffs).argmax()))
+    diffs = np.diff(times.astype(np.int64))
+    days = np.round(diffs / 86400.0)
+    near_days = (days >= 1) & (np.abs(diffs - days * 86400) <= DST_TOLERANCE_SECONDS)
+    diffs = np.where(near_days, days * 86400, diffs).astype(np.int64)
+    values, counts = np.unique(diffs, return_counts=True)
+    return TimeStep(seconds=int(values[counts.argmax()]))
 
 
 def summarize_time_axis(times: np.ndarray) -> TimeAxisSummary:
-    """Detect the regular step (the most common interval, or whole months) and report gaps.
+    """Detect the regular step (:func:`detect_step`: fixed or calendar months) and report gaps.
 
     ``times`` must be strictly increasing (see :func:`check_strictly_increasing`).
     """
@@ -297,55 +443,120 @@ def summarize_time_axis(times: np.ndarray) -> TimeAxisSummary:
     check_strictly_increasing(times)
     if times.size == 1:
         return TimeAxisSummary(times[0], times[0], 1, None, None, True)
-    months = _month_index(times)
-    month_diffs = np.diff(months) if months is not None else None
-    if month_diffs is not None and month_diffs.min() >= 1 and \
-            np.diff(times.astype(np.int64)).min() >= 28 * 86400:
-        diffs, step_months, step_seconds = month_diffs, int(np.bincount(month_diffs).argmax()), None
-        step = step_months
-    else:
-        diffs = np.diff(times.astype(np.int64))
-        values, counts = np.unique(diffs, return_counts=True)
-        step = int(values[counts.argmax()])
-        step_months, step_seconds = None, float(step)
+    step = detect_step(times)
+    positions = step.positions(times)
+    whole = positions == np.round(positions)
     gaps, irregular = [], 0
-    for i in np.flatnonzero(diffs != step):
-        d = int(diffs[i])
-        if d % step == 0:
-            gaps.append(Gap(times[i], times[i + 1], d // step - 1))
+    diffs = np.diff(positions)
+    for i in np.flatnonzero(diffs != 1):
+        if whole[i] and whole[i + 1]:
+            gaps.append(Gap(times[i], times[i + 1], int(diffs[i]) - 1))
         else:
             irregular += 1
-    return TimeAxisSummary(times[0], times[-1], int(times.size), step_seconds, step_months,
-                           regular=not gaps and not irregular, gaps=gaps,
+    return TimeAxisSummary(times[0], times[-1], int(times.size), float(step.seconds) if step.seconds else None,
+                           step.months or None, regular=not gaps and not irregular, gaps=gaps,
                            irregular_intervals=irregular)
 
 
-def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
-    """``values`` placed on the regular time axis (missing steps as NaN along ``axis``) and the step in seconds.
+def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, TimeStep]:
+    """``values`` placed on the regular time axis (missing steps as NaN along ``axis``) and its step.
 
-    Irregular intervals or calendar-month steps are refused: time lags would be ambiguous.
+    The step may be a fixed duration or calendar months (:class:`TimeStep`); times off the axis (intervals
+    that are not a whole number of steps) are refused with the advice to resample.
     """
     summary = summarize_time_axis(times)
-    if summary.step_seconds is None or summary.irregular_intervals:
-        raise UserInputError(f"The time steps are irregular ({summary.describe()}) A regular step is needed: resample "
-                             "the data (e.g. to hourly or daily means) first.")
-    step = np.timedelta64(int(summary.step_seconds), "s")
-    steps = int((times[-1] - times[0]) // step) + 1
+    step = summary.step
+    if step is None:
+        raise UserInputError("A single time step has no regular time axis: at least 2 times are needed.")
+    if summary.irregular_intervals:
+        raise UserInputError(
+            f"The time steps are irregular (not on one regular axis): {summary.describe()} Resample the data to a regular step "
+            "first (RESAMPLE, e.g. 1h, 1D or 1M with the mean).")
+    positions = np.round(step.positions(times)).astype(np.int64)
+    steps = int(positions[-1]) + 1
+    full = step.times(times[0], steps)
     if steps == times.size:
-        return times, values, summary.step_seconds
+        return full, values, step
     if steps > MAX_EMPTY_FACTOR * times.size:
         raise UserInputError(
             f"On its most common step ({summary.step_text}) this time axis would have {steps} steps for "
             f"{times.size} times: the times are too irregular for a regular axis ({summary.describe()}) "
-            "Resample the data to a coarser step (e.g. hourly or daily means) first.")
+            "Resample the data to a coarser step (RESAMPLE, e.g. hourly or daily means) first.")
     shape = list(values.shape)
     shape[axis] = steps
     require_memory(np.prod(shape, dtype=np.float64) * values.itemsize * 2,
                    f"A regular axis of {steps} steps for {values.size // max(times.size, 1)} series",
                    "Resample the data to a coarser step or select fewer stations or cells first.")
-    full = np.arange(times[0], times[-1] + step, step).astype("datetime64[s]")
     filled = np.full(shape, np.nan, dtype=np.float32)
     index = [slice(None)] * values.ndim
-    index[axis] = np.searchsorted(full, times)
+    index[axis] = positions
     filled[tuple(index)] = values
-    return full, filled, summary.step_seconds
+    return full, filled, step
+
+
+RESAMPLE_STATISTICS = ("mean", "median", "sum", "last", "first", "min", "max")
+
+
+@dataclass(frozen=True)
+class Resampled:
+    """Values on a regular axis of bins: times datetime64[s][B] (bin starts), values float[B, ...], the count of
+    empty bins (no value at any location) and how many input times fell in each bin at most."""
+
+    times: np.ndarray
+    values: np.ndarray
+    empty_steps: int
+
+
+def bin_starts(times: np.ndarray, step: TimeStep) -> np.ndarray:
+    """The start of the bin of ``step`` holding each time: calendar steps start on the first of a month that is
+    a multiple of the step from January (quarters Jan/Apr/Jul/Oct, years Jan 1); fixed steps are counted
+    from midnight of the first day."""
+    times = np.asarray(times, dtype="datetime64[s]")
+    if step.months:
+        months = times.astype("datetime64[M]").astype(np.int64)
+        return ((months // step.months) * step.months).astype("datetime64[M]").astype("datetime64[s]")
+    origin = times[0].astype("datetime64[D]").astype("datetime64[s]")
+    k = (times - origin).astype(np.int64) // step.seconds
+    return origin + k * np.timedelta64(step.seconds, "s")
+
+
+def resample_values(times: np.ndarray, values: np.ndarray, step: TimeStep, statistic: str = "mean") -> Resampled:
+    """Aggregate values float[T, M] at ``times`` into bins of ``step`` (``statistic`` of the values in each bin,
+    NaN left out) on the full regular axis of bins from the first to the last."""
+    if statistic not in RESAMPLE_STATISTICS:
+        raise UserInputError(f"Unknown resampling statistic {statistic!r}; use one of {', '.join(RESAMPLE_STATISTICS)}.")
+    starts = bin_starts(times, step)
+    axis_start = starts[0]
+    count = int(np.round(step.positions(starts[-1:], axis_start)[0])) + 1
+    require_memory(count * int(np.prod(values.shape[1:])) * 8 * 2, f"Resampling to {count} steps of {step.text}",
+                   "Use a coarser RESAMPLE step or a shorter period.")
+    full = step.times(axis_start, count)
+    frame = pd.DataFrame(np.asarray(values, dtype=np.float64).reshape(len(times), -1))
+    grouped = frame.groupby(starts)
+    if statistic == "sum":
+        table = grouped.sum(min_count=1)
+    else:
+        table = getattr(grouped, statistic)()
+    table = table.reindex(pd.DatetimeIndex(full))
+    out = table.to_numpy(np.float64).reshape((count,) + values.shape[1:])
+    empty = int((~np.isfinite(out.reshape(count, -1))).all(axis=1).sum())
+    return Resampled(full, out, empty)
+
+
+def calendar_months(times: np.ndarray) -> np.ndarray:
+    """float64[T]: months since 1970-01 with the elapsed share of the month as fraction (2005-03-16T12:00 →
+    422.5); whole numbers on the first of a month, so monthly axes have exact whole-month lags."""
+    times = np.asarray(times, dtype="datetime64[s]")
+    month = times.astype("datetime64[M]")
+    start = month.astype("datetime64[s]")
+    length = ((month + 1).astype("datetime64[s]") - start).astype(np.int64)
+    return month.astype(np.int64) + (times - start).astype(np.int64) / length
+
+
+def steps_until(start: np.datetime64, end: np.datetime64, step: TimeStep) -> int:
+    """How many times start, start + step, … lie on or before ``end`` (at least 1)."""
+    if end < start:
+        return 1
+    position = step.positions(np.array([end], dtype="datetime64[s]"), start)[0]
+    count = int(np.floor(position + 1e-9)) + 1
+    return count if step.times(start, 1, count - 1)[0] <= end else count - 1

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
+from backend.data.time_axis import TimeStep
 from backend.diagnostics.changepoints import binary_segmentation
 from backend.diagnostics.series_tests import dominant_period, seasonality_strength, stationarity_tests
-from backend.diagnostics.trend import MIN_LENGTH, mann_kendall
+from backend.diagnostics.trend import MIN_LENGTH, mann_kendall, seasonal_mann_kendall, variance_s, z_from_s
 
 FIELDS = ["trend_slope", "trend_z", "trend_p", "seasonality", "period", "adf_p", "kpss_p", "stationarity",
-          "change_points", "first_change", "missing_share", "n_values"]
+          "change_points", "first_change", "missing_share", "n_values", "mk_z", "mk_p", "slope_per_year",
+          "seasonal_mk_z", "seasonal_mk_p", "seasonal_slope_per_year"]
 DESCRIPTIONS = {
     "trend_slope": "Sen's slope (units per time step)", "trend_z": "Mann-Kendall z (Hamed-Rao corrected)",
     "trend_p": "Mann-Kendall p (Hamed-Rao corrected)", "seasonality": "STL seasonality strength (0-1)",
@@ -19,7 +22,18 @@ DESCRIPTIONS = {
     "kpss_p": "KPSS p (H0: level-stationary)",
     "stationarity": "0 stationary, 1 trend-stationary, 2 difference-stationary, 3 non-stationary",
     "change_points": "number of change points in the mean", "first_change": "time step index of the first change",
-    "missing_share": "share of missing time steps", "n_values": "number of values"}
+    "missing_share": "share of missing time steps", "n_values": "number of values",
+    "mk_z": "Mann-Kendall z (original test, no correction)", "mk_p": "Mann-Kendall p (original test)",
+    "slope_per_year": "Sen's slope per year (units per year: per-step slope × steps per year)",
+    "seasonal_mk_z": "seasonal Mann-Kendall z (monthly or quarterly data; Hirsch-Slack)",
+    "seasonal_mk_p": "seasonal Mann-Kendall p (monthly or quarterly data)",
+    "seasonal_slope_per_year": "Sen's seasonal slope (units per year; monthly or quarterly data)"}
+
+
+def seasonal_test_period(step: TimeStep | None) -> int:
+    """Seasons per year for the seasonal Mann-Kendall test: 12 for monthly, 4 for quarterly data, else 0 (the
+    test is left empty)."""
+    return 12 // step.months if step is not None and step.months in (1, 3) else 0
 
 
 @dataclass
@@ -43,8 +57,9 @@ class Diagnosis:
     intercept: np.ndarray
 
 
-def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> Diagnosis:
-    """The diagnostics of series float[T, M].
+def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step: TimeStep | None = None) -> Diagnosis:
+    """The diagnostics of series float[T, M] on a regular axis of ``step`` (per-year slopes and the seasonal test
+    need it; without it they stay NaN).
 
     Vectorised: trend, periodogram, change points, ADF; per series (statsmodels): STL and KPSS.
     Series with fewer than 4 values, or constant, get NaN (their ``n_values`` says why).
@@ -62,6 +77,16 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> D
     block = values[:, usable].astype(np.float64)
     trend = mann_kendall(block, hamed_rao=True, alpha=settings.alpha)
     out["trend_slope"][usable], out["trend_z"][usable], out["trend_p"][usable] = trend.slope, trend.z, trend.p
+    original_var = variance_s(block)
+    original_z = np.where(original_var > 0, z_from_s(trend.s, original_var), np.nan)
+    out["mk_z"][usable], out["mk_p"][usable] = original_z, 2 * (1 - norm.cdf(np.abs(original_z)))
+    if step is not None:
+        out["slope_per_year"][usable] = trend.slope * step.per_year
+    seasons = seasonal_test_period(step)
+    if seasons:
+        seasonal = seasonal_mann_kendall(block, seasons)
+        out["seasonal_mk_z"][usable], out["seasonal_mk_p"][usable] = seasonal.z, seasonal.p
+        out["seasonal_slope_per_year"][usable] = seasonal.slope * 12 / (seasons * step.months)
     intercept[usable] = trend.intercept
     out["period"][usable] = dominant_period(block)
     changes[usable] = binary_segmentation(block, settings.max_changes, settings.min_size)
@@ -77,6 +102,6 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings) -> D
             out["seasonality"][column] = seasonality_strength(series, period)
     constant = usable & (np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0) ==
                          np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0))
-    for name in ("trend_z", "trend_p", "period"):
+    for name in ("trend_z", "trend_p", "period", "mk_z", "mk_p", "seasonal_mk_z", "seasonal_mk_p"):
         out[name][constant] = np.nan
     return Diagnosis(out, changes, intercept)

@@ -15,12 +15,18 @@ import warnings
 import numpy as np
 from scipy.stats import norm
 
+from backend.data.time_axis import TimeStep
+
 VERDICTS = {0: "stationary", 1: "trend-stationary", 2: "difference-stationary", 3: "non-stationary"}
 
 
-def default_period(step_seconds: float, length: int) -> int:
+def default_period(step: TimeStep, length: int) -> int:
     """Seasonal period in steps from the calendar: a day for sub-daily data, a year (or a week when the series
-    is shorter than two years) for daily data, a year for monthly data."""
+    is shorter than two years) for daily data, a year for monthly (12) and quarterly (4) data; 1 (no season)
+    for yearly data."""
+    if step.is_calendar:
+        return max(1, 12 // step.months)
+    step_seconds = step.seconds
     if step_seconds < 86400:
         return max(2, int(round(86400 / step_seconds)))
     if step_seconds < 28 * 86400:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backend.data.time_axis import on_regular_axis
+from backend.data.time_axis import TimeStep, on_regular_axis, parse_time_step, resample_values
 from backend.errors import UserInputError
 
 
@@ -17,21 +17,21 @@ def regular_block(times: np.ndarray, block: np.ndarray) -> np.ndarray:
     return values
 
 
-def regular_axis(times: np.ndarray, step_seconds: float) -> np.ndarray:
+def regular_axis(times: np.ndarray, step: TimeStep) -> np.ndarray:
     """The regular time axis from the first to the last of ``times`` (datetime64[s]), gaps included."""
-    count = int(round((times[-1] - times[0]).astype("timedelta64[s]").astype(np.int64) / step_seconds)) + 1
-    return times[0] + np.arange(count) * np.timedelta64(int(round(step_seconds)), "s")
+    return step.times(times[0], int(np.round(step.positions(times[-1:], times[0])[0])) + 1)
 
 
-def aggregate(times: np.ndarray, values: np.ndarray, rule: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Means of values float[T, M] over regular intervals of ``rule`` (pandas offset), or unchanged."""
+def aggregate(times: np.ndarray, values: np.ndarray, rule: str | None, reporter=None) -> tuple[np.ndarray, np.ndarray]:
+    """Means of values float[T, M] over regular steps of ``rule`` (1D, 7D, 1M, 3M, 1Y …), or unchanged."""
     if not rule:
         return times, values
-    try:
-        frame = pd.DataFrame(values, index=pd.DatetimeIndex(times)).resample(rule).mean()
-    except (ValueError, TypeError) as exc:
-        raise UserInputError(f"Cannot aggregate to {rule!r}: {exc}. Use e.g. 1D, 7D, 1M.") from exc
-    return frame.index.to_numpy().astype("datetime64[s]"), frame.to_numpy(np.float64)
+    step = parse_time_step(rule, "time step (TIME_STEP)")
+    result = resample_values(times, values, step)
+    if reporter is not None:
+        reporter.log(f"Aggregated {times.size} times to {result.times.size} steps of {step.text} (mean); "
+                     f"{result.empty_steps} step(s) are empty.")
+    return result.times, result.values
 
 
 def point_output_path(path: str) -> str:

@@ -142,3 +142,46 @@ def _hamed_rao_factor(values: np.ndarray, slope: np.ndarray, n: np.ndarray, alph
         sni = np.nansum(np.where(significant, weight * rho[1:], 0.0), axis=0)
         factor[columns] = 1 + (2 / (length * (length - 1) * (length - 2))) * sni
     return factor
+
+
+@dataclass
+class SeasonalTrendResult:
+    """Seasonal Mann-Kendall (Hirsch & Slack 1984) per series, arrays float64[M]: S and Var(S) summed over the
+    seasons, z, two-sided p, and Sen's seasonal slope per cycle (per year for monthly or quarterly data)."""
+
+    s: np.ndarray
+    var_s: np.ndarray
+    z: np.ndarray
+    p: np.ndarray
+    slope: np.ndarray
+
+
+def seasonal_mann_kendall(values: np.ndarray, period: int, max_pairs: int = 20_000_000) -> SeasonalTrendResult:
+    """Seasonal Mann-Kendall test of each column of ``values`` float[T, M] on a regular axis, ``period`` steps per
+    cycle (12 for monthly, 4 for quarterly data); equals pymannkendall 1.4 ``seasonal_test(x, period)``: the
+    series is cut into cycles from its first step (a short last cycle is padded with NaN), S and Var(S) of each
+    season across the cycles are summed, and the slope is the median of all within-season pair slopes per cycle.
+    NaN where fewer than 2 cycles hold data."""
+    values = np.asarray(values, dtype=np.float64)
+    t, m = values.shape
+    cycles = -(-t // period)
+    padded = np.full((cycles * period, m), np.nan)
+    padded[:t] = values
+    by_season = padded.reshape(cycles, period * m)                 # columns: season-major, then series
+    s = mk_score(by_season).reshape(period, m).sum(axis=0)
+    var_s = variance_s(by_season).reshape(period, m).sum(axis=0)
+    z = z_from_s(s, var_s)
+    p = 2 * (1 - norm.cdf(np.abs(z)))
+    slope = np.full(m, np.nan)
+    i, j = np.triu_indices(cycles, 1)
+    chunk = max(1, max_pairs // max(i.size * period, 1))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # series without any within-season pair
+        for start in range(0, m, chunk):
+            block = padded.reshape(cycles, period, m)[:, :, start:start + chunk]
+            pairs = (block[j] - block[i]) / (j - i)[:, None, None]    # [pairs, period, chunk]
+            slope[start:start + chunk] = np.nanmedian(pairs.reshape(-1, block.shape[2]), axis=0)
+    bad = ~(var_s > 0) | (np.isfinite(padded.reshape(cycles, period, m)).any(axis=1).sum(axis=0) < 2)
+    for array in (z, p, slope):
+        array[bad] = np.nan
+    return SeasonalTrendResult(s, var_s, z, p, slope)

@@ -12,6 +12,8 @@ from functools import cached_property
 
 import numpy as np
 
+from backend.data.time_axis import TimeStep
+
 BASELINES = ("persistence", "climatology", "persisted_anomaly", "exponential_smoothing")
 
 
@@ -19,13 +21,14 @@ WEEK_SECONDS = 7 * 86400
 NETWORK_BASELINES = ("persistence", "historical_average", "seasonal_naive", "exponential_smoothing", "ar")
 
 
-def season_index(times: np.ndarray, step_seconds: float, weekly: bool = False) -> tuple[np.ndarray, int]:
+def season_index(times: np.ndarray, step: TimeStep, weekly: bool = False) -> tuple[np.ndarray, int]:
     """Season of each time and the number of seasons: hour of day (sub-daily; with ``weekly``, the step of
     the week), day of year (daily), month."""
+    step_seconds = step.nominal_seconds
     if weekly and step_seconds < 86400:
         seconds = times.astype("datetime64[s]").astype(np.int64) + 3 * 86400  # weeks start on Monday
-        step = int(round(step_seconds))
-        return ((seconds % WEEK_SECONDS) // step).astype(int), int(np.ceil(WEEK_SECONDS / step))
+        width = int(round(step_seconds))
+        return ((seconds % WEEK_SECONDS) // width).astype(int), int(np.ceil(WEEK_SECONDS / width))
     if step_seconds < 86400:
         return (times.astype("datetime64[s]").astype(np.int64) % 86400 // 3600).astype(int), 24
     if step_seconds < 28 * 86400:
@@ -136,11 +139,11 @@ class BaselineSet:
     ``weekly``: seasons by step of the week for sub-daily data (historical average by time of week).
     """
 
-    def __init__(self, values: np.ndarray, times: np.ndarray, step_seconds: float, train_end: int,
+    def __init__(self, values: np.ndarray, times: np.ndarray, step: TimeStep, train_end: int,
                  weekly: bool = False) -> None:
-        self.values, self.times, self.step, self.train_end = values, times, step_seconds, train_end
+        self.values, self.times, self.step, self.train_end = values, times, step, train_end
         self.weekly = weekly
-        self.seasons, self.n_seasons = season_index(times, step_seconds, weekly)
+        self.seasons, self.n_seasons = season_index(times, step, weekly)
 
     @cached_property
     def climatology(self) -> Climatology:
@@ -176,8 +179,8 @@ class BaselineSet:
 
     def seasonal_period(self) -> int:
         """Steps in one week (sub-daily and daily data) or one year (coarser)."""
-        period = WEEK_SECONDS if self.step <= 86400 else 365.25 * 86400
-        return max(1, int(round(period / self.step)))
+        period = WEEK_SECONDS if self.step.nominal_seconds <= 86400 else 365.25 * 86400
+        return max(1, int(round(period / self.step.nominal_seconds)))
 
     def predict_many(self, name: str, origins: np.ndarray, horizon: int) -> np.ndarray:
         """float32[O, H, ...] forecasts from each origin."""

@@ -11,6 +11,7 @@ from affine import Affine
 
 from backend.data.atomic import AtomicOutputs
 from backend.data.raster_stack import GridSpec
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.limits import check_model_sizes
 from backend.forecast.windows import Normalisation
@@ -29,6 +30,11 @@ class ForecasterConfig:
     grid: GridSpec
     step_seconds: float
     training: dict = field(default_factory=dict)
+    step_months: int = 0                # calendar steps (1 month, 3 quarter, 12 year); 0 = fixed step_seconds
+
+    @property
+    def step(self) -> TimeStep:
+        return TimeStep.from_fields(self.step_seconds, self.step_months)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "architecture": self.architecture, "lookback": self.lookback,
@@ -36,7 +42,7 @@ class ForecasterConfig:
                 "normalisation": self.normalisation.to_dict(),
                 "grid": {"width": self.grid.width, "height": self.grid.height,
                          "transform": list(self.grid.transform)[:6], "crs": self.grid.crs},
-                "step_seconds": self.step_seconds, "time_features": "hour of day (sub-daily), day of year",
+                "step_seconds": self.step_seconds, "step_months": self.step_months, "time_features": "hour of day (sub-daily), day of year",
                 "training": self.training}
 
     @classmethod
@@ -49,7 +55,8 @@ class ForecasterConfig:
             return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
                        Normalisation.from_dict(data["normalisation"]),
                        GridSpec(int(grid["width"]), int(grid["height"]), Affine(*grid["transform"]), str(grid["crs"])),
-                       float(data["step_seconds"]), dict(data.get("training") or {}))
+                       float(data["step_seconds"]), dict(data.get("training") or {}),
+                       int(data.get("step_months") or 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise UserInputError(f"{where} is not a forecaster model folder (config.json: missing or bad {exc}).") from exc
 
@@ -114,13 +121,13 @@ def load_model(folder: str | Path, device: str):
     return config, load_weights(build_network(config.architecture, config.horizon, config.hidden), folder, device)
 
 
-def check_compatible(config: ForecasterConfig, grid: GridSpec, step_seconds: float | None) -> None:
+def check_compatible(config: ForecasterConfig, grid: GridSpec, step: TimeStep) -> None:
     """Refuse a stack on another grid, CRS or time step than the model was trained on."""
     difference = config.grid.difference(grid)
     if difference:
         raise UserInputError(f"The stack has {difference} than the model's training grid "
                              f"({config.grid.width}×{config.grid.height} px). Resample the stack onto that grid "
                              "first, or tick 'Resample onto the model grid' (RESAMPLE).")
-    if step_seconds is None or abs(step_seconds - config.step_seconds) > 1e-6:
-        raise UserInputError(f"The stack's time step ({step_seconds} s) differs from the model's "
-                             f"({config.step_seconds:g} s); the model only forecasts at its own step.")
+    if step != config.step:
+        raise UserInputError(f"The stack's time step ({step.text}) differs from the model's ({config.step.text}); "
+                             "the model only forecasts at its own step.")

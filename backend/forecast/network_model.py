@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backend.data.point_panel import PointPanel
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.limits import check_model_sizes
 from backend.forecast.windows import Normalisation
@@ -35,12 +36,17 @@ class NetworkModelConfig:
     missing_value: float | None = None
     graph: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
+    step_months: int = 0                # calendar steps (1 month, 3 quarter, 12 year); 0 = fixed step_seconds
+
+    @property
+    def step(self) -> TimeStep:
+        return TimeStep.from_fields(self.step_seconds, self.step_months)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "architecture": self.architecture, "lookback": self.lookback,
                 "horizon": self.horizon, "hidden": self.hidden, "quantiles": [0.1, 0.9],
                 "normalisation": self.normalisation.to_dict(),
-                "step_seconds": self.step_seconds, "missing_value": self.missing_value,
+                "step_seconds": self.step_seconds, "step_months": self.step_months, "missing_value": self.missing_value,
                 "time_features": "time of day (sub-daily), day of week, day of year",
                 "sensors": {"ids": self.ids, "xy": self.xy, "crs": self.crs}, "graph": self.graph,
                 "training": self.training}
@@ -56,7 +62,8 @@ class NetworkModelConfig:
                        Normalisation.from_dict(data["normalisation"]),
                        float(data["step_seconds"]), [str(i) for i in sensors["ids"]],
                        [[float(a), float(b)] for a, b in sensors["xy"]], str(sensors["crs"]),
-                       data.get("missing_value"), dict(data.get("graph") or {}), dict(data.get("training") or {}))
+                       data.get("missing_value"), dict(data.get("graph") or {}), dict(data.get("training") or {}),
+                       int(data.get("step_months") or 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise UserInputError(f"{where} is not a sensor-network forecaster folder (config.json: missing or bad "
                                  f"{exc}).") from exc
@@ -108,10 +115,10 @@ def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter
 
     config, network = load_network_model(folder, device)
     regular, step = panel.on_regular_axis()
-    if regular.times.size != panel.times.size or abs(step - config.step_seconds) > 1e-6:
+    if regular.times.size != panel.times.size or step != config.step:
         raise UserInputError(f"The forecaster method needs readings on the model's regular step "
-                             f"({config.step_seconds:g} s) without gaps in the time axis; these have a step of "
-                             f"{step:g} s over {regular.times.size} slots for {panel.times.size} times.")
+                             f"({config.step.text}) without gaps in the time axis; these have a step of "
+                             f"{step.text} over {regular.times.size} slots for {panel.times.size} times.")
     values, present = align_to_model(config, panel, reporter)
     if config.missing_value is not None:
         values[values == np.float32(config.missing_value)] = np.nan

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
@@ -62,10 +63,10 @@ class SensorArrays:
     norm: Normalisation
 
     @classmethod
-    def prepare(cls, values: np.ndarray, times: np.ndarray, step_seconds: float, norm: Normalisation):
+    def prepare(cls, values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normalisation):
         z = norm.apply(values.astype(np.float32))
         return cls(np.nan_to_num(z, nan=0.0), np.isfinite(z).astype(np.float32),
-                   np.nan_to_num(forward_filled(z), nan=0.0), calendar_features(times, step_seconds), norm)
+                   np.nan_to_num(forward_filled(z), nan=0.0), calendar_features(times, step), norm)
 
     def batch(self, origins: np.ndarray, lookback: int, horizon: int, future_features=None):
         """x float32[B, L, N, 2 + F], future [B, H, F], last [B, N]."""
@@ -108,7 +109,7 @@ def _evenly(origins: np.ndarray, limit: int) -> np.ndarray:
     return origins
 
 
-def train_sensor_network(values: np.ndarray, times: np.ndarray, step_seconds: float, supports: np.ndarray,
+def train_sensor_network(values: np.ndarray, times: np.ndarray, step: TimeStep, supports: np.ndarray,
                          config: NetworkTrainConfig, device: str, reporter: Reporter | None = None):
     """Train on the training split, early stopping on validation RMSE; returns (network, split, norm, history).
 
@@ -127,7 +128,7 @@ def train_sensor_network(values: np.ndarray, times: np.ndarray, step_seconds: fl
     require_training_memory(config.batch_size, config.lookback + config.horizon, values.shape[1], config.hidden,
                             f"Training a {config.architecture} with {config.hidden} hidden units for "
                             f"{values.shape[1]} sensors")
-    arrays = SensorArrays.prepare(values, times, step_seconds, norm)
+    arrays = SensorArrays.prepare(values, times, step, norm)
     network = build_sensor_network(config.architecture, supports, values.shape[1], config.lookback, config.horizon,
                                    config.hidden, N_CALENDAR).to(device)
     train_origins = split.origins("train", config.lookback, config.horizon)
@@ -186,16 +187,16 @@ class NetworkEvaluation:
         return out
 
 
-def evaluate_sensor_network(network, values, times, step_seconds, split: Split, norm: Normalisation,
+def evaluate_sensor_network(network, values, times, step: TimeStep, split: Split, norm: Normalisation,
                             config: NetworkTrainConfig, device: str, margins=None) -> NetworkEvaluation:
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction above 0 or a longer series.")
-    arrays = SensorArrays.prepare(values, times, step_seconds, norm)
+    arrays = SensorArrays.prepare(values, times, step, norm)
     mean, low, high = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device,
                                              margins=margins)
     truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
-    baselines = BaselineSet(values, times, step_seconds, split.train_end, weekly=True)
+    baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
     forecasts = {"model": mean}
     for name in NETWORK_BASELINES:
         forecasts[name] = baselines.predict_many(name, origins, config.horizon)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
 from backend.forecast.limits import check_model_sizes, require_training_memory
@@ -46,11 +47,11 @@ class Prepared:
     norm: Normalisation
 
 
-def prepare(values: np.ndarray, times: np.ndarray, step_seconds: float, norm: Normalisation) -> Prepared:
+def prepare(values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normalisation) -> Prepared:
     z = norm.apply(values.astype(np.float32))
     mask = np.isfinite(z).astype(np.float32)
     last = np.nan_to_num(forward_filled(z), nan=0.0)
-    return Prepared(np.nan_to_num(z, nan=0.0), mask, last, time_features(times, step_seconds), norm)
+    return Prepared(np.nan_to_num(z, nan=0.0), mask, last, time_features(times, step), norm)
 
 
 def window_batch(p: Prepared, origins: np.ndarray, lookback: int, horizon: int, future_features=None,
@@ -114,7 +115,7 @@ def interval_margins(network, p: Prepared, values: np.ndarray, origins: np.ndarr
     return conformal_margins(low, high, truth, coverage)
 
 
-def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, config: TrainConfig, device: str,
+def train_network(values: np.ndarray, times: np.ndarray, step: TimeStep, config: TrainConfig, device: str,
                   reporter: Reporter | None = None):
     """Train on the training split with early stopping on validation RMSE; returns (network, split, norm, history)."""
     import torch
@@ -135,7 +136,7 @@ def train_network(values: np.ndarray, times: np.ndarray, step_seconds: float, co
     check_length(t, config.lookback, config.horizon, split)
     torch.manual_seed(config.seed)
     norm = Normalisation.fit(values[:split.train_end])
-    p = prepare(values, times, step_seconds, norm)
+    p = prepare(values, times, step, norm)
     network = build_network(config.architecture, config.horizon, config.hidden).to(device)
     train_origins = split.origins("train", config.lookback, config.horizon)
     val_origins = split.origins("validation", config.lookback, config.horizon)
@@ -181,15 +182,15 @@ class Evaluation:
         return out
 
 
-def evaluate(network, values, times, step_seconds, split: Split, norm: Normalisation, config: TrainConfig,
+def evaluate(network, values, times, step: TimeStep, split: Split, norm: Normalisation, config: TrainConfig,
              device: str, margins=None) -> Evaluation:
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction > 0 or a longer stack.")
-    p = prepare(values, times, step_seconds, norm)
+    p = prepare(values, times, step, norm)
     mean, low, high = predict_windows(network, p, origins, config.lookback, config.horizon, device, margins=margins)
     truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
-    baselines = BaselineSet(values, times, step_seconds, split.train_end)
+    baselines = BaselineSet(values, times, step, split.train_end)
     forecasts = {"model": mean}
     for name in BASELINES:
         forecasts[name] = np.stack([baselines.predict(name, int(o), config.horizon) for o in origins])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 
 
@@ -79,28 +80,28 @@ class Normalisation:
         return values * self.std + self.mean
 
 
-def time_features(times: np.ndarray, step_seconds: float) -> np.ndarray:
+def time_features(times: np.ndarray, step: TimeStep) -> np.ndarray:
     """float32[T, 4]: sin/cos of the hour of day (zeros for daily or coarser data) and of the day of year."""
     seconds = times.astype("datetime64[s]").astype(np.int64)
     day_fraction = (seconds % 86400) / 86400.0
     day_of_year = (times.astype("datetime64[D]") - times.astype("datetime64[Y]")).astype(np.int64)
     year_angle = 2 * np.pi * (day_of_year + day_fraction) / 365.25
     day_angle = 2 * np.pi * day_fraction
-    sub_daily = 1.0 if step_seconds < 86400 else 0.0
+    sub_daily = 1.0 if step.nominal_seconds < 86400 else 0.0
     return np.stack([sub_daily * np.sin(day_angle), sub_daily * np.cos(day_angle), np.sin(year_angle),
                      np.cos(year_angle)], axis=1).astype(np.float32)
 
 
-def future_times(last: np.datetime64, step_seconds: float, horizon: int) -> np.ndarray:
-    step = np.timedelta64(int(round(step_seconds)), "s")
-    return (np.datetime64(last, "s") + step * np.arange(1, horizon + 1)).astype("datetime64[s]")
+def future_times(last: np.datetime64, step: TimeStep, horizon: int) -> np.ndarray:
+    """datetime64[s][horizon]: the ``horizon`` times after ``last`` (calendar months stay real dates)."""
+    return step.times(last, horizon, first=1)
 
 
-def calendar_features(times: np.ndarray, step_seconds: float) -> np.ndarray:
+def calendar_features(times: np.ndarray, step: TimeStep) -> np.ndarray:
     """float32[T, 6]: sin/cos of time of day (zeros for daily or coarser data), day of week and day of year."""
     seconds = times.astype("datetime64[s]").astype(np.int64)
     day_fraction = (seconds % 86400) / 86400.0
     week_angle = 2 * np.pi * (((seconds // 86400) + 3) % 7 + day_fraction) / 7.0  # 1970-01-01 was a Thursday
-    base = time_features(times, step_seconds)
+    base = time_features(times, step)
     return np.concatenate([base[:, :2], np.stack([np.sin(week_angle), np.cos(week_angle)], axis=1), base[:, 2:]],
                           axis=1).astype(np.float32)

@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from backend.data.point_panel import PointPanel
+from backend.data.time_axis import calendar_months
 from backend.errors import UserInputError
 from backend.kriging.solver import krige_batch
 from backend.kriging.st_models import SpaceTimeModel
@@ -34,6 +35,9 @@ class SpaceTimePoints:
 
 
 def time_in_model_units(times: np.ndarray, origin: np.datetime64, model: SpaceTimeModel) -> np.ndarray:
+    """float64[T]: times after ``origin`` in the model's time unit (calendar months for ``month``)."""
+    if model.time_unit == "month":
+        return calendar_months(times) - calendar_months(np.array([origin]))[0]
     seconds = (np.asarray(times, dtype="datetime64[s]") - origin).astype(np.int64).astype(np.float64)
     return seconds / model.time_scale()
 

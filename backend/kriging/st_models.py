@@ -1,7 +1,8 @@
 """Space-time variogram models with gstat's definitions (``vgmST``) and a JSON form.
 
 Model types (gstat names): separable, productSum, metric, sumMetric, simpleSumMetric.
-Distances ``h`` in ``distance_unit`` (m or km), time lags ``u`` in ``time_unit`` (sec, min, hour, day).
+Distances ``h`` in ``distance_unit`` (m or km), time lags ``u`` in ``time_unit`` (sec, min, hour, day, or
+calendar month: lags between real dates in months, see :func:`backend.data.time_axis.calendar_months`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.data.time_axis import MEAN_MONTH_SECONDS
 from backend.errors import UserInputError
 from backend.kriging.basic_models import MAX_MAGNITUDE, BasicVariogram, VariogramComponent
 
 ST_MODELS = ("separable", "productSum", "metric", "sumMetric", "simpleSumMetric")
-TIME_UNIT_SECONDS = {"sec": 1.0, "min": 60.0, "hour": 3600.0, "day": 86400.0}
+TIME_UNIT_SECONDS = {"sec": 1.0, "min": 60.0, "hour": 3600.0, "day": 86400.0, "month": MEAN_MONTH_SECONDS}
 DISTANCE_UNIT_METRES = {"m": 1.0, "km": 1000.0}
 _NEEDS = {"separable": ("space", "time", "sill"), "productSum": ("space", "time", "k"),
           "metric": ("joint", "stAni"), "sumMetric": ("space", "time", "joint", "stAni"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from scipy.spatial.distance import pdist
 
 from backend.data.point_panel import PointPanel, to_metric
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.kriging.fitting import FitResult, fit_model, initial_model
 from backend.kriging.sample_variogram import SampleVariogram, check_kriging_data, sample_variogram
@@ -27,9 +28,12 @@ def kriging_panel(panel: PointPanel, reporter: Reporter) -> PointPanel:
 SELECTIONS = ("best", "best_cv")  # smallest fit error; smallest leave-one-station-out RMSE (nmax 50)
 
 
-def time_unit_for(step_seconds: float) -> str:
-    """Model time unit for data at this step: min below 1 h, hour below 1 day, else day."""
-    return "min" if step_seconds < 3600 else "hour" if step_seconds < 86400 else "day"
+def time_unit_for(step: TimeStep) -> str:
+    """Model time unit for data at this step: month for calendar steps (months, quarters, years), else min
+    below 1 h, hour below 1 day, day."""
+    if step.is_calendar:
+        return "month"
+    return "min" if step.seconds < 3600 else "hour" if step.seconds < 86400 else "day"
 
 
 @dataclass
@@ -44,12 +48,12 @@ def fit_variogram(panel: PointPanel, model: str = "best", basic_model: str = "Ex
                   reporter: Reporter | None = None) -> VariogramFit:
     """Sample variogram of a metric panel and the fitted model(s); distances in m, time in days."""
     reporter = reporter or Reporter()
-    regular, step_seconds = panel.on_regular_axis()
+    regular, step = panel.on_regular_axis()
     if cutoff is None:
         cutoff = float(pdist(panel.xy).max()) / 3.0
     width = width or cutoff / 15.0
-    time_unit = time_unit_for(step_seconds)
-    sample = sample_variogram(regular, cutoff, width, tlags, step_seconds, time_scale=TIME_UNIT_SECONDS[time_unit],
+    time_unit = time_unit_for(step)
+    sample = sample_variogram(regular, cutoff, width, tlags, step.nominal_seconds, time_scale=TIME_UNIT_SECONDS[time_unit],
                               reporter=reporter.scaled(0, 30))
     kinds = ST_MODELS if model in SELECTIONS else (model,)
     if model not in SELECTIONS and model not in ST_MODELS:

@@ -7,11 +7,13 @@ import pandas as pd
 import pytest
 import rasterio
 
+from backend.data.time_axis import TimeStep
 from backend.anomaly.detect import DetectionSettings, detect_point_anomalies
 from backend.anomaly.evaluation import event_scores, point_labels, ranking_scores
 from backend.anomaly.events import find_events, threshold_value
 from backend.anomaly.expected import rolling_median_expected, seasonal_expected
 from backend.anomaly.raster import RasterScorer
+from tests.collect import CollectingReporter
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.commands import run_command
 from backend.data.point_panel import PointPanel
@@ -131,7 +133,7 @@ def test_raster_scores_flags_and_summary(tmp_path):
         assert np.isnan(scores[:, 0, 0]).all() and np.isnan(n.read(1)[0, 0])
         assert n.read(1)[5, 5] >= 1 and result.summary["flagged"] == int(np.nansum(flags))
     # block-wise and whole-stack scoring agree
-    whole = RasterScorer("seasonal", small.times, 3600.0).score(values)
+    whole = RasterScorer("seasonal", small.times, TimeStep(seconds=3600)).score(values)
     np.testing.assert_allclose(scores, whole, equal_nan=True, rtol=1e-5)
 
 
@@ -140,7 +142,12 @@ def test_raster_bad_inputs(tmp_path):
     short = RasterStack(stack.values[:12, :4, :4], stack.times[:12], GridSpec(4, 4, stack.grid.transform, stack.grid.crs))
     write_stack(short, tmp_path / "short.tif")
     with pytest.raises(UserInputError, match="too short for a seasonal profile"):
-        run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "output_scores": str(tmp_path / "x.tif")})
+        run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "method": "seasonal",
+                                              "output_scores": str(tmp_path / "x.tif")})
+    reporter = CollectingReporter()
+    run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "output_scores":
+                                          str(tmp_path / "auto.tif")}, reporter)
+    assert any("METHOD auto: rolling median" in m and "too short" in m for m in reporter.logs)
     with pytest.raises(UserInputError, match="quantile threshold needs all scores"):
         run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "threshold_mode": "quantile",
                                               "threshold": 0.9, "output_scores": str(tmp_path / "x.tif")})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from backend.data.time_axis import TimeStep
 from backend.commands import run_command
 from backend.data.raster_io import read_stack, write_stack
 from backend.data.raster_stack import GridSpec, RasterStack
@@ -41,9 +42,9 @@ def test_splits_keep_targets_inside_their_part():
 
 def test_time_features_encode_hour_and_day_of_year():
     times = np.array(["2019-03-01T00", "2019-03-01T06", "2019-03-01T12"], dtype="datetime64[s]")
-    features = time_features(times, 3600.0)
+    features = time_features(times, TimeStep(seconds=3600))
     np.testing.assert_allclose(features[:, 0], [0, 1, 0], atol=1e-6)  # sin(hour angle)
-    assert np.all(time_features(times, 86400.0)[:, :2] == 0)          # daily data: no hour of day
+    assert np.all(time_features(times, TimeStep(seconds=86400))[:, :2] == 0)          # daily data: no hour of day
 
 
 def test_baselines_on_a_known_series():
@@ -52,7 +53,7 @@ def test_baselines_on_a_known_series():
     daily = 10 + 5 * np.sin(2 * np.pi * hours / 24)
     values = (daily + 0.1 * hours)[:, None, None].astype(np.float32) * np.ones((1, 2, 2), np.float32)
     values[50, 0, 0] = np.nan
-    baselines = BaselineSet(values, times, 3600.0, train_end=72)
+    baselines = BaselineSet(values, times, TimeStep(seconds=3600), train_end=72)
     np.testing.assert_allclose(baselines.predict("persistence", 50, 3)[:, 0, 0], values[49, 0, 0])  # skips the gap
     clim = baselines.predict("climatology", 71, 24)[:, 1, 1]
     expected = np.array([np.mean(values[h:72:24, 1, 1]) for h in range(24)])
@@ -177,7 +178,7 @@ def test_tiled_prediction_equals_whole_frame(small_stack, architecture):
     _, stack = small_stack
     torch.manual_seed(0)
     network = build_network(architecture, horizon=2, hidden=4)
-    p = prepare(stack.values, stack.times, 3600.0, Normalisation.fit(stack.values[:100]))
+    p = prepare(stack.values, stack.times, TimeStep(seconds=3600), Normalisation.fit(stack.values[:100]))
     origins = np.array([50, 120])
     whole = predict_windows(network, p, origins, 3, 2, "cpu", tile=256)
     tiled = predict_windows(network, p, origins, 3, 2, "cpu", tile=5)

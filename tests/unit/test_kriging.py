@@ -260,12 +260,16 @@ def test_best_by_cross_validation_keeps_the_lowest_cv_error(tmp_path):
     assert chosen.fit["cv_rmse"] > 0 and chosen.stModel == result.summary["model"]["stModel"]
 
 
-def test_time_step_text_and_bare_numbers():
-    from backend.commands.st_kriging import step_seconds
+def test_time_step_text_calendar_steps_and_bare_numbers():
+    from backend.commands.st_kriging import prediction_step
+    from backend.data.time_axis import TimeStep
 
-    assert step_seconds("1 day") == 86400 and step_seconds("6h") == 21600 and step_seconds("30min") == 1800
-    assert step_seconds("2", data_step_seconds=86400) == 2 * 86400  # two steps of daily data
+    assert prediction_step("1 day").seconds == 86400 and prediction_step("6h").seconds == 21600
+    assert prediction_step("30min").seconds == 1800
+    assert prediction_step("1M") == TimeStep(months=1) and prediction_step("1Y") == TimeStep(months=12)
+    assert prediction_step("2", TimeStep(seconds=86400)).seconds == 2 * 86400  # two steps of daily data
+    assert prediction_step("3", TimeStep(months=1)) == TimeStep(months=3)       # three months of monthly data
     with pytest.raises(UserInputError, match="has no unit"):
-        step_seconds("2")
+        prediction_step("2")
     with pytest.raises(UserInputError, match="must be positive"):
-        step_seconds("-1 day")
+        prediction_step("-1 day")

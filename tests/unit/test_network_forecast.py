@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backend.data.time_axis import TimeStep
 from backend.commands import run_command
 from backend.commands.inputs import SensorInput
 from backend.errors import UserInputError
@@ -158,7 +159,7 @@ def test_network_shapes_and_graph_use(architecture):
 
 def test_network_baselines_follow_their_definitions(metr_panel):
     values, times = metr_panel.values.T, metr_panel.times
-    baselines = BaselineSet(values, times, 300.0, 2000, weekly=True)
+    baselines = BaselineSet(values, times, TimeStep(seconds=300), 2000, weekly=True)
     origins = np.array([2100, 2500])
     naive = baselines.predict_many("seasonal_naive", origins, 3)
     filled = baselines.filled
