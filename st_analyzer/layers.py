@@ -47,15 +47,28 @@ def apply_named_style(layer: QgsMapLayer, style: str) -> bool:
     return bool(ok)
 
 
-def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: float | None) -> str:
-    """Give the layer its times: one range per band on QGIS ≥ 3.38, else the whole time span.
+def band_times(summary: dict) -> dict:
+    """The band-time keywords of :class:`RasterResultPostProcessor` from a backend summary (``times`` with
+    ``step_seconds``/``step_months`` at the top or under ``time_axis``)."""
+    axis = summary.get("time_axis") or summary
+    return {"times_iso": summary.get("times") or [], "step_seconds": axis.get("step_seconds"),
+            "step_months": axis.get("step_months")}
+
+
+def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: float | None,
+                   step_months: int | None = None) -> str:
+    """Give the layer its times: one range per band on QGIS ≥ 3.38, else the whole time span. The last band
+    lasts one step (calendar months for monthly, quarterly or yearly stacks).
 
     Returns which mode was used ("per band", "fixed range" or "none").
     """
     if not times_iso:
         return "none"
     starts = [_qdatetime(t) for t in times_iso]
-    last_end = starts[-1].addSecs(int(step_seconds or 0)) if step_seconds else starts[-1]
+    if step_months:
+        last_end = starts[-1].addMonths(int(step_months))
+    else:
+        last_end = starts[-1].addSecs(int(step_seconds or 0)) if step_seconds else starts[-1]
     ends = starts[1:] + [last_end]
     properties = layer.temporalProperties()
     per_band_mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
@@ -124,9 +137,11 @@ class RasterResultPostProcessor(ResultPostProcessor):
     """Styles a raster result when Processing loads it, and sets its band times."""
 
     def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
-                 step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis") -> None:
+                 step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
+                 step_months: int | None = None) -> None:
         super().__init__()
         self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
+        self.step_months = step_months
         self.style, self.ramp = style, ramp
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
@@ -134,7 +149,7 @@ class RasterResultPostProcessor(ResultPostProcessor):
             return
         if not (self.style and apply_named_style(layer, self.style)) and self.value_range:
             style_continuous(layer, *self.value_range, ramp_name=self.ramp)
-        mode = set_band_times(layer, self.times_iso, self.step_seconds)
+        mode = set_band_times(layer, self.times_iso, self.step_seconds, self.step_months)
         if self.times_iso and feedback is not None:
             feedback.pushInfo(f"Band times set on {layer.name()} ({mode}).")
 

@@ -4,15 +4,17 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessi
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
-from st_analyzer.layers import RasterResultPostProcessor, GraduatedPointsPostProcessor
-from st_analyzer.processing.common import StAlgorithm, add_choice, add_memory_limit_parameter, add_html_output, choice_of, add_stack_input, file_output, stack_input
+from st_analyzer.layers import GraduatedPointsPostProcessor, RasterResultPostProcessor, band_times
+from st_analyzer.processing.common import RESAMPLE_HELP, StAlgorithm, add_choice, add_memory_limit_parameter, add_html_output, choice_of, add_stack_input, file_output, stack_input
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
-POINT_METHODS = [("seasonal", "Seasonal profile (robust, by hour of day / day of year)"),
-                 ("rolling_median", "Rolling median of the preceding window"),
-                 ("kriging", "Space-time kriging from the other stations"),
-                 ("forecaster", "One-step forecast of a trained network forecaster (MODEL)")]
-RASTER_METHODS = POINT_METHODS[:2]
+SEASONAL = ("seasonal", "Seasonal profile (robust, by hour of day / day of year / calendar month)")
+ROLLING_MEDIAN = ("rolling_median", "Rolling median of the preceding window")
+POINT_METHODS = [("auto", "Auto: seasonal profile where the series covers two cycles, else a rolling median"),
+                 ROLLING_MEDIAN, ("kriging", "Space-time kriging from the other stations"),
+                 ("forecaster", "One-step forecast of a trained network forecaster (MODEL)"), SEASONAL]
+RASTER_METHODS = [("auto", "Auto: seasonal profile where every season occurs twice, else a rolling median"),
+                  ROLLING_MEDIAN, SEASONAL]
 THRESHOLD_MODES = [("score", "Score (|robust z|) above"), ("quantile", "Quantile of all scores (0–1)"),
                    ("false_alarm_rate", "False-alarm rate for normal residuals (0–1)")]
 
@@ -35,10 +37,13 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
     COMMAND = "detectpointanomalies"
     HELP = (
         "Flags unusual values in station time series (sensors, gauges, monitoring stations).\n\n"
-        "Input: a point layer, long format (station id, time, value fields) or wide. Irregular times are fine.\n\n"
-        "METHOD gives each observation an expected value: a robust seasonal profile (median by hour of day, "
-        "weekday/weekend over two weeks or more, or by day of year for daily data); the rolling median of the "
-        "preceding WINDOW (e.g. 6h); or space-time kriging from the other stations (catches a sensor that "
+        "Input: a point layer, long format (station id, time, value fields) or wide. Irregular times are fine; " + RESAMPLE_HELP + "\n\n"
+        "METHOD gives each observation an expected value: auto (default) takes the seasonal profile for stations "
+        "whose series cover two cycles (two days of sub-daily, two years of daily or monthly data) and a rolling "
+        "median over at least 7 time steps (or WINDOW when longer) for the others, and the log says which and why; "
+        "a robust seasonal profile (4; median by hour of day, weekday/weekend over two weeks or more, by day of "
+        "year for daily data, by calendar month for monthly data); the rolling median of the "
+        "preceding WINDOW (1; e.g. 6h); or space-time kriging from the other stations (catches a sensor that "
         "disagrees with its neighbours); or, with MODEL (a folder from 'Train network forecaster'), the model's "
         "one-step-ahead forecast from the sensors' preceding readings and their neighbours' (readings must be on the "
         "model's time step). The residual's robust z (median/MAD; CAUSAL = against past residuals "
@@ -96,9 +101,10 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
     COMMAND = "detectrasteranomalies"
     HELP = (
         "Scores every cell and time step of a raster time stack, block by block (bounded memory).\n\n"
-        "METHOD gives the expected value per cell: the median of the cell's values in the same season (hour of "
-        "day for sub-daily stacks, day of year for daily, month otherwise) or the median of its preceding "
-        "WINDOW_STEPS values. The score is the absolute robust z of the residual along time (median/MAD per "
+        "METHOD gives the expected value per cell: auto (default) takes the seasonal profile when the stack covers "
+        "every season twice, else the rolling median, and says which; the median of the cell's values in the same "
+        "season (2; hour of day for sub-daily stacks, day of year for daily, calendar month otherwise) or the median "
+        "of its preceding WINDOW_STEPS values (1). The score is the absolute robust z of the residual along time (median/MAD per "
         "cell; constant cells score 0).\n\n"
         "Outputs: OUTPUT_SCORES (one band per time), OUTPUT_FLAGS (1 = score above the threshold, 0 = not, no data "
         "kept) and OUTPUT_SUMMARY (number of flagged steps per cell). Thresholds: a score, or a false-alarm rate "
@@ -129,7 +135,7 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
         summary = result.summary
         feedback.pushInfo(f"Threshold {summary['threshold']:.3g}: {summary['flagged']} flagged cell-steps.")
-        times = {"times_iso": summary["times"], "step_seconds": summary["step_seconds"]}
+        times = band_times(summary)
         RasterResultPostProcessor.attach(context, outputs["OUTPUT_SCORES"], value_range=(0.0, 2 * summary["threshold"]),
                                          ramp="Reds", **times)
         RasterResultPostProcessor.attach(context, outputs["OUTPUT_FLAGS"], value_range=(0.0, 1.0),

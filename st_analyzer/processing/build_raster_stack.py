@@ -4,7 +4,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
-from st_analyzer.layers import RasterResultPostProcessor
+from st_analyzer.layers import RasterResultPostProcessor, band_times
 from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of, raster_path_of
 
 TIME_SOURCES = [("filename", "From the file name (pattern)"), ("list", "From a list of times"),
@@ -74,5 +74,5 @@ class BuildRasterStackAlgorithm(StAlgorithm):
                           f"time step {summary['time_axis']['step']}, regular: {summary['time_axis']['regular']}.")
         RasterResultPostProcessor.attach(
             context, output, value_range=(summary["value_min"], summary["value_max"]),
-            times_iso=summary["times"], step_seconds=summary["time_axis"]["step_seconds"])
+            **band_times(summary))
         return {"OUTPUT": output}

@@ -191,6 +191,28 @@ def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT
         optional=True))
     add_time_format_parameter(alg)
     add_duplicates_parameter(alg)
+    add_resample_parameters(alg)
+
+
+RESAMPLE_STATISTICS = [("mean", "Mean"), ("median", "Median"), ("sum", "Sum"), ("last", "Last reading"),
+                       ("first", "First reading"), ("min", "Minimum"), ("max", "Maximum")]
+RESAMPLE_HELP = ("RESAMPLE aggregates each station's readings to a regular step first (1h, 1D, 7D, 1M month, 3M "
+                 "quarter, 1Y year; calendar steps start on the first of the month) with RESAMPLE_STATISTIC; the log "
+                 "counts the empty steps.")
+
+
+def add_resample_parameters(alg: QgsProcessingAlgorithm, with_step: bool = True) -> None:
+    """RESAMPLE (a regular step: 1h, 1D, 1M, 3M, 1Y; empty = as read) and RESAMPLE_STATISTIC (0 mean … 6 max)."""
+    if with_step:
+        alg.addParameter(QgsProcessingParameterString(
+            "RESAMPLE", "Resample to a regular step first (e.g. 1h, 1D, 1M, 3M, 1Y; empty = as read)", optional=True))
+    add_choice(alg, "RESAMPLE_STATISTIC", "Statistic of the readings in each resampled step", RESAMPLE_STATISTICS, 0)
+
+
+def resample_of(alg: QgsProcessingAlgorithm, parameters, context) -> dict[str, Any]:
+    """The ``resample`` step (None = as read) and ``resample_statistic`` of a point or sensor input."""
+    return {"resample": (alg.parameterAsString(parameters, "RESAMPLE", context) or "").strip() or None,
+            "resample_statistic": choice_of(alg, parameters, "RESAMPLE_STATISTIC", context, RESAMPLE_STATISTICS)}
 
 
 DUPLICATE_RULES = [("refuse", "Refuse and name them"), ("mean", "Mean"), ("median", "Median"),
@@ -255,7 +277,7 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
                "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
                "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None,
                "time_format": time_format_of(alg, parameters, context),
-               "duplicates": duplicates_of(alg, parameters, context)}
+               "duplicates": duplicates_of(alg, parameters, context), **resample_of(alg, parameters, context)}
     fields = layer.fields().names()
     for key in ("id_field", "time_field", "value_field"):
         if request[key] and request[key] not in fields:

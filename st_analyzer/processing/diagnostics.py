@@ -4,14 +4,15 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterFileDestina
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsRasterLayer)
 
 from st_analyzer.layers import CLUSTER_COLOURS, HOT_SPOT_COLOURS, load_result, style_categories, style_diverging
-from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_choice, add_html_output,
-                                           add_memory_limit_parameter,
-                                           add_point_field_parameters, choice_of, file_output, is_point_layer,
-                                           point_input_request, raster_path_of)
+from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, RESAMPLE_HELP, StAlgorithm, add_choice,
+                                           add_html_output, add_memory_limit_parameter, add_point_field_parameters,
+                                           choice_of, file_output, is_point_layer, point_input_request, raster_path_of)
 
 RESULT_FILTER = "GeoTIFF for raster input (*.tif);;GeoPackage for point input (*.gpkg);;CSV (*.csv)"
 INPUT_HELP = ("INPUT: a raster time stack with band times (from 'Build raster time stack') or a point layer of "
-              "station series, long (ID_FIELD, TIME_FIELD, VALUE_FIELD) or wide (VALUE_FIELDS).")
+              "station series, long (ID_FIELD, TIME_FIELD, VALUE_FIELD) or wide (VALUE_FIELDS). Steps may be fixed "
+              "(hours, days) or calendar months, quarters or years (monthly data on the first or last day of each "
+              "month). " + RESAMPLE_HELP)
 
 
 def add_series_input(alg) -> None:
@@ -81,21 +82,25 @@ class TimeSeriesDiagnosticsAlgorithm(SeriesResultAlgorithm):
     HELP = (
         "Tests every station or raster cell for trend, seasonality, stationarity and change points.\n\n"
         + INPUT_HELP + "\n\n"
-        "Per location: Mann-Kendall trend test with Sen's slope (units per time step) and the Hamed–Rao correction "
-        "for serial correlation (trend_z, trend_p); STL seasonality strength 0–1 for PERIOD steps (0 = a day for "
-        "sub-daily data, a year or a week for daily data) and the dominant period of the periodogram; ADF and KPSS "
+        "Per location: Mann-Kendall trend test with Sen's slope (units per time step; slope_per_year per year) and "
+        "the Hamed–Rao correction for serial correlation (trend_z, trend_p), the original test without correction "
+        "(mk_z, mk_p, as pymannkendall's original_test), and for monthly or quarterly data the seasonal "
+        "Mann-Kendall test (seasonal_mk_z, seasonal_mk_p, seasonal_slope_per_year, as pymannkendall's "
+        "seasonal_test with period 12 or 4); STL seasonality strength 0–1 for PERIOD steps (0 = a day for "
+        "sub-daily data, a year or a week for daily data, 12 for monthly, 4 for quarterly data) and the dominant period of the periodogram; ADF and KPSS "
         "p-values with a verdict (0 stationary, 1 trend-stationary, 2 difference-stationary, 3 non-stationary); "
         "the number of change points in the mean (binary segmentation, at most MAX_CHANGE_POINTS, segments of at "
         "least MIN_SEGMENT steps) and the first one; missing share. Series with fewer than 4 values get empty "
         "results; constant series get no trend.\n\n"
         "OUTPUT: for a raster, one multiband GeoTIFF (bands named trend_slope, trend_z, trend_p, seasonality, "
-        "period, adf_p, kpss_p, stationarity, change_points, first_change, missing_share, n_values; shown on "
+        "period, adf_p, kpss_p, stationarity, change_points, first_change, missing_share, n_values, mk_z, mk_p, "
+        "slope_per_year, seasonal_mk_z, seasonal_mk_p, seasonal_slope_per_year; shown on "
         "trend_z); for points, a layer with those fields. OUTPUT_REPORT: summary and example series.\n\n"
         "Example: 10 years of daily PM10 per station → where concentrations fall significantly.")
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_series_input(self)
-        add_time_step(self, "Average points to this step first (e.g. 1D, 7D, 1M; empty = as is)")
+        add_time_step(self, "Average points to this step first (e.g. 1D, 7D, 1M, 3M, 1Y; empty = as is)")
         for name, label, default in (("PERIOD", "Seasonal period in steps (0 = from the calendar)", 0),
                                      ("MAX_CHANGE_POINTS", "Most change points per series", 5),
                                      ("MIN_SEGMENT", "Shortest segment between change points (steps)", 5)):
@@ -126,7 +131,8 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
     HELP = (
         "Finds where hot and cold spots appear, grow, persist, fade or come and go over time (as ArcGIS Pro's "
         "Emerging Hot Spot Analysis).\n\n"
-        + INPUT_HELP + " TIME_STEP averages the series to coarser steps first (e.g. 7D for weekly).\n\n"
+        + INPUT_HELP + " TIME_STEP averages the series to coarser steps first (e.g. 7D weekly, 1M monthly, 3M quarterly, 1Y "
+        "yearly; calendar steps start on the first of the month).\n\n"
         "For each step, Getis-Ord Gi* z-scores compare each location's neighbourhood (itself included) with all "
         "locations; p-values are FDR-corrected (Benjamini–Hochberg) per step and compared with ALPHA. "
         "NEIGHBOURHOOD: points use a distance band (DISTANCE in metres; 0 = the smallest band that gives every "
@@ -146,7 +152,7 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
                                                        0.0, minValue=0.0))
         self.addParameter(QgsProcessingParameterNumber("K_NEIGHBOURS", "Neighbours (k nearest)",
                                                        QgsProcessingParameterNumber.Integer, 8, minValue=1))
-        add_time_step(self, "Time step aggregation (e.g. 1D, 7D, 1M; empty = the data's own step)")
+        add_time_step(self, "Time step aggregation (e.g. 1D, 7D, 1M, 3M, 1Y; empty = the data's own step)")
         self.addParameter(QgsProcessingParameterNumber("ALPHA", "Significance level (FDR)",
                                                        QgsProcessingParameterNumber.Double, 0.05, minValue=0.001,
                                                        maxValue=0.49))
@@ -188,7 +194,7 @@ class TimeSeriesClusteringAlgorithm(SeriesResultAlgorithm):
         self.addParameter(QgsProcessingParameterNumber("N_CLUSTERS", "Number of clusters (0 = automatic)",
                                                        QgsProcessingParameterNumber.Integer, 0, minValue=0))
         add_choice(self, "FEATURES", "Features", self.FEATURES, 0)
-        add_time_step(self, "Average to this step first (e.g. 1D; empty = as is)")
+        add_time_step(self, "Average to this step first (e.g. 1D, 1M; empty = as is)")
         self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
         add_result_output(self, "OUTPUT", "Clusters")
         self.addParameter(QgsProcessingParameterFileDestination("OUTPUT_PROFILES", "Cluster profiles",

@@ -3,7 +3,7 @@
 from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
-from st_analyzer.layers import RasterResultPostProcessor
+from st_analyzer.layers import RasterResultPostProcessor, band_times
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
                                            add_stack_input, add_training_parameters, choice_of, device_of, file_output,
                                            stack_input, training_config)
@@ -20,7 +20,7 @@ def attach_forecast_styles(context, result, outputs: dict[str, str | None]) -> N
     summary = result.summary
     for path in outputs.values():
         RasterResultPostProcessor.attach(context, path, value_range=(summary["value_min"], summary["value_max"]),
-                                         times_iso=summary["times"], step_seconds=summary["step_seconds"])
+                                         **band_times(summary))
 
 
 class TrainRasterForecasterAlgorithm(StAlgorithm):

@@ -6,10 +6,10 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterVectorLayer)
 
 from st_analyzer.layers import GraduatedPointsPostProcessor
-from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
-                                           add_duplicates_parameter, add_time_format_parameter, add_training_parameters,
-                                           choice_of, device_of, duplicates_of, file_output, ogr_path_of, time_format_of,
-                                           training_config)
+from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_duplicates_parameter,
+                                           add_html_output, add_resample_parameters, add_time_format_parameter,
+                                           add_training_parameters, choice_of, device_of, duplicates_of, file_output,
+                                           ogr_path_of, resample_of, time_format_of, training_config)
 
 NETWORK_MODEL_TYPES = [("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
                        ("st_transformer", "Spatio-temporal Transformer (attention over time and sensors)"),
@@ -24,7 +24,8 @@ SENSOR_INPUT_HELP = (
     "column and one column per sensor id, as traffic data usually come); or, for small data, INPUT, one long point "
     "layer with ID_FIELD, TIME_FIELD and VALUE_FIELD. Field names are typed (they may name columns of the table). "
     "MISSING_VALUE marks readings that mean 'no data' (e.g. 0 for loop-detector speeds). Readings must be on a "
-    "regular step; set RESAMPLE (e.g. 5min, 1h, 1D) to average irregular readings onto one.")
+    "regular step; set RESAMPLE (e.g. 5min, 1h, 1D, 1M) to aggregate irregular readings onto one with "
+    "RESAMPLE_STATISTIC (mean by default).")
 
 
 def add_sensor_inputs(alg) -> None:
@@ -43,8 +44,9 @@ def add_sensor_inputs(alg) -> None:
     add_duplicates_parameter(alg)
     alg.addParameter(QgsProcessingParameterNumber("MISSING_VALUE", "Value that means missing (e.g. 0; empty = none)",
                                                   QgsProcessingParameterNumber.Double, optional=True))
-    alg.addParameter(QgsProcessingParameterString("RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D; "
-                                                  "empty = no)", optional=True))
+    alg.addParameter(QgsProcessingParameterString("RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D, "
+                                                  "1M; empty = no)", optional=True))
+    add_resample_parameters(alg, with_step=False)
 
 
 def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None]:
@@ -54,8 +56,9 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
     value_field = (alg.parameterAsString(parameters, "VALUE_FIELD", context) or "").strip()
     time_format = time_format_of(alg, parameters, context)
     duplicates = duplicates_of(alg, parameters, context)
+    resample = resample_of(alg, parameters, context)
     request = {"id_field": id_field, "time_field": time_field, "value_field": value_field, "time_format": time_format,
-               "duplicates": duplicates}
+               "duplicates": duplicates, "resample_statistic": resample["resample_statistic"]}
     if parameters.get("MISSING_VALUE") not in (None, ""):
         request["missing_value"] = alg.parameterAsDouble(parameters, "MISSING_VALUE", context)
     sensors = alg.parameterAsVectorLayer(parameters, "SENSORS", context)
@@ -78,7 +81,7 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
     else:
         raise QgsProcessingException("Give SENSORS (point layer) with an OBSERVATIONS table, or INPUT (one long "
                                      "point layer).")
-    return request, (alg.parameterAsString(parameters, "RESAMPLE", context) or "").strip() or None
+    return request, resample["resample"]
 
 
 class TrainNetworkForecasterAlgorithm(StAlgorithm):

@@ -5,7 +5,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString,
                        QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer)
 
-from st_analyzer.layers import RasterResultPostProcessor
+from st_analyzer.layers import RasterResultPostProcessor, band_times
 from st_analyzer.processing.common import StAlgorithm, ogr_path_of
 from st_analyzer.processing.kriging_parameters import (add_kriging_parameters, add_station_input, kriging_request,
                                                        station_input)
@@ -83,5 +83,5 @@ class StKrigingAlgorithm(StAlgorithm):
         summary = result.summary
         for path, key, ramp in ((output, "value", "Viridis"), (result.outputs.get("OUTPUT_VARIANCE"), "variance", "Magma")):
             RasterResultPostProcessor.attach(context, path, value_range=(summary[f"{key}_min"], summary[f"{key}_max"]),
-                                             times_iso=summary["times"], step_seconds=summary["step_seconds"], ramp=ramp)
+                                             ramp=ramp, **band_times(summary))
         return {"OUTPUT": output, "OUTPUT_VARIANCE": result.outputs.get("OUTPUT_VARIANCE")}

@@ -53,7 +53,8 @@ def test_diagnostics_with_qgis_process(qgis_process, tmp_path, small_stack):
                         f"OUTPUT={tmp_path / 'd.tif'}")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     with rasterio.open(tmp_path / "d.tif") as src:
-        assert src.count == 12 and src.descriptions[2].startswith("trend_p")
+        assert src.count == 18 and src.descriptions[2].startswith("trend_p")
+        assert src.descriptions[13].startswith("mk_p") and src.descriptions[15].startswith("seasonal_mk_z")
     done = qgis_process("run", "stanalyzer:emerginghotspots", "--", f"INPUT={PM10_Q1}", "ID_FIELD=station_id",
                         "TIME_FIELD=date", "VALUE_FIELD=pm10", "TIME_STEP=7D", f"OUTPUT={tmp_path / 'h.gpkg'}")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
