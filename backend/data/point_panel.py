@@ -62,7 +62,8 @@ class PointPanel:
         Times off the axis (intervals that are not whole steps) are refused: time lags would be ambiguous.
         """
         if self.times.size < 2:
-            raise UserInputError("At least 2 time steps are needed.")
+            raise UserInputError(f"At least 2 time steps are needed; the series have {self.times.size} (after any "
+                                 "RESAMPLE or TIME_STEP aggregation: use a shorter step).")
         times, values, step = on_regular_axis(self.times, self.values, axis=1)
         if values is self.values:
             return self, step
@@ -76,8 +77,7 @@ class PointPanel:
             step = parse_time_step(step, "resampling step")
         result = resample_values(self.times, self.values.T, step, statistic)
         if reporter is not None:
-            reporter.log(f"Resampled {self.times.size} times to {result.times.size} steps of {step.text} "
-                         f"({statistic}); {result.empty_steps} step(s) have no reading at any station.")
+            reporter.log(result.describe())
         return PointPanel(self.ids, self.xy, self.crs, result.times, result.values.astype(np.float32).T,
                           dict(self.attributes))
 

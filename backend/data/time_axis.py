@@ -505,6 +505,13 @@ class Resampled:
     times: np.ndarray
     values: np.ndarray
     empty_steps: int
+    source_times: int
+    step: TimeStep
+    statistic: str
+
+    def describe(self) -> str:
+        return (f"Resampled {self.source_times} times to {self.times.size} steps of {self.step.text} "
+                f"({self.statistic}); {self.empty_steps} step(s) have no value at any location.")
 
 
 def bin_starts(times: np.ndarray, step: TimeStep) -> np.ndarray:
@@ -540,7 +547,7 @@ def resample_values(times: np.ndarray, values: np.ndarray, step: TimeStep, stati
     table = table.reindex(pd.DatetimeIndex(full))
     out = table.to_numpy(np.float64).reshape((count,) + values.shape[1:])
     empty = int((~np.isfinite(out.reshape(count, -1))).all(axis=1).sum())
-    return Resampled(full, out, empty)
+    return Resampled(full, out, empty, len(times), step, statistic)
 
 
 def calendar_months(times: np.ndarray) -> np.ndarray:

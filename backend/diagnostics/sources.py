@@ -29,8 +29,7 @@ def aggregate(times: np.ndarray, values: np.ndarray, rule: str | None, reporter=
     step = parse_time_step(rule, "time step (TIME_STEP)")
     result = resample_values(times, values, step)
     if reporter is not None:
-        reporter.log(f"Aggregated {times.size} times to {result.times.size} steps of {step.text} (mean); "
-                     f"{result.empty_steps} step(s) are empty.")
+        reporter.log(result.describe())
     return result.times, result.values
 
 

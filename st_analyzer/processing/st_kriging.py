@@ -1,9 +1,10 @@
 """stanalyzer:stkriging — space-time kriging to a raster time stack or to target points."""
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterDateTime,
+from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingException, QgsProcessingParameterDateTime,
                        QgsProcessingParameterDistance, QgsProcessingParameterExtent, QgsProcessingParameterField,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer)
+                       QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer,
+                       QgsProcessingUtils)
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times
 from st_analyzer.processing.common import StAlgorithm, ogr_path_of
@@ -23,7 +24,7 @@ class StKrigingAlgorithm(StAlgorithm):
         "JSON from 'Fit space-time variogram' (empty = fitted automatically, best by fit error). NMAX nearest "
         "observations in scaled space-time distance (0 = all data; small data only).\n\n"
         "Targets, either: (a) a grid — EXTENT (default: the layer's), PIXEL_SIZE (m), START, END (default: the "
-        "data's first and last time) and STEP ('1 day', '6h', '30min') → OUTPUT, a raster with one band per time "
+        "data's first and last time) and STEP ('1 day', '6h', '30min', or calendar '1M', '3M', '1Y') → OUTPUT, a raster with one band per time "
         "step, and OUTPUT_VARIANCE, the kriging variance; or (b) TARGET_POINTS with a TARGET_TIME_FIELD → "
         "OUTPUT_POINTS, the same features with fields pred and var.\n\n"
         "Example: daily PM10 stations → 10 km grid over Germany for 10–16 January, 7 bands of µg/m³.")
@@ -38,7 +39,7 @@ class StKrigingAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterDateTime("START", "First time (default: first observation)",
                                                          optional=True))
         self.addParameter(QgsProcessingParameterDateTime("END", "Last time (default: last observation)", optional=True))
-        self.addParameter(QgsProcessingParameterString("STEP", "Time step (e.g. 1 day, 6h, 30min)",
+        self.addParameter(QgsProcessingParameterString("STEP", "Time step (e.g. 1 day, 6h, 30min, 1M)",
                                                        defaultValue="1 day"))
         self.addParameter(QgsProcessingParameterVectorLayer("TARGET_POINTS", "Or target points",
                                                             types=[QgsProcessing.TypeVectorPoint], optional=True))
@@ -66,8 +67,11 @@ class StKrigingAlgorithm(StAlgorithm):
             return {"OUTPUT_POINTS": output}
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         variance = self.parameterAsOutputLayer(parameters, "OUTPUT_VARIANCE", context)
-        if not output:
-            raise QgsProcessingException("Choose an OUTPUT raster (grid) or TARGET_POINTS.")
+        if not output:  # nothing chosen (qgis_process, scripts): the grid goes to a temporary file, loaded
+            output = QgsProcessingUtils.generateTempFilename("kriging_predictions.tif")
+            feedback.pushInfo(f"No OUTPUT or TARGET_POINTS chosen: the predictions grid is written to {output}.")
+            context.addLayerToLoadOnCompletion(output, QgsProcessingContext.LayerDetails(
+                "Predictions", context.project(), "OUTPUT"))
         extent = self.parameterAsExtent(parameters, "EXTENT", context, layer.crs())
         if extent.isNull() or extent.isEmpty():
             extent = layer.extent()
