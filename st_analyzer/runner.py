@@ -194,9 +194,15 @@ def _process_group_options() -> dict[str, Any]:
 
 
 def _pump(stream, lines: "queue.Queue[tuple[str, str | None]]", name: str) -> None:
-    for line in stream:
-        lines.put((name, line))
-    lines.put((name, None))
+    """Queue the lines of one of the child's pipes, then ``None``; the pipe is closed at its end."""
+    try:
+        for line in stream:
+            lines.put((name, line))
+    except (OSError, ValueError):  # the pipe broke with the child
+        pass
+    finally:
+        stream.close()
+        lines.put((name, None))
 
 
 class BackendRunner:

@@ -11,7 +11,7 @@ from backend.anomaly.events import Event, event_id, find_events, threshold_value
 from backend.anomaly.expected import expected_values, seasonal_profile_problem
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import median_step_seconds, parse_duration
+from backend.data.time_axis import format_duration, median_step_seconds, parse_duration
 from backend.errors import UserInputError
 from backend.progress import Reporter
 
@@ -98,7 +98,7 @@ class AutoMethod:
             self.seasonal.append(station)
             return "seasonal", str(self.window)
         width = max(self.window, pd.Timedelta(seconds=AUTO_WINDOW_STEPS * median_step_seconds(times)))
-        self.rolling[station] = (str(width), problem)
+        self.rolling[station] = (format_duration(width.total_seconds()), problem.rstrip("."))
         return "rolling_median", f"{int(width.total_seconds())}s"
 
     def describe(self) -> str:
