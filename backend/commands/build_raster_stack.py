@@ -11,6 +11,7 @@ import numpy as np
 from backend.commands.base import CommandResult, command
 from backend.data.raster_io import (RasterFileInfo, StackWriter, grid_of, inspect_raster, open_raster, read_band,
                                     reproject_values)
+from backend.data.gdal_names import file_of, subdataset_name
 from backend.data.raster_stack import GridSpec
 from backend.data.time_axis import (check_strictly_increasing, format_time, parse_times,
                                     summarize_time_axis, time_from_filename)
@@ -23,7 +24,8 @@ RESAMPLING_METHODS = ("nearest", "bilinear", "cubic", "average")
 
 @dataclass
 class BuildRasterStackRequest:
-    """Inputs are files, or every file of ``folder`` matching ``file_filter``.
+    """Inputs are files, or every file of ``folder`` matching ``file_filter``; with ``variable``, that variable
+    of each NetCDF/HDF5 input.
 
     time_source: ``filename`` (``filename_pattern``, e.g. ``%Y%m%d``), ``list`` (``times``, one
     per band of the inputs in order) or ``metadata`` (band tags/descriptions, NetCDF time …).
@@ -39,6 +41,7 @@ class BuildRasterStackRequest:
     times: list[str] = field(default_factory=list)
     resample: bool = False
     resampling: str = "bilinear"
+    variable: str | None = None     # the variable of NetCDF/HDF5 inputs (band times then come from the file)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def list_input_files(request: BuildRasterStackRequest) -> list[Path]:
             raise UserInputError(f"No file in {folder} matches {request.file_filter!r}.")
     if not files:
         raise UserInputError("Give input rasters, or a folder with a file filter.")
+    if request.variable:
+        return [Path(subdataset_name(file_of(str(p)), request.variable)) for p in files]
     return files
 
 
@@ -122,6 +127,9 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
         raise UserInputError(f"Unknown resampling {request.resampling!r}; use one of {RESAMPLING_METHODS}.")
     files = list_input_files(request)
     reporter.log(f"{len(files)} input raster(s).")
+    if request.variable and request.time_source == "filename":
+        reporter.log(f"VARIABLE {request.variable}: band times are read from the file (time source 'metadata').")
+        request.time_source = "metadata"
     infos = [inspect_raster(p) for p in files]
     bands = _bands_with_times(infos, request)
     order = np.argsort(np.array([b.time for b in bands]), kind="stable")

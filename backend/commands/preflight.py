@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from backend.data.atomic import check_writable
+from backend.data.gdal_names import file_of
 from backend.errors import UserInputError
 
 FOLDER_OUTPUT = {"folder": True}
@@ -58,8 +59,8 @@ def check_request_paths(request: Any) -> None:
         if _is_output(name):
             path = check_writable(value, folder=bool(spec.metadata.get("folder")))
             outputs.append((name, path))
-        elif len(value) < 4096 and os.path.exists(value):
-            inputs.append((name, Path(value)))
+        elif len(value) < 4096 and os.path.exists(file_of(value)):
+            inputs.append((name, Path(file_of(value))))
     for out_name, out_path in outputs:
         for in_name, in_path in inputs:
             if out_path.exists() and _same_file(out_path, in_path):

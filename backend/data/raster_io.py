@@ -19,6 +19,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
 from backend.data.atomic import AtomicOutputs
+from backend.data.gdal_names import file_of, variable_of
 from backend.data.raster_stack import GridSpec, RasterStack
 from backend.data.time_axis import format_time, parse_times, to_utc_naive
 from backend.errors import UserInputError
@@ -42,13 +43,23 @@ class RasterFileInfo:
 
 
 def open_raster(path: str | Path):
-    """Open a raster with rasterio; a clear error when it is missing or unreadable."""
+    """Open a raster (or one variable of a NetCDF/HDF5 file by its GDAL name, see :mod:`backend.data.gdal_names`)
+    with rasterio; a clear error when it is missing or unreadable, or holds several variables."""
     try:
-        return rasterio.open(path)
+        src = rasterio.open(path)
     except RasterioIOError as exc:
-        if not Path(path).exists():
-            raise UserInputError(f"The raster {path} does not exist.") from exc
+        if not Path(file_of(str(path))).exists():
+            raise UserInputError(f"The raster {file_of(str(path))} does not exist.") from exc
+        if variable_of(str(path)):
+            raise UserInputError(f"{Path(file_of(str(path))).name} has no variable {variable_of(str(path))!r} "
+                                 f"GDAL can read as a raster ({exc}).") from exc
         raise UserInputError(f"The raster {path} cannot be read by GDAL: {exc}") from exc
+    if src.count == 0 and src.subdatasets:
+        variables = [name.rsplit(":", 1)[-1] for name in src.subdatasets]
+        src.close()
+        raise UserInputError(f"{Path(str(path)).name} holds several variables ({', '.join(variables[:12])}): choose "
+                             f"one with VARIABLE (e.g. VARIABLE={variables[0]}).")
+    return src
 
 
 def grid_of(src) -> GridSpec:

@@ -5,7 +5,8 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterString)
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times
-from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of, raster_path_of
+from st_analyzer.processing.common import (StAlgorithm, add_choice, add_variable_parameter, choice_of, raster_paths_of,
+                                           variable_of)
 
 TIME_SOURCES = [("filename", "From the file name (pattern)"), ("list", "From a list of times"),
                 ("metadata", "From band metadata (tags, descriptions, NetCDF time)")]
@@ -24,7 +25,9 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         "Times come from the file names (a strptime pattern such as %Y%m%d finds 20190301 in "
         "t2m_20190301.tif; %j is day of year), from a list (one ISO time per band, in input order, "
         "separated by commas or new lines), or from band metadata (time tags, ISO band "
-        "descriptions, NetCDF time, GRIB valid time).\n\n"
+        "descriptions, NetCDF time, GRIB valid time). NetCDF/HDF5 files with several variables (ERA5, CHIRPS, "
+        "CMIP downloads): give VARIABLE (e.g. t2m); band times are then read from the file. Monthly, quarterly "
+        "and yearly times stay calendar dates.\n\n"
         "All inputs must share one grid and CRS; otherwise the file that differs is named, unless "
         "'Resample onto the first grid' is ticked. Duplicate times are refused.\n\n"
         "Example: a folder of daily temperature GeoTIFFs t2m_YYYYMMDD.tif, pattern %Y%m%d → a "
@@ -38,6 +41,7 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterString("FILE_FILTER", "File filter in the folder",
                                                        defaultValue="*.tif"))
         self.addParameter(QgsProcessingParameterBoolean("RECURSIVE", "Include sub-folders", defaultValue=False))
+        add_variable_parameter(self)
         add_choice(self, "TIME_SOURCE", "Time source", TIME_SOURCES)
         self.addParameter(QgsProcessingParameterString(
             "FILENAME_PATTERN", "File name time pattern (strptime, e.g. %Y%m%d or %Y_%j)", defaultValue="%Y%m%d"))
@@ -50,15 +54,15 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Raster time stack"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        layers = self.parameterAsLayerList(parameters, "INPUT_LAYERS", context)
+        inputs = raster_paths_of(self, parameters, "INPUT_LAYERS", context)
         folder = self.parameterAsFile(parameters, "FOLDER", context)
-        if not layers and not folder:
+        if not inputs and not folder:
             raise QgsProcessingException("Choose input rasters or a folder of rasters.")
         times_text = self.parameterAsString(parameters, "TIME_LIST", context)
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         request = {
             "output": output,
-            "inputs": [raster_path_of(layer) for layer in layers],
+            "inputs": inputs,
             "folder": folder or None,
             "file_filter": self.parameterAsString(parameters, "FILE_FILTER", context) or "*",
             "recursive": self.parameterAsBoolean(parameters, "RECURSIVE", context),
@@ -67,6 +71,7 @@ class BuildRasterStackAlgorithm(StAlgorithm):
             "times": [t.strip() for t in times_text.replace("\n", ",").split(",") if t.strip()],
             "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
             "resampling": choice_of(self, parameters, "RESAMPLING", context, RESAMPLING),
+            "variable": variable_of(self, parameters, context),
         }
         result = self.run_backend(request, [output], feedback)
         summary = result.summary

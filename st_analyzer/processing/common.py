@@ -7,6 +7,7 @@ requests with the matching ``*_request`` helpers, so that names and behaviour st
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -301,24 +302,88 @@ def device_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
 # --- rasters --------------------------------------------------------------------------------
 
 def raster_path_of(layer: QgsRasterLayer) -> str:
-    """The file behind a GDAL raster layer; other providers (WMS, …) are refused clearly."""
+    """The file behind a GDAL raster layer (the GDAL name of one variable for a NetCDF/HDF5 variable layer);
+    other providers (WMS, …) are refused clearly."""
     if layer.providerType() != "gdal":
         raise QgsProcessingException(f"{layer.name()} is not a file raster (provider {layer.providerType()}); "
                                      "save it as GeoTIFF first.")
+    if SUBDATASET_SOURCE.match(layer.source()):
+        return layer.source()
     parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
     return parts.get("path") or layer.source()
 
 
+SUBDATASET_SOURCE = re.compile(r'^(NETCDF|HDF5|HDF4_SDS|HDF4_EOS):', re.IGNORECASE)
+VARIABLE_FILE_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".he5")
+
+
+def add_variable_parameter(alg: QgsProcessingAlgorithm) -> None:
+    """VARIABLE: the variable of a NetCDF/HDF5 file with several (band times then come from the file)."""
+    alg.addParameter(QgsProcessingParameterString(
+        "VARIABLE", "Variable of a NetCDF/HDF5 file with several (e.g. t2m; empty = the file's only one)",
+        optional=True))
+
+
+def variable_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
+    return (alg.parameterAsString(parameters, "VARIABLE", context) or "").strip() or None
+
+
 def add_stack_input(alg: QgsProcessingAlgorithm, description: str = "Raster time stack") -> None:
-    """INPUT: a multiband raster whose bands carry times (as made by 'Build raster time stack')."""
+    """INPUT: a multiband raster whose bands carry times (as made by 'Build raster time stack'), or a NetCDF/HDF5
+    file with VARIABLE."""
     alg.addParameter(QgsProcessingParameterRasterLayer("INPUT", description))
+    add_variable_parameter(alg)
+
+
+def input_raster_or_layer(alg: QgsProcessingAlgorithm, parameters, context) -> tuple[str | None, Any]:
+    """(GDAL name of the INPUT raster, None), with VARIABLE that variable of a NetCDF/HDF5 file; or (None, the
+    INPUT layer) when it is not a raster; (None, None) when nothing was chosen."""
+    variable = variable_of(alg, parameters, context)
+    raw = parameters.get("INPUT")
+    if is_variable_file(raw):  # a NetCDF/HDF5 path (qgis_process): QGIS would open it as a vector layer
+        return (variable_path(raw, variable) if variable else raw), None
+    layer = alg.parameterAsLayer(parameters, "INPUT", context)
+    if isinstance(layer, QgsRasterLayer):
+        path = raster_path_of(layer)
+        return (variable_path(path, variable) if variable else path), None
+    return None, layer
 
 
 def stack_input(alg: QgsProcessingAlgorithm, parameters, context) -> str:
-    layer = alg.parameterAsRasterLayer(parameters, "INPUT", context)
-    if layer is None:
+    """The GDAL name of the INPUT stack (with VARIABLE: that variable of the NetCDF/HDF5 file)."""
+    raster, _layer = input_raster_or_layer(alg, parameters, context)
+    if raster is None:
         raise QgsProcessingException("Choose a raster time stack.")
-    return raster_path_of(layer)
+    return raster
+
+
+def is_variable_file(value) -> bool:
+    """True for a path string of a NetCDF/HDF5 file (read as rasters of its variables)."""
+    return isinstance(value, str) and value.lower().endswith(VARIABLE_FILE_SUFFIXES) and os.path.isfile(value)
+
+
+def raster_paths_of(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> list[str]:
+    """The files (or GDAL names) of a multiple-raster parameter; NetCDF/HDF5 paths are kept as paths."""
+    raw = parameters.get(name)
+    entries = raw if isinstance(raw, (list, tuple)) else [raw] if raw else []
+    if not any(is_variable_file(entry) for entry in entries):
+        return [raster_path_of(layer) for layer in alg.parameterAsLayerList(parameters, name, context)]
+    paths = []
+    for entry in entries:
+        layer = None if is_variable_file(entry) else alg.parameterAsLayerList({name: [entry]}, name, context)
+        paths += [entry] if layer is None else [raster_path_of(item) for item in layer]
+    return paths
+
+
+def variable_path(path: str, variable: str) -> str:
+    """The GDAL name of ``variable`` in the NetCDF/HDF5 file ``path`` (or in the file behind a variable's name)."""
+    match = re.match(r'^[A-Z0-9_]+:"?(.+?)"?:[^:"]+$', path) if SUBDATASET_SOURCE.match(path) else None
+    file = match.group(1) if match else path
+    if not file.lower().endswith(VARIABLE_FILE_SUFFIXES):
+        raise QgsProcessingException(f"VARIABLE chooses a variable of a NetCDF or HDF5 file; {os.path.basename(file)} "
+                                     "is neither. Leave VARIABLE empty for other rasters.")
+    driver = "NETCDF" if file.lower().endswith((".nc", ".nc4", ".cdf")) else "HDF5"
+    return f'{driver}:"{file}":{variable}'
 
 
 def is_point_layer(layer) -> bool:

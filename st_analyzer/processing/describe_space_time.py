@@ -1,11 +1,12 @@
 """stanalyzer:describespacetime — HTML summary and table of a raster stack or a point layer."""
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterMapLayer, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterVectorDestination, QgsRasterLayer)
+                       QgsProcessingParameterVectorDestination)
 
 from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_html_output, add_point_field_parameters,
-                                           is_point_layer, point_input_request, raster_path_of)
+                                           add_variable_parameter, input_raster_or_layer, is_point_layer,
+                                           point_input_request)
 
 
 class DescribeSpaceTimeAlgorithm(StAlgorithm):
@@ -28,6 +29,7 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         self.addParameter(QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer",
                                                          types=ANY_POINT_OR_RASTER))
+        add_variable_parameter(self)
         add_point_field_parameters(self, parent="INPUT", optional=True)
         add_html_output(self, "OUTPUT_HTML", "Summary report", optional=False)
         self.addParameter(QgsProcessingParameterVectorDestination(
@@ -37,15 +39,15 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
             "OUTPUT_MISSING", "Missing share per cell (rasters only)", optional=True, createByDefault=False))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        layer = self.parameterAsLayer(parameters, "INPUT", context)
-        if layer is None:
+        raster, layer = input_raster_or_layer(self, parameters, context)
+        if raster is None and layer is None:
             raise QgsProcessingException("Choose a raster stack or a point layer.")
         html = self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context)
         table = self.parameterAsOutputLayer(parameters, "OUTPUT_TABLE", context) or None
         missing = self.parameterAsOutputLayer(parameters, "OUTPUT_MISSING", context) or None
         request = {"output_html": html, "output_table": table}
-        if isinstance(layer, QgsRasterLayer):
-            request.update(raster=raster_path_of(layer), output_missing=missing)
+        if raster is not None:
+            request.update(raster=raster, output_missing=missing)
         elif is_point_layer(layer):
             request["points"] = point_input_request(self, parameters, context, layer, feedback)
         else:
