@@ -23,7 +23,7 @@ if [ ! -f $VENV/.ready ]; then
   done
   touch $VENV/.ready
 fi
-export ST_ANALYZER_TEST_TORCH=none QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=/src PYTHONPATH=/src ST_ANALYZER_PYTHON=$VENV/bin/python \
+export ST_ANALYZER_TEST_TORCH=none ST_ANALYZER_TEST_MATRIX=1 QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=/src PYTHONPATH=/src ST_ANALYZER_PYTHON=$VENV/bin/python \
   PROJ_DATA=/usr/share/proj GDAL_PAM_ENABLED=NO XDG_RUNTIME_DIR=/tmp/runtime-root \
   QGIS_CUSTOM_CONFIG_PATH=/tmp/st_analyzer_profile_$$ ST_ANALYZER_QGIS_LABEL="$(qgis_process --version 2>/dev/null | head -1)"
 mkdir -p $XDG_RUNTIME_DIR && chmod 700 $XDG_RUNTIME_DIR

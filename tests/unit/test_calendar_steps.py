@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pymannkendall as mk
 import pytest
 
 from backend.commands import run_command
@@ -96,6 +95,7 @@ def monthly_wind(tmp_path_factory):
 
 
 def test_monthly_diagnostics_equal_pymannkendall(monthly_wind, tmp_path):
+    mk = pytest.importorskip("pymannkendall", reason="pymannkendall (the reference) is not installed here")
     path, table = monthly_wind
     reporter = CollectingReporter()
     result = run_command("timeseriesdiagnostics", {
