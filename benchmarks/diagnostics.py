@@ -25,7 +25,7 @@ from backend.data.raster_io import read_stack  # noqa: E402
 from backend.diagnostics.changepoints import binary_segmentation, noise_scale  # noqa: E402
 from backend.diagnostics.hotspots import gi_star, point_weights  # noqa: E402
 from backend.diagnostics.series_tests import adf_batch, schwert_lags  # noqa: E402
-from backend.diagnostics.trend import mann_kendall  # noqa: E402
+from backend.diagnostics.trend import mann_kendall, seasonal_mann_kendall  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,6 +51,10 @@ def main() -> None:
     ours, _ = timed(lambda: mann_kendall(values))
     ref, _ = timed(lambda: [mk.hamed_rao_modification_test(subset[:, i]) for i in range(subset.shape[1])])
     rows.append(("Mann-Kendall + Sen + Hamed-Rao", "pymannkendall", ours, m, ref, subset.shape[1]))
+    ours, _ = timed(lambda: seasonal_mann_kendall(values, 12))
+    ref, _ = timed(lambda: [mk.seasonal_test(subset[:, i], period=12) for i in range(subset.shape[1])])
+    rows.append(("Seasonal Mann-Kendall + seasonal Sen (12 seasons)", "pymannkendall seasonal_test", ours, m, ref,
+                 subset.shape[1]))
 
     from statsmodels.tsa.stattools import adfuller
     lags = schwert_lags(t)
