@@ -134,7 +134,8 @@ class GraduatedPointsPostProcessor(ResultPostProcessor):
 
 
 class RasterResultPostProcessor(ResultPostProcessor):
-    """Styles a raster result when Processing loads it, and sets its band times."""
+    """Styles a raster result and sets its band times, in a sidecar ``.qml`` next to the file (which QGIS applies
+    whenever the file is opened, by hand too) and on the layer Processing loads."""
 
     def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
                  step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
@@ -144,15 +145,35 @@ class RasterResultPostProcessor(ResultPostProcessor):
         self.step_months = step_months
         self.style, self.ramp = style, ramp
 
+    @classmethod
+    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
+        """Write the sidecar style of ``path`` (also for headless runs) and style the layer Processing loads."""
+        if not path:
+            return
+        processor = cls(**kwargs)
+        processor.write_sidecar(path)
+        if context.willLoadLayerOnCompletion(path):
+            processor.set_on(context, path)
+
+    def apply(self, layer: QgsRasterLayer) -> str:
+        """Style and band times on ``layer``; returns the band-time mode used."""
+        if not (self.style and apply_named_style(layer, self.style)) and self.value_range:
+            style_continuous(layer, *self.value_range, ramp_name=self.ramp)
+        return set_band_times(layer, self.times_iso, self.step_seconds, self.step_months)
+
+    def write_sidecar(self, path: str) -> None:
+        """``<file>.qml`` with the style and band times (QGIS loads it as the file's default style)."""
+        layer = QgsRasterLayer(path, "result", "gdal", QgsRasterLayer.LayerOptions(loadDefaultStyle=False))
+        if layer.isValid():
+            self.apply(layer)
+            layer.saveNamedStyle(layer.styleURI())
+
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
         if not isinstance(layer, QgsRasterLayer):
             return
-        if not (self.style and apply_named_style(layer, self.style)) and self.value_range:
-            style_continuous(layer, *self.value_range, ramp_name=self.ramp)
-        mode = set_band_times(layer, self.times_iso, self.step_seconds, self.step_months)
+        mode = self.apply(layer)
         if self.times_iso and feedback is not None:
             feedback.pushInfo(f"Band times set on {layer.name()} ({mode}).")
-
 
 
 # --- results whose layer type depends on the input (rasters or points) ----------------------------
