@@ -86,7 +86,7 @@ def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: fl
 
 def style_graduated_points(layer, field: str = "score", time_field: str = "time", ramp: str = "Reds") -> None:
     """Points coloured and sized by a field (graduated, 5 classes), with feature times for the temporal controller."""
-    from qgis.core import QgsGraduatedSymbolRenderer, QgsSymbol, QgsVectorLayerTemporalProperties
+    from qgis.core import QgsGraduatedSymbolRenderer, QgsSymbol
 
     symbol = QgsSymbol.defaultSymbol(layer.geometryType())
     renderer = QgsGraduatedSymbolRenderer(field)
@@ -95,19 +95,37 @@ def style_graduated_points(layer, field: str = "score", time_field: str = "time"
     renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Jenks, 5)
     renderer.setSymbolSizes(1.5, 5.0)
     layer.setRenderer(renderer)
-    if time_field in layer.fields().names():
-        temporal = layer.temporalProperties()
-        temporal.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
-        temporal.setStartField(time_field)
-        temporal.setIsActive(True)
+    set_feature_times(layer, time_field)
     layer.triggerRepaint()
 
 
+TIME_FIELD_PROPERTY = "st_analyzer/time_field"  # kept in the sidecar style: the field that holds feature times
+
+
+def set_feature_times(layer, time_field: str) -> bool:
+    """Feature times from ``time_field`` (instants), remembered in the layer's style; False without that field."""
+    from qgis.core import QgsVectorLayerTemporalProperties
+
+    if time_field not in layer.fields().names():
+        return False
+    temporal = layer.temporalProperties()
+    temporal.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
+    temporal.setStartField(time_field)
+    temporal.setIsActive(True)
+    layer.setCustomProperty(TIME_FIELD_PROPERTY, time_field)
+    return True
+
+
 class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Base of the plugin's post-processors: kept alive here (Processing does not own Python post-processors) and
-    attached to a result that Processing will load."""
+    """Base of the plugin's result styles: :meth:`style` is written to a sidecar ``.qml`` next to the file (QGIS
+    applies it whenever the file is opened, by hand too) and run on the layer Processing loads. Instances are kept
+    alive here (Processing does not own Python post-processors)."""
 
     _alive: list["ResultPostProcessor"] = []
+
+    def style(self, layer: QgsMapLayer) -> str:
+        """Style ``layer``; returns a line for the log (or "")."""
+        raise NotImplementedError
 
     def set_on(self, context: QgsProcessingContext, path: str) -> None:
         ResultPostProcessor._alive.append(self)
@@ -115,39 +133,7 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
 
     @classmethod
     def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
-        """Run a new post-processor on ``path`` if Processing will load it into the project."""
-        if path and context.willLoadLayerOnCompletion(path):
-            cls(**kwargs).set_on(context, path)
-
-
-class GraduatedPointsPostProcessor(ResultPostProcessor):
-    """Graduated style on one field and feature times for point results (anomaly scores, forecasts) when
-    Processing loads them."""
-
-    def __init__(self, field: str = "score", ramp: str = "Reds") -> None:
-        super().__init__()
-        self.field, self.ramp = field, ramp
-
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
-        if layer.type() == QgsMapLayer.VectorLayer and self.field in layer.fields().names():
-            style_graduated_points(layer, self.field, ramp=self.ramp)
-
-
-class RasterResultPostProcessor(ResultPostProcessor):
-    """Styles a raster result and sets its band times, in a sidecar ``.qml`` next to the file (which QGIS applies
-    whenever the file is opened, by hand too) and on the layer Processing loads."""
-
-    def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
-                 step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
-                 step_months: int | None = None) -> None:
-        super().__init__()
-        self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
-        self.step_months = step_months
-        self.style, self.ramp = style, ramp
-
-    @classmethod
-    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
-        """Write the sidecar style of ``path`` (also for headless runs) and style the layer Processing loads."""
+        """Write the sidecar style of ``path`` (headless runs too) and style the layer if Processing loads it."""
         if not path:
             return
         processor = cls(**kwargs)
@@ -155,25 +141,55 @@ class RasterResultPostProcessor(ResultPostProcessor):
         if context.willLoadLayerOnCompletion(path):
             processor.set_on(context, path)
 
-    def apply(self, layer: QgsRasterLayer) -> str:
-        """Style and band times on ``layer``; returns the band-time mode used."""
-        if not (self.style and apply_named_style(layer, self.style)) and self.value_range:
-            style_continuous(layer, *self.value_range, ramp_name=self.ramp)
-        return set_band_times(layer, self.times_iso, self.step_seconds, self.step_months)
-
     def write_sidecar(self, path: str) -> None:
-        """``<file>.qml`` with the style and band times (QGIS loads it as the file's default style)."""
-        layer = QgsRasterLayer(path, "result", "gdal", QgsRasterLayer.LayerOptions(loadDefaultStyle=False))
+        """``<file>.qml`` with this style; nothing when the file is not a layer QGIS can open."""
+        from qgis.core import QgsVectorLayer
+
+        if path.lower().endswith((".tif", ".tiff")):
+            layer = QgsRasterLayer(path, "result", "gdal", QgsRasterLayer.LayerOptions(loadDefaultStyle=False))
+        else:
+            layer = QgsVectorLayer(path, "result", "ogr", QgsVectorLayer.LayerOptions(loadDefaultStyle=False))
         if layer.isValid():
-            self.apply(layer)
+            self.style(layer)
             layer.saveNamedStyle(layer.styleURI())
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        message = self.style(layer)
+        if message and feedback is not None:
+            feedback.pushInfo(message)
+
+
+class GraduatedPointsPostProcessor(ResultPostProcessor):
+    """Graduated style on one field and feature times for point results (anomaly scores, forecasts)."""
+
+    def __init__(self, field: str = "score", ramp: str = "Reds") -> None:
+        super().__init__()
+        self.field, self.ramp = field, ramp
+
+    def style(self, layer: QgsMapLayer) -> str:
+        if layer.type() == QgsMapLayer.VectorLayer and self.field in layer.fields().names():
+            style_graduated_points(layer, self.field, ramp=self.ramp)
+        return ""
+
+
+class RasterResultPostProcessor(ResultPostProcessor):
+    """A colour ramp (or a named style) and band times on a raster result."""
+
+    def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
+                 step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
+                 step_months: int | None = None) -> None:
+        super().__init__()
+        self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
+        self.step_months = step_months
+        self.named_style, self.ramp = style, ramp
+
+    def style(self, layer: QgsMapLayer) -> str:
         if not isinstance(layer, QgsRasterLayer):
-            return
-        mode = self.apply(layer)
-        if self.times_iso and feedback is not None:
-            feedback.pushInfo(f"Band times set on {layer.name()} ({mode}).")
+            return ""
+        if not (self.named_style and apply_named_style(layer, self.named_style)) and self.value_range:
+            style_continuous(layer, *self.value_range, ramp_name=self.ramp)
+        mode = set_band_times(layer, self.times_iso, self.step_seconds, self.step_months)
+        return f"Band times set on {layer.name()} ({mode})." if self.times_iso else ""
 
 
 # --- results whose layer type depends on the input (rasters or points) ----------------------------
@@ -216,18 +232,18 @@ def style_diverging(layer: QgsMapLayer, field: str, band: int, limit: float = 3.
 
 
 class StyledResultPostProcessor(ResultPostProcessor):
-    """Runs a style function on a result layer when Processing loads it."""
+    """A style function (or resources/styles/<style>_raster|_points.qml) on a result layer."""
 
     def __init__(self, function, **kwargs) -> None:
         super().__init__()
         self.function, self.kwargs = function, kwargs
 
-    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
-        style = self.kwargs.get("style")
+    def style(self, layer: QgsMapLayer) -> str:
+        named = self.kwargs.get("style")
         suffix = "raster" if isinstance(layer, QgsRasterLayer) else "points"
-        if style and apply_named_style(layer, f"{style}_{suffix}"):
-            return
-        self.function(layer, **{k: v for k, v in self.kwargs.items() if k != "style"})
+        if not (named and apply_named_style(layer, f"{named}_{suffix}")):
+            self.function(layer, **{k: v for k, v in self.kwargs.items() if k != "style"})
+        return ""
 
 
 def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None, **kwargs) -> None:
@@ -235,10 +251,15 @@ def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: 
     or _points.qml when ``style`` names one, else with ``function(layer, **kwargs)``."""
     from qgis.core import QgsProcessingUtils
 
-    if not path or context.project() is None:
+    if not path:
+        return
+    processor = StyledResultPostProcessor(function, **kwargs) if function is not None else None
+    if processor is not None:
+        processor.write_sidecar(path)
+    if context.project() is None:
         return
     details = QgsProcessingContext.LayerDetails(name, context.project(), name)
     details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
     context.addLayerToLoadOnCompletion(path, details)
-    if function is not None:
-        StyledResultPostProcessor(function, **kwargs).set_on(context, path)
+    if processor is not None:
+        processor.set_on(context, path)

@@ -24,8 +24,8 @@ class StAnalyzerPlugin:
         self.time_keeper = StackTimeKeeper(canvas.temporalController() if follow else None)
 
     def unload(self) -> None:
-        if self.band_follower is not None:
-            self.band_follower.stop()
+        if self.time_keeper is not None:
+            self.time_keeper.stop()
             self.time_keeper = None
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)

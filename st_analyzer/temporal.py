@@ -47,13 +47,18 @@ def band_start_times(layer: QgsRasterLayer) -> list[QDateTime] | None:
     return times
 
 
-def make_temporal(layer: QgsRasterLayer) -> bool:
-    """Band times for a stack whose temporal properties are off (the last band lasts as long as the one before,
-    in calendar months when the bands are months apart); True when they were set."""
-    from st_analyzer.layers import set_band_times
+def make_temporal(layer) -> bool:
+    """Times for a result opened without them: band times for a stack (the last band lasts as long as the one
+    before, in calendar months when the bands are months apart), feature times for a point result whose style
+    names its time field; True when they were set."""
+    from st_analyzer.layers import TIME_FIELD_PROPERTY, set_band_times, set_feature_times
 
-    if not isinstance(layer, QgsRasterLayer) or layer.temporalProperties().isActive():
+    properties = getattr(layer, "temporalProperties", lambda: None)()
+    if properties is None or properties.isActive():
         return False
+    if not isinstance(layer, QgsRasterLayer):
+        field = layer.customProperty(TIME_FIELD_PROPERTY)
+        return bool(field) and set_feature_times(layer, str(field))
     texts = band_time_texts(layer)
     if not texts:
         return False

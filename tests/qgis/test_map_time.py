@@ -75,3 +75,17 @@ def test_the_follower_moves_every_stack_of_the_project(outputs):
     finally:
         follower.stop()
         QgsProject.instance().removeMapLayer(layer.id())
+
+
+def test_point_outputs_opened_from_disk_keep_style_and_feature_times(run_alg, tmp_path):
+    from qgis.core import QgsVectorLayer
+
+    from tests.qgis.data import PM10_Q1
+
+    output = str(tmp_path / "anomalies.gpkg")
+    run_alg("stanalyzer:detectpointanomalies", {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date",
+                                                "VALUE_FIELD": "pm10", "OUTPUT": output})
+    layer = QgsVectorLayer(output, "anomalies")
+    assert layer.isValid() and layer.renderer().type() == "graduatedSymbol"
+    make_temporal(layer)  # what the plugin does when a layer is added to the project
+    assert layer.temporalProperties().isActive() and layer.temporalProperties().startField() == "time"
