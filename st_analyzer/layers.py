@@ -6,6 +6,7 @@ from qgis.core import (Qgis, QgsColorRampShader, QgsDateTimeRange, QgsMapLayer, 
                        QgsProcessingLayerPostProcessorInterface, QgsRasterLayer, QgsRasterShader,
                        QgsSingleBandPseudoColorRenderer, QgsStyle)
 from qgis.PyQt.QtCore import QDateTime, Qt
+from qgis.PyQt.QtGui import QColor
 
 from st_analyzer.__about__ import DIR_PLUGIN_ROOT
 
@@ -172,6 +173,41 @@ class GraduatedPointsPostProcessor(ResultPostProcessor):
         return ""
 
 
+def style_anomaly_points(layer, time_field: str = "time") -> None:
+    """Flagged readings first: unflagged ones as small grey dots, flagged ones larger and coloured by score in
+    three equal classes from the flag threshold to the highest score; feature times from ``time_field``."""
+    from qgis.core import QgsRuleBasedRenderer, QgsSymbol
+
+    def rule(expression: str, label: str, colour: str, size: float):
+        symbol = QgsSymbol.defaultSymbol(layer.geometryType())
+        symbol.setColor(QColor(colour))
+        symbol.setSize(size)
+        return QgsRuleBasedRenderer.Rule(symbol, 0, 0, expression, label)
+
+    scores = [f["score"] for f in layer.getFeatures() if f["is_anomaly"] == 1 and f["score"] is not None]
+    root = QgsRuleBasedRenderer.Rule(None)
+    root.appendChild(rule('"is_anomaly" = 0', "not flagged", "#bdbdbd", 1.2))
+    if scores:
+        low, high = min(scores), max(scores)
+        edges = [low + (high - low) * k / 3 for k in range(4)]
+        for k, colour in enumerate(("#fc9272", "#ef3b2c", "#99000d")):
+            upper = "<=" if k == 2 else "<"
+            root.appendChild(rule(f'"is_anomaly" = 1 AND "score" >= {edges[k]!r} AND "score" {upper} {edges[k + 1]!r}',
+                                  f"flagged, score {edges[k]:.2f}–{edges[k + 1]:.2f}", colour, 2.6 + 0.8 * k))
+    layer.setRenderer(QgsRuleBasedRenderer(root))
+    set_feature_times(layer, time_field)
+    layer.triggerRepaint()
+
+
+class AnomalyPointsPostProcessor(ResultPostProcessor):
+    """Scored observations: flagged readings stand out (:func:`style_anomaly_points`)."""
+
+    def style(self, layer: QgsMapLayer) -> str:
+        if layer.type() == QgsMapLayer.VectorLayer and {"is_anomaly", "score"} <= set(layer.fields().names()):
+            style_anomaly_points(layer)
+        return ""
+
+
 class RasterResultPostProcessor(ResultPostProcessor):
     """A colour ramp (or a named style) and band times on a raster result."""
 
@@ -206,7 +242,6 @@ def style_categories(layer: QgsMapLayer, field: str, band: int, classes: list[tu
     """Categorised style: (value, label, colour) per class, on a vector field or a raster band."""
     from qgis.core import (QgsCategorizedSymbolRenderer, QgsPalettedRasterRenderer, QgsRendererCategory, QgsSymbol,
                            QgsVectorLayer)
-    from qgis.PyQt.QtGui import QColor
 
     if isinstance(layer, QgsVectorLayer):
         categories = []

@@ -4,7 +4,7 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessi
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
-from st_analyzer.layers import GraduatedPointsPostProcessor, RasterResultPostProcessor, band_times
+from st_analyzer.layers import AnomalyPointsPostProcessor, RasterResultPostProcessor, band_times
 from st_analyzer.processing.common import RESAMPLE_HELP, StAlgorithm, add_choice, add_memory_limit_parameter, add_html_output, choice_of, add_stack_input, file_output, stack_input
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
@@ -90,7 +90,7 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
         result = self.run_backend(request, [p for p in (output, events, report) if p], feedback)
         feedback.pushInfo(f"{result.summary['flagged']} of {result.summary['observations']} observations flagged, "
                           f"{result.summary['events']} event(s).")
-        GraduatedPointsPostProcessor.attach(context, output)
+        AnomalyPointsPostProcessor.attach(context, output)
         return {"OUTPUT": output, "OUTPUT_EVENTS": events, "OUTPUT_REPORT": report}
 
 

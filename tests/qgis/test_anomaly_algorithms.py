@@ -10,7 +10,7 @@ from tests.qgis.data import PM10_Q1, SAMPLE_COPY
 FIELDS = {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
 
 
-def test_point_anomalies_loaded_with_score_style(tmp_path, provider):
+def test_point_anomalies_loaded_with_flags_first_style(tmp_path, provider):
     import processing
 
     project = QgsProject.instance()
@@ -19,7 +19,7 @@ def test_point_anomalies_loaded_with_score_style(tmp_path, provider):
         **FIELDS, "METHOD": 1, "WINDOW": "7 days", "OUTPUT": str(tmp_path / "a.gpkg"),
         "OUTPUT_EVENTS": str(tmp_path / "e.csv")})
     layer = next(l for l in project.mapLayers().values() if isinstance(l, QgsVectorLayer) and "score" in l.fields().names())
-    assert layer.renderer().type() == "graduatedSymbol" and layer.temporalProperties().isActive()
+    assert layer.renderer().type() == "RuleRenderer" and layer.temporalProperties().isActive()
     assert layer.featureCount() == 5840
     project.removeAllMapLayers()
     assert (tmp_path / "e.csv").exists() and result["OUTPUT_EVENTS"]

@@ -86,6 +86,8 @@ def test_point_outputs_opened_from_disk_keep_style_and_feature_times(run_alg, tm
     run_alg("stanalyzer:detectpointanomalies", {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date",
                                                 "VALUE_FIELD": "pm10", "OUTPUT": output})
     layer = QgsVectorLayer(output, "anomalies")
-    assert layer.isValid() and layer.renderer().type() == "graduatedSymbol"
+    assert layer.isValid() and layer.renderer().type() == "RuleRenderer"
+    labels = [rule.label() for rule in layer.renderer().rootRule().children()]
+    assert labels[0] == "not flagged" and all(label.startswith("flagged, score") for label in labels[1:])
     make_temporal(layer)  # what the plugin does when a layer is added to the project
     assert layer.temporalProperties().isActive() and layer.temporalProperties().startField() == "time"
