@@ -117,6 +117,37 @@ def set_feature_times(layer, time_field: str) -> bool:
     return True
 
 
+def time_span_text(times_iso: list[str]) -> str:
+    """Short text of a time span for layer names: 2005-01-10…16, 2005-01-10…03-31, 2005-01-10…2006-01-09."""
+    if not times_iso:
+        return ""
+    first, last = times_iso[0][:10], times_iso[-1][:10]
+    if first == last:
+        return first
+    common = 8 if first[:8] == last[:8] else 5 if first[:5] == last[:5] else 0
+    return f"{first}…{last[common:]}"
+
+
+def name_result(context: QgsProcessingContext, path: str | None, name: str) -> None:
+    """The name Processing gives ``path``'s layer when it loads it (e.g. "pm10 kriged 2005-01-10…16")."""
+    if path and context.willLoadLayerOnCompletion(path):
+        context.layerToLoadOnCompletionDetails(path).name = name
+
+
+def lower_and_hide(layer: QgsMapLayer, project) -> None:
+    """Move ``layer`` to the bottom of its group in the layer tree, unchecked (e.g. a kriging variance)."""
+    if project is None:
+        return
+    node = project.layerTreeRoot().findLayer(layer.id())
+    if node is None:
+        return
+    parent = node.parent()
+    clone = node.clone()
+    clone.setItemVisibilityChecked(False)
+    parent.insertChildNode(len(parent.children()), clone)
+    parent.removeChildNode(node)
+
+
 class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
     """Base of the plugin's result styles: :meth:`style` is written to a sidecar ``.qml`` next to the file (QGIS
     applies it whenever the file is opened, by hand too) and run on the layer Processing loads. Instances are kept
@@ -213,11 +244,17 @@ class RasterResultPostProcessor(ResultPostProcessor):
 
     def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
                  step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
-                 step_months: int | None = None) -> None:
+                 step_months: int | None = None, secondary: bool = False) -> None:
         super().__init__()
         self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
         self.step_months = step_months
         self.named_style, self.ramp = style, ramp
+        self.secondary = secondary   # loaded unchecked below the other results (e.g. a kriging variance)
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        super().postProcessLayer(layer, context, feedback)
+        if self.secondary:
+            lower_and_hide(layer, context.project())
 
     def style(self, layer: QgsMapLayer) -> str:
         if not isinstance(layer, QgsRasterLayer):

@@ -78,3 +78,19 @@ def test_known_mean_switches_to_simple_kriging(run_alg, tmp_path):
     simple = run_alg("stanalyzer:stkriging", {**common, "MEAN": 1000, "OUTPUT": str(tmp_path / "sk.tif")})
     with rasterio.open(ordinary["OUTPUT"]) as a, rasterio.open(simple["OUTPUT"]) as b:
         assert b.read().mean() > a.read().mean() + 10  # an absurd known mean pulls simple kriging towards it
+
+
+def test_kriged_layers_are_named_and_the_variance_is_below_and_unchecked(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    project.removeAllMapLayers()
+    processing.runAndLoadResults("stanalyzer:stkriging", {
+        **FIELDS, "NMAX": 20, "PIXEL_SIZE": 40000, "START": "2005-01-10T00:00:00", "END": "2005-01-16T00:00:00",
+        "OUTPUT": str(tmp_path / "k.tif"), "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
+    nodes = project.layerTreeRoot().findLayers()
+    names = [node.layer().name() for node in nodes]
+    assert names == ["pm10 kriged 2005-01-10…16", "pm10 kriging variance 2005-01-10…16"], names
+    assert nodes[0].isVisible() and not nodes[1].itemVisibilityChecked()
+    project.removeAllMapLayers()
