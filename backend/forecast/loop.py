@@ -45,6 +45,44 @@ class LoopSettings:
     learning_rate: float
     patience: int
     seed: int
+    batches_per_epoch: int = 0   # for progress within an epoch and the run-time estimate (0 = unknown)
+
+
+LONG_RUN_SECONDS = 600        # a training estimated longer than this on the CPU gets a warning with what to change
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+class TrainingClock:
+    """Progress within epochs, the remaining time, and one warning when the whole run looks long on the CPU."""
+
+    def __init__(self, settings: LoopSettings, device: str, reporter: Reporter) -> None:
+        self.settings, self.device, self.reporter = settings, device, reporter
+        self.started = time.perf_counter()
+        self.last_report, self.warned = 0.0, False
+
+    def batch_done(self, epoch: int, batch: int) -> None:
+        """After batch ``batch`` (0-based) of epoch ``epoch`` (0-based)."""
+        per_epoch = self.settings.batches_per_epoch
+        now = time.perf_counter()
+        if not per_epoch or now - self.last_report < PROGRESS_EVERY_SECONDS:
+            return
+        self.last_report = now
+        done = (epoch + (batch + 1) / per_epoch) / self.settings.epochs
+        elapsed = now - self.started
+        remaining = elapsed / done * (1 - done)
+        self.reporter.progress(100.0 * done, f"epoch {epoch + 1}/{self.settings.epochs}, batch {batch + 1}/"
+                               f"{per_epoch}; about {_minutes(remaining)} left")
+        if not self.warned and self.device == "cpu" and elapsed + remaining > LONG_RUN_SECONDS and batch >= 2:
+            self.warned = True
+            self.reporter.warning(
+                f"Training is estimated to take about {_minutes(elapsed + remaining)} on the CPU "
+                f"({_minutes((elapsed + remaining) / self.settings.epochs)} per epoch × {self.settings.epochs} "
+                "epochs; early stopping may end it sooner). To shorten it: a GPU (DEVICE cuda), a smaller HIDDEN, "
+                "BATCHES_PER_EPOCH, or fewer EPOCHS.")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 Batch = tuple  # (network inputs..., last, target, mask) as numpy arrays
@@ -59,11 +97,12 @@ def fit(network, settings: LoopSettings, device: str, batches: Callable[[np.rand
     optimiser = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
     history, best_state, best_score, stale = History(), None, np.inf, 0
+    clock = TrainingClock(settings, device, reporter)
     for epoch in range(settings.epochs):
         started = time.perf_counter()
         network.train()
         losses = []
-        for batch in batches(rng):
+        for number, batch in enumerate(batches(rng)):
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in batch]
             out = network(*tensors[:n_inputs])
             loss = masked_loss(torch, out, *tensors[n_inputs:])
@@ -72,6 +111,7 @@ def fit(network, settings: LoopSettings, device: str, batches: Callable[[np.rand
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimiser.step()
             losses.append(loss.item())
+            clock.batch_done(epoch, number)
         scheduler.step()
         network.eval()
         score = validate()

@@ -146,7 +146,9 @@ def train_sensor_network(values: np.ndarray, times: np.ndarray, step: TimeStep, 
         mean, _, _ = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
         return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
 
-    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed)
+    per_epoch = -(-train_origins.size // config.batch_size)
+    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed,
+                            min(per_epoch, config.max_batches_per_epoch or per_epoch))
     history = fit(network, settings, device, batches, validate, reporter)
     _, low, high = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
     history.interval_margins = conformal_margins(low, high, truth)

@@ -158,7 +158,9 @@ def train_network(values: np.ndarray, times: np.ndarray, step: TimeStep, config:
         mean, _, _ = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
         return float(np.sqrt(np.nanmean((mean - values[val_origins[:, None] + offsets]) ** 2)))
 
-    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed)
+    per_epoch = -(-train_origins.size // config.batch_size)
+    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed,
+                            min(per_epoch, config.max_batches_per_epoch or per_epoch))
     history = fit(network, settings, device, batches, validate, reporter)
     history.interval_margins = interval_margins(network, p, values, val_origins, config.lookback, config.horizon, device)
     return network, split, norm, history

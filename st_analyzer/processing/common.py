@@ -398,7 +398,8 @@ ANY_POINT_OR_RASTER = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint]
 # --- training ------------------------------------------------------------------------------
 
 def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_fraction: float) -> None:
-    """LOOKBACK, HORIZON, EPOCHS, VALIDATION_FRACTION, TEST_FRACTION, HIDDEN, SEED (shared by the forecasters)."""
+    """LOOKBACK, HORIZON, EPOCHS, VALIDATION_FRACTION, TEST_FRACTION, HIDDEN, SEED, BATCHES_PER_EPOCH (shared by
+    the forecasters)."""
     from qgis.core import QgsProcessingParameterNumber
 
     for name, label, default in (("LOOKBACK", "Lookback (input steps)", 12), ("HORIZON", "Horizon (steps ahead)", horizon),
@@ -412,6 +413,8 @@ def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_frac
     alg.addParameter(QgsProcessingParameterNumber("HIDDEN", "Hidden channels (model size)",
                                                   QgsProcessingParameterNumber.Integer, 32, minValue=2))
     alg.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
+    alg.addParameter(QgsProcessingParameterNumber("BATCHES_PER_EPOCH", "Training batches per epoch (0 = all "
+                                                  "windows)", QgsProcessingParameterNumber.Integer, 0, minValue=0))
     add_memory_limit_parameter(alg)
 
 
@@ -419,6 +422,7 @@ def training_config(alg: QgsProcessingAlgorithm, parameters, context) -> dict[st
     """The backend training config from the shared training parameters."""
     config = {key.lower(): alg.parameterAsInt(parameters, key, context)
               for key in ("LOOKBACK", "HORIZON", "EPOCHS", "HIDDEN", "SEED")}
+    config["max_batches_per_epoch"] = alg.parameterAsInt(parameters, "BATCHES_PER_EPOCH", context)
     for key in ("VALIDATION_FRACTION", "TEST_FRACTION"):
         config[key.lower()] = alg.parameterAsDouble(parameters, key, context)
     return config

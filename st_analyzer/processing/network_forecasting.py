@@ -119,8 +119,6 @@ class TrainNetworkForecasterAlgorithm(StAlgorithm):
                                                        QgsProcessingParameterNumber.Integer, 8, minValue=1))
         add_choice(self, "MODEL_TYPE", "Model type", NETWORK_MODEL_TYPES, 0)
         add_training_parameters(self, horizon=12, test_fraction=0.2)
-        self.addParameter(QgsProcessingParameterNumber("BATCHES_PER_EPOCH", "Training batches per epoch (0 = all "
-                                                       "windows)", QgsProcessingParameterNumber.Integer, 0, minValue=0))
         add_device_parameter(self)
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_MODEL", "Trained model folder"))
         add_html_output(self, "OUTPUT_REPORT", "Training report")
@@ -136,7 +134,6 @@ class TrainNetworkForecasterAlgorithm(StAlgorithm):
                              "threshold": self.parameterAsDouble(parameters, "GRAPH_THRESHOLD", context),
                              "k": self.parameterAsInt(parameters, "K_NEIGHBOURS", context)},
                    "config": {"architecture": choice_of(self, parameters, "MODEL_TYPE", context, NETWORK_MODEL_TYPES),
-                              "max_batches_per_epoch": self.parameterAsInt(parameters, "BATCHES_PER_EPOCH", context),
                               **training_config(self, parameters, context)}}
         self.run_backend(request, [p for p in (model_folder, report) if p], feedback)  # logs test MAE and skill
         return {"OUTPUT_MODEL": model_folder, "OUTPUT_REPORT": report}

@@ -184,3 +184,27 @@ def test_tiled_prediction_equals_whole_frame(small_stack, architecture):
     tiled = predict_windows(network, p, origins, 3, 2, "cpu", tile=5)
     for a, b in zip(whole, tiled):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+def test_training_reports_progress_within_epochs_and_warns_before_a_long_cpu_run(monkeypatch):
+    from backend.forecast import loop
+    from tests.collect import CollectingReporter
+
+    class Steps(CollectingReporter):
+        def __init__(self):
+            super().__init__()
+            self.steps = []
+
+        def progress(self, percent, message=""):
+            self.steps.append((percent, message))
+
+    ticks = iter(range(0, 10_000, 30))  # every clock reading 30 s later: 40 batches × 3 epochs look like an hour
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: float(next(ticks)))
+    reporter = Steps()
+    clock = loop.TrainingClock(loop.LoopSettings(3, 1e-3, 2, 0, batches_per_epoch=40), "cpu", reporter)
+    for batch in range(5):
+        clock.batch_done(0, batch)
+    assert any("epoch 1/3, batch 3/40; about" in m and "min left" in m for _, m in reporter.steps)
+    assert 0 < reporter.steps[-1][0] < 5
+    assert len(reporter.warnings) == 1 and "on the CPU" in reporter.warnings[0]
+    assert "BATCHES_PER_EPOCH" in reporter.warnings[0] and "DEVICE cuda" in reporter.warnings[0]
