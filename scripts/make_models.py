@@ -24,6 +24,7 @@ def child(model, alg_id, child_id, description, x, y, sources, outputs):
     model_outputs = {}
     for name, label in outputs.items():
         output = QgsProcessingModelOutput(label)
+        output.setDescription(label)
         output.setChildId(child_id)
         output.setChildOutputName(name)
         model_outputs[label] = output
@@ -32,11 +33,12 @@ def child(model, alg_id, child_id, description, x, y, sources, outputs):
 
 
 def inputs(model, parameters) -> None:
-    """Model inputs laid out in a row."""
+    """Model inputs laid out in a row, shown in the dialog in this order."""
     for i, parameter in enumerate(parameters):
         component = QgsProcessingModelParameter(parameter.name())
         component.setPosition(QPointF(120 + 220 * i, 60))
         model.addModelParameter(parameter, component)
+    model.setParameterOrder([parameter.name() for parameter in parameters])
 
 
 Source = QgsProcessingModelChildParameterSource
@@ -136,13 +138,8 @@ def build_and_describe() -> QgsProcessingModelAlgorithm:
     model = QgsProcessingModelAlgorithm("Build and describe a raster time stack", "Space-time analyzer")
     model.setHelpContent({"ALG_DESC": "Stacks a folder of rasters into a time stack (times from the file "
                                       "names) and writes its space-time summary report."})
-    for parameter, x in ((QgsProcessingParameterFile("folder", "Folder of rasters",
-                                                     behavior=QgsProcessingParameterFile.Folder), 120),
-                         (QgsProcessingParameterString("pattern", "File name time pattern",
-                                                       defaultValue="%Y%m%d"), 320)):
-        component = QgsProcessingModelParameter(parameter.name())
-        component.setPosition(QPointF(x, 60))
-        model.addModelParameter(parameter, component)
+    inputs(model, [QgsProcessingParameterFile("folder", "Folder of rasters", behavior=QgsProcessingParameterFile.Folder),
+                   QgsProcessingParameterString("pattern", "File name time pattern", defaultValue="%Y%m%d")])
     child(model, "stanalyzer:buildrasterstack", "build", "Build raster time stack", 220, 180,
           {"FOLDER": Source.fromModelParameter("folder"), "FILENAME_PATTERN": Source.fromModelParameter("pattern"),
            "FILE_FILTER": Source.fromStaticValue("*.tif"), "TIME_SOURCE": Source.fromStaticValue(0)},

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingProvider
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
@@ -119,6 +119,16 @@ class StAnalyzerProvider(QgsProcessingProvider):
                           ForecastNetworkAlgorithm(), TimeSeriesDiagnosticsAlgorithm(), TimeSeriesClusteringAlgorithm(),
                           EmergingHotSpotsAlgorithm(), SetupBackendAlgorithm()):
             self.addAlgorithm(algorithm)
-        for model in shipped_models():
-            self.addAlgorithm(model)
+        registry = QgsApplication.processingRegistry()
+        if registry.providerById(self.id()) is self:
+            for model in shipped_models():
+                self.addAlgorithm(model)
+        else:  # the models' steps are this provider's algorithms: load them once it is registered
+            registry.providerAdded.connect(self._load_models_when_registered)
+
+    def _load_models_when_registered(self, provider_id: str) -> None:
+        if provider_id != self.id():
+            return
+        QgsApplication.processingRegistry().providerAdded.disconnect(self._load_models_when_registered)
+        self.refreshAlgorithms()
 
