@@ -27,6 +27,26 @@ POINT_FORMATS = [("long", "Long: one feature per station and time (id, time, val
                  ("wide", "Wide: one feature per station, one value field per time")]
 
 
+_PARAMETER_ID = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
+
+
+def short_label(description: str) -> str:
+    """A parameter's label without its parenthesised hints: "Time step (e.g. 1 day, 6h)" → "Time step"."""
+    return re.split(r"\s+\(", description, maxsplit=1)[0].strip()
+
+
+def help_with_labels(text: str, definitions) -> str:
+    """``text`` with each parameter id (EXTENT, NMAX …) written as “label” [ID]: the form shows labels, scripts
+    for qgis_process use ids."""
+    labels = {d.name(): short_label(d.description()) for d in definitions if d.description()}
+
+    def label(match: re.Match) -> str:
+        name = match.group(0)
+        return f"“{labels[name]}” [{name}]" if name in labels and labels[name] != name else name
+
+    return _PARAMETER_ID.sub(label, text)
+
+
 class StAlgorithm(QgsProcessingAlgorithm):
     """Base of every algorithm: metadata from class attributes and the backend call."""
 
@@ -49,7 +69,8 @@ class StAlgorithm(QgsProcessingAlgorithm):
         return self.GROUP_ID
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return self.HELP
+        """HELP with each parameter id written as the form shows it: the label, then the id for qgis_process."""
+        return help_with_labels(self.HELP, self.parameterDefinitions())
 
     def createInstance(self):  # noqa: N802
         return type(self)()

@@ -26,6 +26,19 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"
 
 
+def test_help_texts_name_parameters_by_their_labels_with_the_id(provider):
+    kriging = provider.algorithm("stkriging").shortHelpString()
+    assert "“Grid extent” [EXTENT]" in kriging and "“Neighbours per prediction” [NMAX]" in kriging
+    assert "“Kriging variance” [OUTPUT_VARIANCE]" in kriging
+    for alg in provider.algorithms():
+        if alg.groupId() == "models":
+            continue
+        names = {d.name() for d in alg.parameterDefinitions()}
+        help_text = alg.shortHelpString()
+        bare = [n for n in names if f" {n} " in help_text.replace(",", " ").replace(".", " ") and f"[{n}]" not in help_text]
+        assert not bare, f"{alg.id()}: {bare}"
+
+
 def test_buildrasterstack_from_folder(run_alg, tmp_path):
     out = str(tmp_path / "stack.tif")
     result = run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "FILE_FILTER": "t2m_*.tif",
