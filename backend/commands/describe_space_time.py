@@ -143,7 +143,7 @@ def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
     ax.set_title("Missing share per cell")
     report.figure(fig, "Share of time steps with no data, per cell.")
     report.heading("Per time step")
-    report.table(per_time)
+    report.table(per_time, rest="are in the summary table (OUTPUT_TABLE)")
     report.write(request.output_html, outputs)
     if request.output_table:
         write_table(per_time, request.output_table, outputs, layer="time_steps")
@@ -231,7 +231,8 @@ def _describe_points(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
     report.figure(_availability_figure(panel, stations), "Data availability per station: blue = observed, "
                   "light = missing; stations sorted from most to least complete.")
     report.heading("Per station (most missing first)")
-    report.table(stations.sort_values("missing_share", ascending=False))
+    report.table(stations.sort_values("missing_share", ascending=False),
+                 rest="are in the summary table (OUTPUT_TABLE)")
     report.write(request.output_html, outputs)
     if request.output_table:
         write_table(stations, request.output_table, outputs, xy=panel.xy, crs=panel.crs, layer="stations")

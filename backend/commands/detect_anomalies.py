@@ -51,7 +51,8 @@ def _point_report(request, detection: Detection, events: pd.DataFrame) -> HtmlRe
                        f"score > {detection.threshold:.3g}", "observations": len(table),
                        "flagged": int(table["is_anomaly"].sum()), "events": len(events)})
     report.heading("Largest events")
-    report.table(events.sort_values("peak_score", ascending=False), max_rows=20)
+    report.table(events.sort_values("peak_score", ascending=False), max_rows=20,
+                 rest="are in the events table (OUTPUT_EVENTS)")
     busiest = events["station_id"].value_counts().index[:6] if len(events) else table["station_id"].unique()[:3]
     for station in busiest:
         part = table[table["station_id"] == station]

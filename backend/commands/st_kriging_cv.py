@@ -89,5 +89,5 @@ def _report(request, model, cv, baseline) -> HtmlReport:
     ax.set_ylabel("predicted (station left out)")
     report.figure(fig, "Observed against cross-validated predictions.")
     report.heading("Per station (largest RMSE first)")
-    report.table(cv.per_station.sort_values("rmse", ascending=False))
+    report.table(cv.per_station.sort_values("rmse", ascending=False), rest="are in the per-station layer (OUTPUT_TABLE)")
     return report

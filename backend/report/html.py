@@ -55,14 +55,15 @@ class HtmlReport:
         rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{_fmt(v)}</dd>" for k, v in items.items())
         self.parts.append(f"<dl>{rows}</dl>")
 
-    def table(self, frame: pd.DataFrame, max_rows: int = 50) -> None:
+    def table(self, frame: pd.DataFrame, max_rows: int = 50, rest: str = "are not shown") -> None:
+        """At most ``max_rows`` rows; ``rest`` says where the others are (e.g. "are in the events table")."""
         shown = frame.head(max_rows)
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
         body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
                        for row in shown.itertuples(index=False))
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         if len(frame) > max_rows:
-            self.paragraph(f"… {len(frame) - max_rows} more rows in the output table.")
+            self.paragraph(f"… {len(frame) - max_rows} more rows {rest}.")
 
     def figure(self, fig, caption: str = "") -> None:
         """Embed a matplotlib figure as PNG and close it."""
