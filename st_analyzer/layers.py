@@ -29,6 +29,10 @@ def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp
         ramp.invert()
     function = QgsColorRampShader(minimum, maximum, ramp, QgsColorRampShader.Interpolated)
     function.classifyColorRamp(7, band)
+    items = function.colorRampItemList()
+    for item in items:  # legend labels with 3 significant digits (285.546906 → 286)
+        item.label = legend_number(item.value, maximum - minimum)
+    function.setColorRampItemList(items)
     shader = QgsRasterShader(minimum, maximum)
     shader.setRasterShaderFunction(function)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
@@ -36,6 +40,14 @@ def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp
     renderer.setClassificationMax(maximum)
     layer.setRenderer(renderer)
     layer.triggerRepaint()
+
+
+def legend_number(value: float, span: float) -> str:
+    """A legend label: rounded to the precision the value range needs (3 significant digits of the span)."""
+    import math
+
+    decimals = max(0, 2 - int(math.floor(math.log10(abs(span))))) if span > 0 else 2
+    return f"{value:,.{decimals}f}"
 
 
 def apply_named_style(layer: QgsMapLayer, style: str) -> bool:

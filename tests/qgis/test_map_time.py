@@ -91,3 +91,9 @@ def test_point_outputs_opened_from_disk_keep_style_and_feature_times(run_alg, tm
     assert labels[0] == "not flagged" and all(label.startswith("flagged, score") for label in labels[1:])
     make_temporal(layer)  # what the plugin does when a layer is added to the project
     assert layer.temporalProperties().isActive() and layer.temporalProperties().startField() == "time"
+
+
+def test_legend_labels_are_rounded(outputs):
+    layer = QgsRasterLayer(outputs["stack"][0], "stack")
+    labels = [item.label for item in layer.renderer().shader().rasterShaderFunction().colorRampItemList()]
+    assert labels and all(len(label.split(".")[-1]) <= 2 for label in labels if "." in label), labels
