@@ -47,7 +47,8 @@ class ShippedModel(QgsProcessingModelAlgorithm):
         outputs = "\n".join(f"- {child.childId()}:{name}" for child in self.childAlgorithms().values()
                             for name in child.modelOutputs())
         return (f"{self.helpContent().get('ALG_DESC', '')}\n\nInputs (all needed when run with qgis_process, which "
-                f"does not fill in defaults):\n{inputs}\n\nOutputs:\n{outputs}\n\nOpen it in the graphical modeler "
+                f"does not fill in defaults):\n{inputs}\n\nOutputs (all needed with qgis_process too):\n{outputs}\n\n"
+                "Open it in the graphical modeler "
                 "to change a step, or run it as it is.")
 
     def group(self) -> str:

@@ -63,6 +63,8 @@ def test_sensor_network_model(qgis_process, tmp_path):
 def test_a_failing_step_is_named(qgis_process, tmp_path):
     done = qgis_process("run", "stanalyzer:sensor_network_anomalies", "--", f"readings={PM10_Q1}",
                         "id_field=station_id", "time_field=nope", "value_field=pm10", "epochs=1",
-                        f"forecast:Sensor forecasts={tmp_path / 'f.gpkg'}")
+                        f"forecast:Sensor forecasts={tmp_path / 'f.gpkg'}",
+                        f"anomalies:Flagged readings={tmp_path / 'a.gpkg'}",
+                        f"anomalies:Anomaly events={tmp_path / 'e.gpkg'}")
     assert done.returncode != 0
     assert "Train network forecaster" in done.stdout + done.stderr and "nope" in done.stdout + done.stderr
