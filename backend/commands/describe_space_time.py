@@ -196,7 +196,11 @@ def _availability_figure(panel: PointPanel, stations: pd.DataFrame):
               cmap=ListedColormap(["#f3e1d6", "#2d5384"]), vmin=0, vmax=1,
               extent=(start, max(end, start + 1e-3), panel.n_stations, 0))
     ax.xaxis_date()
-    ax.set_ylabel("station")
+    every = max(1, -(-panel.n_stations // 60))  # at most 60 station ids on the axis
+    ax.set_yticks(np.arange(0, panel.n_stations, every) + 0.5)
+    ax.set_yticklabels(panel.ids[order][::every], fontsize=6)
+    ax.set_ylabel("station (most complete first)")
+    ax.set_xlabel("time (blue: observed)")
     return fig
 
 
