@@ -337,13 +337,9 @@ def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: 
 
     if not path:
         return
-    processor = StyledResultPostProcessor(function, **kwargs) if function is not None else None
-    if processor is not None:
-        processor.write_sidecar(path)
-    if context.project() is None:
-        return
-    details = QgsProcessingContext.LayerDetails(name, context.project(), name)
-    details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
-    context.addLayerToLoadOnCompletion(path, details)
-    if processor is not None:
-        processor.set_on(context, path)
+    if context.project() is not None:
+        details = QgsProcessingContext.LayerDetails(name, context.project(), name)
+        details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
+        context.addLayerToLoadOnCompletion(path, details)
+    if function is not None:
+        StyledResultPostProcessor.attach(context, path, function=function, **kwargs)

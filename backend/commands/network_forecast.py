@@ -10,7 +10,7 @@ import pandas as pd
 
 from backend.commands.base import CommandResult, command
 from backend.commands.preflight import FOLDER_OUTPUT
-from backend.commands.inputs import SensorInput
+from backend.commands.inputs import SensorInput, resampled_as_asked
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
@@ -46,10 +46,8 @@ class ForecastNetworkRequest:
 
 
 def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter) -> tuple[PointPanel, TimeStep]:
-    """The sensors' panel on a regular time axis (resampled to means first when asked)."""
-    panel = sensors.read(reporter)
-    if resample:
-        panel = panel.resampled(resample, sensors.resample_statistic, reporter)
+    """The sensors' panel on a regular time axis (resampled first when asked, with the sensors' statistic)."""
+    panel = resampled_as_asked(sensors.read(reporter), resample, sensors.resample_statistic, reporter)
     try:
         return panel.on_regular_axis()
     except UserInputError as exc:

@@ -45,14 +45,14 @@ class RasterFileInfo:
 def open_raster(path: str | Path):
     """Open a raster (or one variable of a NetCDF/HDF5 file by its GDAL name, see :mod:`backend.data.gdal_names`)
     with rasterio; a clear error when it is missing or unreadable, or holds several variables."""
+    file, variable = Path(file_of(str(path))), variable_of(str(path))
     try:
         src = rasterio.open(path)
     except RasterioIOError as exc:
-        if not Path(file_of(str(path))).exists():
-            raise UserInputError(f"The raster {file_of(str(path))} does not exist.") from exc
-        if variable_of(str(path)):
-            raise UserInputError(f"{Path(file_of(str(path))).name} has no variable {variable_of(str(path))!r} "
-                                 f"GDAL can read as a raster ({exc}).") from exc
+        if not file.exists():
+            raise UserInputError(f"The raster {file} does not exist.") from exc
+        if variable:
+            raise UserInputError(f"{file.name} has no variable {variable!r} GDAL can read as a raster ({exc}).") from exc
         raise UserInputError(f"The raster {path} cannot be read by GDAL: {exc}") from exc
     if src.count == 0 and src.subdatasets:
         variables = [name.rsplit(":", 1)[-1] for name in src.subdatasets]

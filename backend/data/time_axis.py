@@ -255,8 +255,12 @@ class TimeStep:
 
     def times(self, start: np.datetime64, count: int, first: int = 0) -> np.ndarray:
         """``count`` times start + k·step for k = first … first + count − 1, datetime64[s]."""
+        return self.at(start, np.arange(first, first + count, dtype=np.int64))
+
+    def at(self, start: np.datetime64, offsets: np.ndarray) -> np.ndarray:
+        """The times start + k·step for each whole k of ``offsets``, datetime64[s]."""
         start = np.datetime64(start, "s")
-        offsets = np.arange(first, first + count, dtype=np.int64)
+        offsets = np.asarray(offsets, dtype=np.int64)
         if not self.months:
             return start + offsets * np.timedelta64(self.seconds, "s")
         day = start.astype("datetime64[D]")
@@ -278,13 +282,10 @@ class TimeStep:
         if self.months:
             month_of = lambda t: t.astype("datetime64[M]").astype(np.int64)  # noqa: E731
             whole = (month_of(times) - month_of(np.asarray(start))) / self.months
-            exact = self.times(start, 1, 0)[0]
-            on_axis = np.zeros(times.shape, dtype=bool)
             rounded = np.round(whole)
             candidate = np.isclose(whole, rounded)
-            if candidate.any():
-                expected = np.array([self.times(exact, 1, int(k))[0] for k in rounded[candidate]])
-                on_axis[candidate] = expected == times[candidate]
+            on_axis = np.zeros(times.shape, dtype=bool)
+            on_axis[candidate] = self.at(start, rounded[candidate]) == times[candidate]
             return np.where(on_axis, rounded, whole + 0.5 * (~on_axis & candidate))
         seconds = (times - start).astype(np.int64).astype(np.float64)
         steps = seconds / self.seconds
@@ -343,9 +344,7 @@ class TimeAxisSummary:
 
     @property
     def step(self) -> TimeStep | None:
-        if self.step_months:
-            return TimeStep(months=self.step_months)
-        return TimeStep(seconds=int(self.step_seconds)) if self.step_seconds else None
+        return TimeStep.from_fields(self.step_seconds, self.step_months) if self.count > 1 else None
 
     @property
     def step_text(self) -> str:
@@ -500,7 +499,7 @@ RESAMPLE_STATISTICS = ("mean", "median", "sum", "last", "first", "min", "max")
 @dataclass(frozen=True)
 class Resampled:
     """Values on a regular axis of bins: times datetime64[s][B] (bin starts), values float[B, ...], the count of
-    empty bins (no value at any location) and how many input times fell in each bin at most."""
+    empty bins (no value at any location), and what was resampled (input times, step, statistic) for the log."""
 
     times: np.ndarray
     values: np.ndarray

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from backend.data.time_axis import TimeStep
 from backend.diagnostics.changepoints import binary_segmentation
 from backend.diagnostics.series_tests import dominant_period, seasonality_strength, stationarity_tests
-from backend.diagnostics.trend import MIN_LENGTH, mann_kendall, seasonal_mann_kendall, variance_s, z_from_s
+from backend.diagnostics.trend import MIN_LENGTH, mann_kendall, seasonal_mann_kendall
 
 FIELDS = ["trend_slope", "trend_z", "trend_p", "seasonality", "period", "adf_p", "kpss_p", "stationarity",
           "change_points", "first_change", "missing_share", "n_values", "mk_z", "mk_p", "slope_per_year",
@@ -77,16 +76,14 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step
     block = values[:, usable].astype(np.float64)
     trend = mann_kendall(block, hamed_rao=True, alpha=settings.alpha)
     out["trend_slope"][usable], out["trend_z"][usable], out["trend_p"][usable] = trend.slope, trend.z, trend.p
-    original_var = variance_s(block)
-    original_z = np.where(original_var > 0, z_from_s(trend.s, original_var), np.nan)
-    out["mk_z"][usable], out["mk_p"][usable] = original_z, 2 * (1 - norm.cdf(np.abs(original_z)))
+    out["mk_z"][usable], out["mk_p"][usable] = trend.z_original, trend.p_original
     if step is not None:
         out["slope_per_year"][usable] = trend.slope * step.per_year
     seasons = seasonal_test_period(step)
     if seasons:
         seasonal = seasonal_mann_kendall(block, seasons)
         out["seasonal_mk_z"][usable], out["seasonal_mk_p"][usable] = seasonal.z, seasonal.p
-        out["seasonal_slope_per_year"][usable] = seasonal.slope * 12 / (seasons * step.months)
+        out["seasonal_slope_per_year"][usable] = seasonal.slope  # per cycle: 12 months or 4 quarters = a year
     intercept[usable] = trend.intercept
     out["period"][usable] = dominant_period(block)
     changes[usable] = binary_segmentation(block, settings.max_changes, settings.min_size)

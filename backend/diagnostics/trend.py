@@ -22,7 +22,9 @@ MIN_LENGTH = 4
 
 @dataclass
 class TrendResult:
-    """Arrays float64[M]; NaN where a series has fewer than MIN_LENGTH values or is constant (see ``reason``)."""
+    """Arrays float64[M]; NaN where a series has fewer than MIN_LENGTH values or is constant (see ``reason``).
+    ``z``/``p`` use ``var_s`` (Hamed–Rao corrected when asked); ``z_original``/``p_original`` are the test without
+    correction (pymannkendall's ``original_test``)."""
 
     s: np.ndarray
     var_s: np.ndarray
@@ -31,6 +33,13 @@ class TrendResult:
     slope: np.ndarray
     intercept: np.ndarray
     n: np.ndarray
+    z_original: np.ndarray
+    p_original: np.ndarray
+
+
+def p_value(z: np.ndarray) -> np.ndarray:
+    """Two-sided normal p of z, as pymannkendall computes it: 2 (1 − Φ(|z|))."""
+    return 2 * (1 - norm.cdf(np.abs(z)))
 
 
 def mk_score(values: np.ndarray) -> np.ndarray:
@@ -108,17 +117,18 @@ def mann_kendall(values: np.ndarray, hamed_rao: bool = True, alpha: float = 0.05
         values = values[:, None]
     n = np.isfinite(values).sum(axis=0).astype(np.float64)
     s = mk_score(values)
-    var_s = variance_s(values)
+    original_var = variance_s(values)
     slope, intercept = sens_slope(values)
+    var_s = original_var
     if hamed_rao:  # a non-positive corrected variance (NaN in pymannkendall) keeps the uncorrected one
         factor = _hamed_rao_factor(values, slope, n, alpha)
-        var_s = np.where(factor > 0, var_s * factor, var_s)
-    z = z_from_s(s, var_s)
-    p = 2 * (1 - norm.cdf(np.abs(z)))
-    bad = (n < MIN_LENGTH) | ~(var_s > 0)
-    for array in (z, p):
-        array[bad] = np.nan
-    return TrendResult(s, var_s, z, p, slope, intercept, n)
+        var_s = np.where(factor > 0, original_var * factor, original_var)
+    z, z_original = z_from_s(s, var_s), z_from_s(s, original_var)
+    p, p_original = p_value(z), p_value(z_original)
+    short = n < MIN_LENGTH
+    for array, variance in ((z, var_s), (p, var_s), (z_original, original_var), (p_original, original_var)):
+        array[short | ~(variance > 0)] = np.nan
+    return TrendResult(s, var_s, z, p, slope, intercept, n, z_original, p_original)
 
 
 def _hamed_rao_factor(values: np.ndarray, slope: np.ndarray, n: np.ndarray, alpha: float) -> np.ndarray:
@@ -171,7 +181,7 @@ def seasonal_mann_kendall(values: np.ndarray, period: int, max_pairs: int = 20_0
     s = mk_score(by_season).reshape(period, m).sum(axis=0)
     var_s = variance_s(by_season).reshape(period, m).sum(axis=0)
     z = z_from_s(s, var_s)
-    p = 2 * (1 - norm.cdf(np.abs(z)))
+    p = p_value(z)
     slope = np.full(m, np.nan)
     i, j = np.triu_indices(cycles, 1)
     chunk = max(1, max_pairs // max(i.size * period, 1))

@@ -233,7 +233,7 @@ def add_resample_parameters(alg: QgsProcessingAlgorithm, with_step: bool = True)
 
 def resample_of(alg: QgsProcessingAlgorithm, parameters, context) -> dict[str, Any]:
     """The ``resample`` step (None = as read) and ``resample_statistic`` of a point or sensor input."""
-    return {"resample": (alg.parameterAsString(parameters, "RESAMPLE", context) or "").strip() or None,
+    return {"resample": text_of(alg, parameters, "RESAMPLE", context),
             "resample_statistic": choice_of(alg, parameters, "RESAMPLE_STATISTIC", context, RESAMPLE_STATISTICS)}
 
 
@@ -257,8 +257,13 @@ def add_time_format_parameter(alg: QgsProcessingAlgorithm) -> None:
         optional=True))
 
 
+def text_of(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> str | None:
+    """An optional text parameter, stripped; None when empty."""
+    return (alg.parameterAsString(parameters, name, context) or "").strip() or None
+
+
 def time_format_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
-    return (alg.parameterAsString(parameters, "TIME_FORMAT", context) or "").strip() or None
+    return text_of(alg, parameters, "TIME_FORMAT", context)
 
 
 def remove_input_copies(request: Any) -> None:
@@ -346,7 +351,7 @@ def add_variable_parameter(alg: QgsProcessingAlgorithm) -> None:
 
 
 def variable_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
-    return (alg.parameterAsString(parameters, "VARIABLE", context) or "").strip() or None
+    return text_of(alg, parameters, "VARIABLE", context)
 
 
 def add_stack_input(alg: QgsProcessingAlgorithm, description: str = "Raster time stack") -> None:

@@ -9,7 +9,8 @@ from st_analyzer.layers import GraduatedPointsPostProcessor
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_duplicates_parameter,
                                            add_html_output, add_resample_parameters, add_time_format_parameter,
                                            add_training_parameters, choice_of, device_of, duplicates_of, file_output,
-                                           ogr_path_of, resample_of, time_format_of, training_config)
+                                           ogr_path_of, resample_of, text_of, time_format_of,
+                                           training_config)
 
 NETWORK_MODEL_TYPES = [("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
                        ("st_transformer", "Spatio-temporal Transformer (attention over time and sensors)"),
@@ -169,7 +170,7 @@ class ForecastNetworkAlgorithm(StAlgorithm):
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         request = {"sensors": sensors, "resample": resample, "output": output,
                    "model": self.parameterAsFile(parameters, "MODEL", context),
-                   "origin": (self.parameterAsString(parameters, "ORIGIN", context) or "").strip() or None,
+                   "origin": text_of(self, parameters, "ORIGIN", context),
                    "device": device_of(self, parameters, context)}
         result = self.run_backend(request, [output], feedback)
         summary = result.summary
