@@ -42,6 +42,7 @@ class BuildRasterStackRequest:
     resample: bool = False
     resampling: str = "bilinear"
     variable: str | None = None     # the variable of NetCDF/HDF5 inputs (band times then come from the file)
+    units: str | None = None        # unit of the values (e.g. K); None = the inputs' band unit, when they have one
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,10 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
     grid = _check_grids(infos, request.resample, reporter)
     summary = summarize_time_axis(times)
     reporter.log(f"Time axis: {summary.describe()}")
+    units = stack_units(request.units, infos, reporter)
     valid_bands, low, high = 0, np.inf, -np.inf
-    with StackWriter(request.output, grid, times, tags={"ST_SOURCE": "st_analyzer buildrasterstack"}) as writer:
+    with StackWriter(request.output, grid, times, tags={"ST_SOURCE": "st_analyzer buildrasterstack"},
+                     units=units) as writer:
         for index, item in enumerate(bands):
             with open_raster(item.info.path) as src:
                 values = _read_on_grid(src, item.band, grid, request.resampling)
@@ -157,4 +160,15 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
     return CommandResult({"OUTPUT": str(Path(request.output).absolute())},
                          {"bands": len(bands), "time_axis": summary.to_dict(),
                           "times": [format_time(t) for t in times], "value_min": low, "value_max": high,
-                          "width": grid.width, "height": grid.height})
+                          "width": grid.width, "height": grid.height, "units": units})
+
+
+def stack_units(asked: str | None, infos: list[RasterFileInfo], reporter: Reporter) -> str | None:
+    """The stack's unit: the one asked for, else the inputs' band unit (a warning when they disagree)."""
+    if asked:
+        return asked
+    found = sorted({info.units for info in infos if info.units})
+    if len(found) > 1:
+        reporter.warning(f"The inputs give different units ({', '.join(found)}); the stack says {found[0]}. Set "
+                         "UNITS to state the right one.")
+    return found[0] if found else None

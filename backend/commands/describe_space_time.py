@@ -13,12 +13,13 @@ from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
-from backend.data.raster_io import (grid_of, iter_windows, open_raster,
+from backend.data.raster_io import (band_units, grid_of, iter_windows, open_raster,
                                     read_block, required_band_times, write_single_raster)
 from backend.data.time_axis import TimeAxisSummary, format_time, summarize_time_axis
 from backend.errors import UserInputError
 from backend.progress import Reporter
-from backend.report.html import HtmlReport, new_figure
+from backend.data.units import axis_label
+from backend.report.html import HtmlReport, new_figure, plot_series
 
 
 @dataclass
@@ -72,9 +73,10 @@ def _series_figure(times: np.ndarray, columns: dict[str, np.ndarray], title: str
     fig.delaxes(axes)
     for i, (label, values) in enumerate(columns.items(), start=1):
         ax = fig.add_subplot(len(columns), 1, i)
-        ax.plot(pd.DatetimeIndex(times), values, lw=0.8, color="#2d5384")
+        plot_series(ax, times, values, lw=0.8, color="#2d5384")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+    ax.set_xlabel("time (UTC)")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -82,6 +84,7 @@ def _series_figure(times: np.ndarray, columns: dict[str, np.ndarray], title: str
 
 def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outputs: AtomicOutputs):
     with open_raster(request.raster) as src:
+        units = band_units(src)
         times = required_band_times(src, request.raster)
         axis = summarize_time_axis(times)
         grid = grid_of(src)
@@ -133,8 +136,8 @@ def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
                        "cells always observed": summary["cells_never_missing"]})
     _time_section(report, axis)
     report.heading("Values")
-    report.key_values({k: summary[k] for k in ("min", "max", "mean", "std")})
-    report.figure(_series_figure(times, {"mean": mean, "missing share": 1 - count / cells},
+    report.key_values({k: summary[k] for k in ("min", "max", "mean", "std")} | {"units": units or "not in the file"})
+    report.figure(_series_figure(times, {axis_label("mean", units): mean, "missing share": 1 - count / cells},
                                  "Spatial mean and missing share per time step"),
                   "Mean over all valid cells, and share of cells with no data, at each time step.")
     fig, ax = new_figure(6, 4.5)
@@ -227,9 +230,9 @@ def _describe_points(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
         report.warning(f"{len(empty)} station(s) have no observation: {', '.join(empty[:10])}.")
     _time_section(report, axis)
     report.heading("Values")
-    report.key_values(values)
+    report.key_values(values | {"units": request.points.units or "not given (UNITS)"})
     report.figure(_series_figure(panel.times, {"stations observed": per_time_count,
-                                               "mean": _mean_per_time(panel.values)},
+                                               axis_label("mean", request.points.units): _mean_per_time(panel.values)},
                                  "Stations observed and network mean per time step"),
                   "Number of stations with a value, and their mean, at each time step.")
     report.figure(_availability_figure(panel, stations), "Data availability per station: blue = observed, "

@@ -21,7 +21,8 @@ from backend.data.raster_io import StackWriter, band_times_from_metadata, grid_o
 from backend.data.time_axis import format_time, summarize_time_axis
 from backend.errors import UserInputError
 from backend.progress import Reporter
-from backend.report.html import HtmlReport, new_figure
+from backend.data.units import axis_label
+from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 
 @dataclass
@@ -58,10 +59,11 @@ def _point_report(request, detection: Detection, events: pd.DataFrame) -> HtmlRe
         part = table[table["station_id"] == station]
         fig, ax = new_figure(9, 2.6)
         times = pd.DatetimeIndex(part["time"])
-        ax.plot(times, part["observed"], lw=0.7, color="#2d5384", label="observed")
-        ax.plot(times, part["expected"], lw=0.7, color="#999999", label="expected")
+        plot_series(ax, times, part["observed"], lw=0.7, color="#2d5384", label="observed")
+        plot_series(ax, times, part["expected"], lw=0.7, color="#999999", label="expected")
         flagged = part["is_anomaly"] > 0
         ax.plot(times[flagged.to_numpy()], part["observed"][flagged], "o", ms=3, color="#c0504d", label="flagged")
+        label_time_axes(ax, axis_label("value", request.points.units))
         ax.legend(fontsize=7)
         ax.set_title(str(station))
         report.figure(fig, f"Station {station}: observed, expected and flagged values.")

@@ -22,7 +22,8 @@ from backend.diagnostics.sources import (aggregate, point_output_path, raster_ou
 from backend.errors import UserInputError
 from backend.memory import require_memory
 from backend.progress import Reporter
-from backend.report.html import HtmlReport, new_figure
+from backend.data.units import axis_label, per_year_units
+from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 
 
@@ -39,7 +40,7 @@ def _point_frame(panel, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame({"station_id": panel.ids, **{k: np.asarray(v) for k, v in columns.items()}})
 
 
-def _diagnostics_report(title, fields, period, step, outputs, path, examples) -> None:
+def _diagnostics_report(title, fields, period, step, outputs, path, examples, units: str | None) -> None:
     report = HtmlReport(title)
     report.heading("Summary")
     n = fields["n_values"]
@@ -51,6 +52,8 @@ def _diagnostics_report(title, fields, period, step, outputs, path, examples) ->
                        "significant trend (p < 0.05, Hamed-Rao)": f"{int(significant.sum())} "
                        f"({int((significant & (fields['trend_slope'] > 0)).sum())} up, "
                        f"{int((significant & (fields['trend_slope'] < 0)).sum())} down)",
+                       f"median Sen's slope ({per_year_units(units)})": float(np.nanmedian(fields["slope_per_year"]))
+                       if np.isfinite(fields["slope_per_year"]).any() else "n/a",
                        "median seasonality strength": float(np.nanmedian(fields["seasonality"]))
                        if np.isfinite(fields["seasonality"]).any() else "n/a",
                        "with change points": int((fields["change_points"] > 0).sum())})
@@ -58,10 +61,11 @@ def _diagnostics_report(title, fields, period, step, outputs, path, examples) ->
     report.table(pd.DataFrame({"field": list(DESCRIPTIONS), "meaning": list(DESCRIPTIONS.values())}))
     for name, times, series, slope, intercept, changes in examples:
         fig, ax = new_figure(8, 2.6)
-        ax.plot(times, series, lw=0.8, color="#2d5384", label="values")
+        plot_series(ax, times, series, lw=0.8, color="#2d5384", label="values")
         index = np.arange(series.size)
         if np.isfinite(slope):
             ax.plot(times, intercept + slope * index, color="#c0504d", lw=1.2, label="Sen's slope")
+        label_time_axes(ax, axis_label("value", units))
         for c in changes[changes >= 0]:
             ax.axvline(times[c], color="#888888", ls="--", lw=0.8)
         ax.legend(fontsize=7)
@@ -140,7 +144,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             reporter.warning(f"{short} location(s) have fewer than 4 values: their tests are left empty (NA).")
         if request.output_report:
             _diagnostics_report("Time-series diagnostics", fields, period, step, outputs, request.output_report,
-                                examples)
+                                examples, request.source.units())
     significant = int(np.nansum(fields["trend_p"] < settings.alpha))
     reporter.log(f"{significant} of {fields['n_values'].size} locations have a significant trend (Hamed-Rao MK, "
                  f"p < {settings.alpha}).")
@@ -259,9 +263,9 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
                                "neighbourhood": where["kind"], "significance": f"FDR-adjusted p < {request.alpha}"})
             report.table(pd.DataFrame({"category": counts.index, "locations": counts.to_numpy()}))
             fig, ax = new_figure(8, 3)
-            ax.plot(times, hot.sum(axis=1), color="#c0504d", label="hot")
-            ax.plot(times, cold.sum(axis=1), color="#2d5384", label="cold")
-            ax.set_ylabel("significant locations")
+            plot_series(ax, times, hot.sum(axis=1), color="#c0504d", label="hot")
+            plot_series(ax, times, cold.sum(axis=1), color="#2d5384", label="cold")
+            label_time_axes(ax, "significant locations")
             ax.legend(fontsize=7)
             report.figure(fig, "Number of significant hot and cold spots per time step.")
             report.write(request.output_report, outputs)
@@ -346,8 +350,9 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
             colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
             for cluster, part in profiles.groupby("cluster"):
                 colour = colours[(cluster - 1) % len(colours)]
-                ax.plot(part["time"], part["mean"], color=colour, lw=1.2, label=f"cluster {cluster}")
+                plot_series(ax, part["time"], part["mean"], color=colour, lw=1.2, label=f"cluster {cluster}")
                 ax.fill_between(part["time"], part["p10"], part["p90"], color=colour, alpha=0.15)
+            label_time_axes(ax, axis_label("cluster mean", source.units()))
             ax.legend(fontsize=7)
             report.figure(fig, "Cluster mean profiles with the 10–90 % band of their members.")
             report.write(request.output_report, outputs)

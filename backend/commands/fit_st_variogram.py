@@ -13,6 +13,7 @@ from backend.commands.inputs import PointInput, VariogramSettings
 from backend.data.atomic import AtomicOutputs
 from backend.kriging.workflow import VariogramFit, fit_variogram, kriging_panel
 from backend.progress import Reporter
+from backend.data.units import axis_label, squared_units
 from backend.report.html import HtmlReport, new_figure
 
 
@@ -25,7 +26,7 @@ class FitStVariogramRequest:
     variogram: VariogramSettings = field(default_factory=VariogramSettings)
 
 
-def variogram_figure(fit: VariogramFit):
+def variogram_figure(fit: VariogramFit, units: str | None = None):
     """Sample semivariance against distance, one colour per time lag, with the fitted model's curves."""
     sample = fit.sample.valid()
     model = fit.best.model
@@ -40,27 +41,37 @@ def variogram_figure(fit: VariogramFit):
                 label=f"lag {lag:g} {model.time_unit}")
         ax.plot(distance / 1000 * scale, model.gamma(distance, lag), "-", lw=1.2, color=colour)
     ax.set_xlabel("distance (km)")
-    ax.set_ylabel("semivariance")
+    ax.set_ylabel(axis_label("semivariance", squared_units(units)))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return fig
 
 
-def variogram_report(fit: VariogramFit, title: str, report: HtmlReport | None = None) -> HtmlReport:
+def sample_table(fit: VariogramFit, units: str | None) -> pd.DataFrame:
+    """The sample variogram bins for the report: distances in km, semivariance with its unit."""
+    frame = fit.sample.valid().to_frame()
+    frame["spacelag"], frame["dist"] = frame["spacelag"] / 1000.0, frame["dist"] / 1000.0
+    return frame.rename(columns={"spacelag": "distance bin (km)", "dist": "mean distance (km)",
+                                 "timelag": f"time lag ({fit.best.model.time_unit})",
+                                 "gamma": axis_label("semivariance", squared_units(units)), "np": "pairs"})
+
+
+def variogram_report(fit: VariogramFit, title: str, report: HtmlReport | None = None,
+                     units: str | None = None) -> HtmlReport:
     report = report or HtmlReport(title)
     report.heading("Fitted model")
     report.paragraph(fit.best.model.describe())
     report.key_values({"fit error (MSE)": fit.best.mse, "weighted error": fit.best.weighted_error,
                        "gstat fit.method": fit.best.model.fit.get("fit_method"),
                        "converged": "yes" if fit.best.converged else f"no ({fit.best.message})"})
-    report.figure(variogram_figure(fit), "Sample variogram (points) and fitted model (lines), per time lag.")
+    report.figure(variogram_figure(fit, units), "Sample variogram (points) and fitted model (lines), per time lag.")
     if len(fit.all_fits) > 1:
         report.heading("All models tried")
         report.table(pd.DataFrame([{"model": f.model.stModel, "MSE": f.mse, "weighted error": f.weighted_error,
                                     "CV RMSE": f.model.fit.get("cv_rmse", float("nan")), "converged": f.converged}
                                    for f in fit.all_fits]).sort_values("MSE"))
     report.heading("Sample variogram")
-    report.table(fit.sample.valid().to_frame(), max_rows=40)
+    report.table(sample_table(fit, units), max_rows=40)
     return report
 
 
@@ -74,7 +85,8 @@ def fit_st_variogram(request: FitStVariogramRequest, reporter: Reporter) -> Comm
     with AtomicOutputs() as outputs:
         fit.best.model.save(outputs.temporary(request.output_model))
         if request.output_report:
-            variogram_report(fit, f"Space-time variogram: {Path(request.points.path).name}").write(
+            variogram_report(fit, f"Space-time variogram: {Path(request.points.path).name}",
+                             units=request.points.units).write(
                 request.output_report, outputs)
         if request.output_table:
             from backend.data.point_io import write_table

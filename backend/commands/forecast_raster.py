@@ -39,17 +39,17 @@ class BaselineForecastRequest:
     horizon: int = 6
 
 
-def _write(outputs, grid, times, frames: dict[str, np.ndarray]) -> None:
+def _write(outputs, grid, times, frames: dict[str, np.ndarray], units: str | None) -> None:
     for path, values in frames.items():
         if path:
-            with StackWriter(path, grid, times, outputs=outputs) as writer:
+            with StackWriter(path, grid, times, outputs=outputs, units=units) as writer:
                 for band, frame in enumerate(values):
                     writer.write_band(band, frame)
 
 
-def _summary(times, values, step):
+def _summary(times, values, step, units: str | None):
     finite = values[np.isfinite(values)]
-    return {"times": [format_time(t) for t in times], **step.fields(),
+    return {"times": [format_time(t) for t in times], **step.fields(), "units": units,
             "value_min": float(finite.min()) if finite.size else 0.0, "value_max": float(finite.max()) if finite.size else 1.0}
 
 
@@ -63,7 +63,8 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
     stack, step = regular_stack(request.input, reporter)
     if request.resample and config.grid.difference(stack.grid):
         reporter.warning(f"The stack has {config.grid.difference(stack.grid)}; it is resampled onto the model's grid.")
-        stack = RasterStack(reproject_values(stack.values, stack.grid, config.grid), stack.times, config.grid)
+        stack = RasterStack(reproject_values(stack.values, stack.grid, config.grid), stack.times, config.grid,
+                            units=stack.units)
     check_compatible(config, stack.grid, step)
     if stack.times.size < config.lookback:
         raise UserInputError(f"The stack has {stack.times.size} time steps; the model needs the last {config.lookback}.")
@@ -77,11 +78,11 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
     frames = [np.where(never[None], np.nan, a[0]) for a in (mean, low, high)]
     with AtomicOutputs() as outputs:
         _write(outputs, stack.grid, times, {request.output: frames[0], request.output_lower: frames[1],
-                                            request.output_upper: frames[2]})
+                                            request.output_upper: frames[2]}, stack.units)
     reporter.progress(100, f"forecast {format_time(times[0])} … {format_time(times[-1])}")
     produced = {"OUTPUT": request.output, "OUTPUT_LOWER": request.output_lower, "OUTPUT_UPPER": request.output_upper}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         _summary(times, frames[0], step))
+                         _summary(times, frames[0], step, stack.units))
 
 
 @command("baselineforecast", BaselineForecastRequest, "Baseline forecast")
@@ -95,5 +96,5 @@ def baseline_forecast(request: BaselineForecastRequest, reporter: Reporter) -> C
     frames = baselines.predict(request.method, stack.times.size - 1, request.horizon)
     times = future_times(stack.times[-1], step, request.horizon)
     with AtomicOutputs() as outputs:
-        _write(outputs, stack.grid, times, {request.output: frames})
-    return CommandResult({"OUTPUT": str(Path(request.output).absolute())}, _summary(times, frames, step))
+        _write(outputs, stack.grid, times, {request.output: frames}, stack.units)
+    return CommandResult({"OUTPUT": str(Path(request.output).absolute())}, _summary(times, frames, step, stack.units))

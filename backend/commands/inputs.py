@@ -33,6 +33,7 @@ class PointInput:
     duplicates: str = "refuse"           # repeated station-times: refuse, mean, median, first, last, sum
     resample: str | None = None          # regular step to aggregate to first: 1h, 1D, 1M, 3M, 1Y …; None = as read
     resample_statistic: str = "mean"     # mean, median, sum, last, first, min, max of the readings in each step
+    units: str | None = None             # unit of the values (e.g. µg/m³) for outputs and reports; None = unknown
 
     def read(self, reporter=None) -> PointPanel:
         return resampled_as_asked(self._read(reporter), self.resample, self.resample_statistic, reporter)
@@ -70,6 +71,7 @@ class SensorInput:
     time_format: str | None = None       # strptime pattern of the table's time column; None = ISO / inferred
     duplicates: str = "refuse"           # repeated sensor-times: refuse, mean, median, first, last, sum
     resample_statistic: str = "mean"     # statistic of the readings per step when the command resamples
+    units: str | None = None             # unit of the readings (e.g. mph) for outputs and reports; None = unknown
 
     def read(self, reporter=None) -> PointPanel:
         import numpy as np
@@ -108,6 +110,15 @@ class SeriesSource:
         panel = self.points.read(reporter)
         panel = resampled_as_asked(panel, time_step, self.points.resample_statistic, reporter)
         return panel.on_regular_axis()
+
+    def units(self) -> str | None:
+        """The unit of the values: the point input's ``units``, or the stack's band unit."""
+        if self.points is not None and self.points.path:
+            return self.points.units
+        from backend.data.raster_io import band_units, open_raster
+
+        with open_raster(self.raster) as src:
+            return band_units(src)
 
     def raster_times(self) -> tuple[np.ndarray, TimeStep]:
         from backend.data.raster_io import open_raster, required_band_times

@@ -21,7 +21,8 @@ from backend.errors import UserInputError
 from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices
 from backend.forecast.network_training import NetworkTrainConfig
 from backend.progress import Reporter
-from backend.report.html import HtmlReport, new_figure
+from backend.data.units import axis_label
+from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 
 @dataclass
@@ -55,7 +56,7 @@ def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter
                              "step.") from exc
 
 
-def _report(title, config, history, evaluation, panel, times, device, outputs, path) -> None:
+def _report(title, config, history, evaluation, panel, times, device, outputs, path, units: str | None) -> None:
     report = HtmlReport(title)
     report.heading("Model")
     report.key_values({"model type": config.architecture, "sensors": panel.n_stations,
@@ -77,7 +78,7 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
     fig, ax = new_figure(6, 5)
     image = ax.scatter(panel.xy[:, 0], panel.xy[:, 1], c=evaluation.station_mae, cmap="magma_r", s=30,
                        edgecolors="k", linewidths=0.3)
-    fig.colorbar(image, ax=ax, label="MAE, all steps (test)")
+    fig.colorbar(image, ax=ax, label=axis_label("MAE, all steps (test)", units))
     ax.set_aspect("equal")
     ax.set_title("Model error per sensor")
     report.figure(fig, "Where the model errs most in the test period (layer coordinates).")
@@ -87,9 +88,11 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
     for sensor in picks:
         fig, ax = new_figure(8, 2.6)
         when = times[example["origins"] + 1]
-        ax.plot(when, example["truth_h1"][:, sensor], color="k", lw=1, label="observed")
-        ax.plot(when, example["model_h1"][:, sensor], color="#1f77b4", lw=1, label="model, 1 step ahead")
-        ax.plot(when, example["persistence_h1"][:, sensor], color="#aaaaaa", lw=1, ls="--", label="persistence")
+        plot_series(ax, when, example["truth_h1"][:, sensor], color="k", lw=1, label="observed")
+        plot_series(ax, when, example["model_h1"][:, sensor], color="#1f77b4", lw=1, label="model, 1 step ahead")
+        plot_series(ax, when, example["persistence_h1"][:, sensor], color="#aaaaaa", lw=1, ls="--",
+                    label="persistence")
+        label_time_axes(ax, axis_label("value", units))
         ax.legend(fontsize=7)
         ax.set_title(f"Sensor {panel.ids[sensor]} (MAE {evaluation.station_mae[sensor]:.3g})")
         report.figure(fig, "Start of the test period, one step ahead.")
@@ -137,7 +140,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(f"Network forecaster: {config.architecture}", config, history, evaluation, panel, panel.times,
-                    device, outputs, request.output_report)
+                    device, outputs, request.output_report, request.sensors.units)
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
@@ -207,4 +210,4 @@ def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> Com
                          {"features": int(len(table)), "sensors": int(sensors.size), "horizon": horizon,
                           "origin": format_time(panel.times[origin_index]), "first_time": format_time(times[0]),
                           "last_time": format_time(times[-1]), "value_min": float(np.nanmin(mean)),
-                          "value_max": float(np.nanmax(mean))})
+                          "value_max": float(np.nanmax(mean)), "units": request.sensors.units})

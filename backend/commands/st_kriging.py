@@ -16,6 +16,7 @@ from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter
 from backend.data.raster_stack import GridSpec
 from backend.data.time_axis import TimeStep, format_time, parse_time_step, parse_times, steps_until, summarize_time_axis
+from backend.data.units import squared_units
 from backend.errors import UserInputError
 from backend.kriging.kriging import SpaceTimePoints, krige, kriging_work_bytes, observations, time_in_model_units
 from backend.kriging.workflow import kriging_panel, model_for
@@ -123,8 +124,10 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     x, y = spec.transform * (cols.ravel(), rows.ravel())
     xy = np.column_stack([x, y]) / model.distance_scale()
     low, high, var_low, var_high = np.inf, -np.inf, np.inf, -np.inf
-    with StackWriter(request.output, spec, times, outputs=outputs) as pred_out, \
-            StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs) as var_out:
+    units = request.points.units
+    with StackWriter(request.output, spec, times, outputs=outputs, units=units) as pred_out, \
+            StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs,
+                        units=squared_units(units)) as var_out:
         for band, when in enumerate(times):
             t = np.full(cells, time_in_model_units(np.array([when]), origin, model)[0])
             band_reporter = reporter.scaled(20 + 80 * band / times.size, 20 + 80 * (band + 1) / times.size)
@@ -138,7 +141,7 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
             reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
     return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
         {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
-         **step.fields(),
+         **step.fields(), "units": units, "variance_units": squared_units(units),
          "value_min": low, "value_max": high,
          "variance_min": var_low, "variance_max": var_high}
 

@@ -17,6 +17,7 @@ from backend.kriging.fitting import fit_model, initial_model
 from backend.kriging.sample_variogram import sample_variogram
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.progress import Reporter
+from backend.data.units import axis_label
 from backend.report.html import HtmlReport, new_figure
 
 
@@ -85,8 +86,8 @@ def _report(request, model, cv, baseline) -> HtmlReport:
     ax.plot(res["observed"], res["predicted"], ".", ms=2, alpha=0.4, color="#2d5384")
     low, high = np.nanmin(res["observed"]), np.nanmax(res["observed"])
     ax.plot([low, high], [low, high], "k--", lw=0.8)
-    ax.set_xlabel("observed")
-    ax.set_ylabel("predicted (station left out)")
+    ax.set_xlabel(axis_label("observed", request.points.units))
+    ax.set_ylabel(axis_label("predicted (station left out)", request.points.units))
     report.figure(fig, "Observed against cross-validated predictions.")
     report.heading("Per station (largest RMSE first)")
     report.table(cv.per_station.sort_values("rmse", ascending=False), rest="are in the per-station layer (OUTPUT_TABLE)")

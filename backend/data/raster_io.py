@@ -40,6 +40,7 @@ class RasterFileInfo:
     nodata: float | None
     band_times: np.ndarray | None  # datetime64[s][band_count], or None when not in the metadata
     descriptions: tuple[str | None, ...]
+    units: str | None = None    # the bands' unit (see band_units)
 
 
 def open_raster(path: str | Path):
@@ -71,7 +72,7 @@ def inspect_raster(path: str | Path) -> RasterFileInfo:
     with open_raster(path) as src:
         return RasterFileInfo(Path(path), grid_of(src), src.count,
                               None if src.nodata is None else float(src.nodata),
-                              band_times_from_metadata(src), tuple(src.descriptions))
+                              band_times_from_metadata(src), tuple(src.descriptions), band_units(src))
 
 
 _NETCDF_UNITS = re.compile(r"^\s*(\w+)\s+since\s+(.+?)\s*$")
@@ -173,7 +174,14 @@ def read_stack(path: str | Path, window: Window | None = None) -> RasterStack:
                        f"Reading {path} whole ({grid.width}×{grid.height} px, {src.count} bands)",
                        "Use a smaller extent, a coarser grid or fewer time steps (clip or resample the stack first).")
         values = read_block(src, window)
-        return RasterStack(values, times, grid, list(src.descriptions) if any(src.descriptions) else None)
+        return RasterStack(values, times, grid, list(src.descriptions) if any(src.descriptions) else None,
+                           units=band_units(src))
+
+
+def band_units(src) -> str | None:
+    """The unit of a raster's values: the first band unit type GDAL reports (a NetCDF variable's ``units``
+    attribute, a GeoTIFF's band unit), None when no band has one."""
+    return next((unit.strip() for unit in src.units if unit and unit.strip()), None)
 
 
 def reproject_values(values: np.ndarray, source: GridSpec, target: GridSpec, resampling: str = "bilinear") -> np.ndarray:
@@ -204,14 +212,16 @@ class StackWriter:
 
     def __init__(self, path: str | Path, grid: GridSpec, times: np.ndarray | None,
                  band_names: list[str] | None = None, tags: dict[str, str] | None = None,
-                 outputs: AtomicOutputs | None = None) -> None:
-        """``times`` None: bands that are not times (e.g. statistics), named by ``band_names``."""
+                 outputs: AtomicOutputs | None = None, units: str | None = None) -> None:
+        """``times`` None: bands that are not times (e.g. statistics), named by ``band_names``; ``units`` is
+        written as every band's unit type (QGIS and GDAL show it)."""
         self.path = Path(path)
         self.grid = grid
         self.times = None if times is None else np.asarray(times, dtype="datetime64[s]")
         self._iso = [format_time(t) for t in self.times] if self.times is not None else None
         self._names = band_names or self._iso
         self._tags = dict(tags or {})
+        self._units = units
         self._own_outputs = outputs is None
         self._outputs = outputs or AtomicOutputs()
         self._dst = None
@@ -240,6 +250,8 @@ class StackWriter:
             if exc_type is None:
                 for i, name in enumerate(self._names, start=1):
                     self._dst.set_band_description(i, name)
+                    if self._units:
+                        self._dst.set_band_unit(i, self._units)
                     if self._iso:
                         self._dst.update_tags(i, time=self._iso[i - 1])
                 times_tag = {TIMES_TAG: ",".join(self._iso)} if self._iso else {}
@@ -253,7 +265,7 @@ class StackWriter:
 def write_stack(stack: RasterStack, path: str | Path, tags: dict[str, str] | None = None,
                 outputs: AtomicOutputs | None = None) -> Path:
     """Write a whole in-memory stack as a multiband GeoTIFF with band times."""
-    with StackWriter(path, stack.grid, stack.times, stack.band_names, tags, outputs) as writer:
+    with StackWriter(path, stack.grid, stack.times, stack.band_names, tags, outputs, stack.units) as writer:
         writer.write_window(stack.values, Window(0, 0, stack.grid.width, stack.grid.height))
     return Path(path)
 

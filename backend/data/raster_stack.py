@@ -57,6 +57,7 @@ class RasterStack:
     times: datetime64[s][T], strictly increasing, UTC.
     grid: the common grid of all bands.
     band_names: optional per-band labels (defaults to the ISO times).
+    units: the unit of the values (e.g. "K", "µg/m³"; the bands' GDAL unit type), None when unknown.
     """
 
     values: np.ndarray
@@ -64,6 +65,7 @@ class RasterStack:
     grid: GridSpec
     band_names: list[str] | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    units: str | None = None
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float32)

@@ -15,5 +15,5 @@ def regular_stack(path: str, reporter: Reporter) -> tuple[RasterStack, TimeStep]
     times, values, step = on_regular_axis(stack.times, stack.values)
     if values is not stack.values:
         reporter.warning(f"{times.size - stack.times.size} missing time step(s) are treated as no data.")
-        stack = RasterStack(values, times, stack.grid)
+        stack = RasterStack(values, times, stack.grid, units=stack.units)
     return stack, step

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.data.time_axis import MEAN_MONTH_SECONDS
+from backend.data.units import readable_length, readable_number
 from backend.errors import UserInputError
 from backend.kriging.basic_models import MAX_MAGNITUDE, BasicVariogram, VariogramComponent
 
@@ -131,14 +132,20 @@ class SpaceTimeModel:
         return out
 
     def describe(self) -> str:
+        """One line: each variogram's components with ranges in km (distances) or time units, then the sills."""
         parts = [f"{self.stModel} model ({self.distance_unit}, {self.time_unit})"]
         for name in ("space", "time", "joint"):
             v = getattr(self, name)
             if v is not None:
+                unit = self.time_unit if name == "time" else self.distance_unit
                 parts.append(f"{name}: " + " + ".join(
-                    f"{c.model}(psill={c.psill:.4g}" + (f", range={c.range:.4g}" if c.model != "Nug" else "") + ")"
+                    f"{c.model}(psill={readable_number(c.psill)}"
+                    + (f", range={readable_length(c.range, unit)}" if c.model != "Nug" else "") + ")"
                     for c in v.components))
-        parts += [f"{n}={getattr(self, n):.4g}" for n in ("sill", "nugget", "k", "stAni") if getattr(self, n) is not None]
+        parts += [f"{n}={readable_number(getattr(self, n))}" for n in ("sill", "nugget", "k")
+                  if getattr(self, n) is not None]
+        if self.stAni is not None:
+            parts.append(f"stAni={readable_length(self.stAni, self.distance_unit)} per {self.time_unit}")
         return "; ".join(parts)
 
     @classmethod

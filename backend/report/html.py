@@ -10,10 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backend import __version__
 from backend.data.atomic import AtomicOutputs
+from backend.data.units import readable_number
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
@@ -30,9 +32,10 @@ footer{margin-top:3em;font-size:.8em;color:#777}
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, (float, np.floating)):
+        return readable_number(float(value))
     return html.escape(str(value))
+
 
 
 @dataclass
@@ -85,6 +88,29 @@ class HtmlReport:
 
     def write(self, path: str | Path, outputs: AtomicOutputs) -> None:
         outputs.temporary(path).write_text(self.render(), encoding="utf-8")
+
+
+def plot_series(ax, times, values, **style):
+    """A time series line that breaks where readings are missing: at NaN and across gaps longer than 1.5 times the
+    usual interval (a station without readings for two months is not drawn as a straight line). ``times``:
+    datetime64[N] (or a DatetimeIndex), ``values``: float[N]."""
+    times = pd.DatetimeIndex(times).to_numpy(dtype="datetime64[ns]")
+    values = np.asarray(values, dtype=float)
+    if times.size > 2:
+        intervals = np.diff(times).astype(np.float64)
+        usual = np.median(intervals)
+        gaps = np.flatnonzero(intervals > 1.5 * usual) + 1 if usual > 0 else np.array([], dtype=int)
+        if gaps.size:
+            middles = times[gaps - 1] + (times[gaps] - times[gaps - 1]) // 2
+            times = np.insert(times, gaps, middles)
+            values = np.insert(values, gaps, np.nan)
+    return ax.plot(pd.DatetimeIndex(times), values, **style)
+
+
+def label_time_axes(ax, value_label: str) -> None:
+    """Axis labels of a time-series plot: "time (UTC)" and the values with their unit (see units.axis_label)."""
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel(value_label)
 
 
 def new_figure(width: float = 8.0, height: float = 3.0):

@@ -168,7 +168,7 @@ def test_grid_kriging_writes_prediction_and_variance_stacks(tmp_path):
     import rasterio
 
     (tmp_path / "m.json").write_text(json.dumps(MODELS["separable"]))
-    run_command("stkriging", {"points": PM10_INPUT, "model_file": str(tmp_path / "m.json"),
+    result = run_command("stkriging", {"points": dict(PM10_INPUT, units="µg/m³"), "model_file": str(tmp_path / "m.json"),
                               "kriging": {"nmax": 30, "st_ani": 60000},
                               "grid": {"xmin": 300000, "ymin": 5300000, "xmax": 900000, "ymax": 6100000,
                                        "pixel_size": 50000, "start": "2005-02-01", "end": "2005-02-03", "step": "1 day"},
@@ -179,6 +179,8 @@ def test_grid_kriging_writes_prediction_and_variance_stacks(tmp_path):
         values = pred.read()
         assert np.isfinite(values).all() and 0 < values.mean() < 60  # µg/m³
         assert (var.read() > 0).all()
+        assert set(pred.units) == {"µg/m³"} and set(var.units) == {"(µg/m³)²"}  # units travel in the file
+    assert (result.summary["units"], result.summary["variance_units"]) == ("µg/m³", "(µg/m³)²")
 
 
 def test_point_targets_get_pred_and_var(tmp_path):
