@@ -20,8 +20,9 @@ def _qdatetime(iso: str) -> QDateTime:
 
 
 def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp_name: str = "Viridis",
-                     band: int = 1, invert: bool = False) -> None:
-    """One colour ramp from ``minimum`` to ``maximum`` (the same for every band, so animations compare)."""
+                     band: int = 1, invert: bool = False, units: str | None = None) -> None:
+    """One colour ramp from ``minimum`` to ``maximum`` (the same for every band, so animations compare); legend
+    labels rounded, with ``units`` when known."""
     if maximum <= minimum:
         maximum = minimum + 1.0
     ramp = QgsStyle.defaultStyle().colorRamp(ramp_name)
@@ -30,8 +31,8 @@ def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp
     function = QgsColorRampShader(minimum, maximum, ramp, QgsColorRampShader.Interpolated)
     function.classifyColorRamp(7, band)
     items = function.colorRampItemList()
-    for item in items:  # legend labels with 3 significant digits (285.546906 → 286)
-        item.label = legend_number(item.value, maximum - minimum)
+    for item in items:  # legend labels with 3 significant digits (285.546906 → 286 K)
+        item.label = with_units(legend_number(item.value, maximum - minimum), units)
     function.setColorRampItemList(items)
     shader = QgsRasterShader(minimum, maximum)
     shader.setRasterShaderFunction(function)
@@ -48,6 +49,11 @@ def legend_number(value: float, span: float) -> str:
 
     decimals = max(0, 2 - int(math.floor(math.log10(abs(span))))) if span > 0 else 2
     return f"{value:,.{decimals}f}"
+
+
+def with_units(text: str, units: str | None) -> str:
+    """A legend label with its unit: "286 K"; the text alone when the unit is unknown."""
+    return f"{text} {units}" if units else text
 
 
 def apply_named_style(layer: QgsMapLayer, style: str) -> bool:
@@ -97,8 +103,10 @@ def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: fl
     return "fixed range"
 
 
-def style_graduated_points(layer, field: str = "score", time_field: str = "time", ramp: str = "Reds") -> None:
-    """Points coloured and sized by a field (graduated, 5 classes), with feature times for the temporal controller."""
+def style_graduated_points(layer, field: str = "score", time_field: str = "time", ramp: str = "Reds",
+                           units: str | None = None) -> None:
+    """Points coloured and sized by a field (graduated, 5 classes; rounded labels with ``units``), with feature
+    times for the temporal controller."""
     from qgis.core import QgsGraduatedSymbolRenderer, QgsSymbol
 
     symbol = QgsSymbol.defaultSymbol(layer.geometryType())
@@ -107,6 +115,12 @@ def style_graduated_points(layer, field: str = "score", time_field: str = "time"
     renderer.setSourceColorRamp(QgsStyle.defaultStyle().colorRamp(ramp))
     renderer.updateClasses(layer, QgsGraduatedSymbolRenderer.Jenks, 5)
     renderer.setSymbolSizes(1.5, 5.0)
+    ranges = renderer.ranges()
+    if ranges:
+        span = ranges[-1].upperValue() - ranges[0].lowerValue()
+        for index, item in enumerate(ranges):
+            renderer.updateRangeLabel(index, with_units(f"{legend_number(item.lowerValue(), span)} – "
+                                                        f"{legend_number(item.upperValue(), span)}", units))
     layer.setRenderer(renderer)
     set_feature_times(layer, time_field)
     layer.triggerRepaint()
@@ -130,10 +144,14 @@ def set_feature_times(layer, time_field: str) -> bool:
 
 
 def time_span_text(times_iso: list[str]) -> str:
-    """Short text of a time span for layer names: 2005-01-10…16, 2005-01-10…03-31, 2005-01-10…2006-01-09."""
+    """Short text of a time span for layer names: 2005-01-10…16, 2005-01-10…03-31, 2005-01-10…2006-01-09, and
+    with hours when the times are not all midnight: 2019-03-09 00:00…05:00."""
     if not times_iso:
         return ""
     first, last = times_iso[0][:10], times_iso[-1][:10]
+    clock = [t[11:16] for t in (times_iso[0], times_iso[-1])] if len(times_iso[0]) > 11 else ["00:00", "00:00"]
+    if clock != ["00:00", "00:00"]:
+        return f"{first} {clock[0]}…{'' if first == last else last + ' '}{clock[1]}"
     if first == last:
         return first
     common = 8 if first[:8] == last[:8] else 5 if first[:5] == last[:5] else 0
@@ -166,6 +184,8 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
     alive here (Processing does not own Python post-processors)."""
 
     _alive: list["ResultPostProcessor"] = []
+    title = ""      # the layer's title in its metadata (the name it is loaded with)
+    abstract = ""   # what the layer is and which run made it (Layer Properties ▸ Information / Metadata)
 
     def style(self, layer: QgsMapLayer) -> str:
         """Style ``layer``; returns a line for the log (or "")."""
@@ -176,17 +196,28 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
         context.layerToLoadOnCompletionDetails(path).setPostProcessor(self)
 
     @classmethod
-    def attach(cls, context: QgsProcessingContext, path: str, **kwargs) -> None:
-        """Write the sidecar style of ``path`` (headless runs too) and style the layer if Processing loads it."""
+    def attach(cls, context: QgsProcessingContext, path: str, title: str = "", abstract: str = "", **kwargs) -> None:
+        """Write the sidecar style (and metadata) of ``path`` (headless runs too) and style the layer if Processing
+        loads it."""
         if not path:
             return
         processor = cls(**kwargs)
+        processor.title, processor.abstract = title, abstract
         processor.write_sidecar(path)
         if context.willLoadLayerOnCompletion(path):
             processor.set_on(context, path)
 
+    def describe(self, layer: QgsMapLayer) -> None:
+        """Title and abstract in the layer's metadata (nothing without an abstract)."""
+        if self.abstract:
+            metadata = layer.metadata()
+            metadata.setTitle(self.title or layer.name())
+            metadata.setAbstract(self.abstract)
+            layer.setMetadata(metadata)
+
     def write_sidecar(self, path: str) -> None:
-        """``<file>.qml`` with this style; nothing when the file is not a layer QGIS can open."""
+        """``<file>.qml`` with this style and ``<file>.qmd`` with its metadata (QGIS reads both when the file is
+        added by hand); nothing when the file is not a layer QGIS can open."""
         from qgis.core import QgsVectorLayer
 
         if path.lower().endswith((".tif", ".tiff")):
@@ -196,8 +227,12 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
         if layer.isValid():
             self.style(layer)
             layer.saveNamedStyle(layer.styleURI())
+            if self.abstract:
+                self.describe(layer)
+                layer.saveNamedMetadata(layer.metadataUri())
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
+        self.describe(layer)
         message = self.style(layer)
         if message and feedback is not None:
             feedback.pushInfo(message)
@@ -206,13 +241,13 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
 class GraduatedPointsPostProcessor(ResultPostProcessor):
     """Graduated style on one field and feature times for point results (anomaly scores, forecasts)."""
 
-    def __init__(self, field: str = "score", ramp: str = "Reds") -> None:
+    def __init__(self, field: str = "score", ramp: str = "Reds", units: str | None = None) -> None:
         super().__init__()
-        self.field, self.ramp = field, ramp
+        self.field, self.ramp, self.units = field, ramp, units
 
     def style(self, layer: QgsMapLayer) -> str:
         if layer.type() == QgsMapLayer.VectorLayer and self.field in layer.fields().names():
-            style_graduated_points(layer, self.field, ramp=self.ramp)
+            style_graduated_points(layer, self.field, ramp=self.ramp, units=self.units)
         return ""
 
 
@@ -256,8 +291,9 @@ class RasterResultPostProcessor(ResultPostProcessor):
 
     def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
                  step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
-                 step_months: int | None = None, secondary: bool = False) -> None:
+                 step_months: int | None = None, secondary: bool = False, units: str | None = None) -> None:
         super().__init__()
+        self.units = units
         self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
         self.step_months = step_months
         self.named_style, self.ramp = style, ramp
@@ -272,7 +308,7 @@ class RasterResultPostProcessor(ResultPostProcessor):
         if not isinstance(layer, QgsRasterLayer):
             return ""
         if not (self.named_style and apply_named_style(layer, self.named_style)) and self.value_range:
-            style_continuous(layer, *self.value_range, ramp_name=self.ramp)
+            style_continuous(layer, *self.value_range, ramp_name=self.ramp, units=self.units)
         mode = set_band_times(layer, self.times_iso, self.step_seconds, self.step_months)
         return f"Band times set on {layer.name()} ({mode})." if self.times_iso else ""
 
@@ -330,7 +366,8 @@ class StyledResultPostProcessor(ResultPostProcessor):
         return ""
 
 
-def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None, **kwargs) -> None:
+def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None,
+                abstract: str = "", **kwargs) -> None:
     """Load a result whose type (raster or vector) depends on the input, styled with resources/styles/<style>_raster
     or _points.qml when ``style`` names one, else with ``function(layer, **kwargs)``."""
     from qgis.core import QgsProcessingUtils
@@ -342,4 +379,4 @@ def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: 
         details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
         context.addLayerToLoadOnCompletion(path, details)
     if function is not None:
-        StyledResultPostProcessor.attach(context, path, function=function, **kwargs)
+        StyledResultPostProcessor.attach(context, path, title=name, abstract=abstract, function=function, **kwargs)

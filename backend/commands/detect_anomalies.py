@@ -89,7 +89,8 @@ def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporte
     produced = {"OUTPUT": request.output, "OUTPUT_EVENTS": request.output_events, "OUTPUT_REPORT": request.output_report}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
                          {"threshold": detection.threshold, "flagged": int(detection.table["is_anomaly"].sum()),
-                          "observations": len(detection.table), "events": len(events)})
+                          "observations": len(detection.table), "events": len(events),
+                          "method": request.detection.method.replace("_", " "), "units": request.points.units})
 
 
 GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache would otherwise grow to 5 % of RAM (rasterio passes bytes)

@@ -4,7 +4,8 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessi
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
 
-from st_analyzer.layers import AnomalyPointsPostProcessor, RasterResultPostProcessor, band_times
+from st_analyzer.layers import (AnomalyPointsPostProcessor, RasterResultPostProcessor, band_times, name_result,
+                                time_span_text)
 from st_analyzer.processing.common import RESAMPLE_HELP, StAlgorithm, add_choice, add_memory_limit_parameter, add_html_output, choice_of, add_stack_input, file_output, stack_input
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
@@ -90,7 +91,11 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
         result = self.run_backend(request, [p for p in (output, events, report) if p], feedback)
         feedback.pushInfo(f"{result.summary['flagged']} of {result.summary['observations']} observations flagged, "
                           f"{result.summary['events']} event(s).")
-        AnomalyPointsPostProcessor.attach(context, output)
+        label = self.input_label()
+        self.present(context, output, AnomalyPointsPostProcessor, f"{label} anomalies",
+                     f"Scored {label} observations: expected value by {result.summary['method']}, robust score, "
+                     f"is_anomaly = score above {result.summary['threshold']:.3g}")
+        name_result(context, events, f"{label} anomaly events")
         return {"OUTPUT": output, "OUTPUT_EVENTS": events, "OUTPUT_REPORT": report}
 
 
@@ -135,11 +140,16 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
         summary = result.summary
         feedback.pushInfo(f"Threshold {summary['threshold']:.3g}: {summary['flagged']} flagged cell-steps.")
-        times = band_times(summary)
-        RasterResultPostProcessor.attach(context, outputs["OUTPUT_SCORES"], value_range=(0.0, 2 * summary["threshold"]),
-                                         ramp="Reds", **times)
-        RasterResultPostProcessor.attach(context, outputs["OUTPUT_FLAGS"], value_range=(0.0, 1.0),
-                                         style="anomaly_flags_raster", **times)
-        RasterResultPostProcessor.attach(context, outputs["OUTPUT_SUMMARY"],
-                                         value_range=(0.0, max(1.0, summary["max_count"])), ramp="Magma")
+        times, label = band_times(summary), self.input_label()
+        span = time_span_text(summary.get("times") or [])
+        threshold = f"score above {summary['threshold']:.3g}"
+        self.present(context, outputs["OUTPUT_SCORES"], RasterResultPostProcessor, f"{label} anomaly scores {span}",
+                     f"Anomaly scores (|robust z| of the residual) of {label} per cell and time step; flagged: "
+                     f"{threshold}", value_range=(0.0, 2 * summary["threshold"]), ramp="Reds", **times)
+        self.present(context, outputs["OUTPUT_FLAGS"], RasterResultPostProcessor, f"{label} anomaly flags {span}",
+                     f"1 where the anomaly score of {label} is a {threshold}, else 0", value_range=(0.0, 1.0),
+                     style="anomaly_flags_raster", **times)
+        self.present(context, outputs["OUTPUT_SUMMARY"], RasterResultPostProcessor, f"{label} flagged steps",
+                     f"Number of time steps per cell whose {label} anomaly {threshold}",
+                     value_range=(0.0, max(1.0, summary["max_count"])), ramp="Magma")
         return outputs

@@ -1,16 +1,26 @@
 """stanalyzer:buildrasterstack — rasters (or a folder of them) → one GeoTIFF with a time per band."""
 
+import os
+import re
+
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterString)
 
-from st_analyzer.layers import RasterResultPostProcessor, band_times
-from st_analyzer.processing.common import (StAlgorithm, add_choice, add_variable_parameter, choice_of, raster_paths_of,
+from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
+from st_analyzer.processing.common import (StAlgorithm, add_choice, add_units_parameter, add_variable_parameter,
+                                           choice_of, file_of_gdal_name, raster_paths_of, units_of,
                                            variable_of)
 
 TIME_SOURCES = [("filename", "From the file name (pattern)"), ("list", "From a list of times"),
                 ("metadata", "From band metadata (tags, descriptions, NetCDF time)")]
 RESAMPLING = [(m, m) for m in ("nearest", "bilinear", "cubic", "average")]
+
+
+def stack_name(path: str) -> str:
+    """A stack's name from its first input or folder: t2m_20190301.tif → t2m, era5/ → era5."""
+    stem = os.path.splitext(os.path.basename(file_of_gdal_name(path).rstrip("/\\")))[0]
+    return re.sub(r"[_\-. ]*\d{4}[\d_\-]*$", "", stem) or stem
 
 
 class BuildRasterStackAlgorithm(StAlgorithm):
@@ -51,6 +61,7 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             "RESAMPLE", "Resample onto the first grid when grids differ", defaultValue=False))
         add_choice(self, "RESAMPLING", "Resampling method", RESAMPLING, default=1)
+        add_units_parameter(self, "Units of the values (e.g. K; empty = the inputs' band unit)")
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Raster time stack"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -72,12 +83,17 @@ class BuildRasterStackAlgorithm(StAlgorithm):
             "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
             "resampling": choice_of(self, parameters, "RESAMPLING", context, RESAMPLING),
             "variable": variable_of(self, parameters, context),
+            "units": units_of(self, parameters, context),
         }
         result = self.run_backend(request, [output], feedback)
         summary = result.summary
         feedback.pushInfo(f"{summary['bands']} bands, {summary['width']}×{summary['height']} px; "
                           f"time step {summary['time_axis']['step']}, regular: {summary['time_axis']['regular']}.")
-        RasterResultPostProcessor.attach(
-            context, output, value_range=(summary["value_min"], summary["value_max"]),
-            **band_times(summary))
+        span = time_span_text(summary["times"])
+        name = variable_of(self, parameters, context) or stack_name(inputs[0] if inputs else folder)
+        self.present(context, output, RasterResultPostProcessor, f"{name} stack {span}",
+                     f"Raster time stack of {name}: {summary['bands']} bands ({span}, step "
+                     f"{summary['time_axis']['step']}), band description = ISO time",
+                     value_range=(summary["value_min"], summary["value_max"]), units=summary.get("units"),
+                     **band_times(summary))
         return {"OUTPUT": output}

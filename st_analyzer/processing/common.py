@@ -78,9 +78,30 @@ class StAlgorithm(QgsProcessingAlgorithm):
     def prepareAlgorithm(self, parameters, context, feedback) -> bool:  # noqa: N802
         """Remember the input files and the memory limit (runs in the main thread, before processAlgorithm)."""
         self._source_files = source_files(self, parameters, context)
+        self._run_text = run_description(self, parameters, context)
+        self._input_label = input_label(self, parameters, context)
         self._memory_limit_mb = (self.parameterAsDouble(parameters, MEMORY_LIMIT, context)
                                  if self.parameterDefinition(MEMORY_LIMIT) is not None else 0.0)
         return True
+
+    def present(self, context, path: str | None, processor, name: str, what: str, **style) -> None:
+        """Load ``path`` as ``name`` (e.g. "pm10 kriged 2005-01-10…16"), styled by ``processor`` (a
+        ResultPostProcessor class) with a metadata abstract saying ``what`` it is and which run made it; the style
+        and metadata also go beside the file."""
+        from st_analyzer.layers import name_result
+
+        if not path:
+            return
+        name_result(context, path, name)
+        processor.attach(context, path, title=name, abstract=self.abstract(what), **style)
+
+    def abstract(self, what: str) -> str:
+        """A layer abstract: ``what`` the layer is, then the run that made it."""
+        return f"{what.rstrip('.')}. {getattr(self, '_run_text', '')}".strip()
+
+    def input_label(self) -> str:
+        """What the input is called in result names: the value field, else the input layer or variable."""
+        return getattr(self, "_input_label", "") or self.displayName()
 
     def run_backend(self, request: dict[str, Any], output_paths: list[str], feedback) -> BackendResult:
         """Run this algorithm's backend command; backend problems become QgsProcessingException.
@@ -98,6 +119,42 @@ class StAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
         finally:
             remove_input_copies(request)
+
+
+def run_description(alg: QgsProcessingAlgorithm, parameters, context) -> str:
+    """Which run made a result: plugin version, algorithm, time and the settings as given (ids, for qgis_process)."""
+    from datetime import datetime, timezone
+
+    from st_analyzer.__about__ import __version__
+
+    settings = []
+    for definition in alg.parameterDefinitions():
+        name = definition.name()
+        value = parameters.get(name)
+        if definition.isDestination() or value is None or value == "":
+            continue
+        if definition.type() in _LAYER_PARAMETER_TYPES:
+            layer = alg.parameterAsLayer(parameters, name, context)
+            text = f"{layer.name()} ({_layer_file(layer) or layer.source()})" if layer is not None else str(value)
+        else:
+            text = definition.valueAsPythonString(value, context).strip("'\"")
+        settings.append(f"{name}={text}")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"Made by st_analyzer {__version__}, {alg.displayName()} (stanalyzer:{alg.name()}), on {stamp}. "
+            f"Settings: {'; '.join(settings)}.")
+
+
+def input_label(alg: QgsProcessingAlgorithm, parameters, context) -> str:
+    """The value field (e.g. pm10), else the variable, else the INPUT layer's name; "" when none."""
+    for name in ("VALUE_FIELD", "VARIABLE"):
+        if alg.parameterDefinition(name) is not None and parameters.get(name) not in (None, ""):
+            return alg.parameterAsString(parameters, name, context)
+    for name in ("INPUT", "SENSORS", "OBSERVATIONS"):
+        if alg.parameterDefinition(name) is not None and parameters.get(name) not in (None, ""):
+            layer = alg.parameterAsLayer(parameters, name, context)
+            if layer is not None:
+                return layer.name()
+    return ""
 
 
 def process_events_on_main_thread() -> None:
@@ -214,6 +271,21 @@ def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT
     add_time_format_parameter(alg)
     add_duplicates_parameter(alg)
     add_resample_parameters(alg)
+    add_units_parameter(alg)
+
+
+UNITS_HELP = ("UNITS (e.g. µg/m³) names the unit of the values for legends, reports and the band units of raster "
+              "outputs; rasters bring their own band unit.")
+
+
+def add_units_parameter(alg: QgsProcessingAlgorithm,
+                        description: str = "Units of the values (e.g. µg/m³; for legends and reports)") -> None:
+    """UNITS: the unit of the input values (optional text)."""
+    alg.addParameter(QgsProcessingParameterString("UNITS", description, optional=True))
+
+
+def units_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
+    return text_of(alg, parameters, "UNITS", context)
 
 
 RESAMPLE_STATISTICS = [("mean", "Mean"), ("median", "Median"), ("sum", "Sum"), ("last", "Last reading"),
@@ -304,7 +376,8 @@ def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer:
                "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
                "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None,
                "time_format": time_format_of(alg, parameters, context),
-               "duplicates": duplicates_of(alg, parameters, context), **resample_of(alg, parameters, context)}
+               "duplicates": duplicates_of(alg, parameters, context), **resample_of(alg, parameters, context),
+               "units": units_of(alg, parameters, context)}
     fields = layer.fields().names()
     for key in ("id_field", "time_field", "value_field"):
         if request[key] and request[key] not in fields:
@@ -403,13 +476,18 @@ def raster_paths_of(alg: QgsProcessingAlgorithm, parameters, name: str, context)
 
 def variable_path(path: str, variable: str) -> str:
     """The GDAL name of ``variable`` in the NetCDF/HDF5 file ``path`` (or in the file behind a variable's name)."""
-    match = re.match(r'^[A-Z0-9_]+:"?(.+?)"?:[^:"]+$', path) if SUBDATASET_SOURCE.match(path) else None
-    file = match.group(1) if match else path
+    file = file_of_gdal_name(path)
     if not file.lower().endswith(VARIABLE_FILE_SUFFIXES):
         raise QgsProcessingException(f"VARIABLE chooses a variable of a NetCDF or HDF5 file; {os.path.basename(file)} "
                                      "is neither. Leave VARIABLE empty for other rasters.")
     driver = "NETCDF" if file.lower().endswith((".nc", ".nc4", ".cdf")) else "HDF5"
     return f'{driver}:"{file}":{variable}'
+
+
+def file_of_gdal_name(path: str) -> str:
+    """The file of a NetCDF/HDF5 variable's GDAL name ('NETCDF:"f.nc":t2m' → f.nc), or the path itself."""
+    match = re.match(r'^[A-Z0-9_]+:"?(.+?)"?:[^:"]+$', path) if SUBDATASET_SOURCE.match(path) else None
+    return match.group(1) if match else path
 
 
 def is_point_layer(layer) -> bool:

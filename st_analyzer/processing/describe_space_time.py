@@ -57,6 +57,6 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
         feedback.pushInfo(f"{axis['count']} time steps from {axis['start']} to {axis['end']}, step {axis['step']}, "
                           f"{axis['missing_steps']} missing step(s); missing share "
                           f"{result.summary['missing_share']:.2%}.")
-        if missing:
-            RasterResultPostProcessor.attach(context, missing, value_range=(0.0, 1.0), ramp="Magma")
+        self.present(context, missing, RasterResultPostProcessor, f"{self.input_label()} missing share",
+                     "Share of time steps with no data per cell (0–1)", value_range=(0.0, 1.0), ramp="Magma")
         return {"OUTPUT_HTML": html, "OUTPUT_TABLE": table, "OUTPUT_MISSING": missing}

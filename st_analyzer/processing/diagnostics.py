@@ -52,7 +52,8 @@ class SeriesResultAlgorithm(StAlgorithm):
     """Raster-or-points algorithms: INPUT, TIME_STEP, OUTPUT (type follows the input) and OUTPUT_REPORT."""
 
     GROUP_ID, GROUP = "diagnostics", "Diagnostics"
-    LAYER_NAME = ""
+    LAYER_NAME = ""   # the result's name after the input's: "pm10 trends"
+    LAYER_ABSTRACT = ""
 
     def request(self, parameters, context) -> dict:
         """This algorithm's own request fields."""
@@ -73,13 +74,16 @@ class SeriesResultAlgorithm(StAlgorithm):
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
         outputs["OUTPUT"] = result.outputs["OUTPUT"]  # a point result given a raster name is written as .gpkg
         function, kwargs = self.style(result)
-        load_result(context, outputs["OUTPUT"], self.LAYER_NAME, is_raster, function, **kwargs)
+        load_result(context, outputs["OUTPUT"], f"{self.input_label()} {self.LAYER_NAME}", is_raster, function,
+                    abstract=self.abstract(f"{self.LAYER_ABSTRACT} of {self.input_label()}"), **kwargs)
         return outputs
 
 
 class TimeSeriesDiagnosticsAlgorithm(SeriesResultAlgorithm):
     ALG_ID = "timeseriesdiagnostics"
-    TITLE = LAYER_NAME = "Time-series diagnostics"
+    TITLE = "Time-series diagnostics"
+    LAYER_NAME = "trends and diagnostics"
+    LAYER_ABSTRACT = "Trend (Mann-Kendall, Sen's slope), seasonality, stationarity and change points per location"
     COMMAND = "timeseriesdiagnostics"
     HELP = (
         "Tests every station or raster cell for trend, seasonality, stationarity and change points.\n\n"
@@ -125,7 +129,9 @@ class TimeSeriesDiagnosticsAlgorithm(SeriesResultAlgorithm):
 
 class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
     ALG_ID = "emerginghotspots"
-    TITLE = LAYER_NAME = "Emerging hot spots"
+    TITLE = "Emerging hot spots"
+    LAYER_NAME = "emerging hot spots"
+    LAYER_ABSTRACT = "Emerging hot and cold spot categories (Gi* per time step, Mann-Kendall of the z-scores)"
     COMMAND = "emerginghotspots"
     NEIGHBOURHOODS = [("auto", "Automatic (distance band for points, queen for rasters)"),
                       ("distance_band", "Distance band (DISTANCE)"), ("knn", "k nearest (points)"),
@@ -176,7 +182,8 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
 class TimeSeriesClusteringAlgorithm(SeriesResultAlgorithm):
     ALG_ID = "timeseriesclustering"
     TITLE = "Time-series clustering"
-    LAYER_NAME = "Time-series clusters"
+    LAYER_NAME = "clusters"
+    LAYER_ABSTRACT = "Time-series clusters (k-means) per location"
     COMMAND = "timeseriesclustering"
     FEATURES = [("value", "Value (level and shape: series scaled together)"),
                 ("shape", "Shape (each series standardised: correlation-like)")]

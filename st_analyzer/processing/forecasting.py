@@ -3,7 +3,7 @@
 from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
 
-from st_analyzer.layers import RasterResultPostProcessor, band_times
+from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
                                            add_stack_input, add_training_parameters, choice_of, device_of, file_output,
                                            stack_input, training_config)
@@ -15,12 +15,22 @@ BASELINE_METHODS = [("persistence", "Persistence (last value)"),
                     ("exponential_smoothing", "Exponential smoothing per cell")]
 
 
-def attach_forecast_styles(context, result, outputs: dict[str, str | None]) -> None:
-    """Colour ramp shared by the forecast and its interval rasters, and band times."""
+FORECAST_LAYERS = {"OUTPUT": ("forecast", "Forecast"), "OUTPUT_LOWER": ("forecast 10 %", "Lower bound (10 % quantile) of "
+                                                                   "the forecast"),
+                   "OUTPUT_UPPER": ("forecast 90 %", "Upper bound (90 % quantile) of the forecast")}
+
+
+def present_forecasts(alg: StAlgorithm, context, result, outputs: dict[str, str | None], method: str) -> None:
+    """Names, abstracts, one colour ramp (with the stack's units) shared by the forecast and its interval rasters,
+    and band times."""
     summary = result.summary
-    for path in outputs.values():
-        RasterResultPostProcessor.attach(context, path, value_range=(summary["value_min"], summary["value_max"]),
-                                         **band_times(summary))
+    span = time_span_text(summary["times"])
+    for key, path in outputs.items():
+        suffix, what = FORECAST_LAYERS[key]
+        alg.present(context, path, RasterResultPostProcessor, f"{alg.input_label()} {suffix} {span}",
+                    f"{what} of {alg.input_label()} by {method}, {len(summary['times'])} steps ({span}), one band each",
+                    value_range=(summary["value_min"], summary["value_max"]), units=summary.get("units"),
+                    **band_times(summary))
 
 
 class TrainRasterForecasterAlgorithm(StAlgorithm):
@@ -95,7 +105,7 @@ class ForecastRasterAlgorithm(StAlgorithm):
                    "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
                    "output_lower": outputs["OUTPUT_LOWER"], "output_upper": outputs["OUTPUT_UPPER"]}
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
-        attach_forecast_styles(context, result, outputs)
+        present_forecasts(self, context, result, outputs, "the trained model")
         return outputs
 
 
@@ -125,5 +135,6 @@ class BaselineForecastAlgorithm(StAlgorithm):
                    "method": choice_of(self, parameters, "METHOD", context, BASELINE_METHODS),
                    "horizon": self.parameterAsInt(parameters, "HORIZON", context)}
         result = self.run_backend(request, [output], feedback)
-        attach_forecast_styles(context, result, {"OUTPUT": output})
+        present_forecasts(self, context, result, {"OUTPUT": output},
+                          choice_of(self, parameters, "METHOD", context, BASELINE_METHODS).replace("_", " "))
         return {"OUTPUT": output}

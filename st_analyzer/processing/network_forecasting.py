@@ -5,12 +5,12 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterString, QgsProcessingParameterVectorDestination,
                        QgsProcessingParameterVectorLayer)
 
-from st_analyzer.layers import GraduatedPointsPostProcessor
+from st_analyzer.layers import GraduatedPointsPostProcessor, time_span_text
 from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_duplicates_parameter,
                                            add_html_output, add_resample_parameters, add_time_format_parameter,
                                            add_training_parameters, choice_of, device_of, duplicates_of, file_output,
-                                           ogr_path_of, resample_of, text_of, time_format_of,
-                                           training_config)
+                                           add_units_parameter, ogr_path_of, resample_of, text_of, time_format_of,
+                                           training_config, units_of)
 
 NETWORK_MODEL_TYPES = [("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
                        ("st_transformer", "Spatio-temporal Transformer (attention over time and sensors)"),
@@ -48,6 +48,7 @@ def add_sensor_inputs(alg) -> None:
     alg.addParameter(QgsProcessingParameterString("RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D, "
                                                   "1M; empty = no)", optional=True))
     add_resample_parameters(alg, with_step=False)
+    add_units_parameter(alg, "Units of the readings (e.g. mph; for legends and reports)")
 
 
 def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None]:
@@ -59,7 +60,8 @@ def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None
     duplicates = duplicates_of(alg, parameters, context)
     resample = resample_of(alg, parameters, context)
     request = {"id_field": id_field, "time_field": time_field, "value_field": value_field, "time_format": time_format,
-               "duplicates": duplicates, "resample_statistic": resample["resample_statistic"]}
+               "duplicates": duplicates, "resample_statistic": resample["resample_statistic"],
+               "units": units_of(alg, parameters, context)}
     if parameters.get("MISSING_VALUE") not in (None, ""):
         request["missing_value"] = alg.parameterAsDouble(parameters, "MISSING_VALUE", context)
     sensors = alg.parameterAsVectorLayer(parameters, "SENSORS", context)
@@ -176,5 +178,9 @@ class ForecastNetworkAlgorithm(StAlgorithm):
         summary = result.summary
         feedback.pushInfo(f"{summary['features']} forecasts for {summary['sensors']} sensors from "
                           f"{summary['origin']}: {summary['first_time']} … {summary['last_time']}.")
-        GraduatedPointsPostProcessor.attach(context, output, field="forecast", ramp="Viridis")
+        span = time_span_text([summary["first_time"], summary["last_time"]])
+        self.present(context, output, GraduatedPointsPostProcessor, f"{self.input_label()} forecast {span}",
+                     f"Forecasts of {self.input_label()} at {summary['sensors']} sensors for {summary['horizon']} "
+                     f"steps from {summary['origin']} (forecast, 80 % interval lower–upper)", field="forecast",
+                     ramp="Viridis", units=summary.get("units"))
         return {"OUTPUT": output}

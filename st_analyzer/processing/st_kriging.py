@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingExcepti
                        QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer,
                        QgsProcessingUtils)
 
-from st_analyzer.layers import RasterResultPostProcessor, band_times, name_result, time_span_text
+from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
 from st_analyzer.processing.common import StAlgorithm, ogr_path_of
 from st_analyzer.processing.kriging_parameters import (add_kriging_parameters, add_station_input, kriging_request,
                                                        station_input)
@@ -85,12 +85,16 @@ class StKrigingAlgorithm(StAlgorithm):
             "end": end.toString("yyyy-MM-ddTHH:mm:ss") if end.isValid() else None})
         result = self.run_backend(request, [p for p in (output, variance) if p], feedback)
         summary = result.summary
-        value = points.get("value_field") or layer.name()
+        value = self.input_label()
         span = time_span_text(summary["times"])
-        for path, key, ramp, name in ((output, "value", "Viridis", f"{value} kriged {span}"),
-                                      (result.outputs.get("OUTPUT_VARIANCE"), "variance", "Magma",
-                                       f"{value} kriging variance {span}")):
-            name_result(context, path, name)
-            RasterResultPostProcessor.attach(context, path, value_range=(summary[f"{key}_min"], summary[f"{key}_max"]),
-                                             ramp=ramp, secondary=key == "variance", **band_times(summary))
+        bands = f"{len(summary['times'])} time steps ({span}), one band each"
+        for path, key, ramp, name, what in (
+                (output, "value", "Viridis", f"{value} kriged {span}",
+                 f"Space-time kriging predictions of {value}, {bands}"),
+                (result.outputs.get("OUTPUT_VARIANCE"), "variance", "Magma", f"{value} kriging variance {span}",
+                 f"Kriging variance of the {value} predictions (squared units), {bands}")):
+            self.present(context, path, RasterResultPostProcessor, name, what,
+                         value_range=(summary[f"{key}_min"], summary[f"{key}_max"]), ramp=ramp,
+                         secondary=key == "variance", units=summary.get("units" if key == "value" else "variance_units"),
+                         **band_times(summary))
         return {"OUTPUT": output, "OUTPUT_VARIANCE": result.outputs.get("OUTPUT_VARIANCE")}

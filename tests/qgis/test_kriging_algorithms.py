@@ -88,9 +88,16 @@ def test_kriged_layers_are_named_and_the_variance_is_below_and_unchecked(provide
     project.removeAllMapLayers()
     processing.runAndLoadResults("stanalyzer:stkriging", {
         **FIELDS, "NMAX": 20, "PIXEL_SIZE": 40000, "START": "2005-01-10T00:00:00", "END": "2005-01-16T00:00:00",
-        "OUTPUT": str(tmp_path / "k.tif"), "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
+        "UNITS": "µg/m³", "OUTPUT": str(tmp_path / "k.tif"), "OUTPUT_VARIANCE": str(tmp_path / "v.tif")})
     nodes = project.layerTreeRoot().findLayers()
     names = [node.layer().name() for node in nodes]
     assert names == ["pm10 kriged 2005-01-10…16", "pm10 kriging variance 2005-01-10…16"], names
     assert nodes[0].isVisible() and not nodes[1].itemVisibilityChecked()
+    predictions, variance = (node.layer() for node in nodes)
+    legend = [item.label for item in predictions.renderer().shader().rasterShaderFunction().colorRampItemList()]
+    assert all(label.endswith(" µg/m³") for label in legend), legend
+    legend = [item.label for item in variance.renderer().shader().rasterShaderFunction().colorRampItemList()]
+    assert all(label.endswith(" (µg/m³)²") for label in legend), legend
+    abstract = predictions.metadata().abstract()
+    assert abstract.startswith("Space-time kriging predictions of pm10, 7 time steps") and "UNITS=µg/m³" in abstract
     project.removeAllMapLayers()

@@ -20,7 +20,7 @@ def utc(text: str) -> QDateTime:
 def outputs(run_alg, small_stack, tmp_path):
     """Raster outputs of three algorithms, written without loading them into a project (as qgis_process)."""
     stack = str(tmp_path / "stack.tif")
-    run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "OUTPUT": stack})
+    run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "UNITS": "K", "OUTPUT": stack})
     forecast = str(tmp_path / "baseline.tif")
     run_alg("stanalyzer:baselineforecast", {"INPUT": small_stack, "HORIZON": 6, "OUTPUT": forecast})
     scores = str(tmp_path / "scores.tif")
@@ -91,9 +91,24 @@ def test_point_outputs_opened_from_disk_keep_style_and_feature_times(run_alg, tm
     assert labels[0] == "not flagged" and all(label.startswith("flagged, score") for label in labels[1:])
     make_temporal(layer)  # what the plugin does when a layer is added to the project
     assert layer.temporalProperties().isActive() and layer.temporalProperties().startField() == "time"
+    _message, found = layer.loadDefaultMetadata()
+    assert found and layer.metadata().abstract().startswith("Scored pm10 observations: expected value by auto")
 
 
 def test_legend_labels_are_rounded(outputs):
     layer = QgsRasterLayer(outputs["stack"][0], "stack")
     labels = [item.label for item in layer.renderer().shader().rasterShaderFunction().colorRampItemList()]
-    assert labels and all(len(label.split(".")[-1]) <= 2 for label in labels if "." in label), labels
+    assert labels and all(label.endswith(" K") for label in labels), labels  # UNITS
+    numbers = [label.removesuffix(" K") for label in labels]
+    assert all(len(number.split(".")[-1]) <= 2 for number in numbers if "." in number), labels
+
+
+def test_outputs_opened_from_disk_say_what_they_are_and_which_run_made_them(outputs):
+    for name, what, algorithm in (("stack", "Raster time stack of era5_t2m_daily: 27 bands", "buildrasterstack"),
+                                  ("baseline", "Forecast of small by persistence, 6 steps (2019-03-09 08:00…13:00)", "baselineforecast"),
+                                  ("scores", "Anomaly scores", "detectrasteranomalies")):
+        layer = QgsRasterLayer(outputs[name][0], name)
+        _message, found = layer.loadDefaultMetadata()  # as QGIS does for a file added by hand (sidecar .qmd)
+        abstract = layer.metadata().abstract()
+        assert found and abstract.startswith(what), abstract
+        assert f"(stanalyzer:{algorithm})" in abstract and ("Settings: INPUT=" in abstract or "FOLDER=" in abstract)
