@@ -70,7 +70,8 @@ class StAlgorithm(QgsProcessingAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802
         """HELP with each parameter id written as the form shows it: the label, then the id for qgis_process."""
-        return help_with_labels(self.HELP, self.parameterDefinitions())
+        text = self.HELP + ("\n\n" + UNITS_HELP if self.parameterDefinition("UNITS") is not None else "")
+        return help_with_labels(text, self.parameterDefinitions())
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -274,8 +275,10 @@ def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT
     add_units_parameter(alg)
 
 
-UNITS_HELP = ("UNITS (e.g. µg/m³) names the unit of the values for legends, reports and the band units of raster "
-              "outputs; rasters bring their own band unit.")
+UNITS_HELP = ("UNITS (e.g. µg/m³) names the unit of the values: legends, report axes and the band unit of raster "
+              "results show it (rasters bring their own band unit, e.g. a NetCDF variable's units). Results are named "
+              "after the input, and their metadata abstract (Layer Properties ▸ Metadata, also in a .qmd beside the "
+              "file) says what they are and which run, with which settings, made them.")
 
 
 def add_units_parameter(alg: QgsProcessingAlgorithm,
