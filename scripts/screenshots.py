@@ -22,6 +22,8 @@ WORK = Path(tempfile.mkdtemp(prefix="st_analyzer_shots_"))
 shutil.copytree(REPO / "sample_data", WORK / "sample_data")
 SAMPLE = WORK / "sample_data"
 LOG = IMAGES / "screenshots.log"
+PM10_FIELDS = {"INPUT": str(SAMPLE / "de_pm10_2005q1.gpkg"), "ID_FIELD": "station_id", "TIME_FIELD": "date",
+               "VALUE_FIELD": "pm10"}
 
 
 def wait(ms: int) -> None:
@@ -56,6 +58,26 @@ def shoot(name: str, zoom_layer=None) -> None:
     log(f"{name}: saved, layers: {[layer.name() for layer in QgsProject.instance().mapLayers().values()]}")
 
 
+def layer_named(part: str):
+    """The project's first layer whose name contains ``part`` (results are named after their input)."""
+    return next((layer for layer in QgsProject.instance().mapLayers().values() if part in layer.name()), None)
+
+
+def show_time(when: str) -> None:
+    """Set the map's temporal controller to the day of ``when`` (ISO), as a user moving the time slider."""
+    from qgis.core import QgsDateTimeRange, QgsInterval, QgsTemporalNavigationObject
+    from qgis.PyQt.QtCore import QDateTime, Qt
+
+    start = QDateTime.fromString(when, Qt.DateFormat.ISODate)
+    start.setTimeSpec(Qt.TimeSpec.UTC)
+    controller = iface.mapCanvas().temporalController()
+    controller.setNavigationMode(QgsTemporalNavigationObject.Animated)
+    controller.setTemporalExtents(QgsDateTimeRange(start, start.addDays(1)))
+    controller.setFrameDuration(QgsInterval(86400))  # one day (seconds)
+    controller.setCurrentFrameNumber(0)
+    wait(500)
+
+
 def clear() -> None:
     QgsProject.instance().clear()
     wait(300)
@@ -63,19 +85,28 @@ def clear() -> None:
 
 def kriging_scene() -> None:
     clear()
-    points = str(SAMPLE / "de_pm10_2005q1.gpkg")
-    fields = {"INPUT": points, "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
+    points, fields = PM10_FIELDS["INPUT"], PM10_FIELDS
     model = processing.run("stanalyzer:fitstvariogram", {**fields, "MODEL": 1,
                                                          "OUTPUT_MODEL": str(WORK / "pm10.json")})["OUTPUT_MODEL"]
     result = processing.runAndLoadResults("stanalyzer:stkriging", {
         **fields, "MODEL_FILE": model, "PIXEL_SIZE": 10000, "START": "2005-03-01T00:00:00",
-        "END": "2005-03-05T00:00:00", "STEP": "1 day", "OUTPUT": str(WORK / "pm10_kriged.tif")})
+        "END": "2005-03-05T00:00:00", "STEP": "1 day", "UNITS": "µg/m³", "OUTPUT": str(WORK / "pm10_kriged.tif"),
+        "OUTPUT_VARIANCE": str(WORK / "pm10_variance.tif")})
     stations = QgsVectorLayer(points, "PM10 stations")
     QgsProject.instance().addMapLayer(stations)
-    layer = QgsProject.instance().mapLayersByName("Predictions")[0] if \
-        QgsProject.instance().mapLayersByName("Predictions") else None
-    log(f"kriging: {result}")
+    layer = layer_named("kriged")
+    show_time("2005-03-03T00:00:00")  # the third day: the map draws band 3
+    log(f"kriging: {result}; band drawn at 3 March: {layer.renderer().band() if layer else None}")
     shoot("kriging_pm10", layer or stations)
+
+
+def anomaly_scene() -> None:
+    clear()
+    processing.runAndLoadResults("stanalyzer:detectpointanomalies", {
+        **PM10_FIELDS, "UNITS": "µg/m³", "OUTPUT": str(WORK / "pm10_anomalies.gpkg")})
+    layer = layer_named("anomalies")
+    show_time("2005-01-28T00:00:00")  # one day of readings: flagged stations stand out
+    shoot("anomalies_pm10", layer)
 
 
 def network_scene() -> None:
@@ -86,9 +117,9 @@ def network_scene() -> None:
         **inputs, "GRAPH": 2, "EDGES": str(SAMPLE / "metr_la_subset" / "edges.csv"), "LOOKBACK": 12, "HORIZON": 12,
         "EPOCHS": 3, "BATCHES_PER_EPOCH": 30, "DEVICE": 1, "OUTPUT_MODEL": str(WORK / "la_model")})
     processing.runAndLoadResults("stanalyzer:forecastnetwork", {
-        **inputs, "MODEL": str(WORK / "la_model"), "ORIGIN": "2012-03-09T07:30:00",
+        **inputs, "MODEL": str(WORK / "la_model"), "ORIGIN": "2012-03-09T07:30:00", "UNITS": "mph",
         "OUTPUT": str(WORK / "la_forecast.gpkg")})
-    layer = QgsProject.instance().mapLayersByName("Sensor forecasts")[0]
+    layer = layer_named("forecast")
     layer.setSubsetString('"step" = 6')  # the 30-min-ahead forecasts (08:00) only
     shoot("network_forecast_la", layer)
 
@@ -96,9 +127,8 @@ def network_scene() -> None:
 def hot_spot_scene() -> None:
     clear()
     processing.runAndLoadResults("stanalyzer:emerginghotspots", {
-        "INPUT": str(SAMPLE / "de_pm10_2005q1.gpkg"), "ID_FIELD": "station_id", "TIME_FIELD": "date",
-        "VALUE_FIELD": "pm10", "TIME_STEP": "7D", "OUTPUT": str(WORK / "pm10_hotspots.gpkg")})
-    layer = QgsProject.instance().mapLayersByName("Emerging hot spots")[0]
+        **PM10_FIELDS, "TIME_STEP": "7D", "OUTPUT": str(WORK / "pm10_hotspots.gpkg")})
+    layer = layer_named("emerging hot spots")
     shoot("emerging_hot_spots_pm10", layer)
 
 
@@ -106,7 +136,7 @@ def diagnostics_scene() -> None:
     clear()
     processing.runAndLoadResults("stanalyzer:timeseriesdiagnostics", {
         "INPUT": str(SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"), "OUTPUT": str(WORK / "t2m_diagnostics.tif")})
-    layer = QgsProject.instance().mapLayersByName("Time-series diagnostics")[0]
+    layer = layer_named("trends")
     shoot("diagnostics_t2m_trend", layer)
 
 
@@ -116,7 +146,7 @@ def main() -> None:
     iface.mainWindow().resize(1500, 950)
     wait(2000)
     chosen = os.environ.get("ST_ANALYZER_SCENES", "")
-    for scene in (kriging_scene, network_scene, hot_spot_scene, diagnostics_scene):
+    for scene in (kriging_scene, anomaly_scene, network_scene, hot_spot_scene, diagnostics_scene):
         if chosen and scene.__name__ not in chosen.split(","):
             continue
         try:

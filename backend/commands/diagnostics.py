@@ -22,7 +22,7 @@ from backend.diagnostics.sources import (aggregate, point_output_path, raster_ou
 from backend.errors import UserInputError
 from backend.memory import require_memory
 from backend.progress import Reporter
-from backend.data.units import axis_label, per_year_units
+from backend.data.units import axis_label, per_year_units, readable_length
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 
@@ -212,9 +212,9 @@ def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
     isolated = int((weights.sum(axis=1) <= 1).sum())
     if isolated:
         reporter.warning(f"{isolated} of {panel.n_stations} locations have no neighbour within the distance band "
-                         f"({band:.0f} m); their Gi* only compares them with the mean. Use a larger DISTANCE or knn.")
+                         f"({readable_length(band)}); their Gi* only compares them with the mean. Use a larger DISTANCE or knn.")
     if band is not None:
-        reporter.log(f"Distance band: {band:.0f} m (ellipsoidal distances for geographic layers).")
+        reporter.log(f"Distance band: {readable_length(band)} (ellipsoidal distances for geographic layers).")
     values = panel.values.T.astype(np.float64)
     return panel.times, gi_star(values, weights), values, {"panel": panel, "kind": kind, "band": band}
 
@@ -260,7 +260,9 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
             report = HtmlReport("Emerging hot spots")
             report.key_values({"locations": int(observed.sum()), "time steps": int(times.size),
                                "first / last step": f"{format_time(times[0])} / {format_time(times[-1])}",
-                               "neighbourhood": where["kind"], "significance": f"FDR-adjusted p < {request.alpha}"})
+                               "neighbourhood": where["kind"].replace("_", " ") + (
+                                   f" of {readable_length(where['band'])}" if where.get("band") else ""),
+                               "significance": f"FDR-adjusted p < {request.alpha}"})
             report.table(pd.DataFrame({"category": counts.index, "locations": counts.to_numpy()}))
             fig, ax = new_figure(8, 3)
             plot_series(ax, times, hot.sum(axis=1), color="#c0504d", label="hot")

@@ -12,6 +12,7 @@ from backend.commands.base import CommandResult, command
 from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
 from backend.data.time_axis import format_time
+from backend.data.units import axis_label
 from backend.device import choose_device
 from backend.forecast.stacks import regular_stack
 from backend.progress import Reporter
@@ -28,7 +29,7 @@ class TrainRasterForecasterRequest:
     device: str = "auto"
 
 
-def _report(path_name, config, history, evaluation, outputs, report_path, device) -> None:
+def _report(path_name, config, history, evaluation, outputs, report_path, device, units: str | None) -> None:
     report = HtmlReport(f"Raster forecaster: {path_name}")
     report.heading("Model")
     report.key_values({"architecture": config.architecture, "lookback": config.lookback, "horizon": config.horizon,
@@ -40,9 +41,10 @@ def _report(path_name, config, history, evaluation, outputs, report_path, device
     ax2.plot(range(1, len(history.validation_rmse) + 1), history.validation_rmse, color="#c0504d", label="validation RMSE")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
-    ax2.set_ylabel("validation RMSE")
+    ax2.set_ylabel(axis_label("validation RMSE", units))
     report.figure(fig, "Training loss (blue) and validation RMSE (red) per epoch.")
-    report.heading("Test period: RMSE per horizon step (held out from training and early stopping)")
+    report.heading(f"Test period: {axis_label('RMSE', units)} per horizon step (held out from training and early "
+                   "stopping)")
     table = pd.DataFrame(evaluation.rmse).T
     table.columns = [f"+{h + 1}" for h in range(config.horizon)]
     table.insert(0, "method", table.index)
@@ -54,7 +56,7 @@ def _report(path_name, config, history, evaluation, outputs, report_path, device
                      f"80 % interval coverage: {evaluation.coverage_80:.1%}.")
     fig, ax = new_figure(6, 4.5)
     image = ax.imshow(evaluation.error_map, cmap="magma")
-    fig.colorbar(image, ax=ax, label="RMSE")
+    fig.colorbar(image, ax=ax, label=axis_label("RMSE", units))
     ax.set_title("Model RMSE per cell, 1 step ahead (test)")
     report.figure(fig, "Where the model errs most in the test period.")
     report.write(report_path, outputs)
@@ -87,7 +89,8 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
                                     stack.grid, step.nominal_seconds, training, step.months)
     with AtomicOutputs() as outputs:
         if request.output_report:
-            _report(Path(request.input).name, config, history, evaluation, outputs, request.output_report, device)
+            _report(Path(request.input).name, config, history, evaluation, outputs, request.output_report, device,
+                    stack.units)
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},

@@ -146,11 +146,14 @@ def run_description(alg: QgsProcessingAlgorithm, parameters, context) -> str:
 
 
 def input_label(alg: QgsProcessingAlgorithm, parameters, context) -> str:
-    """The value field (e.g. pm10), else the variable, else the INPUT layer's name; "" when none."""
+    """The value field (e.g. pm10), else the variable, else the observation table's or the INPUT layer's name;
+    "" when none."""
     for name in ("VALUE_FIELD", "VARIABLE"):
         if alg.parameterDefinition(name) is not None and parameters.get(name) not in (None, ""):
             return alg.parameterAsString(parameters, name, context)
-    for name in ("INPUT", "SENSORS", "OBSERVATIONS"):
+    if alg.parameterDefinition("OBSERVATIONS") is not None and parameters.get("OBSERVATIONS") not in (None, ""):
+        return os.path.splitext(os.path.basename(alg.parameterAsFile(parameters, "OBSERVATIONS", context)))[0]
+    for name in ("INPUT", "SENSORS"):
         if alg.parameterDefinition(name) is not None and parameters.get(name) not in (None, ""):
             layer = alg.parameterAsLayer(parameters, name, context)
             if layer is not None:
