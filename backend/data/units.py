@@ -24,8 +24,10 @@ def per_year_units(units: str | None) -> str:
 
 
 def axis_label(what: str, units: str | None) -> str:
-    """A report axis label: "value (µg/m³)", or just "value" when the unit is unknown."""
-    return f"{what} ({units})" if units else what
+    """A report axis label: "value (µg/m³)", "semivariance (µg/m³)²", or just "value" when the unit is unknown."""
+    if not units:
+        return what
+    return f"{what} {units}" if units.startswith("(") else f"{what} ({units})"
 
 
 def readable_number(value: float) -> str:

@@ -29,6 +29,7 @@ def test_unit_texts():
     assert squared_units("K") == "K²" and squared_units("µg/m³") == "(µg/m³)²" and squared_units(None) is None
     assert per_year_units("mm") == "mm/year" and per_year_units("m/s") == "(m/s)/year"
     assert axis_label("value", "K") == "value (K)" and axis_label("value", None) == "value"
+    assert axis_label("semivariance", "(µg/m³)²") == "semivariance (µg/m³)²"
 
 
 def test_model_description_gives_ranges_in_km():
