@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import traceback
+from collections import Counter
 from pathlib import Path
 
 import processing
@@ -105,7 +106,11 @@ def anomaly_scene() -> None:
     processing.runAndLoadResults("stanalyzer:detectpointanomalies", {
         **PM10_FIELDS, "UNITS": "µg/m³", "OUTPUT": str(WORK / "pm10_anomalies.gpkg")})
     layer = layer_named("anomalies")
-    show_time("2005-01-28T00:00:00")  # one day of readings: flagged stations stand out
+    flagged_days = Counter(feature["time"].toString("yyyy-MM-dd") for feature in layer.getFeatures()
+                           if feature["is_anomaly"] == 1)
+    day = flagged_days.most_common(1)[0][0]
+    log(f"anomalies: showing {day}, the day with most flagged readings ({flagged_days[day]})")
+    show_time(f"{day}T00:00:00")  # one day of readings: the flagged stations stand out
     shoot("anomalies_pm10", layer)
 
 

@@ -34,6 +34,7 @@ def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp
     for item in items:  # legend labels with 3 significant digits (285.546906 → 286 K)
         item.label = with_units(legend_number(item.value, maximum - minimum), units)
     function.setColorRampItemList(items)
+    set_continuous_legend(function, maximum - minimum, units)
     shader = QgsRasterShader(minimum, maximum)
     shader.setRasterShaderFunction(function)
     renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), band, shader)
@@ -43,12 +44,33 @@ def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp
     layer.triggerRepaint()
 
 
-def legend_number(value: float, span: float) -> str:
-    """A legend label: rounded to the precision the value range needs (3 significant digits of the span)."""
+def legend_decimals(span: float) -> int:
+    """Decimals that give a value range 3 significant digits (span 72 → 0, 0.5 → 3)."""
     import math
 
-    decimals = max(0, 2 - int(math.floor(math.log10(abs(span))))) if span > 0 else 2
-    return f"{value:,.{decimals}f}"
+    return max(0, 2 - int(math.floor(math.log10(abs(span))))) if span > 0 else 2
+
+
+def legend_number(value: float, span: float) -> str:
+    """A legend label: rounded to the precision the value range needs (3 significant digits of the span)."""
+    return f"{value:,.{legend_decimals(span)}f}"
+
+
+def set_continuous_legend(function: QgsColorRampShader, span: float, units: str | None) -> None:
+    """The continuous ramp legend (QGIS ≥ 3.18 draws it instead of the item labels) with the same rounding and
+    the unit as a suffix."""
+    try:
+        from qgis.core import QgsBasicNumericFormat, QgsColorRampLegendNodeSettings
+    except ImportError:
+        return
+    number_format = QgsBasicNumericFormat()
+    number_format.setNumberDecimalPlaces(legend_decimals(span))
+    number_format.setShowThousandsSeparator(True)
+    settings = QgsColorRampLegendNodeSettings()
+    settings.setNumericFormat(number_format)
+    if units:
+        settings.setSuffix(f" {units}")
+    function.setLegendSettings(settings)
 
 
 def with_units(text: str, units: str | None) -> str:

@@ -95,6 +95,7 @@ def show_band_for_range(layer: QgsRasterLayer, time_range: QgsDateTimeRange) -> 
         return False
     renderer.setBand(band)
     layer.triggerRepaint()
+    layer.legendChanged.emit()  # the layer tree shows the band's time
     return True
 
 

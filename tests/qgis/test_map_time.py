@@ -99,7 +99,10 @@ def test_legend_labels_are_rounded(outputs):
     layer = QgsRasterLayer(outputs["stack"][0], "stack")
     labels = [item.label for item in layer.renderer().shader().rasterShaderFunction().colorRampItemList()]
     assert labels and all(label.endswith(" K") for label in labels), labels  # UNITS
+    legend = layer.renderer().shader().rasterShaderFunction().legendSettings()  # the continuous ramp legend
     numbers = [label.removesuffix(" K") for label in labels]
+    decimals = len(numbers[0].split(".")[-1]) if "." in numbers[0] else 0
+    assert legend.suffix() == " K" and legend.numericFormat().numberDecimalPlaces() == decimals  # as the labels
     assert all(len(number.split(".")[-1]) <= 2 for number in numbers if "." in number), labels
 
 
