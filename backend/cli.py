@@ -13,8 +13,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from backend import __version__
-from backend import lifeline
+from backend import __version__, lifeline
 from backend.errors import CancelledError, UserInputError
 from backend.progress import JsonLinesReporter
 

@@ -20,8 +20,8 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 PARENT_PID_VARIABLE = "ST_ANALYZER_PARENT_PID"
 OWNED_FOLDERS_VARIABLE = "ST_ANALYZER_OWNED_FOLDERS"  # the parent's request/input-copy folders of this run

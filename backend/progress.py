@@ -24,7 +24,7 @@ class Reporter:
     def warning(self, message: str) -> None:
         self.log(message, level="warning")
 
-    def scaled(self, start: float, end: float) -> "ScaledReporter":
+    def scaled(self, start: float, end: float) -> ScaledReporter:
         """A reporter that maps 0–100 % of a sub-task onto ``start``–``end`` % of this one."""
         return ScaledReporter(self, start, end)
 

@@ -27,8 +27,8 @@ from backend.data.point_io import PointLayerRef, read_long_points  # noqa: E402
 from backend.data.point_panel import PointPanel  # noqa: E402
 from backend.kriging.cross_validation import leave_one_station_out, spatial_leave_one_station_out  # noqa: E402
 from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations, time_in_model_units  # noqa: E402
-from backend.kriging.workflow import fit_variogram  # noqa: E402
 from backend.kriging.st_models import SpaceTimeModel  # noqa: E402
+from backend.kriging.workflow import fit_variogram  # noqa: E402
 
 MODEL = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())["separable"]
 NMAX, ST_ANI, DAYS, GRID = 50, 60000.0, 28, 100

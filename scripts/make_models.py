@@ -5,10 +5,20 @@ Run with the plugin importable (scripts/qgis_env.sh sourced):  .venv/bin/python 
 
 from pathlib import Path
 
-from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
-                       QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
-                       QgsProcessingModelParameter, QgsProcessingParameterDateTime, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsApplication,
+    QgsProcessing,
+    QgsProcessingModelAlgorithm,
+    QgsProcessingModelChildAlgorithm,
+    QgsProcessingModelChildParameterSource,
+    QgsProcessingModelOutput,
+    QgsProcessingModelParameter,
+    QgsProcessingParameterDateTime,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
 from qgis.PyQt.QtCore import QPointF
 
 MODELS = Path(__file__).resolve().parents[1] / "st_analyzer" / "resources" / "models"

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from qgis.core import (Qgis, QgsColorRampShader, QgsDateTimeRange, QgsMapLayer, QgsProcessingContext,
-                       QgsProcessingLayerPostProcessorInterface, QgsRasterLayer, QgsRasterShader,
-                       QgsSingleBandPseudoColorRenderer, QgsStyle)
+from qgis.core import (
+    Qgis,
+    QgsColorRampShader,
+    QgsDateTimeRange,
+    QgsMapLayer,
+    QgsProcessingContext,
+    QgsProcessingLayerPostProcessorInterface,
+    QgsRasterLayer,
+    QgsRasterShader,
+    QgsSingleBandPseudoColorRenderer,
+    QgsStyle,
+)
 from qgis.PyQt.QtCore import QDateTime, Qt
 from qgis.PyQt.QtGui import QColor
 
@@ -205,7 +214,7 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
     applies it whenever the file is opened, by hand too) and run on the layer Processing loads. Instances are kept
     alive here (Processing does not own Python post-processors)."""
 
-    _alive: list["ResultPostProcessor"] = []
+    _alive: list[ResultPostProcessor] = []
     title = ""      # the layer's title in its metadata (the name it is loaded with)
     abstract = ""   # what the layer is and which run made it (Layer Properties ▸ Information / Metadata)
 
@@ -347,8 +356,13 @@ CLUSTER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c56
 
 def style_categories(layer: QgsMapLayer, field: str, band: int, classes: list[tuple[int, str, str]]) -> None:
     """Categorised style: (value, label, colour) per class, on a vector field or a raster band."""
-    from qgis.core import (QgsCategorizedSymbolRenderer, QgsPalettedRasterRenderer, QgsRendererCategory, QgsSymbol,
-                           QgsVectorLayer)
+    from qgis.core import (
+        QgsCategorizedSymbolRenderer,
+        QgsPalettedRasterRenderer,
+        QgsRendererCategory,
+        QgsSymbol,
+        QgsVectorLayer,
+    )
 
     if isinstance(layer, QgsVectorLayer):
         categories = []

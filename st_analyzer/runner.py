@@ -193,7 +193,7 @@ def _process_group_options() -> dict[str, Any]:
     return {"start_new_session": True}
 
 
-def _pump(stream, lines: "queue.Queue[tuple[str, str | None]]", name: str) -> None:
+def _pump(stream, lines: queue.Queue[tuple[str, str | None]], name: str) -> None:
     """Queue the lines of one of the child's pipes, then ``None``; the pipe is closed at its end."""
     try:
         for line in stream:

@@ -12,8 +12,8 @@ import warnings
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from backend.data.time_axis import TimeStep
 from backend.anomaly.scores import robust_z
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import season_index
 

@@ -9,12 +9,24 @@ from pathlib import Path
 import numpy as np
 
 from backend.commands.base import CommandResult, command
-from backend.data.raster_io import (RasterFileInfo, StackWriter, grid_of, inspect_raster, open_raster, read_band,
-                                    reproject_values)
 from backend.data.gdal_names import file_of, subdataset_name
+from backend.data.raster_io import (
+    RasterFileInfo,
+    StackWriter,
+    grid_of,
+    inspect_raster,
+    open_raster,
+    read_band,
+    reproject_values,
+)
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import (check_strictly_increasing, format_time, parse_times,
-                                    summarize_time_axis, time_from_filename)
+from backend.data.time_axis import (
+    check_strictly_increasing,
+    format_time,
+    parse_times,
+    summarize_time_axis,
+    time_from_filename,
+)
 from backend.errors import UserInputError
 from backend.progress import Reporter
 

@@ -13,12 +13,19 @@ from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
-from backend.data.raster_io import (band_units, grid_of, iter_windows, open_raster,
-                                    read_block, required_band_times, write_single_raster)
+from backend.data.raster_io import (
+    band_units,
+    grid_of,
+    iter_windows,
+    open_raster,
+    read_block,
+    required_band_times,
+    write_single_raster,
+)
 from backend.data.time_axis import TimeAxisSummary, format_time, summarize_time_axis
+from backend.data.units import axis_label
 from backend.errors import UserInputError
 from backend.progress import Reporter
-from backend.data.units import axis_label
 from backend.report.html import HtmlReport, new_figure, plot_series
 
 

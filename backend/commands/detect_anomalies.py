@@ -16,12 +16,19 @@ from backend.commands.base import CommandResult, command
 from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
-from backend.data.raster_io import StackWriter, band_times_from_metadata, grid_of, iter_windows, open_raster, \
-    read_block, write_single_raster
+from backend.data.raster_io import (
+    StackWriter,
+    band_times_from_metadata,
+    grid_of,
+    iter_windows,
+    open_raster,
+    read_block,
+    write_single_raster,
+)
 from backend.data.time_axis import format_time, summarize_time_axis
+from backend.data.units import axis_label
 from backend.errors import UserInputError
 from backend.progress import Reporter
-from backend.data.units import axis_label
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 

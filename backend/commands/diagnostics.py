@@ -13,18 +13,15 @@ from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
-from backend.data.time_axis import format_time
-from backend.data.time_axis import TimeStep
+from backend.data.time_axis import TimeStep, format_time
+from backend.data.units import axis_label, per_year_units, readable_length
 from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose, seasonal_test_period
 from backend.diagnostics.series_tests import VERDICTS, default_period
-from backend.diagnostics.sources import (aggregate, point_output_path, raster_output_path, regular_axis,
-                                         regular_block)
+from backend.diagnostics.sources import aggregate, point_output_path, raster_output_path, regular_axis, regular_block
 from backend.errors import UserInputError
 from backend.memory import require_memory
 from backend.progress import Reporter
-from backend.data.units import axis_label, per_year_units, readable_length
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
-
 
 
 @dataclass

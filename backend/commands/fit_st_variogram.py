@@ -11,9 +11,9 @@ import pandas as pd
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import PointInput, VariogramSettings
 from backend.data.atomic import AtomicOutputs
+from backend.data.units import axis_label, squared_units
 from backend.kriging.workflow import VariogramFit, fit_variogram, kriging_panel
 from backend.progress import Reporter
-from backend.data.units import axis_label, squared_units
 from backend.report.html import HtmlReport, new_figure
 
 

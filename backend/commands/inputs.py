@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from backend.data.point_io import PointLayerRef, read_long_points, read_wide_points
 from backend.data.point_panel import PointPanel
 from backend.data.time_axis import TimeStep
@@ -74,8 +76,6 @@ class SensorInput:
     units: str | None = None             # unit of the readings (e.g. mph) for outputs and reports; None = unknown
 
     def read(self, reporter=None) -> PointPanel:
-        import numpy as np
-
         from backend.data.sensor_io import read_sensors_and_table
 
         if self.points is not None and self.points.path:

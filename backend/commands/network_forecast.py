@@ -9,19 +9,19 @@ import numpy as np
 import pandas as pd
 
 from backend.commands.base import CommandResult, command
-from backend.commands.preflight import FOLDER_OUTPUT
 from backend.commands.inputs import SensorInput, resampled_as_asked
+from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.sensor_io import drop_empty_stations
 from backend.data.time_axis import TimeStep, format_time, parse_times
+from backend.data.units import axis_label
 from backend.device import choose_device, require_torch
 from backend.errors import UserInputError
 from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices
 from backend.forecast.network_training import NetworkTrainConfig
 from backend.progress import Reporter
-from backend.data.units import axis_label
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 

@@ -12,12 +12,12 @@ from backend.commands.base import CommandResult, command
 from backend.commands.inputs import KrigingSettings, PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
+from backend.data.units import axis_label
 from backend.kriging.cross_validation import leave_one_station_out, spatial_leave_one_station_out
 from backend.kriging.fitting import fit_model, initial_model
 from backend.kriging.sample_variogram import sample_variogram
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.progress import Reporter
-from backend.data.units import axis_label
 from backend.report.html import HtmlReport, new_figure
 
 

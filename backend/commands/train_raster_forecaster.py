@@ -15,9 +15,9 @@ from backend.data.time_axis import format_time
 from backend.data.units import axis_label
 from backend.device import choose_device
 from backend.forecast.stacks import regular_stack
+from backend.forecast.training import TrainConfig
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
-from backend.forecast.training import TrainConfig
 
 
 @dataclass

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Callable
 
 from backend import lifeline
 from backend.errors import CancelledError, UserInputError
@@ -103,7 +103,7 @@ def remove_path(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-_ACTIVE: list["AtomicOutputs"] = []
+_ACTIVE: list[AtomicOutputs] = []
 
 
 def discard_all_pending() -> None:
@@ -149,7 +149,7 @@ class AtomicOutputs:
         self._folders.add(final_path)
         return tmp
 
-    def __enter__(self) -> "AtomicOutputs":
+    def __enter__(self) -> AtomicOutputs:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

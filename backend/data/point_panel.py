@@ -7,8 +7,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from backend.data.time_axis import (TimeAxisSummary, TimeStep, check_strictly_increasing, on_regular_axis,
-                                    parse_time_step, resample_values, summarize_time_axis)
+from backend.data.time_axis import (
+    TimeAxisSummary,
+    TimeStep,
+    check_strictly_increasing,
+    on_regular_axis,
+    parse_time_step,
+    resample_values,
+    summarize_time_axis,
+)
 from backend.errors import UserInputError
 
 
@@ -56,7 +63,7 @@ class PointPanel:
         """float64[N]: share of the time axis observed at each station."""
         return np.isfinite(self.values).mean(axis=1)
 
-    def on_regular_axis(self) -> tuple["PointPanel", TimeStep]:
+    def on_regular_axis(self) -> tuple[PointPanel, TimeStep]:
         """The panel on its regular time axis (missing steps filled with NaN) and its step (fixed or calendar).
 
         Times off the axis (intervals that are not whole steps) are refused: time lags would be ambiguous.
@@ -69,7 +76,7 @@ class PointPanel:
             return self, step
         return PointPanel(self.ids, self.xy, self.crs, times, values, dict(self.attributes)), step
 
-    def resampled(self, step: TimeStep | str, statistic: str = "mean", reporter=None) -> "PointPanel":
+    def resampled(self, step: TimeStep | str, statistic: str = "mean", reporter=None) -> PointPanel:
         """The ``statistic`` (mean, median, sum, last, …) of each station's readings per bin of ``step`` ('1h',
         '1D', '1M', '3M', '1Y'; calendar bins start on the first of the month), on the full regular axis; the
         reporter logs how many steps are empty."""

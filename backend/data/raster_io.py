@@ -9,9 +9,9 @@ the TIFF ``TIFFTAG_DATETIME``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import rasterio
@@ -226,7 +226,7 @@ class StackWriter:
         self._outputs = outputs or AtomicOutputs()
         self._dst = None
 
-    def __enter__(self) -> "StackWriter":
+    def __enter__(self) -> StackWriter:
         require_disk_space(self.path, float(self.grid.width) * self.grid.height * len(self._names) * 4)
         tmp = self._outputs.temporary(self.path)
         profile = dict(GTIFF_OPTIONS, width=self.grid.width, height=self.grid.height,

@@ -20,13 +20,13 @@ class GridSpec:
     transform: Affine
     crs: str
 
-    def same_as(self, other: "GridSpec", tolerance: float = 1e-6) -> bool:
+    def same_as(self, other: GridSpec, tolerance: float = 1e-6) -> bool:
         return (self.width, self.height) == (other.width, other.height) and \
             self.transform.almost_equals(other.transform, precision=tolerance * max(
                 1.0, abs(self.transform.a), abs(self.transform.e))) and \
             _same_crs(self.crs, other.crs)
 
-    def difference(self, other: "GridSpec") -> str:
+    def difference(self, other: GridSpec) -> str:
         """Plain text of what differs between two grids (empty when they match)."""
         if (self.width, self.height) != (other.width, other.height):
             return f"size {other.width}×{other.height} px instead of {self.width}×{self.height} px"

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from backend.data.duplicates import merge_duplicates
 from backend.data.point_io import PointLayerRef, _crs_wkt, _numeric, _point_xy, _read_layer, _require_fields
 from backend.data.point_panel import PointPanel
-from backend.data.duplicates import merge_duplicates
 from backend.data.time_axis import parse_times
 from backend.errors import UserInputError
 from backend.progress import Reporter

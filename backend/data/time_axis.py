@@ -211,7 +211,7 @@ class TimeStep:
     months: int = 0
 
     @classmethod
-    def from_fields(cls, seconds: float | None, months: int | None) -> "TimeStep":
+    def from_fields(cls, seconds: float | None, months: int | None) -> TimeStep:
         """The step stored as ``step_seconds`` / ``step_months`` (months win when set)."""
         return cls(months=int(months)) if months else cls(seconds=int(round(float(seconds or 0))))
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from backend.data.time_axis import TimeStep, on_regular_axis, parse_time_step, resample_values
-from backend.errors import UserInputError
 
 
 def regular_block(times: np.ndarray, block: np.ndarray) -> np.ndarray:

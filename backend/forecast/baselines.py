@@ -43,7 +43,7 @@ class Climatology:
     means: np.ndarray  # float32[S, ...]
 
     @classmethod
-    def fit(cls, values: np.ndarray, seasons: np.ndarray, n_seasons: int) -> "Climatology":
+    def fit(cls, values: np.ndarray, seasons: np.ndarray, n_seasons: int) -> Climatology:
         overall = np.nanmean(values, axis=0)
         overall = np.where(np.isfinite(overall), overall, np.nanmean(values))
         means = np.empty((n_seasons,) + values.shape[1:], dtype=np.float32)

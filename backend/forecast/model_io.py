@@ -46,7 +46,7 @@ class ForecasterConfig:
                 "training": self.training}
 
     @classmethod
-    def from_dict(cls, data: dict, where: str) -> "ForecasterConfig":
+    def from_dict(cls, data: dict, where: str) -> ForecasterConfig:
         try:
             if data.get("format") != FORMAT:
                 raise KeyError("format")
@@ -86,9 +86,9 @@ def read_model_config(folder: str | Path, made_by: str) -> dict:
 
 def load_weights(network, folder: str | Path, device: str):
     """Load weights.pt (a state_dict, ``weights_only=True``) into ``network``; returns it on ``device``, in eval mode."""
-    import torch
-
     import pickle
+
+    import torch
 
     weights_path = Path(folder) / "weights.pt"
     try:

@@ -52,7 +52,7 @@ class NetworkModelConfig:
                 "training": self.training}
 
     @classmethod
-    def from_dict(cls, data: dict, where: str) -> "NetworkModelConfig":
+    def from_dict(cls, data: dict, where: str) -> NetworkModelConfig:
         try:
             if data.get("format") != FORMAT:
                 raise KeyError("format (not a sensor-network forecaster)")

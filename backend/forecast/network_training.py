@@ -13,8 +13,8 @@ import numpy as np
 
 from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
-from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
+from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
 from backend.progress import Reporter

@@ -23,7 +23,7 @@ class Split:
     val_end: int
 
     @classmethod
-    def by_fractions(cls, length: int, validation_fraction: float, test_fraction: float) -> "Split":
+    def by_fractions(cls, length: int, validation_fraction: float, test_fraction: float) -> Split:
         if not 0 <= test_fraction < 0.5 or not 0 < validation_fraction < 0.5:
             raise UserInputError("Use a validation fraction in (0, 0.5) and a test fraction in [0, 0.5).")
         val_end = length - int(round(length * test_fraction))
@@ -59,7 +59,7 @@ class Normalisation:
     std: float
 
     @classmethod
-    def fit(cls, values_thw: np.ndarray) -> "Normalisation":
+    def fit(cls, values_thw: np.ndarray) -> Normalisation:
         finite = values_thw[np.isfinite(values_thw)]
         if finite.size == 0:
             raise UserInputError("The training period holds no valid value.")
@@ -70,7 +70,7 @@ class Normalisation:
         return {"mean": self.mean, "std": self.std}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Normalisation":
+    def from_dict(cls, data: dict) -> Normalisation:
         return cls(float(data["mean"]), float(data["std"]))
 
     def apply(self, values):

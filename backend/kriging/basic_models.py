@@ -67,7 +67,7 @@ class BasicVariogram:
     components: list[VariogramComponent] = field(default_factory=list)
 
     @classmethod
-    def of(cls, model: str, psill: float, range_: float, nugget: float = 0.0, kappa: float = 0.5) -> "BasicVariogram":
+    def of(cls, model: str, psill: float, range_: float, nugget: float = 0.0, kappa: float = 0.5) -> BasicVariogram:
         """Like gstat's ``vgm(psill, model, range, nugget)``: a Nug row first when ``nugget`` > 0."""
         parts = [VariogramComponent("Nug", nugget, 0.0)] if nugget > 0 else []
         return cls(parts + [VariogramComponent(model, psill, range_, kappa)])
@@ -108,7 +108,7 @@ class BasicVariogram:
         return [{"model": c.model, "psill": c.psill, "range": c.range, "kappa": c.kappa} for c in self.components]
 
     @classmethod
-    def from_list(cls, rows, where: str) -> "BasicVariogram":
+    def from_list(cls, rows, where: str) -> BasicVariogram:
         if not isinstance(rows, list):
             raise UserInputError(f"{where} must be a list of components (model, psill, range, kappa).")
         try:

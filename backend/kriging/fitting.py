@@ -15,8 +15,7 @@ from scipy.optimize import minimize
 from backend.errors import UserInputError
 from backend.kriging.basic_models import BasicVariogram
 from backend.kriging.sample_variogram import SampleVariogram
-from backend.kriging.st_models import (ST_MODELS, SpaceTimeModel, extract_parameters, insert_parameters,
-                                       parameter_names)
+from backend.kriging.st_models import ST_MODELS, SpaceTimeModel, extract_parameters, insert_parameters, parameter_names
 
 FIT_METHODS = (1, 2, 6, 7, 8, 9, 10, 11)
 

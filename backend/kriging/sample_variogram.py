@@ -36,7 +36,7 @@ class SampleVariogram:
         return pd.DataFrame({"spacelag": self.spacelag, "dist": self.dist, "timelag": self.timelag,
                              "gamma": self.gamma, "np": self.np})
 
-    def valid(self) -> "SampleVariogram":
+    def valid(self) -> SampleVariogram:
         keep = self.np > 0
         return SampleVariogram(self.dist[keep], self.timelag[keep], self.gamma[keep], self.np[keep],
                                self.spacelag[keep])

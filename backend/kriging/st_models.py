@@ -48,7 +48,7 @@ class SpaceTimeModel:
     time_unit: str = "day"
     fit: dict = field(default_factory=dict)  # fit diagnostics (method, MSE, weighted error)
 
-    def validate(self) -> "SpaceTimeModel":
+    def validate(self) -> SpaceTimeModel:
         if self.stModel not in ST_MODELS:
             raise UserInputError(f"Unknown space-time model {self.stModel!r}; use one of {', '.join(ST_MODELS)}.")
         for name in _NEEDS[self.stModel]:
@@ -149,7 +149,7 @@ class SpaceTimeModel:
         return "; ".join(parts)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SpaceTimeModel":
+    def from_dict(cls, data: dict) -> SpaceTimeModel:
         if not isinstance(data, dict) or "stModel" not in data:
             raise UserInputError("A space-time model needs 'stModel' (separable, productSum, metric, sumMetric, "
                                  "simpleSumMetric).")
@@ -188,7 +188,7 @@ class SpaceTimeModel:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "SpaceTimeModel":
+    def load(cls, path: str | Path) -> SpaceTimeModel:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:

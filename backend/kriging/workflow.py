@@ -66,7 +66,7 @@ def fit_variogram(panel: PointPanel, model: str = "best", basic_model: str = "Ex
         from backend.kriging.cross_validation import leave_one_station_out
         from backend.kriging.kriging import KrigingOptions
 
-        for i, fit in enumerate(fits):
+        for fit in fits:
             cv = leave_one_station_out(panel, fit.model, KrigingOptions(nmax=50))
             fit.model.fit["cv_rmse"] = cv.metrics["rmse"]
             reporter.log(f"{fit.model.stModel}: leave-one-station-out RMSE {cv.metrics['rmse']:.4g}")

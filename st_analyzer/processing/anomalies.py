@@ -1,12 +1,33 @@
 """stanalyzer:detectpointanomalies and stanalyzer:detectrasteranomalies."""
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterFile,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString, QgsProcessingParameterVectorDestination)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+)
 
-from st_analyzer.layers import (AnomalyPointsPostProcessor, RasterResultPostProcessor, band_times, name_result,
-                                time_span_text)
-from st_analyzer.processing.common import RESAMPLE_HELP, StAlgorithm, add_choice, add_memory_limit_parameter, add_html_output, choice_of, add_stack_input, file_output, stack_input
+from st_analyzer.layers import (
+    AnomalyPointsPostProcessor,
+    RasterResultPostProcessor,
+    band_times,
+    name_result,
+    time_span_text,
+)
+from st_analyzer.processing.common import (
+    RESAMPLE_HELP,
+    StAlgorithm,
+    add_choice,
+    add_html_output,
+    add_memory_limit_parameter,
+    add_stack_input,
+    choice_of,
+    file_output,
+    stack_input,
+)
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input
 
 SEASONAL = ("seasonal", "Seasonal profile (robust, by hour of day / day of year / calendar month)")

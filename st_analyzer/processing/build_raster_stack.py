@@ -3,14 +3,28 @@
 import os
 import re
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
-from st_analyzer.processing.common import (StAlgorithm, add_choice, add_units_parameter, add_variable_parameter,
-                                           choice_of, file_of_gdal_name, raster_paths_of, units_of,
-                                           variable_of)
+from st_analyzer.processing.common import (
+    StAlgorithm,
+    add_choice,
+    add_units_parameter,
+    add_variable_parameter,
+    choice_of,
+    file_of_gdal_name,
+    raster_paths_of,
+    units_of,
+    variable_of,
+)
 
 TIME_SOURCES = [("filename", "From the file name (pattern)"), ("list", "From a list of times"),
                 ("metadata", "From band metadata (tags, descriptions, NetCDF time)")]

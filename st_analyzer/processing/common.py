@@ -12,15 +12,30 @@ import shutil
 import tempfile
 from typing import Any
 
-from qgis.core import (QgsProcessing, QgsProcessingAlgorithm, QgsProcessingException,
-                       QgsProcessingParameterEnum, QgsProcessingParameterField, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString, QgsProcessingUtils,
-                       QgsProviderRegistry,
-                       QgsRasterLayer,
-                       QgsVectorFileWriter, QgsVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingUtils,
+    QgsProviderRegistry,
+    QgsRasterLayer,
+    QgsVectorFileWriter,
+    QgsVectorLayer,
+)
 
-from st_analyzer.runner import (INPUT_COPY_PREFIX, BackendError, BackendResult, BackendRunner, input_copy_folders,
-                                resolve_python)
+from st_analyzer.runner import (
+    INPUT_COPY_PREFIX,
+    BackendError,
+    BackendResult,
+    BackendRunner,
+    input_copy_folders,
+    resolve_python,
+)
 from st_analyzer.settings import configured_python
 
 POINT_FORMATS = [("long", "Long: one feature per station and time (id, time, value fields)"),

@@ -1,12 +1,24 @@
 """stanalyzer:describespacetime — HTML summary and table of a raster stack or a point layer."""
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterMapLayer, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterVectorDestination)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterVectorDestination,
+)
 
 from st_analyzer.layers import RasterResultPostProcessor
-from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, StAlgorithm, add_html_output, add_point_field_parameters,
-                                           add_variable_parameter, input_raster_or_layer, is_point_layer,
-                                           point_input_request)
+from st_analyzer.processing.common import (
+    ANY_POINT_OR_RASTER,
+    StAlgorithm,
+    add_html_output,
+    add_point_field_parameters,
+    add_variable_parameter,
+    input_raster_or_layer,
+    is_point_layer,
+    point_input_request,
+)
 
 
 class DescribeSpaceTimeAlgorithm(StAlgorithm):

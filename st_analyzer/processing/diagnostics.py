@@ -1,13 +1,30 @@
 """stanalyzer:timeseriesdiagnostics, timeseriesclustering and emerginghotspots (raster stacks or point layers)."""
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterFileDestination, QgsProcessingParameterMapLayer,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+from qgis.core import (
+    QgsProcessingException,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
 
 from st_analyzer.layers import CLUSTER_COLOURS, HOT_SPOT_COLOURS, load_result, style_categories, style_diverging
-from st_analyzer.processing.common import (ANY_POINT_OR_RASTER, RESAMPLE_HELP, StAlgorithm, add_choice,
-                                           add_html_output, add_memory_limit_parameter, add_point_field_parameters,
-                                           add_variable_parameter, choice_of, file_output, input_raster_or_layer,
-                                           is_point_layer, point_input_request, text_of)
+from st_analyzer.processing.common import (
+    ANY_POINT_OR_RASTER,
+    RESAMPLE_HELP,
+    StAlgorithm,
+    add_choice,
+    add_html_output,
+    add_memory_limit_parameter,
+    add_point_field_parameters,
+    add_variable_parameter,
+    choice_of,
+    file_output,
+    input_raster_or_layer,
+    is_point_layer,
+    point_input_request,
+    text_of,
+)
 
 RESULT_FILTER = "GeoTIFF for raster input (*.tif);;GeoPackage for point input (*.gpkg);;CSV (*.csv)"
 INPUT_HELP = ("INPUT: a raster time stack with band times (from 'Build raster time stack') or a point layer of "

@@ -1,7 +1,10 @@
 """stanalyzer:fitstvariogram — sample space-time variogram and fitted model (JSON) with a report."""
 
-from qgis.core import (QgsProcessingParameterDistance,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
+from qgis.core import (
+    QgsProcessingParameterDistance,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+)
 
 from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, file_output
 from st_analyzer.processing.kriging_parameters import add_station_input, station_input

@@ -1,12 +1,27 @@
 """stanalyzer:trainrasterforecaster, forecastraster and baselineforecast — raster stack forecasting."""
 
-from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterFile, QgsProcessingParameterFolderDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination)
+from qgis.core import (
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+)
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
-from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_html_output,
-                                           add_stack_input, add_training_parameters, choice_of, device_of, file_output,
-                                           stack_input, training_config)
+from st_analyzer.processing.common import (
+    StAlgorithm,
+    add_choice,
+    add_device_parameter,
+    add_html_output,
+    add_stack_input,
+    add_training_parameters,
+    choice_of,
+    device_of,
+    file_output,
+    stack_input,
+    training_config,
+)
 
 MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
 BASELINE_METHODS = [("persistence", "Persistence (last value)"),

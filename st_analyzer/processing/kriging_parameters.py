@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterFile, QgsProcessingParameterNumber,
-                       QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorLayer,
+)
 
-from st_analyzer.processing.common import (add_device_parameter, add_memory_limit_parameter, add_point_field_parameters, device_of,
-                                           point_input_request)
+from st_analyzer.processing.common import (
+    add_device_parameter,
+    add_memory_limit_parameter,
+    add_point_field_parameters,
+    device_of,
+    point_input_request,
+)
 
 
 def add_station_input(alg) -> None:

@@ -1,16 +1,38 @@
 """stanalyzer:trainnetworkforecaster and forecastnetwork — forecasts at many located sensors at once."""
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterFile,
-                       QgsProcessingParameterFolderDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString, QgsProcessingParameterVectorDestination,
-                       QgsProcessingParameterVectorLayer)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+)
 
 from st_analyzer.layers import GraduatedPointsPostProcessor, time_span_text
-from st_analyzer.processing.common import (StAlgorithm, add_choice, add_device_parameter, add_duplicates_parameter,
-                                           add_html_output, add_resample_parameters, add_time_format_parameter,
-                                           add_training_parameters, choice_of, device_of, duplicates_of, file_output,
-                                           add_units_parameter, ogr_path_of, resample_of, text_of, time_format_of,
-                                           training_config, units_of)
+from st_analyzer.processing.common import (
+    StAlgorithm,
+    add_choice,
+    add_device_parameter,
+    add_duplicates_parameter,
+    add_html_output,
+    add_resample_parameters,
+    add_time_format_parameter,
+    add_training_parameters,
+    add_units_parameter,
+    choice_of,
+    device_of,
+    duplicates_of,
+    file_output,
+    ogr_path_of,
+    resample_of,
+    text_of,
+    time_format_of,
+    training_config,
+    units_of,
+)
 
 NETWORK_MODEL_TYPES = [("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
                        ("st_transformer", "Spatio-temporal Transformer (attention over time and sensors)"),

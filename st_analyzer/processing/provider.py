@@ -9,18 +9,22 @@ from st_analyzer.__about__ import DIR_PLUGIN_ROOT, __version__
 from st_analyzer.processing.anomalies import DetectPointAnomaliesAlgorithm, DetectRasterAnomaliesAlgorithm
 from st_analyzer.processing.build_raster_stack import BuildRasterStackAlgorithm
 from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorithm
-from st_analyzer.processing.diagnostics import (EmergingHotSpotsAlgorithm, TimeSeriesClusteringAlgorithm,
-                                                TimeSeriesDiagnosticsAlgorithm)
+from st_analyzer.processing.diagnostics import (
+    EmergingHotSpotsAlgorithm,
+    TimeSeriesClusteringAlgorithm,
+    TimeSeriesDiagnosticsAlgorithm,
+)
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
-from st_analyzer.processing.forecasting import (BaselineForecastAlgorithm, ForecastRasterAlgorithm,
-                                                TrainRasterForecasterAlgorithm)
+from st_analyzer.processing.forecasting import (
+    BaselineForecastAlgorithm,
+    ForecastRasterAlgorithm,
+    TrainRasterForecasterAlgorithm,
+)
 from st_analyzer.processing.network_forecasting import ForecastNetworkAlgorithm, TrainNetworkForecasterAlgorithm
 from st_analyzer.processing.setup_backend import SetupBackendAlgorithm
 from st_analyzer.processing.st_kriging import StKrigingAlgorithm
 from st_analyzer.processing.st_kriging_cv import StKrigingCvAlgorithm
 from st_analyzer.settings import SETTING_PYTHON
-
-
 
 MODELS_DIR = DIR_PLUGIN_ROOT / "resources" / "models"
 

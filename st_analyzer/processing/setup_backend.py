@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import (QgsApplication, QgsProcessingException, QgsProcessingOutputString, QgsProcessingParameterFile)
+from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingOutputString, QgsProcessingParameterFile
 
 from st_analyzer.backend_setup import BackendSetup, SetupCancelled, SetupError, SetupPlan, default_folder
 from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of

@@ -1,15 +1,28 @@
 """stanalyzer:stkriging — space-time kriging to a raster time stack or to target points."""
 
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingException, QgsProcessingParameterDateTime,
-                       QgsProcessingParameterDistance, QgsProcessingParameterExtent, QgsProcessingParameterField,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer,
-                       QgsProcessingUtils)
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingParameterDateTime,
+    QgsProcessingParameterDistance,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterField,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+    QgsProcessingUtils,
+)
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
 from st_analyzer.processing.common import StAlgorithm, ogr_path_of
-from st_analyzer.processing.kriging_parameters import (add_kriging_parameters, add_station_input, kriging_request,
-                                                       station_input)
+from st_analyzer.processing.kriging_parameters import (
+    add_kriging_parameters,
+    add_station_input,
+    kriging_request,
+    station_input,
+)
 
 
 class StKrigingAlgorithm(StAlgorithm):

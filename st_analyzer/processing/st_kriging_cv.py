@@ -3,8 +3,12 @@
 from qgis.core import QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterVectorDestination
 
 from st_analyzer.processing.common import StAlgorithm, add_html_output, file_output
-from st_analyzer.processing.kriging_parameters import (add_kriging_parameters, add_station_input, kriging_request,
-                                                       station_input)
+from st_analyzer.processing.kriging_parameters import (
+    add_kriging_parameters,
+    add_station_input,
+    kriging_request,
+    station_input,
+)
 
 
 class StKrigingCvAlgorithm(StAlgorithm):

@@ -85,7 +85,7 @@ def processing_results_without_mock_iface(monkeypatch):
     """Processing's result loading passes ``iface.layerTreeView()`` to C++ (QGIS ≥ 3.44), which refuses the
     mock iface of pytest-qgis; results are loaded into the project as in qgis_process, without a layer tree."""
     try:
-        import processing.gui.Postprocessing as postprocessing
+        from processing.gui import Postprocessing as postprocessing  # noqa: N813 (the module's own name)
     except ImportError:
         return
     if hasattr(postprocessing, "iface"):

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from qgis.core import (QgsFeatureRequest, QgsProcessingException, QgsProcessingFeedback, QgsProject, QgsRasterLayer,
-                       QgsVectorLayer)
+from qgis.core import (
+    QgsFeatureRequest,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
 
 from st_analyzer.runner import BackendCancelled, BackendRunner
 from tests.qgis.data import ERA5_DAILY, PM10_Q1

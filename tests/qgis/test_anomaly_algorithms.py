@@ -18,7 +18,8 @@ def test_point_anomalies_loaded_with_flags_first_style(tmp_path, provider):
     result = processing.runAndLoadResults("stanalyzer:detectpointanomalies", {
         **FIELDS, "METHOD": 1, "WINDOW": "7 days", "OUTPUT": str(tmp_path / "a.gpkg"),
         "OUTPUT_EVENTS": str(tmp_path / "e.csv")})
-    layer = next(l for l in project.mapLayers().values() if isinstance(l, QgsVectorLayer) and "score" in l.fields().names())
+    layer = next(candidate for candidate in project.mapLayers().values()
+                 if isinstance(candidate, QgsVectorLayer) and "score" in candidate.fields().names())
     assert layer.renderer().type() == "RuleRenderer" and layer.temporalProperties().isActive()
     assert layer.featureCount() == 5840
     project.removeAllMapLayers()

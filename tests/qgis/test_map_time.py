@@ -5,8 +5,14 @@ import pytest
 from qgis.core import QgsDateTimeRange, QgsRasterLayer
 from qgis.PyQt.QtCore import QDateTime, Qt
 
-from st_analyzer.temporal import (StackTimeKeeper, band_for_time, band_start_times, has_per_band_mode,
-                                  make_temporal, show_band_for_range)
+from st_analyzer.temporal import (
+    StackTimeKeeper,
+    band_for_time,
+    band_start_times,
+    has_per_band_mode,
+    make_temporal,
+    show_band_for_range,
+)
 from tests.qgis.data import ERA5_DAILY
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from qgis.core import QgsProcessingFeedback
 
 from st_analyzer.runner import BackendCancelled, BackendRunner

@@ -7,19 +7,19 @@ import pandas as pd
 import pytest
 import rasterio
 
-from backend.data.time_axis import TimeStep
 from backend.anomaly.detect import DetectionSettings, detect_point_anomalies
 from backend.anomaly.evaluation import event_scores, point_labels, ranking_scores
 from backend.anomaly.events import find_events, threshold_value
 from backend.anomaly.expected import rolling_median_expected, seasonal_expected
 from backend.anomaly.raster import RasterScorer
-from tests.collect import CollectingReporter
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.commands import run_command
 from backend.data.point_panel import PointPanel
 from backend.data.raster_io import read_stack, write_stack
 from backend.data.raster_stack import GridSpec, RasterStack
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
+from tests.collect import CollectingReporter
 from tests.paths import PM10_Q1, SAMPLE
 
 NAB = SAMPLE / "nab_traffic"

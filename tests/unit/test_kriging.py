@@ -21,7 +21,7 @@ MODELS = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read
 PM10_INPUT = {"path": str(PM10_Q1), "id_field": "station_id", "time_field": "date", "value_field": "pm10"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pm10():
     return read_long_points(PointLayerRef(str(PM10_Q1)), "station_id", "date", "pm10")
 

@@ -21,7 +21,7 @@ HELD_OUT = ["DEBY047", "DENW063", "DEHE046", "DESH001", "DEBB065"]
 ORIGIN = np.datetime64("2005-01-01T00:00:00")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pm10_panel():
     return read_long_points(PointLayerRef(str(PM10_Q1)), "station_id", "date", "pm10")
 
@@ -38,7 +38,7 @@ def case_inputs(case, model):
 
 @pytest.mark.parametrize("case", ["global", "local"])
 @pytest.mark.parametrize("name", list(MODELS))
-def test_kriging_matches_gstat_krigeST(case, name):
+def test_kriging_matches_gstat_krigest(case, name):
     model = SpaceTimeModel.from_dict(MODELS[name])
     panel, data = case_inputs(case, model)
     expected = REFERENCE[(REFERENCE["case"] == case) & (REFERENCE["model"] == name)]

@@ -6,13 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend.data.time_axis import TimeStep
 from backend.commands import run_command
 from backend.commands.inputs import SensorInput
+from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BaselineSet, fit_ar
-from backend.forecast.graph import (GraphSettings, build_adjacency, gaussian_adjacency, knn_adjacency,
-                                    station_distances, transition_matrices)
+from backend.forecast.graph import (
+    GraphSettings,
+    build_adjacency,
+    gaussian_adjacency,
+    knn_adjacency,
+    station_distances,
+    transition_matrices,
+)
 from backend.progress import Reporter
 from tests.paths import SAMPLE, shared
 

@@ -65,9 +65,9 @@ def test_times_from_tiff_datetime_tag(write_raster):
 
 
 def test_times_from_netcdf_time_dimension(tmp_path):
-    netCDF4 = pytest.importorskip("netCDF4")
+    netcdf4 = pytest.importorskip("netCDF4")
     path = tmp_path / "t.nc"
-    with netCDF4.Dataset(path, "w") as ds:
+    with netcdf4.Dataset(path, "w") as ds:
         ds.createDimension("time", 3), ds.createDimension("lat", 2), ds.createDimension("lon", 2)
         time = ds.createVariable("time", "f8", ("time",))
         time.units, time.calendar = "hours since 1900-01-01 00:00:00.0", "gregorian"

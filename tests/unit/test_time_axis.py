@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from backend.data.time_axis import (check_strictly_increasing, format_time, parse_times,
-                                    summarize_time_axis, time_from_filename)
+from backend.data.time_axis import (
+    check_strictly_increasing,
+    format_time,
+    parse_times,
+    summarize_time_axis,
+    time_from_filename,
+)
 from backend.errors import UserInputError
 
 

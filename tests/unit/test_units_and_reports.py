@@ -52,7 +52,7 @@ def test_series_lines_break_across_gaps_and_not_elsewhere():
 
 def test_stack_keeps_the_inputs_band_unit_or_the_one_asked_for(tmp_path):
     files = sorted(ERA5_DAILY.glob("t2m_*.tif"))[:3]
-    for index, source in enumerate(files):  # copies whose bands say kelvin
+    for source in files:  # copies whose bands say kelvin
         target = tmp_path / source.name
         with rasterio.open(source) as src:
             profile, values = src.profile, src.read()
