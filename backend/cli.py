@@ -37,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
 def _info() -> dict:
     import importlib.util
 
-    return {"version": __version__, "python": sys.version.split()[0], "executable": sys.executable,
-            "torch": importlib.util.find_spec("torch") is not None}
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "torch": importlib.util.find_spec("torch") is not None,
+    }
 
 
 def _read_request(name: str) -> dict:
@@ -89,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     except Exception as exc:  # report anything unexpected as one JSON line, with the trace as log
         reporter.log(traceback.format_exc(), level="debug")
-        reporter.error(f"Internal error ({type(exc).__name__}): {exc}. Please report it with the log.",
-                       kind="internal")
+        reporter.error(f"Internal error ({type(exc).__name__}): {exc}. Please report it with the log.", kind="internal")
         return EXIT_INTERNAL
     reporter.result(result.outputs, result.summary)
     return EXIT_OK

@@ -18,9 +18,11 @@ def torch_available() -> bool:
 def require_torch(what: str) -> None:
     """A clear error when ``what`` (e.g. "Training") needs PyTorch and this Python has none."""
     if not torch_available():
-        raise UserInputError(f"{what} needs PyTorch, which is not installed for this Python ({sys.executable}). "
-                             "Run 'Set up backend' again with the torch build CPU or CUDA (TORCH=0 or 1), or install "
-                             "it into that Python with pip (README, manual set-up).")
+        raise UserInputError(
+            f"{what} needs PyTorch, which is not installed for this Python ({sys.executable}). "
+            "Run 'Set up backend' again with the torch build CPU or CUDA (TORCH=0 or 1), or install "
+            "it into that Python with pip (README, manual set-up)."
+        )
 
 
 def choose_device(requested: str = "auto") -> str:
@@ -35,6 +37,8 @@ def choose_device(requested: str = "auto") -> str:
 
         has_cuda = bool(torch.cuda.is_available())
     if requested == "cuda" and not has_cuda:
-        raise UserInputError("CUDA was requested but no GPU is usable here (torch missing, a CPU-only torch build, "
-                             "or no NVIDIA driver). Choose DEVICE auto or cpu, or install the CUDA build of torch.")
+        raise UserInputError(
+            "CUDA was requested but no GPU is usable here (torch missing, a CPU-only torch build, "
+            "or no NVIDIA driver). Choose DEVICE auto or cpu, or install the CUDA build of torch."
+        )
     return "cuda" if has_cuda else "cpu"

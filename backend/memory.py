@@ -15,7 +15,7 @@ from backend.errors import UserInputError
 
 ENV_LIMIT = "ST_ANALYZER_MEMORY_LIMIT_MB"
 DEFAULT_SHARE = 0.25
-_MB = 1024 ** 2
+_MB = 1024**2
 _limit_mb: float | None = None
 
 
@@ -43,10 +43,17 @@ def _physical_bytes() -> int:
         import ctypes
 
         class MemoryStatus(ctypes.Structure):
-            _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong), ("total", ctypes.c_ulonglong),
-                        ("available", ctypes.c_ulonglong), ("page_total", ctypes.c_ulonglong),
-                        ("page_free", ctypes.c_ulonglong), ("virtual_total", ctypes.c_ulonglong),
-                        ("virtual_free", ctypes.c_ulonglong), ("extended", ctypes.c_ulonglong)]
+            _fields_ = [
+                ("length", ctypes.c_ulong),
+                ("load", ctypes.c_ulong),
+                ("total", ctypes.c_ulonglong),
+                ("available", ctypes.c_ulonglong),
+                ("page_total", ctypes.c_ulonglong),
+                ("page_free", ctypes.c_ulonglong),
+                ("virtual_total", ctypes.c_ulonglong),
+                ("virtual_free", ctypes.c_ulonglong),
+                ("extended", ctypes.c_ulonglong),
+            ]
 
         status = MemoryStatus()
         status.length = ctypes.sizeof(MemoryStatus)
@@ -75,7 +82,7 @@ def budget_bytes() -> int:
 
 def format_bytes(count: float) -> str:
     """``1.5 GB``, ``300 MB``: sizes for messages."""
-    for unit, size in (("TB", 1024 ** 4), ("GB", 1024 ** 3), ("MB", _MB)):
+    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", _MB)):
         if count >= size:
             return f"{count / size:.3g} {unit}"
     return f"{count / 1024:.3g} kB"
@@ -88,10 +95,15 @@ def require_memory(needed_bytes: float, what: str, advice: str) -> None:
     """
     budget = budget_bytes()
     if needed_bytes > budget:
-        source = (f"the memory limit of {budget / _MB:.0f} MB" if (_limit_mb or os.environ.get(ENV_LIMIT))
-                  else f"a quarter of this machine's memory ({format_bytes(budget)})")
-        raise UserInputError(f"{what} needs about {format_bytes(needed_bytes)} of memory, more than {source}. "
-                             f"{advice} (Or raise MEMORY_LIMIT if the machine has the memory to spare.)")
+        source = (
+            f"the memory limit of {budget / _MB:.0f} MB"
+            if (_limit_mb or os.environ.get(ENV_LIMIT))
+            else f"a quarter of this machine's memory ({format_bytes(budget)})"
+        )
+        raise UserInputError(
+            f"{what} needs about {format_bytes(needed_bytes)} of memory, more than {source}. "
+            f"{advice} (Or raise MEMORY_LIMIT if the machine has the memory to spare.)"
+        )
 
 
 def require_disk_space(output: str | Path, needed_bytes: float) -> None:
@@ -103,6 +115,8 @@ def require_disk_space(output: str | Path, needed_bytes: float) -> None:
         folder = folder.parent
     free = shutil.disk_usage(folder).free
     if needed_bytes > free:
-        raise UserInputError(f"{Path(output).name} may need up to {format_bytes(needed_bytes)} on disk but "
-                             f"{folder} has {format_bytes(free)} free. Free some space, choose another folder, or "
-                             "use a coarser grid, a smaller extent or fewer time steps.")
+        raise UserInputError(
+            f"{Path(output).name} may need up to {format_bytes(needed_bytes)} on disk but "
+            f"{folder} has {format_bytes(free)} free. Free some space, choose another folder, or "
+            "use a coarser grid, a smaller extent or fewer time steps."
+        )

@@ -89,7 +89,10 @@ def raster_table() -> None:
 
     base = read_stack(REPO / "sample_data" / "era5_t2m_uk_2019_03_hourly.tif")
     print("\n## Raster anomaly scoring (seasonal, block 128 px), fresh process per stack")
-    print("| stack | cells × steps | file MB (float32) | seconds | cells·steps / s | peak RSS MB |\n|---|---|---|---|---|---|")
+    print(
+        "| stack | cells × steps | file MB (float32) | seconds | cells·steps / s | peak RSS MB "
+        "|\n|---|---|---|---|---|---|"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for tiles in (1, 3, 6):
             values = np.tile(base.values, (1, tiles, tiles))
@@ -98,12 +101,18 @@ def raster_table() -> None:
             path = Path(folder) / f"tiled_{tiles}.tif"
             write_stack(RasterStack(values, base.times, grid), path)
             del values
-            done = subprocess.run([sys.executable, "-c", RASTER_CHILD, str(REPO), str(path), str(Path(folder) / "s.tif")],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", RASTER_CHILD, str(REPO), str(path), str(Path(folder) / "s.tif")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             stats = json.loads(done.stdout.strip().splitlines()[-1])
             n = h * w * base.times.size
-            print(f"| {w}×{h}×{base.times.size} | {n:,} | {n * 4 / 2**20:.0f} | {stats['seconds']:.1f} | "
-                  f"{n / stats['seconds']:,.0f} | {stats['peak_mb']:.0f} |")
+            print(
+                f"| {w}×{h}×{base.times.size} | {n:,} | {n * 4 / 2**20:.0f} | {stats['seconds']:.1f} | "
+                f"{n / stats['seconds']:,.0f} | {stats['peak_mb']:.0f} |"
+            )
 
 
 def large_table(target_bytes: float) -> None:
@@ -122,14 +131,23 @@ def large_table(target_bytes: float) -> None:
         with StackWriter(path, grid, base.times) as writer:
             for band in range(t):
                 writer.write_band(band, np.tile(base.values[band], (tiles, tiles)))
-        print(f"\n## Large stack: {grid.width}×{grid.height}×{t} = {size / 2**30:.1f} GiB of float32 "
-              f"(written in {time.perf_counter() - started:.0f} s)")
-        done = subprocess.run([sys.executable, "-c", RASTER_CHILD, str(REPO), str(path), str(Path(folder) / "s.tif")],
-                              capture_output=True, text=True, check=True)
+        print(
+            f"\n## Large stack: {grid.width}×{grid.height}×{t} = {size / 2**30:.1f} GiB of float32 "
+            f"(written in {time.perf_counter() - started:.0f} s)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", RASTER_CHILD, str(REPO), str(path), str(Path(folder) / "s.tif")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         stats = json.loads(done.stdout.strip().splitlines()[-1])
         n = t * grid.width * grid.height
-        print(f"scored in {stats['seconds']:.0f} s: {n / stats['seconds']:,.0f} cell·steps/s, peak RSS {stats['peak_mb']:.0f} MB "
-              f"({stats['peak_mb'] * 2**20 / size:.1%} of the stack)")
+        print(
+            f"scored in {stats['seconds']:.0f} s: {n / stats['seconds']:,.0f} cell·steps/s, peak RSS "
+            f"{stats['peak_mb']:.0f} MB "
+            f"({stats['peak_mb'] * 2**20 / size:.1%} of the stack)"
+        )
 
 
 if __name__ == "__main__":

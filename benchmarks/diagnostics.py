@@ -48,25 +48,40 @@ def main() -> None:
     rows = []
 
     import pymannkendall as mk
+
     ours, _ = timed(lambda: mann_kendall(values))
     ref, _ = timed(lambda: [mk.hamed_rao_modification_test(subset[:, i]) for i in range(subset.shape[1])])
     rows.append(("Mann-Kendall + Sen + Hamed-Rao", "pymannkendall", ours, m, ref, subset.shape[1]))
     ours, _ = timed(lambda: seasonal_mann_kendall(values, 12))
     ref, _ = timed(lambda: [mk.seasonal_test(subset[:, i], period=12) for i in range(subset.shape[1])])
-    rows.append(("Seasonal Mann-Kendall + seasonal Sen (12 seasons)", "pymannkendall seasonal_test", ours, m, ref,
-                 subset.shape[1]))
+    rows.append(
+        (
+            "Seasonal Mann-Kendall + seasonal Sen (12 seasons)",
+            "pymannkendall seasonal_test",
+            ours,
+            m,
+            ref,
+            subset.shape[1],
+        )
+    )
 
     from statsmodels.tsa.stattools import adfuller
+
     lags = schwert_lags(t)
     ours, _ = timed(lambda: adf_batch(values, lags))
     ref, _ = timed(lambda: [adfuller(subset[:, i], maxlag=lags, autolag=None) for i in range(subset.shape[1])])
     rows.append(("ADF (fixed lags)", "statsmodels adfuller", ours, m, ref, subset.shape[1]))
 
     import ruptures as rpt
+
     ours, _ = timed(lambda: binary_segmentation(values, 5, 5))
     sigma = noise_scale(subset)
-    ref, _ = timed(lambda: [rpt.Binseg(model="l2", min_size=5, jump=1).fit(subset[:, i]).predict(
-        pen=2 * sigma[i] ** 2 * np.log(t)) for i in range(subset.shape[1])])
+    ref, _ = timed(
+        lambda: [
+            rpt.Binseg(model="l2", min_size=5, jump=1).fit(subset[:, i]).predict(pen=2 * sigma[i] ** 2 * np.log(t))
+            for i in range(subset.shape[1])
+        ]
+    )
     rows.append(("Change points (binary segmentation)", "ruptures Binseg", ours, m, ref, subset.shape[1]))
 
     print(f"ERA5 hourly t2m, {t} steps × {m} cells; references on {subset.shape[1]} cells")
@@ -86,27 +101,38 @@ def main() -> None:
         obs = pd.read_csv(data)
         panel = obs.pivot(index="date", columns="station_id", values="pm10")
         year = panel.loc["2005-01-01":"2005-12-31"]
-        year = year.loc[:, year.notna().mean() >= 0.9]   # stations with ≥ 90 % of 2005; their gaps get the station
-        year = year.fillna(year.mean())                  # mean, so that one weights object serves every day
+        year = year.loc[:, year.notna().mean() >= 0.9]  # stations with ≥ 90 % of 2005; their gaps get the station
+        year = year.fillna(year.mean())  # mean, so that one weights object serves every day
         xy = obs.drop_duplicates("station_id").set_index("station_id").loc[year.columns, ["x", "y"]].to_numpy()
         days = year.to_numpy()
         weights, _ = point_weights(cdist(xy, xy), "distance_band", 150_000)
         ours, _ = timed(lambda: gi_star(days, weights))
         w = libpysal.weights.DistanceBand(xy, threshold=150_000, binary=True, silence_warnings=True)
         ref, _ = timed(lambda: [esda.G_Local(day, w, star=True, transform="B", permutations=0) for day in days])
-        print(f"\nGi* on the {days.shape[0]} days of 2005 × {days.shape[1]} PM10 stations (≥ 90 % observed): ours "
-              f"{days.size / ours / 1e6:.3f} M location-steps/s, esda.G_Local {days.size / ref / 1e6:.4f} M/s, "
-              f"ratio {ref / ours:.0f}×")
+        print(
+            f"\nGi* on the {days.shape[0]} days of 2005 × {days.shape[1]} PM10 stations (≥ 90 % observed): ours "
+            f"{days.size / ours / 1e6:.3f} M location-steps/s, esda.G_Local {days.size / ref / 1e6:.4f} M/s, "
+            f"ratio {ref / ours:.0f}×"
+        )
 
     import tempfile
+
     with tempfile.TemporaryDirectory() as folder:
-        seconds, result = timed(lambda: run_command("timeseriesdiagnostics", {
-            "source": {"raster": str(REPO / "sample_data" / "era5_t2m_uk_2019_03_hourly.tif")},
-            "output": f"{folder}/d.tif"}))
+        seconds, result = timed(
+            lambda: run_command(
+                "timeseriesdiagnostics",
+                {
+                    "source": {"raster": str(REPO / "sample_data" / "era5_t2m_uk_2019_03_hourly.tif")},
+                    "output": f"{folder}/d.tif",
+                },
+            )
+        )
     cell_steps = 744 * m
-    print(f"\nWhole command timeseriesdiagnostics (all tests incl. STL and KPSS per cell, read + write): "
-          f"{seconds:.1f} s for {cell_steps / 1e6:.2f} M cell-steps = {seconds / (cell_steps / 1e6):.1f} s per "
-          f"million cell-steps")
+    print(
+        f"\nWhole command timeseriesdiagnostics (all tests incl. STL and KPSS per cell, read + write): "
+        f"{seconds:.1f} s for {cell_steps / 1e6:.2f} M cell-steps = {seconds / (cell_steps / 1e6):.1f} s per "
+        f"million cell-steps"
+    )
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

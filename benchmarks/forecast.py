@@ -56,19 +56,33 @@ def main() -> None:
     from backend.forecast.training import TrainConfig, evaluate, train_network
 
     torch.set_num_threads(args.threads)
-    config = TrainConfig(architecture=args.architecture, lookback=args.lookback, horizon=args.horizon,
-                         epochs=args.epochs, hidden=args.hidden, patch=args.patch, test_fraction=TEST_FRACTION,
-                         patience=max(6, args.epochs // 4))
+    config = TrainConfig(
+        architecture=args.architecture,
+        lookback=args.lookback,
+        horizon=args.horizon,
+        epochs=args.epochs,
+        hidden=args.hidden,
+        patch=args.patch,
+        test_fraction=TEST_FRACTION,
+        patience=max(6, args.epochs // 4),
+    )
     started = time.perf_counter()
     network, split, norm, history = train_network(values, times, 3600.0, config, args.device)
     train_seconds = time.perf_counter() - started
-    evaluation = evaluate(network, values, times, 3600.0, split, norm, config, args.device,
-                          margins=history.interval_margins)
+    evaluation = evaluate(
+        network, values, times, 3600.0, split, norm, config, args.device, margins=history.interval_margins
+    )
     device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"CPU, {args.threads} threads"
-    print(f"\n## {args.architecture} (hidden {args.hidden}, lookback {args.lookback}, horizon {args.horizon}) on {device_name}")
-    print(f"train {split.train_end} steps, validation {split.val_end - split.train_end}, test {values.shape[0] - split.val_end} "
-          f"(from {str(times[split.val_end])[:16]}Z, {evaluation.windows} windows); epochs run {len(history.train_loss)} "
-          f"(best {history.best_epoch}); mean epoch {np.mean(history.epoch_seconds):.2f} s; total {train_seconds:.0f} s")
+    print(
+        f"\n## {args.architecture} (hidden {args.hidden}, lookback {args.lookback}, horizon "
+        f"{args.horizon}) on {device_name}"
+    )
+    print(
+        f"train {split.train_end} steps, validation {split.val_end - split.train_end}, test "
+        f"{values.shape[0] - split.val_end} "
+        f"(from {str(times[split.val_end])[:16]}Z, {evaluation.windows} windows); epochs run {len(history.train_loss)} "
+        f"(best {history.best_epoch}); mean epoch {np.mean(history.epoch_seconds):.2f} s; total {train_seconds:.0f} s"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = f", GPU peak {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB" if args.device == "cuda" else ""
     print(f"peak memory: process RSS {peak:.0f} MiB{gpu}")
@@ -79,8 +93,11 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in rmse) + " |")
     print("| skill vs best baseline | " + " | ".join(f"{v:+.1%}" for v in evaluation.skill) + " |")
     print("| best baseline | " + " | ".join(evaluation.best_baseline) + " |")
-    print(f"80 % interval coverage on test: {evaluation.coverage_80:.1%} (margins calibrated on validation: "
-          + ", ".join(f"{m:.3f}" for m in history.interval_margins) + " K)")
+    print(
+        f"80 % interval coverage on test: {evaluation.coverage_80:.1%} (margins calibrated on validation: "
+        + ", ".join(f"{m:.3f}" for m in history.interval_margins)
+        + " K)"
+    )
 
 
 if __name__ == "__main__":

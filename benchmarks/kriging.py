@@ -46,7 +46,8 @@ for (name in c("points", "grid")) {
   out <- krigeST(pm10 ~ 1, data, newdata, model, nmax = %(nmax)d, stAni = %(st_ani)f / 86400, computeVar = TRUE,
                  progress = FALSE)
   elapsed <- proc.time()[["elapsed"]] - t0
-  write.csv(data.frame(pred = out$var1.pred, var = out$var1.var), file.path(dir, paste0(name, "_r.csv")), row.names = FALSE)
+  write.csv(data.frame(pred = out$var1.pred, var = out$var1.var), file.path(dir, paste0(name, "_r.csv")),
+            row.names = FALSE)
   cat(name, elapsed, "\n", file = file.path(dir, "r_times.txt"), append = TRUE)
 }
 """
@@ -57,11 +58,15 @@ def peak_rss_mb() -> float:
 
 
 def january_setup():
-    panel = read_long_points(PointLayerRef(str(REPO / "sample_data" / "de_pm10_2005q1.gpkg")), "station_id", "date", "pm10")
+    panel = read_long_points(
+        PointLayerRef(str(REPO / "sample_data" / "de_pm10_2005q1.gpkg")), "station_id", "date", "pm10"
+    )
     keep_t = panel.times < np.datetime64("2005-02-01")
     held = np.arange(panel.n_stations)[::7][:10]
     train = np.setdiff1d(np.arange(panel.n_stations), held)
-    data_panel = PointPanel(panel.ids[train], panel.xy[train], panel.crs, panel.times[keep_t], panel.values[train][:, keep_t])
+    data_panel = PointPanel(
+        panel.ids[train], panel.xy[train], panel.crs, panel.times[keep_t], panel.values[train][:, keep_t]
+    )
     days = panel.times[:DAYS]
     point_xy = np.repeat(panel.xy[held][None], DAYS, axis=0).reshape(-1, 2)
     point_t = np.repeat(days, held.size)
@@ -76,8 +81,12 @@ def ours(data_panel, xy, t, model, device="numpy"):
     origin = data_panel.times[0]
     data = observations(data_panel, model, origin)
     started = time.perf_counter()
-    pred, var = krige(data, SpaceTimePoints(xy, time_in_model_units(t, origin, model)), model,
-                      KrigingOptions(nmax=NMAX, st_ani=ST_ANI, device=device))
+    pred, var = krige(
+        data,
+        SpaceTimePoints(xy, time_in_model_units(t, origin, model)),
+        model,
+        KrigingOptions(nmax=NMAX, st_ani=ST_ANI, device=device),
+    )
     return pred, var, time.perf_counter() - started
 
 
@@ -88,12 +97,18 @@ def gstat(data_panel, targets: dict[str, tuple], r_grid_days: int):
     frame = data_panel.to_long_frame()
     index = {s: i for i, s in enumerate(data_panel.ids)}
     rows = frame["station_id"].map(index).to_numpy()
-    pd.DataFrame({"x": data_panel.xy[rows, 0], "y": data_panel.xy[rows, 1],
-                  "time": pd.to_datetime(frame["time"]).dt.strftime("%Y-%m-%d %H:%M:%S"),
-                  "pm10": frame["value"]}).to_csv(folder / "data.csv", index=False)
+    pd.DataFrame(
+        {
+            "x": data_panel.xy[rows, 0],
+            "y": data_panel.xy[rows, 1],
+            "time": pd.to_datetime(frame["time"]).dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "pm10": frame["value"],
+        }
+    ).to_csv(folder / "data.csv", index=False)
     for name, (xy, t) in targets.items():
-        pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "time": pd.to_datetime(t).strftime("%Y-%m-%d %H:%M:%S")}) \
-            .to_csv(folder / f"{name}.csv", index=False)
+        pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "time": pd.to_datetime(t).strftime("%Y-%m-%d %H:%M:%S")}).to_csv(
+            folder / f"{name}.csv", index=False
+        )
     (folder / "bench.R").write_text(R_SCRIPT % {"nmax": NMAX, "st_ani": ST_ANI})
     timer = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
     done = subprocess.run([*timer, "Rscript", str(folder / "bench.R"), str(folder)], capture_output=True, text=True)
@@ -101,8 +116,10 @@ def gstat(data_panel, targets: dict[str, tuple], r_grid_days: int):
         print("R failed:", done.stderr[-1500:])
         return None
     seconds = dict(line.split() for line in (folder / "r_times.txt").read_text().splitlines())
-    peak = next((float(line.split(":")[1]) / 1024 for line in done.stderr.splitlines()
-                 if "Maximum resident set size" in line), float("nan"))
+    peak = next(
+        (float(line.split(":")[1]) / 1024 for line in done.stderr.splitlines() if "Maximum resident set size" in line),
+        float("nan"),
+    )
     results = {name: pd.read_csv(folder / f"{name}_r.csv") for name in targets}
     return {name: (results[name], float(seconds[name])) for name in targets}, peak
 
@@ -118,9 +135,11 @@ def speed_table() -> None:
     print(f"\n## Speed: separable model, nmax {NMAX}, PM10 January 2005, {data_panel.n_stations} training stations")
     print(f"peak memory of this Python process (ours, all runs): {peak_rss_mb():.0f} MB")
     r = gstat(data_panel, {"points": points, "grid": grid_subset}, r_grid_days)
-    rows = [("10 held-out stations × 28 days", p_pred.size, p_sec, "points", p_pred, p_var),
-            (f"grid {GRID}×{GRID} × {r_grid_days} day (gstat subset)", s_pred.size, s_sec, "grid", s_pred, s_var),
-            (f"grid {GRID}×{GRID} × {DAYS} days", g_pred.size, g_sec, None, None, None)]
+    rows = [
+        ("10 held-out stations × 28 days", p_pred.size, p_sec, "points", p_pred, p_var),
+        (f"grid {GRID}×{GRID} × {r_grid_days} day (gstat subset)", s_pred.size, s_sec, "grid", s_pred, s_var),
+        (f"grid {GRID}×{GRID} × {DAYS} days", g_pred.size, g_sec, None, None, None),
+    ]
     print("| case | predictions | ours (s) | gstat (s) | gstat / ours | max rel. diff pred | max rel. diff var |")
     print("|---|---|---|---|---|---|---|")
     for label, n, sec, key, pred, var in rows:
@@ -131,7 +150,9 @@ def speed_table() -> None:
             print(f"| {label} | {n} | {sec:.2f} | {r_sec:.2f} | {r_sec / sec:.0f}× | {diff_p:.1e} | {diff_v:.1e} |")
         elif r is not None:
             rate = r[0]["grid"][1] / s_pred.size
-            print(f"| {label} | {n} | {sec:.2f} | ≈{rate * n:.0f} (rate of the subset) | ≈{rate * n / sec:.0f}× | – | – |")
+            print(
+                f"| {label} | {n} | {sec:.2f} | ≈{rate * n:.0f} (rate of the subset) | ≈{rate * n / sec:.0f}× | – | – |"
+            )
         else:
             print(f"| {label} | {n} | {sec:.2f} | (R not installed) | – | – | – |")
     if r is not None:
@@ -147,11 +168,15 @@ def skill_table() -> None:
     ids = np.unique(obs["station_id"])
     times = np.unique(obs["date"]).astype("datetime64[s]")
     values = np.full((ids.size, times.size), np.nan, np.float32)
-    values[np.searchsorted(ids, obs["station_id"]), np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))] = obs["pm10"]
+    values[
+        np.searchsorted(ids, obs["station_id"]), np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))
+    ] = obs["pm10"]
     xy = obs.groupby("station_id")[["x", "y"]].first().loc[ids].to_numpy()
     panel = PointPanel(ids, xy, "EPSG:32632", times, values)
-    print(f"\n## Skill: leave-one-station-out CV, DE PM10 2005 ({ids.size} stations, {int(np.isfinite(values).sum())} "
-          f"station-days), nmax {NMAX}; models fitted to the 2005 sample variogram (cutoff 300 km, 20 km bins, 6 lags)")
+    print(
+        f"\n## Skill: leave-one-station-out CV, DE PM10 2005 ({ids.size} stations, {int(np.isfinite(values).sum())} "
+        f"station-days), nmax {NMAX}; models fitted to the 2005 sample variogram (cutoff 300 km, 20 km bins, 6 lags)"
+    )
     print("| method | fit MSE | RMSE | MAE | bias | cor | mean z² | time (s) |")
     print("|---|---|---|---|---|---|---|---|")
     fit = fit_variogram(panel, "best", cutoff=300000.0, width=20000.0, tlags=6)
@@ -159,14 +184,18 @@ def skill_table() -> None:
         started = time.perf_counter()
         cv = leave_one_station_out(panel, result.model, KrigingOptions(nmax=NMAX))
         m = cv.metrics
-        print(f"| space-time {result.model.stModel} | {result.mse:.2f} | {m['rmse']:.3f} | {m['mae']:.3f} | "
-              f"{m['bias']:.3f} | {m['cor']:.3f} | {m['mean_z2']:.2f} | {time.perf_counter() - started:.1f} |")
+        print(
+            f"| space-time {result.model.stModel} | {result.mse:.2f} | {m['rmse']:.3f} | {m['mae']:.3f} | "
+            f"{m['bias']:.3f} | {m['cor']:.3f} | {m['mean_z2']:.2f} | {time.perf_counter() - started:.1f} |"
+        )
     spatial_fit = fit_variogram(panel, "metric", cutoff=300000.0, width=20000.0, tlags=0)
     started = time.perf_counter()
     cv = spatial_leave_one_station_out(panel, spatial_fit.best.model.joint, NMAX)
     m = cv.metrics
-    print(f"| pure spatial kriging per day | {spatial_fit.best.mse:.2f} | {m['rmse']:.3f} | {m['mae']:.3f} | "
-          f"{m['bias']:.3f} | {m['cor']:.3f} | {m['mean_z2']:.2f} | {time.perf_counter() - started:.1f} |")
+    print(
+        f"| pure spatial kriging per day | {spatial_fit.best.mse:.2f} | {m['rmse']:.3f} | {m['mae']:.3f} | "
+        f"{m['bias']:.3f} | {m['cor']:.3f} | {m['mean_z2']:.2f} | {time.perf_counter() - started:.1f} |"
+    )
 
 
 if __name__ == "__main__":

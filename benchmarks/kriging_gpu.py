@@ -22,12 +22,15 @@ from backend.kriging.cross_validation import leave_one_station_out  # noqa: E402
 from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations  # noqa: E402
 from backend.kriging.st_models import SpaceTimeModel  # noqa: E402
 
-MODEL = SpaceTimeModel.from_dict(json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())["separable"])
+MODEL = SpaceTimeModel.from_dict(
+    json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())["separable"]
+)
 
 
 def panel(data, prefix):
-    return PointPanel(data[f"{prefix}_ids"], data[f"{prefix}_xy"], "EPSG:32632", data[f"{prefix}_times"],
-                      data[f"{prefix}_values"])
+    return PointPanel(
+        data[f"{prefix}_ids"], data[f"{prefix}_xy"], "EPSG:32632", data[f"{prefix}_times"], data[f"{prefix}_values"]
+    )
 
 
 def timed(function, *args, **kwargs):
@@ -56,17 +59,22 @@ def main(path: str) -> None:
     print(f"| grid 100×100×28 | numpy | {t.size} | {s_np:.2f} | – | – |")
     for device, batch in (("cuda", 2048), ("cuda", 16384), ("cpu", 2048)):
         krige(obs, SpaceTimePoints(xy[:100], t[:100]), MODEL, KrigingOptions(nmax=50, st_ani=60000, device=device))
-        (p, v), s = timed(krige, obs, targets, MODEL, KrigingOptions(nmax=50, st_ani=60000, device=device,
-                                                                     batch_size=batch))
-        print(f"| grid 100×100×28 (batch {batch}) | torch {device} | {t.size} | {s:.2f} | "
-              f"{np.max(np.abs(p - p_np) / np.abs(p_np)):.1e} | {np.max(np.abs(v - v_np) / np.abs(v_np)):.1e} |")
+        (p, v), s = timed(
+            krige, obs, targets, MODEL, KrigingOptions(nmax=50, st_ani=60000, device=device, batch_size=batch)
+        )
+        print(
+            f"| grid 100×100×28 (batch {batch}) | torch {device} | {t.size} | {s:.2f} | "
+            f"{np.max(np.abs(p - p_np) / np.abs(p_np)):.1e} | {np.max(np.abs(v - v_np) / np.abs(v_np)):.1e} |"
+        )
     year = panel(data, "y")
     cv_np, s_np = timed(leave_one_station_out, year, MODEL, KrigingOptions(nmax=50, st_ani=60000))
     cv_gpu, s_gpu = timed(leave_one_station_out, year, MODEL, KrigingOptions(nmax=50, st_ani=60000, device="cuda"))
     print(f"| LOSO CV 2005 | numpy | {cv_np.metrics['n']} | {s_np:.2f} | – | – |")
-    diff = np.max(np.abs(cv_gpu.residuals['predicted'] - cv_np.residuals['predicted']))
-    print(f"| LOSO CV 2005 | torch cuda | {cv_gpu.metrics['n']} | {s_gpu:.2f} | max abs diff {diff:.1e} | "
-          f"RMSE {cv_gpu.metrics['rmse']:.4f} vs {cv_np.metrics['rmse']:.4f} |")
+    diff = np.max(np.abs(cv_gpu.residuals["predicted"] - cv_np.residuals["predicted"]))
+    print(
+        f"| LOSO CV 2005 | torch cuda | {cv_gpu.metrics['n']} | {s_gpu:.2f} | max abs diff {diff:.1e} | "
+        f"RMSE {cv_gpu.metrics['rmse']:.4f} vs {cv_np.metrics['rmse']:.4f} |"
+    )
 
 
 def export(path: str) -> None:
@@ -75,16 +83,28 @@ def export(path: str) -> None:
 
     from backend.data.point_io import PointLayerRef, read_long_points
 
-    q1 = read_long_points(PointLayerRef(str(REPO / "sample_data" / "de_pm10_2005q1.gpkg")), "station_id", "date", "pm10")
+    q1 = read_long_points(
+        PointLayerRef(str(REPO / "sample_data" / "de_pm10_2005q1.gpkg")), "station_id", "date", "pm10"
+    )
     obs = pd.read_csv(REPO.parent / "shared" / "data" / "de_pm10_2005" / "observations.csv")
     ids, times = np.unique(obs["station_id"]).astype(str), np.unique(obs["date"]).astype("datetime64[s]")
     values = np.full((ids.size, times.size), np.nan, np.float32)
-    values[np.searchsorted(ids, obs["station_id"]),
-           np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))] = obs["pm10"]
+    values[
+        np.searchsorted(ids, obs["station_id"]), np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))
+    ] = obs["pm10"]
     xy = obs.groupby("station_id")[["x", "y"]].first().loc[ids].to_numpy()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, q_ids=q1.ids, q_xy=q1.xy, q_times=q1.times, q_values=q1.values, y_ids=ids, y_xy=xy,
-             y_times=times, y_values=values)
+    np.savez(
+        path,
+        q_ids=q1.ids,
+        q_xy=q1.xy,
+        q_times=q1.times,
+        q_values=q1.values,
+        y_ids=ids,
+        y_xy=xy,
+        y_times=times,
+        y_values=values,
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ def metr_la():
     ids = z["sensor_id"].astype(str)
     sensors = pd.read_csv(DATA / "metr_la" / "sensors.csv")
     xy = sensors[["lon", "lat"]].to_numpy()
-    weights = build_adjacency(GraphSettings("edges", edges=str(DATA / "metr_la" / "adj_dcrnn.csv")), ids, xy,
-                              "EPSG:4326")
+    weights = build_adjacency(
+        GraphSettings("edges", edges=str(DATA / "metr_la" / "adj_dcrnn.csv")), ids, xy, "EPSG:4326"
+    )
     test_fraction = (values.shape[0] - int(z["train_end"])) / values.shape[0]
     return values, times, 300.0, weights, test_fraction
 
@@ -57,8 +58,12 @@ def ireland_wind():
     frame = pd.read_csv(DATA / "ireland_wind" / "observations.csv")
     grid = frame.pivot(index="date", columns="station_id", values="wind_speed_knots")
     stations = frame.drop_duplicates("station_id").set_index("station_id").loc[grid.columns]
-    weights = build_adjacency(GraphSettings("gaussian", threshold=0.1), grid.columns.to_numpy(),
-                              stations[["lon", "lat"]].to_numpy(), "EPSG:4326")
+    weights = build_adjacency(
+        GraphSettings("gaussian", threshold=0.1),
+        grid.columns.to_numpy(),
+        stations[["lon", "lat"]].to_numpy(),
+        "EPSG:4326",
+    )
     times = pd.to_datetime(grid.index).to_numpy().astype("datetime64[s]")
     return grid.to_numpy(np.float32), times, 86400.0, weights, 0.15
 
@@ -74,11 +79,16 @@ def run(name, loader, models, config_kwargs, steps, device):
         started = time.perf_counter()
         network, split, norm, history = train_sensor_network(values, times, step, supports, config, device, Printer())
         seconds = time.perf_counter() - started
-        evaluation = evaluate_sensor_network(network, values, times, step, split, norm, config, device,
-                                             margins=history.interval_margins)
+        evaluation = evaluate_sensor_network(
+            network, values, times, step, split, norm, config, device, margins=history.interval_margins
+        )
         rows[model] = evaluation.scores["model"]
-        timing[model] = (float(np.mean(history.epoch_seconds)), len(history.epoch_seconds), seconds,
-                         evaluation.coverage_80)
+        timing[model] = (
+            float(np.mean(history.epoch_seconds)),
+            len(history.epoch_seconds),
+            seconds,
+            evaluation.coverage_80,
+        )
     for baseline in ("persistence", "historical_average", "seasonal_naive", "exponential_smoothing", "ar"):
         rows[baseline] = evaluation.scores[baseline]
     print(f"test windows: {evaluation.windows}")
@@ -88,13 +98,21 @@ def run(name, loader, models, config_kwargs, steps, device):
     for method, score in rows.items():
         cells = [f"{score['mae'][s - 1]:.3f}" for s in steps] + [f"{score['rmse'][s - 1]:.3f}" for s in steps]
         print(f"| {method} | {' | '.join(cells)} | {score['mape'][steps[-1] - 1]:.2f} |")
-    best = {s: min(("persistence", "historical_average", "seasonal_naive", "exponential_smoothing", "ar"),
-                   key=lambda b: rows[b]["mae"][s - 1]) for s in steps}
+    best = {
+        s: min(
+            ("persistence", "historical_average", "seasonal_naive", "exponential_smoothing", "ar"),
+            key=lambda b: rows[b]["mae"][s - 1],
+        )
+        for s in steps
+    }
     for model, (epoch_s, epochs, total, coverage) in timing.items():
-        ratios = ", ".join(f"+{s}: {rows[model]['mae'][s - 1] / rows[best[s]]['mae'][s - 1]:.3f} of {best[s]}"
-                           for s in steps)
-        print(f"{model}: {epoch_s:.1f} s/epoch × {epochs} epochs ({total:.0f} s incl. validation); "
-              f"80 % interval coverage {coverage:.1%}; MAE ratio vs best baseline {ratios}")
+        ratios = ", ".join(
+            f"+{s}: {rows[model]['mae'][s - 1] / rows[best[s]]['mae'][s - 1]:.3f} of {best[s]}" for s in steps
+        )
+        print(
+            f"{model}: {epoch_s:.1f} s/epoch × {epochs} epochs ({total:.0f} s incl. validation); "
+            f"80 % interval coverage {coverage:.1%}; MAE ratio vs best baseline {ratios}"
+        )
 
 
 def main() -> None:
@@ -110,13 +128,23 @@ def main() -> None:
     if not DATA.exists():
         sys.exit(f"{DATA} is missing: the benchmark reads the shared data sets.")
     if args.only in (None, "ireland_wind"):
-        run("Irish wind, daily, 1 and 3 days ahead", ireland_wind, models,
+        run(
+            "Irish wind, daily, 1 and 3 days ahead",
+            ireland_wind,
+            models,
             dict(lookback=14, horizon=3, epochs=max(args.epochs, 15), batch_size=32, max_batches_per_epoch=0),
-            [1, 3], device)
+            [1, 3],
+            device,
+        )
     if args.only in (None, "metr_la"):
-        run("METR-LA, 5-min speeds, 15/30/60 min ahead", metr_la, models,
+        run(
+            "METR-LA, 5-min speeds, 15/30/60 min ahead",
+            metr_la,
+            models,
             dict(lookback=12, horizon=12, epochs=args.epochs, batch_size=32, max_batches_per_epoch=args.batches),
-            [3, 6, 12], device)
+            [3, 6, 12],
+            device,
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory (max RSS of this process): {peak_mb:.0f} MB")
 

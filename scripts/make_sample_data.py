@@ -40,8 +40,9 @@ def pm10_points() -> None:
     obs = pd.read_csv(SHARED / "de_pm10_2005" / "observations.csv")
     obs = obs[obs["date"] < "2005-04-01"]
     obs = obs.assign(date=pd.to_datetime(obs["date"]))
-    frame = gpd.GeoDataFrame(obs[["station_id", "date", "pm10"]],
-                             geometry=gpd.points_from_xy(obs["x"], obs["y"]), crs="EPSG:32632")
+    frame = gpd.GeoDataFrame(
+        obs[["station_id", "date", "pm10"]], geometry=gpd.points_from_xy(obs["x"], obs["y"]), crs="EPSG:32632"
+    )
     frame.to_file(OUT / "de_pm10_2005q1.gpkg", layer="pm10", driver="GPKG")
 
 
@@ -49,7 +50,9 @@ def era5_hourly_stack() -> None:
     """The hourly ERA5 stack as shared (744 bands with ISO band times); its last 75 bands are held out."""
     import shutil
 
-    shutil.copy(SHARED / "era5_t2m_uk_2019_03" / "era5_t2m_uk_2019_03_hourly.tif", OUT / "era5_t2m_uk_2019_03_hourly.tif")
+    shutil.copy(
+        SHARED / "era5_t2m_uk_2019_03" / "era5_t2m_uk_2019_03_hourly.tif", OUT / "era5_t2m_uk_2019_03_hourly.tif"
+    )
 
 
 def metr_la_subset(n_sensors: int = 30, days: int = 10) -> None:
@@ -63,8 +66,9 @@ def metr_la_subset(n_sensors: int = 30, days: int = 10) -> None:
     nearest = np.argsort(np.hypot(*(sensors[["lon", "lat"]].to_numpy() - centre).T))[:n_sensors]
     nearest = np.sort(nearest)
     chosen = sensors.iloc[nearest]
-    gpd.GeoDataFrame(chosen[["sensor_id"]], geometry=gpd.points_from_xy(chosen["lon"], chosen["lat"]),
-                     crs="EPSG:4326").to_file(folder / "sensors.gpkg", layer="sensors", driver="GPKG")
+    gpd.GeoDataFrame(
+        chosen[["sensor_id"]], geometry=gpd.points_from_xy(chosen["lon"], chosen["lat"]), crs="EPSG:4326"
+    ).to_file(folder / "sensors.gpkg", layer="sensors", driver="GPKG")
     steps = days * 288
     wide = pd.DataFrame(data["speed"][:steps, nearest], columns=chosen["sensor_id"].astype(str))
     wide.insert(0, "time", data["time"][:steps])
@@ -78,8 +82,11 @@ def ireland_wind_points(first: str = "1976-01-01") -> None:
     """Irish daily mean wind speed (knots), 12 stations, 1976-01-01 … 1978-12-31, long point layer (EPSG:4326)."""
     obs = pd.read_csv(SHARED / "ireland_wind" / "observations.csv")
     obs = obs[obs["date"] >= first].assign(date=lambda f: pd.to_datetime(f["date"]))
-    frame = gpd.GeoDataFrame(obs[["station_id", "date", "wind_speed_knots"]],
-                             geometry=gpd.points_from_xy(obs["lon"], obs["lat"]), crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        obs[["station_id", "date", "wind_speed_knots"]],
+        geometry=gpd.points_from_xy(obs["lon"], obs["lat"]),
+        crs="EPSG:4326",
+    )
     frame.to_file(OUT / "ireland_wind_1976_1978.gpkg", layer="wind", driver="GPKG")
 
 

@@ -12,18 +12,42 @@ import rasterio
 from qgis.core import QgsApplication, QgsRasterLayer, QgsVectorLayer
 
 STYLES = Path(__file__).resolve().parents[1] / "st_analyzer" / "resources" / "styles"
-CATEGORIES = ["no pattern", "new hot spot", "consecutive hot spot", "intensifying hot spot", "persistent hot spot",
-              "diminishing hot spot", "sporadic hot spot", "oscillating hot spot", "historical hot spot",
-              "new cold spot", "consecutive cold spot", "intensifying cold spot", "persistent cold spot",
-              "diminishing cold spot", "sporadic cold spot", "oscillating cold spot", "historical cold spot"]
+CATEGORIES = [
+    "no pattern",
+    "new hot spot",
+    "consecutive hot spot",
+    "intensifying hot spot",
+    "persistent hot spot",
+    "diminishing hot spot",
+    "sporadic hot spot",
+    "oscillating hot spot",
+    "historical hot spot",
+    "new cold spot",
+    "consecutive cold spot",
+    "intensifying cold spot",
+    "persistent cold spot",
+    "diminishing cold spot",
+    "sporadic cold spot",
+    "oscillating cold spot",
+    "historical cold spot",
+]
 
 
 def one_band_raster(folder: Path) -> str:
     path = folder / "band.tif"
     from affine import Affine
 
-    with rasterio.open(path, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32", crs="EPSG:4326",
-                       transform=Affine(1, 0, 0, 0, -1, 2)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=2,
+        height=2,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=Affine(1, 0, 0, 0, -1, 2),
+    ) as dst:
         dst.write(np.zeros((1, 2, 2), dtype=np.float32))
     return str(path)
 

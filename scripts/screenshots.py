@@ -23,8 +23,12 @@ WORK = Path(tempfile.mkdtemp(prefix="st_analyzer_shots_"))
 shutil.copytree(REPO / "sample_data", WORK / "sample_data")
 SAMPLE = WORK / "sample_data"
 LOG = IMAGES / "screenshots.log"
-PM10_FIELDS = {"INPUT": str(SAMPLE / "de_pm10_2005q1.gpkg"), "ID_FIELD": "station_id", "TIME_FIELD": "date",
-               "VALUE_FIELD": "pm10"}
+PM10_FIELDS = {
+    "INPUT": str(SAMPLE / "de_pm10_2005q1.gpkg"),
+    "ID_FIELD": "station_id",
+    "TIME_FIELD": "date",
+    "VALUE_FIELD": "pm10",
+}
 
 
 def wait(ms: int) -> None:
@@ -87,12 +91,23 @@ def clear() -> None:
 def kriging_scene() -> None:
     clear()
     points, fields = PM10_FIELDS["INPUT"], PM10_FIELDS
-    model = processing.run("stanalyzer:fitstvariogram", {**fields, "MODEL": 1,
-                                                         "OUTPUT_MODEL": str(WORK / "pm10.json")})["OUTPUT_MODEL"]
-    result = processing.runAndLoadResults("stanalyzer:stkriging", {
-        **fields, "MODEL_FILE": model, "PIXEL_SIZE": 10000, "START": "2005-03-01T00:00:00",
-        "END": "2005-03-05T00:00:00", "STEP": "1 day", "UNITS": "µg/m³", "OUTPUT": str(WORK / "pm10_kriged.tif"),
-        "OUTPUT_VARIANCE": str(WORK / "pm10_variance.tif")})
+    model = processing.run(
+        "stanalyzer:fitstvariogram", {**fields, "MODEL": 1, "OUTPUT_MODEL": str(WORK / "pm10.json")}
+    )["OUTPUT_MODEL"]
+    result = processing.runAndLoadResults(
+        "stanalyzer:stkriging",
+        {
+            **fields,
+            "MODEL_FILE": model,
+            "PIXEL_SIZE": 10000,
+            "START": "2005-03-01T00:00:00",
+            "END": "2005-03-05T00:00:00",
+            "STEP": "1 day",
+            "UNITS": "µg/m³",
+            "OUTPUT": str(WORK / "pm10_kriged.tif"),
+            "OUTPUT_VARIANCE": str(WORK / "pm10_variance.tif"),
+        },
+    )
     stations = QgsVectorLayer(points, "PM10 stations")
     QgsProject.instance().addMapLayer(stations)
     layer = layer_named("kriged")
@@ -103,11 +118,14 @@ def kriging_scene() -> None:
 
 def anomaly_scene() -> None:
     clear()
-    processing.runAndLoadResults("stanalyzer:detectpointanomalies", {
-        **PM10_FIELDS, "UNITS": "µg/m³", "OUTPUT": str(WORK / "pm10_anomalies.gpkg")})
+    processing.runAndLoadResults(
+        "stanalyzer:detectpointanomalies",
+        {**PM10_FIELDS, "UNITS": "µg/m³", "OUTPUT": str(WORK / "pm10_anomalies.gpkg")},
+    )
     layer = layer_named("anomalies")
-    flagged_days = Counter(feature["time"].toString("yyyy-MM-dd") for feature in layer.getFeatures()
-                           if feature["is_anomaly"] == 1)
+    flagged_days = Counter(
+        feature["time"].toString("yyyy-MM-dd") for feature in layer.getFeatures() if feature["is_anomaly"] == 1
+    )
     day = flagged_days.most_common(1)[0][0]
     log(f"anomalies: showing {day}, the day with most flagged readings ({flagged_days[day]})")
     show_time(f"{day}T00:00:00")  # one day of readings: the flagged stations stand out
@@ -116,14 +134,36 @@ def anomaly_scene() -> None:
 
 def network_scene() -> None:
     clear()
-    inputs = {"SENSORS": str(SAMPLE / "metr_la_subset" / "sensors.gpkg"), "ID_FIELD": "sensor_id",
-              "OBSERVATIONS": str(SAMPLE / "metr_la_subset" / "speed_wide.csv"), "MISSING_VALUE": 0}
-    processing.run("stanalyzer:trainnetworkforecaster", {
-        **inputs, "GRAPH": 2, "EDGES": str(SAMPLE / "metr_la_subset" / "edges.csv"), "LOOKBACK": 12, "HORIZON": 12,
-        "EPOCHS": 3, "BATCHES_PER_EPOCH": 30, "DEVICE": 1, "OUTPUT_MODEL": str(WORK / "la_model")})
-    processing.runAndLoadResults("stanalyzer:forecastnetwork", {
-        **inputs, "MODEL": str(WORK / "la_model"), "ORIGIN": "2012-03-09T07:30:00", "UNITS": "mph",
-        "OUTPUT": str(WORK / "la_forecast.gpkg")})
+    inputs = {
+        "SENSORS": str(SAMPLE / "metr_la_subset" / "sensors.gpkg"),
+        "ID_FIELD": "sensor_id",
+        "OBSERVATIONS": str(SAMPLE / "metr_la_subset" / "speed_wide.csv"),
+        "MISSING_VALUE": 0,
+    }
+    processing.run(
+        "stanalyzer:trainnetworkforecaster",
+        {
+            **inputs,
+            "GRAPH": 2,
+            "EDGES": str(SAMPLE / "metr_la_subset" / "edges.csv"),
+            "LOOKBACK": 12,
+            "HORIZON": 12,
+            "EPOCHS": 3,
+            "BATCHES_PER_EPOCH": 30,
+            "DEVICE": 1,
+            "OUTPUT_MODEL": str(WORK / "la_model"),
+        },
+    )
+    processing.runAndLoadResults(
+        "stanalyzer:forecastnetwork",
+        {
+            **inputs,
+            "MODEL": str(WORK / "la_model"),
+            "ORIGIN": "2012-03-09T07:30:00",
+            "UNITS": "mph",
+            "OUTPUT": str(WORK / "la_forecast.gpkg"),
+        },
+    )
     layer = layer_named("forecast")
     layer.setSubsetString('"step" = 6')  # the 30-min-ahead forecasts (08:00) only
     shoot("network_forecast_la", layer)
@@ -131,16 +171,19 @@ def network_scene() -> None:
 
 def hot_spot_scene() -> None:
     clear()
-    processing.runAndLoadResults("stanalyzer:emerginghotspots", {
-        **PM10_FIELDS, "TIME_STEP": "7D", "OUTPUT": str(WORK / "pm10_hotspots.gpkg")})
+    processing.runAndLoadResults(
+        "stanalyzer:emerginghotspots", {**PM10_FIELDS, "TIME_STEP": "7D", "OUTPUT": str(WORK / "pm10_hotspots.gpkg")}
+    )
     layer = layer_named("emerging hot spots")
     shoot("emerging_hot_spots_pm10", layer)
 
 
 def diagnostics_scene() -> None:
     clear()
-    processing.runAndLoadResults("stanalyzer:timeseriesdiagnostics", {
-        "INPUT": str(SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"), "OUTPUT": str(WORK / "t2m_diagnostics.tif")})
+    processing.runAndLoadResults(
+        "stanalyzer:timeseriesdiagnostics",
+        {"INPUT": str(SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"), "OUTPUT": str(WORK / "t2m_diagnostics.tif")},
+    )
     layer = layer_named("trends")
     shoot("diagnostics_t2m_trend", layer)
 

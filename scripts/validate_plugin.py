@@ -22,8 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 MAX_BYTES = 25_000_000
-REQUIRED = ("name", "description", "version", "qgisMinimumVersion", "author", "email", "about", "tracker",
-            "repository")
+REQUIRED = ("name", "description", "version", "qgisMinimumVersion", "author", "email", "about", "tracker", "repository")
 URL_FIELDS = ("tracker", "repository", "homepage")
 FORBIDDEN_DIRS = {"__MACOSX", ".git", "__pycache__"}
 BINARY_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dll", ".dylib", ".exe")
@@ -58,8 +57,9 @@ def validate(path: Path) -> tuple[list[str], list[str]]:
             return errors + [f"the zip must hold one top-level folder, found: {', '.join(tops)}"], warnings
         package = tops[0]
         if not re.match(r"^[A-Za-z][A-Za-z0-9-_]+$", package):
-            errors.append(f"the top-level folder {package!r} must start with a letter and use only letters, digits, "
-                          "'-' and '_'")
+            errors.append(
+                f"the top-level folder {package!r} must start with a letter and use only letters, digits, '-' and '_'"
+            )
         for required in ("__init__.py", "metadata.txt", "LICENSE"):
             if f"{package}/{required}" not in names:
                 errors.append(f"{package}/{required} is missing")

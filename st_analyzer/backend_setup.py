@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PLUGIN_DIR = Path(__file__).resolve().parent
-WHEEL_DIR = PLUGIN_DIR / "backend_wheel"   # filled by `make package`
+WHEEL_DIR = PLUGIN_DIR / "backend_wheel"  # filled by `make package`
 VENV_FOLDER_NAME = "st_analyzer_backend"
 TORCH_CHOICES = ("cpu", "cuda", "none")
 TORCH_INDEX_VARIABLE = "ST_ANALYZER_TORCH_INDEX"  # overrides the index torch comes from ("" = pip's own)
@@ -32,8 +32,15 @@ CUDA_TORCH_INDEX_WINDOWS = "https://download.pytorch.org/whl/cu126"
 # What the backend imports: the GDAL stack comes from QGIS's Python (never pip: its wheels carry their own
 # GDAL/PROJ, which crash QGIS); the rest pip may add when missing.
 GDAL_STACK = {"rasterio": "rasterio", "geopandas": "geopandas", "pyproj": "pyproj", "shapely": "shapely"}
-PIP_PACKAGES = {"numpy": "numpy", "scipy": "scipy", "pandas": "pandas", "matplotlib": "matplotlib",
-                "statsmodels": "statsmodels", "sklearn": "scikit-learn", "affine": "affine"}
+PIP_PACKAGES = {
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "pandas": "pandas",
+    "matplotlib": "matplotlib",
+    "statsmodels": "statsmodels",
+    "sklearn": "scikit-learn",
+    "affine": "affine",
+}
 GDAL_STACK_HINT = {
     "linux": "install them with the system's packages (Debian/Ubuntu: apt install python3-rasterio python3-geopandas)",
     "win32": "install them with the OSGeo4W installer (Advanced install: python3-rasterio, python3-geopandas)",
@@ -81,11 +88,22 @@ class SetupPlan:
 class BackendSetup:
     """Runs the steps of a :class:`SetupPlan`; ``report(percent, text)``, ``log(text)``, ``cancelled()``."""
 
-    STEPS = ("Creating the environment", "Checking QGIS's GDAL stack", "Adding missing packages",
-             "Installing the backend", "Installing torch", "Checking the backend")
+    STEPS = (
+        "Creating the environment",
+        "Checking QGIS's GDAL stack",
+        "Adding missing packages",
+        "Installing the backend",
+        "Installing torch",
+        "Checking the backend",
+    )
 
-    def __init__(self, plan: SetupPlan, report: Callable[[float, str], None] = lambda p, t: None,
-                 log: Callable[[str], None] = lambda t: None, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        plan: SetupPlan,
+        report: Callable[[float, str], None] = lambda p, t: None,
+        log: Callable[[str], None] = lambda t: None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
         if plan.torch not in TORCH_CHOICES:
             raise SetupError(f"Unknown torch choice {plan.torch!r}; use one of {', '.join(TORCH_CHOICES)}.")
         self.plan, self.report, self.log, self.cancelled = plan, report, log, cancelled
@@ -95,14 +113,18 @@ class BackendSetup:
     def _run(self, command: list[str], what: str) -> str:
         """Run ``command``, logging its output; cancel kills it; a failure raises :class:`SetupError`."""
         self.log("$ " + " ".join(command))
-        options = ({"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)} if os.name == "nt"
-                   else {"start_new_session": True})
+        options = (
+            {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+            if os.name == "nt"
+            else {"start_new_session": True}
+        )
         env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "PYTHONUNBUFFERED": "1"}
         env.pop("PYTHONHOME", None)
         env.pop("PYTHONPATH", None)
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as output:
-            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=env, **options)
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, **options
+            )
             while process.poll() is None:
                 if self.cancelled():
                     self._kill(process)
@@ -114,15 +136,18 @@ class BackendSetup:
             self.log(line)
         if process.returncode != 0:
             last = [line for line in text.splitlines() if line.strip()][-3:]
-            raise SetupError(f"{what} failed: {' / '.join(last) or f'exit code {process.returncode}'}. "
-                             + self._network_hint())
+            raise SetupError(
+                f"{what} failed: {' / '.join(last) or f'exit code {process.returncode}'}. " + self._network_hint()
+            )
         return text
 
     def _network_hint(self) -> str:
         if self.plan.wheelhouse:
             return f"Check that {self.plan.wheelhouse} holds the wheels needed (see the log for their names)."
-        return ("Check the internet connection (or proxy settings), or give a folder of wheels as WHEELHOUSE "
-                "for a machine without internet.")
+        return (
+            "Check the internet connection (or proxy settings), or give a folder of wheels as WHEELHOUSE "
+            "for a machine without internet."
+        )
 
     @staticmethod
     def _kill(process: subprocess.Popen) -> None:
@@ -136,12 +161,14 @@ class BackendSetup:
         process.wait()
 
     def _pip(self, python: Path, arguments: list[str], what: str) -> str:
-        source = (["--no-index", "--find-links", str(self.plan.wheelhouse)] if self.plan.wheelhouse else [])
+        source = ["--no-index", "--find-links", str(self.plan.wheelhouse)] if self.plan.wheelhouse else []
         return self._run([str(python), "-m", "pip", "install", *source, *arguments], what)
 
     def _missing(self, python: Path, modules: list[str]) -> list[str]:
-        probe = ("import importlib.util, sys; "
-                 "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+        probe = (
+            "import importlib.util, sys; "
+            "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+        )
         return self._run([str(python), "-c", probe, *modules], "Looking for installed packages").split()
 
     # --- the steps ------------------------------------------------------------------------------
@@ -150,8 +177,10 @@ class BackendSetup:
         """Make or repair the environment; returns its Python interpreter."""
         plan = self.plan
         if plan.wheel is None or not Path(plan.wheel).is_file():
-            raise SetupError("This copy of the plugin carries no backend wheel (it is added by 'make package'). "
-                             "Install the plugin from its zip, or install the backend by hand (README, manual set-up).")
+            raise SetupError(
+                "This copy of the plugin carries no backend wheel (it is added by 'make package'). "
+                "Install the plugin from its zip, or install the backend by hand (README, manual set-up)."
+            )
         if plan.wheelhouse is not None and not Path(plan.wheelhouse).is_dir():
             raise SetupError(f"The wheel folder {plan.wheelhouse} does not exist.")
         folder = Path(plan.folder).expanduser().absolute()
@@ -181,24 +210,33 @@ class BackendSetup:
             self.log(f"Repairing and upgrading the environment in {target}.")
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._run([plan.base_python, "-m", "venv", "--system-site-packages", str(target)],
-                      "Creating the virtual environment (python -m venv)")
+            self._run(
+                [plan.base_python, "-m", "venv", "--system-site-packages", str(target)],
+                "Creating the virtual environment (python -m venv)",
+            )
         python = venv_python(target)
         if not python.is_file():
-            raise SetupError(f"{plan.base_python} made no interpreter in {target}; is its venv module installed "
-                             "(Debian/Ubuntu: apt install python3-venv)?")
+            raise SetupError(
+                f"{plan.base_python} made no interpreter in {target}; is its venv module installed "
+                "(Debian/Ubuntu: apt install python3-venv)?"
+            )
         next_step()
         missing_gdal = self._missing(python, list(GDAL_STACK))
         if missing_gdal:
             hint = GDAL_STACK_HINT.get(sys.platform, GDAL_STACK_HINT["linux"])
-            raise SetupError(f"QGIS's Python ({plan.base_python}) lacks {', '.join(missing_gdal)}, which must come "
-                             f"with QGIS's own GDAL: {hint}; then run 'Set up backend' again.")
+            raise SetupError(
+                f"QGIS's Python ({plan.base_python}) lacks {', '.join(missing_gdal)}, which must come "
+                f"with QGIS's own GDAL: {hint}; then run 'Set up backend' again."
+            )
         next_step()
         missing = self._missing(python, list(PIP_PACKAGES))
         numpy_pin = [] if "numpy" in missing else self._installed_numpy_pin(python)
         if missing:
-            self._pip(python, [*numpy_pin, *(PIP_PACKAGES[m] for m in missing)],
-                      f"Installing {', '.join(PIP_PACKAGES[m] for m in missing)}")
+            self._pip(
+                python,
+                [*numpy_pin, *(PIP_PACKAGES[m] for m in missing)],
+                f"Installing {', '.join(PIP_PACKAGES[m] for m in missing)}",
+            )
             numpy_pin = numpy_pin or self._installed_numpy_pin(python)  # numpy was just added
         next_step()
         self._pip(python, ["--no-deps", "--force-reinstall", str(plan.wheel)], "Installing the st_analyzer backend")
@@ -235,5 +273,6 @@ class BackendSetup:
             index = ["--index-url", CUDA_TORCH_INDEX_WINDOWS]
         else:
             index = []  # PyPI: the CUDA build on Linux, the CPU build on macOS
-        self._pip(python, [*numpy_pin, *index, "torch"],
-                  f"Installing torch ({'CPU' if choice == 'cpu' else 'CUDA'} build)")
+        self._pip(
+            python, [*numpy_pin, *index, "torch"], f"Installing torch ({'CPU' if choice == 'cpu' else 'CUDA'} build)"
+        )

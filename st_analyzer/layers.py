@@ -28,8 +28,15 @@ def _qdatetime(iso: str) -> QDateTime:
     return value
 
 
-def style_continuous(layer: QgsRasterLayer, minimum: float, maximum: float, ramp_name: str = "Viridis",
-                     band: int = 1, invert: bool = False, units: str | None = None) -> None:
+def style_continuous(
+    layer: QgsRasterLayer,
+    minimum: float,
+    maximum: float,
+    ramp_name: str = "Viridis",
+    band: int = 1,
+    invert: bool = False,
+    units: str | None = None,
+) -> None:
     """One colour ramp from ``minimum`` to ``maximum`` (the same for every band, so animations compare); legend
     labels rounded, with ``units`` when known."""
     if maximum <= minimum:
@@ -101,12 +108,16 @@ def band_times(summary: dict) -> dict:
     """The band-time keywords of :class:`RasterResultPostProcessor` from a backend summary (``times`` with
     ``step_seconds``/``step_months`` at the top or under ``time_axis``)."""
     axis = summary.get("time_axis") or summary
-    return {"times_iso": summary.get("times") or [], "step_seconds": axis.get("step_seconds"),
-            "step_months": axis.get("step_months")}
+    return {
+        "times_iso": summary.get("times") or [],
+        "step_seconds": axis.get("step_seconds"),
+        "step_months": axis.get("step_months"),
+    }
 
 
-def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: float | None,
-                   step_months: int | None = None) -> str:
+def set_band_times(
+    layer: QgsRasterLayer, times_iso: list[str], step_seconds: float | None, step_months: int | None = None
+) -> str:
     """Give the layer its times: one range per band on QGIS ≥ 3.38, else the whole time span. The last band
     lasts one step (calendar months for monthly, quarterly or yearly stacks).
 
@@ -123,8 +134,12 @@ def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: fl
     properties = layer.temporalProperties()
     per_band_mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
     if per_band_mode is not None and hasattr(properties, "setFixedRangePerBand"):
-        properties.setFixedRangePerBand({band: QgsDateTimeRange(start, end, True, False)
-                                         for band, (start, end) in enumerate(zip(starts, ends), start=1)})
+        properties.setFixedRangePerBand(
+            {
+                band: QgsDateTimeRange(start, end, True, False)
+                for band, (start, end) in enumerate(zip(starts, ends), start=1)
+            }
+        )
         properties.setMode(per_band_mode)
         properties.setIsActive(True)
         return "per band"
@@ -134,8 +149,9 @@ def set_band_times(layer: QgsRasterLayer, times_iso: list[str], step_seconds: fl
     return "fixed range"
 
 
-def style_graduated_points(layer, field: str = "score", time_field: str = "time", ramp: str = "Reds",
-                           units: str | None = None) -> None:
+def style_graduated_points(
+    layer, field: str = "score", time_field: str = "time", ramp: str = "Reds", units: str | None = None
+) -> None:
     """Points coloured and sized by a field (graduated, 5 classes; rounded labels with ``units``), with feature
     times for the temporal controller."""
     from qgis.core import QgsGraduatedSymbolRenderer, QgsSymbol
@@ -150,8 +166,12 @@ def style_graduated_points(layer, field: str = "score", time_field: str = "time"
     if ranges:
         span = ranges[-1].upperValue() - ranges[0].lowerValue()
         for index, item in enumerate(ranges):
-            renderer.updateRangeLabel(index, with_units(f"{legend_number(item.lowerValue(), span)} – "
-                                                        f"{legend_number(item.upperValue(), span)}", units))
+            renderer.updateRangeLabel(
+                index,
+                with_units(
+                    f"{legend_number(item.lowerValue(), span)} – {legend_number(item.upperValue(), span)}", units
+                ),
+            )
     layer.setRenderer(renderer)
     set_feature_times(layer, time_field)
     layer.triggerRepaint()
@@ -215,8 +235,8 @@ class ResultPostProcessor(QgsProcessingLayerPostProcessorInterface):
     alive here (Processing does not own Python post-processors)."""
 
     _alive: list[ResultPostProcessor] = []
-    title = ""      # the layer's title in its metadata (the name it is loaded with)
-    abstract = ""   # what the layer is and which run made it (Layer Properties ▸ Information / Metadata)
+    title = ""  # the layer's title in its metadata (the name it is loaded with)
+    abstract = ""  # what the layer is and which run made it (Layer Properties ▸ Information / Metadata)
 
     def style(self, layer: QgsMapLayer) -> str:
         """Style ``layer``; returns a line for the log (or "")."""
@@ -301,8 +321,14 @@ def style_anomaly_points(layer, time_field: str = "time") -> None:
         edges = [low + (high - low) * k / 3 for k in range(4)]
         for k, colour in enumerate(("#fc9272", "#ef3b2c", "#99000d")):
             upper = "<=" if k == 2 else "<"
-            root.appendChild(rule(f'"is_anomaly" = 1 AND "score" >= {edges[k]!r} AND "score" {upper} {edges[k + 1]!r}',
-                                  f"flagged, score {edges[k]:.2f}–{edges[k + 1]:.2f}", colour, 2.6 + 0.8 * k))
+            root.appendChild(
+                rule(
+                    f'"is_anomaly" = 1 AND "score" >= {edges[k]!r} AND "score" {upper} {edges[k + 1]!r}',
+                    f"flagged, score {edges[k]:.2f}–{edges[k + 1]:.2f}",
+                    colour,
+                    2.6 + 0.8 * k,
+                )
+            )
     layer.setRenderer(QgsRuleBasedRenderer(root))
     set_feature_times(layer, time_field)
     layer.triggerRepaint()
@@ -320,15 +346,23 @@ class AnomalyPointsPostProcessor(ResultPostProcessor):
 class RasterResultPostProcessor(ResultPostProcessor):
     """A colour ramp (or a named style) and band times on a raster result."""
 
-    def __init__(self, value_range: tuple[float, float] | None, times_iso: list[str] | None = None,
-                 step_seconds: float | None = None, style: str | None = None, ramp: str = "Viridis",
-                 step_months: int | None = None, secondary: bool = False, units: str | None = None) -> None:
+    def __init__(
+        self,
+        value_range: tuple[float, float] | None,
+        times_iso: list[str] | None = None,
+        step_seconds: float | None = None,
+        style: str | None = None,
+        ramp: str = "Viridis",
+        step_months: int | None = None,
+        secondary: bool = False,
+        units: str | None = None,
+    ) -> None:
         super().__init__()
         self.units = units
         self.value_range, self.times_iso, self.step_seconds = value_range, times_iso or [], step_seconds
         self.step_months = step_months
         self.named_style, self.ramp = style, ramp
-        self.secondary = secondary   # loaded unchecked below the other results (e.g. a kriging variance)
+        self.secondary = secondary  # loaded unchecked below the other results (e.g. a kriging variance)
 
     def postProcessLayer(self, layer, context, feedback):  # noqa: N802 (QGIS API name)
         super().postProcessLayer(layer, context, feedback)
@@ -347,11 +381,36 @@ class RasterResultPostProcessor(ResultPostProcessor):
 # --- results whose layer type depends on the input (rasters or points) ----------------------------
 
 HOT_SPOT_COLOURS = {  # category code → colour (hot: reds, cold: blues), codes as in backend.diagnostics.hotspots
-    0: "#e8e8e8", 1: "#f4a582", 2: "#f08060", 3: "#b2182b", 4: "#d6604d", 5: "#e7998a", 6: "#fddbc7", 7: "#c51b7d",
-    8: "#7f3b08", 9: "#92c5de", 10: "#6fa8d6", 11: "#2166ac", 12: "#4393c3", 13: "#8fb8de", 14: "#d1e5f0",
-    15: "#4d9221", 16: "#2d004b"}
-CLUSTER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                   "#bcbd22", "#17becf"]
+    0: "#e8e8e8",
+    1: "#f4a582",
+    2: "#f08060",
+    3: "#b2182b",
+    4: "#d6604d",
+    5: "#e7998a",
+    6: "#fddbc7",
+    7: "#c51b7d",
+    8: "#7f3b08",
+    9: "#92c5de",
+    10: "#6fa8d6",
+    11: "#2166ac",
+    12: "#4393c3",
+    13: "#8fb8de",
+    14: "#d1e5f0",
+    15: "#4d9221",
+    16: "#2d004b",
+}
+CLUSTER_COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def style_categories(layer: QgsMapLayer, field: str, band: int, classes: list[tuple[int, str, str]]) -> None:
@@ -402,8 +461,9 @@ class StyledResultPostProcessor(ResultPostProcessor):
         return ""
 
 
-def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None,
-                abstract: str = "", **kwargs) -> None:
+def load_result(
+    context: QgsProcessingContext, path: str, name: str, is_raster: bool, function=None, abstract: str = "", **kwargs
+) -> None:
     """Load a result whose type (raster or vector) depends on the input, styled with resources/styles/<style>_raster
     or _points.qml when ``style`` names one, else with ``function(layer, **kwargs)``."""
     from qgis.core import QgsProcessingUtils
@@ -412,7 +472,9 @@ def load_result(context: QgsProcessingContext, path: str, name: str, is_raster: 
         return
     if context.project() is not None:
         details = QgsProcessingContext.LayerDetails(name, context.project(), name)
-        details.layerTypeHint = QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
+        details.layerTypeHint = (
+            QgsProcessingUtils.LayerHint.Raster if is_raster else QgsProcessingUtils.LayerHint.Vector
+        )
         context.addLayerToLoadOnCompletion(path, details)
     if function is not None:
         StyledResultPostProcessor.attach(context, path, title=name, abstract=abstract, function=function, **kwargs)

@@ -27,7 +27,7 @@ from typing import Any
 ENV_PYTHON = "ST_ANALYZER_PYTHON"
 ENV_PARENT_PID = "ST_ANALYZER_PARENT_PID"  # backend.lifeline.PARENT_PID_VARIABLE
 ENV_OWNED_FOLDERS = "ST_ANALYZER_OWNED_FOLDERS"  # backend.lifeline.OWNED_FOLDERS_VARIABLE
-INPUT_COPY_PREFIX = "st_analyzer_input_"      # folders of GeoPackage copies the plugin makes for the backend
+INPUT_COPY_PREFIX = "st_analyzer_input_"  # folders of GeoPackage copies the plugin makes for the backend
 KILL_AFTER_S = 1.5
 POLL_S = 0.1
 SETUP_ALGORITHM = "Set up backend"  # the toolbox name of stanalyzer:setupbackend
@@ -80,8 +80,9 @@ def child_environment(python: str) -> dict[str, str]:
         return env
     env.pop("PYTHONHOME", None)
     qgis_prefix = os.path.realpath(sys.prefix)
-    kept = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
-            if p and not os.path.realpath(p).startswith(qgis_prefix)]
+    kept = [
+        p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and not os.path.realpath(p).startswith(qgis_prefix)
+    ]
     if kept:
         env["PYTHONPATH"] = os.pathsep.join(kept)
     else:
@@ -105,8 +106,10 @@ def check_version(python: str, backend_version: str) -> None:
     from st_analyzer.__about__ import __version__ as plugin_version
 
     if backend_version != plugin_version:
-        raise BackendError(f"The backend in {python} is version {backend_version or 'unknown'}, this plugin is "
-                           f"{plugin_version}. Run '{SETUP_ALGORITHM}' again to upgrade it.")
+        raise BackendError(
+            f"The backend in {python} is version {backend_version or 'unknown'}, this plugin is "
+            f"{plugin_version}. Run '{SETUP_ALGORITHM}' again to upgrade it."
+        )
 
 
 def forget_probe(python: str) -> None:
@@ -119,13 +122,17 @@ def probe_backend(python: str) -> dict[str, Any]:
     if python in _probe_cache:
         return _probe_cache[python]
     try:
-        completed = subprocess.run([python, "-m", "backend", "info"], capture_output=True, text=True,
-                                   timeout=120, env=child_environment(python))
+        completed = subprocess.run(
+            [python, "-m", "backend", "info"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=child_environment(python),
+        )
     except FileNotFoundError as exc:
         raise BackendError(f"The backend interpreter {python!r} was not found. {INSTALL_HINT}") from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BackendError(f"The backend interpreter {python!r} could not be started: {exc}. "
-                           f"{INSTALL_HINT}") from exc
+        raise BackendError(f"The backend interpreter {python!r} could not be started: {exc}. {INSTALL_HINT}") from exc
     if completed.returncode != 0:
         detail = (completed.stderr or completed.stdout).strip().splitlines()
         reason = detail[-1] if detail else f"exit code {completed.returncode}"
@@ -179,9 +186,11 @@ def exit_explanation(code: int, last_stderr_line: str = "") -> str:
         return f"The backend stopped with exit code {code}{said}. The log has the details."
     name = _signal_name(-code)
     if -code == getattr(signal, "SIGKILL", 9):
-        return ("The backend was killed (SIGKILL). Most often the system ended it because memory ran out: "
-                "use a smaller extent, a coarser grid, fewer time steps or a smaller model, or close other "
-                "programs.")
+        return (
+            "The backend was killed (SIGKILL). Most often the system ended it because memory ran out: "
+            "use a smaller extent, a coarser grid, fewer time steps or a smaller model, or close other "
+            "programs."
+        )
     return f"The backend was ended by {name} (another program or the system stopped it). No output was written."
 
 
@@ -263,11 +272,20 @@ class BackendRunner:
             request_path.write_text(json.dumps(request), encoding="utf-8")
             try:
                 process = subprocess.Popen(
-                    [self.python, "-m", "backend", command, str(request_path)], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                    errors="replace", env={**child_environment(self.python), ENV_PARENT_PID: str(os.getpid()),
-                                           ENV_OWNED_FOLDERS: os.pathsep.join([folder, *input_copy_folders(request)])},
-                    **_process_group_options())
+                    [self.python, "-m", "backend", command, str(request_path)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                    env={
+                        **child_environment(self.python),
+                        ENV_PARENT_PID: str(os.getpid()),
+                        ENV_OWNED_FOLDERS: os.pathsep.join([folder, *input_copy_folders(request)]),
+                    },
+                    **_process_group_options(),
+                )
             except OSError as exc:
                 raise BackendError(f"Cannot start {self.python}: {exc}. {INSTALL_HINT}") from exc
             temporaries: list[Path] = []
@@ -323,4 +341,3 @@ class BackendRunner:
                 self.feedback.pushDebugInfo("\n".join(stderr_tail[-10:]))
             raise BackendError(error or exit_explanation(code, stderr_tail[-1] if stderr_tail else ""))
         return result
-

@@ -14,13 +14,21 @@ def slow_build_request(tmp_path):
     """
     noise = np.random.default_rng(0).random((1000, 1000), dtype=np.float32)
     source = tmp_path / "noise.tif"
-    with rasterio.open(source, "w", driver="GTiff", width=1000, height=1000, count=1, dtype="float32",
-                       crs="EPSG:32632", transform=Affine(10, 0, 0, 0, -10, 0)) as dst:
+    with rasterio.open(
+        source,
+        "w",
+        driver="GTiff",
+        width=1000,
+        height=1000,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32632",
+        transform=Affine(10, 0, 0, 0, -10, 0),
+    ) as dst:
         dst.write(noise, 1)
     times = [f"2020-01-{1 + i // 24:02d}T{i % 24:02d}:00:00Z" for i in range(400)]
     out_dir = tmp_path / "out"
-    request = {"output": str(out_dir / "big.tif"), "inputs": [str(source)] * 400, "time_source": "list",
-               "times": times}
+    request = {"output": str(out_dir / "big.tif"), "inputs": [str(source)] * 400, "time_source": "list", "times": times}
     path = tmp_path / "slow.json"
     path.write_text(json.dumps(request))
     return request, path, out_dir

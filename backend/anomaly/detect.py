@@ -22,8 +22,9 @@ AUTO_WINDOW_STEPS = 7  # METHOD auto: a rolling median spans at least this many 
 @dataclass
 class DetectionSettings:
     """method: auto (per station: seasonal where the series covers two cycles, else a rolling median over at least
-    AUTO_WINDOW_STEPS steps; the log says which and why) | seasonal | rolling_median | kriging (value vs. what the other stations predict) | forecaster (the
-    one-step-ahead forecast of a trained network forecaster in ``model``; set automatically when a model is given).
+    AUTO_WINDOW_STEPS steps; the log says which and why) | seasonal | rolling_median | kriging (value vs. what the
+    other stations predict) | forecaster (the one-step-ahead forecast of a trained network forecaster in ``model``;
+    set automatically when a model is given).
 
     window: rolling-median width; causal: score against past residuals only; smooth_steps: the score is the
     mean |z| over this many median time steps (1 = no smoothing); threshold_mode/threshold: see
@@ -43,7 +44,7 @@ class DetectionSettings:
 
 @dataclass
 class Detection:
-    table: pd.DataFrame   # one row per observation: station_id, time, observed, expected, z, score, is_anomaly, event_id
+    table: pd.DataFrame  # one row per observation: station_id, time, observed, expected, z, score, is_anomaly, event_id
     events: list[Event]
     threshold: float
 
@@ -90,7 +91,7 @@ class AutoMethod:
     def __init__(self, window: str) -> None:
         self.window = parse_duration(window, "rolling window (WINDOW)")
         self.seasonal: list[str] = []
-        self.rolling: dict[str, tuple[str, str]] = {}   # station → (window text, reason)
+        self.rolling: dict[str, tuple[str, str]] = {}  # station → (window text, reason)
 
     def pick(self, station: str, times: np.ndarray) -> tuple[str, str]:
         problem = seasonal_profile_problem(times)
@@ -108,12 +109,16 @@ class AutoMethod:
         if self.rolling:
             station, (width, reason) = next(iter(self.rolling.items()))
             windows = sorted({w for w, _ in self.rolling.values()})
-            parts.append(f"rolling median (window {', '.join(windows)}) for {len(self.rolling)} station(s) whose "
-                         f"series cannot give a seasonal profile (e.g. {station}: {reason})")
+            parts.append(
+                f"rolling median (window {', '.join(windows)}) for {len(self.rolling)} station(s) whose "
+                f"series cannot give a seasonal profile (e.g. {station}: {reason})"
+            )
         return "METHOD auto: " + "; ".join(parts) + "."
 
 
-def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, reporter: Reporter | None = None) -> Detection:
+def detect_point_anomalies(
+    panel: PointPanel, settings: DetectionSettings, reporter: Reporter | None = None
+) -> Detection:
     reporter = reporter or Reporter()
     if settings.method not in POINT_METHODS:
         raise UserInputError(f"Unknown method {settings.method!r}; use one of {', '.join(POINT_METHODS)}.")
@@ -126,7 +131,9 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
     for station in panel.ids[~observed_any]:
         reporter.warning(f"Station {station} has no observation and is skipped.")
     if settings.model and settings.method != "forecaster":
-        reporter.log(f"A forecaster model is given: expected values are its one-step forecasts (not {settings.method}).")
+        reporter.log(
+            f"A forecaster model is given: expected values are its one-step forecasts (not {settings.method})."
+        )
         settings.method = "forecaster"
     expected_by_panel = None
     if settings.method == "kriging":
@@ -153,8 +160,11 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
         residual = values - expected
         z = causal_robust_z(times, residual) if settings.causal else robust_z(residual)
         score = smoothed_score(times, np.nan_to_num(z, nan=0.0), settings.smooth_steps)
-        rows.append(pd.DataFrame({"station_id": station, "time": times, "observed": values, "expected": expected,
-                                  "z": z, "score": score}))
+        rows.append(
+            pd.DataFrame(
+                {"station_id": station, "time": times, "observed": values, "expected": expected, "z": z, "score": score}
+            )
+        )
         reporter.progress(60 + 30 * (i + 1) / panel.n_stations, f"station {station}")
     if settings.method == "auto":
         reporter.log(auto_choice.describe())
@@ -165,9 +175,13 @@ def detect_point_anomalies(panel: PointPanel, settings: DetectionSettings, repor
     for station, part in table.groupby("station_id", sort=False):
         times = part["time"].to_numpy().astype("datetime64[s]")
         gap = pd.Timedelta(settings.min_gap).total_seconds() if settings.min_gap else 3 * median_step_seconds(times)
-        events, event_of = find_events(str(station), times, part["score"].to_numpy(), part["is_anomaly"].to_numpy() > 0, gap)
+        events, event_of = find_events(
+            str(station), times, part["score"].to_numpy(), part["is_anomaly"].to_numpy() > 0, gap
+        )
         table.loc[part.index, "event_id"] = [event_id(str(station), n) for n in event_of]
         all_events += events
-    reporter.log(f"Threshold {threshold:.4g}: {int(table['is_anomaly'].sum())} flagged observations in "
-                 f"{len(all_events)} event(s).")
+    reporter.log(
+        f"Threshold {threshold:.4g}: {int(table['is_anomaly'].sum())} flagged observations in "
+        f"{len(all_events)} event(s)."
+    )
     return Detection(table, all_events, threshold)

@@ -54,8 +54,9 @@ def event_id(station: str, number: int) -> str:
     return f"{station}#{number}" if number else ""
 
 
-def find_events(station: str, times: np.ndarray, scores: np.ndarray, flags: np.ndarray,
-                min_gap_seconds: float) -> tuple[list[Event], np.ndarray]:
+def find_events(
+    station: str, times: np.ndarray, scores: np.ndarray, flags: np.ndarray, min_gap_seconds: float
+) -> tuple[list[Event], np.ndarray]:
     """Events of one series and the event number of each point (0 = none, else 1-based within the series)."""
     event_of = np.zeros(times.size, dtype=np.int64)
     events: list[Event] = []
@@ -66,7 +67,8 @@ def find_events(station: str, times: np.ndarray, scores: np.ndarray, flags: np.n
     groups = np.split(flagged, np.flatnonzero(np.diff(seconds[flagged]) > min_gap_seconds) + 1)
     for number, group in enumerate(groups, start=1):
         peak = group[np.nanargmax(scores[group])]
-        events.append(Event(station, number, times[group[0]], times[group[-1]], times[peak], float(scores[peak]),
-                            int(group.size)))
+        events.append(
+            Event(station, number, times[group[0]], times[group[-1]], times[peak], float(scores[peak]), int(group.size))
+        )
         event_of[group] = number
     return events, event_of

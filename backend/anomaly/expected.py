@@ -18,7 +18,7 @@ from backend.errors import UserInputError
 EXPECTED_METHODS = ("seasonal", "rolling_median")
 
 
-MONTHLY_SECONDS = 28 * 86400   # steps this long or longer are monthly (or coarser): profiles by calendar month
+MONTHLY_SECONDS = 28 * 86400  # steps this long or longer are monthly (or coarser): profiles by calendar month
 
 
 def seasonal_keys(times: np.ndarray, span_seconds: float, step_seconds: float) -> np.ndarray:
@@ -45,7 +45,7 @@ def seasonal_profile_problem(times: np.ndarray) -> str | None:
     span = float((times[-1] - times[0]).astype(np.int64)) + step
     period, unit = (365 * 86400, "years") if step >= 86400 else (86400, "days")
     if span < 2 * period:
-        return (f"The series spans {span / 86400:.1f} days: too short for a seasonal profile (needs 2 {unit}).")
+        return f"The series spans {span / 86400:.1f} days: too short for a seasonal profile (needs 2 {unit})."
     return None
 
 
@@ -70,7 +70,9 @@ def seasonal_expected(times: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(expected), expected, float(np.nanmedian(values)))
 
 
-def rolling_median_expected(times: np.ndarray, values: np.ndarray, window: str = "6h", causal: bool = True) -> np.ndarray:
+def rolling_median_expected(
+    times: np.ndarray, values: np.ndarray, window: str = "6h", causal: bool = True
+) -> np.ndarray:
     """Median of the values in the preceding ``window`` (excluding the current one when causal), or centred."""
     width = parse_duration(window, "rolling window (WINDOW)")
     series = pd.Series(values, index=pd.DatetimeIndex(times))
@@ -84,8 +86,9 @@ def rolling_median_expected(times: np.ndarray, values: np.ndarray, window: str =
     return np.where(np.isfinite(out), out, float(np.nanmedian(values)))
 
 
-def expected_values(method: str, times: np.ndarray, values: np.ndarray, window: str = "6h",
-                    causal: bool = True) -> np.ndarray:
+def expected_values(
+    method: str, times: np.ndarray, values: np.ndarray, window: str = "6h", causal: bool = True
+) -> np.ndarray:
     if method == "seasonal":
         return seasonal_expected(times, values)
     if method == "rolling_median":

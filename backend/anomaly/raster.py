@@ -53,13 +53,17 @@ class RasterScorer:
         self.choice = method
         if method == "auto":
             method = "rolling_median" if too_short else "seasonal"
-            self.choice = ("METHOD auto: " + (
+            self.choice = "METHOD auto: " + (
                 f"rolling median of the preceding {window_steps} steps (each season of the stack occurs only once: "
-                "too short for a seasonal profile)." if too_short else
-                "seasonal profile (every season occurs at least twice)."))
+                "too short for a seasonal profile)."
+                if too_short
+                else "seasonal profile (every season occurs at least twice)."
+            )
         elif method == "seasonal" and too_short:
-            raise UserInputError("The stack is too short for a seasonal profile: each season (hour of day, day of "
-                                 "year or month) occurs only once. Use the rolling median method (or METHOD auto).")
+            raise UserInputError(
+                "The stack is too short for a seasonal profile: each season (hour of day, day of "
+                "year or month) occurs only once. Use the rolling median method (or METHOD auto)."
+            )
         self.method, self.window_steps = method, window_steps
         if method == "rolling_median" and window_steps < 2:
             raise UserInputError("The rolling window needs at least 2 steps.")

@@ -1,16 +1,16 @@
 """The backend's commands; importing this package registers them for the CLI."""
 
 from backend.commands import (  # noqa: F401
-                              build_raster_stack,
-                              describe_space_time,
-                              detect_anomalies,
-                              diagnostics,
-                              fit_st_variogram,
-                              forecast_raster,
-                              network_forecast,
-                              st_kriging,
-                              st_kriging_cv,
-                              train_raster_forecaster,
+    build_raster_stack,
+    describe_space_time,
+    detect_anomalies,
+    diagnostics,
+    fit_st_variogram,
+    forecast_raster,
+    network_forecast,
+    st_kriging,
+    st_kriging_cv,
+    train_raster_forecaster,
 )
 from backend.commands.base import COMMANDS, CommandResult, run_command
 

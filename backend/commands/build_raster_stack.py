@@ -53,8 +53,8 @@ class BuildRasterStackRequest:
     times: list[str] = field(default_factory=list)
     resample: bool = False
     resampling: str = "bilinear"
-    variable: str | None = None     # the variable of NetCDF/HDF5 inputs (band times then come from the file)
-    units: str | None = None        # unit of the values (e.g. K); None = the inputs' band unit, when they have one
+    variable: str | None = None  # the variable of NetCDF/HDF5 inputs (band times then come from the file)
+    units: str | None = None  # unit of the values (e.g. K); None = the inputs' band unit, when they have one
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,11 @@ def list_input_files(request: BuildRasterStackRequest) -> list[Path]:
         if not folder.is_dir():
             raise UserInputError(f"The folder {folder} does not exist.")
         pattern = "**/*" if request.recursive else "*"
-        files += sorted(p for p in folder.glob(pattern)
-                        if p.is_file() and fnmatch.fnmatch(p.name.lower(), request.file_filter.lower()))
+        files += sorted(
+            p
+            for p in folder.glob(pattern)
+            if p.is_file() and fnmatch.fnmatch(p.name.lower(), request.file_filter.lower())
+        )
         if not files:
             raise UserInputError(f"No file in {folder} matches {request.file_filter!r}.")
     if not files:
@@ -93,21 +96,25 @@ def _bands_with_times(infos: list[RasterFileInfo], request: BuildRasterStackRequ
     if request.time_source == "filename":
         multi = [i.path.name for i in infos if i.band_count > 1]
         if multi:
-            raise UserInputError(f"{multi[0]} has several bands, but a file name gives one time; "
-                                 "use time source 'metadata' or 'list'.")
+            raise UserInputError(
+                f"{multi[0]} has several bands, but a file name gives one time; use time source 'metadata' or 'list'."
+            )
         return [_Band(i, 1, time_from_filename(i.path.name, request.filename_pattern)) for i in infos]
     pairs = [(i, b) for i in infos for b in range(1, i.band_count + 1)]
     if request.time_source == "list":
         if len(request.times) != len(pairs):
-            raise UserInputError(f"The time list has {len(request.times)} entries but the inputs have "
-                                 f"{len(pairs)} bands; give exactly one time per band, in input order.")
+            raise UserInputError(
+                f"The time list has {len(request.times)} entries but the inputs have "
+                f"{len(pairs)} bands; give exactly one time per band, in input order."
+            )
         times = parse_times(request.times, "listed times")
         return [_Band(i, b, t) for (i, b), t in zip(pairs, times)]
     bands = []
     for info in infos:
         if info.band_times is None:
-            raise UserInputError(f"{info.path.name} has no time in its band metadata; use time source "
-                                 "'filename' or 'list' instead.")
+            raise UserInputError(
+                f"{info.path.name} has no time in its band metadata; use time source 'filename' or 'list' instead."
+            )
         bands += [_Band(info, b, t) for b, t in zip(range(1, info.band_count + 1), info.band_times)]
     return bands
 
@@ -119,10 +126,12 @@ def _check_grids(infos: list[RasterFileInfo], resample: bool, reporter: Reporter
         if difference and not resample:
             raise UserInputError(
                 f"{info.path.name} has {difference} than {infos[0].path.name}. All rasters of a stack "
-                "must share one grid: fix the file, or tick 'resample onto the first grid'.")
+                "must share one grid: fix the file, or tick 'resample onto the first grid'."
+            )
         if difference:
-            reporter.warning(f"{info.path.name} has {difference}; it is resampled onto the grid of "
-                             f"{infos[0].path.name}.")
+            reporter.warning(
+                f"{info.path.name} has {difference}; it is resampled onto the grid of {infos[0].path.name}."
+            )
     return reference
 
 
@@ -154,8 +163,9 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
     reporter.log(f"Time axis: {summary.describe()}")
     units = stack_units(request.units, infos, reporter)
     valid_bands, low, high = 0, np.inf, -np.inf
-    with StackWriter(request.output, grid, times, tags={"ST_SOURCE": "st_analyzer buildrasterstack"},
-                     units=units) as writer:
+    with StackWriter(
+        request.output, grid, times, tags={"ST_SOURCE": "st_analyzer buildrasterstack"}, units=units
+    ) as writer:
         for index, item in enumerate(bands):
             with open_raster(item.info.path) as src:
                 values = _read_on_grid(src, item.band, grid, request.resampling)
@@ -169,10 +179,19 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
             raise UserInputError("Every input band is entirely no data; the stack would be empty.")
     if valid_bands < len(bands):
         reporter.warning(f"{len(bands) - valid_bands} band(s) hold no valid value.")
-    return CommandResult({"OUTPUT": str(Path(request.output).absolute())},
-                         {"bands": len(bands), "time_axis": summary.to_dict(),
-                          "times": [format_time(t) for t in times], "value_min": low, "value_max": high,
-                          "width": grid.width, "height": grid.height, "units": units})
+    return CommandResult(
+        {"OUTPUT": str(Path(request.output).absolute())},
+        {
+            "bands": len(bands),
+            "time_axis": summary.to_dict(),
+            "times": [format_time(t) for t in times],
+            "value_min": low,
+            "value_max": high,
+            "width": grid.width,
+            "height": grid.height,
+            "units": units,
+        },
+    )
 
 
 def stack_units(asked: str | None, infos: list[RasterFileInfo], reporter: Reporter) -> str | None:
@@ -181,6 +200,8 @@ def stack_units(asked: str | None, infos: list[RasterFileInfo], reporter: Report
         return asked
     found = sorted({info.units for info in infos if info.units})
     if len(found) > 1:
-        reporter.warning(f"The inputs give different units ({', '.join(found)}); the stack says {found[0]}. Set "
-                         "UNITS to state the right one.")
+        reporter.warning(
+            f"The inputs give different units ({', '.join(found)}); the stack says {found[0]}. Set "
+            "UNITS to state the right one."
+        )
     return found[0] if found else None

@@ -48,19 +48,37 @@ def _value_stats(values: np.ndarray) -> dict[str, float]:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return {}
-    return {"min": float(finite.min()), "max": float(finite.max()), "mean": float(finite.mean()),
-            "std": float(finite.std()), "median": float(np.median(finite))}
+    return {
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
+        "median": float(np.median(finite)),
+    }
 
 
 def _time_section(report: HtmlReport, axis: TimeAxisSummary) -> None:
     report.heading("Time axis")
-    report.key_values({"first time": format_time(axis.start), "last time": format_time(axis.end),
-                       "time steps": axis.count, "step": axis.step_text,
-                       "regular": "yes" if axis.regular else "no"})
+    report.key_values(
+        {
+            "first time": format_time(axis.start),
+            "last time": format_time(axis.end),
+            "time steps": axis.count,
+            "step": axis.step_text,
+            "regular": "yes" if axis.regular else "no",
+        }
+    )
     if axis.gaps:
         report.warning(f"{len(axis.gaps)} gap(s) with {axis.missing_steps} missing step(s) in total.")
-        report.table(pd.DataFrame([{"after": format_time(g.after), "before": format_time(g.before),
-                                    "missing steps": g.missing_steps} for g in axis.gaps]), max_rows=20)
+        report.table(
+            pd.DataFrame(
+                [
+                    {"after": format_time(g.after), "before": format_time(g.before), "missing steps": g.missing_steps}
+                    for g in axis.gaps
+                ]
+            ),
+            max_rows=20,
+        )
     if axis.irregular_intervals:
         report.warning(f"{axis.irregular_intervals} interval(s) are not a whole number of steps.")
 
@@ -104,11 +122,12 @@ def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
             block = read_block(src, window)
             finite = np.isfinite(block)
             filled = np.where(finite, block, 0.0).astype(np.float64)
-            valid_per_cell[window.row_off:window.row_off + window.height,
-                           window.col_off:window.col_off + window.width] += finite.sum(axis=0)
+            valid_per_cell[
+                window.row_off : window.row_off + window.height, window.col_off : window.col_off + window.width
+            ] += finite.sum(axis=0)
             count += finite.sum(axis=(1, 2))
             total += filled.sum(axis=(1, 2))
-            total_sq += (filled ** 2).sum(axis=(1, 2))
+            total_sq += (filled**2).sum(axis=(1, 2))
             low = np.minimum(low, np.where(finite, block, np.inf).min(axis=(1, 2)))
             high = np.maximum(high, np.where(finite, block, -np.inf).max(axis=(1, 2)))
             reporter.progress(90.0 * (w_index + 1) / len(windows), f"block {w_index + 1}/{len(windows)}")
@@ -117,36 +136,63 @@ def _describe_raster(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
     cells = grid.width * grid.height
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / count, np.nan)
-        std = np.sqrt(np.maximum(np.where(count > 0, total_sq / count, np.nan) - mean ** 2, 0))
-    per_time = pd.DataFrame({"time": [format_time(x) for x in times], "valid_cells": count,
-                             "missing_share": 1 - count / cells, "mean": mean, "std": std,
-                             "min": np.where(count > 0, low, np.nan), "max": np.where(count > 0, high, np.nan)})
+        std = np.sqrt(np.maximum(np.where(count > 0, total_sq / count, np.nan) - mean**2, 0))
+    per_time = pd.DataFrame(
+        {
+            "time": [format_time(x) for x in times],
+            "valid_cells": count,
+            "missing_share": 1 - count / cells,
+            "mean": mean,
+            "std": std,
+            "min": np.where(count > 0, low, np.nan),
+            "max": np.where(count > 0, high, np.nan),
+        }
+    )
     missing_share = 1.0 - valid_per_cell / t
     n_all = int(count.sum())
     overall_mean = float(total.sum() / n_all)
     summary = {
-        "kind": "raster", "bands": t, "width": grid.width, "height": grid.height,
-        "crs": _crs_text(grid.crs), "cell_size": [abs(grid.transform.a), abs(grid.transform.e)],
-        "time_axis": axis.to_dict(), "valid_values": n_all, "missing_share": 1 - n_all / (cells * t),
+        "kind": "raster",
+        "bands": t,
+        "width": grid.width,
+        "height": grid.height,
+        "crs": _crs_text(grid.crs),
+        "cell_size": [abs(grid.transform.a), abs(grid.transform.e)],
+        "time_axis": axis.to_dict(),
+        "valid_values": n_all,
+        "missing_share": 1 - n_all / (cells * t),
         "cells_always_missing": int((valid_per_cell == 0).sum()),
         "cells_never_missing": int((valid_per_cell == t).sum()),
-        "mean": overall_mean, "std": float(np.sqrt(max(total_sq.sum() / n_all - overall_mean ** 2, 0.0))),
-        "min": float(np.nanmin(per_time["min"])), "max": float(np.nanmax(per_time["max"])),
+        "mean": overall_mean,
+        "std": float(np.sqrt(max(total_sq.sum() / n_all - overall_mean**2, 0.0))),
+        "min": float(np.nanmin(per_time["min"])),
+        "max": float(np.nanmax(per_time["max"])),
     }
     report = HtmlReport(f"Space-time summary: {Path(request.raster).name}")
     report.heading("Raster stack")
-    report.key_values({"file": request.raster, "size": f"{grid.width} × {grid.height} px, {t} bands",
-                       "CRS": summary["crs"], "cell size": f"{summary['cell_size'][0]:.6g} × "
-                       f"{summary['cell_size'][1]:.6g}", "valid values": n_all,
-                       "missing share": f"{summary['missing_share']:.2%}",
-                       "cells never observed": summary["cells_always_missing"],
-                       "cells always observed": summary["cells_never_missing"]})
+    report.key_values(
+        {
+            "file": request.raster,
+            "size": f"{grid.width} × {grid.height} px, {t} bands",
+            "CRS": summary["crs"],
+            "cell size": f"{summary['cell_size'][0]:.6g} × {summary['cell_size'][1]:.6g}",
+            "valid values": n_all,
+            "missing share": f"{summary['missing_share']:.2%}",
+            "cells never observed": summary["cells_always_missing"],
+            "cells always observed": summary["cells_never_missing"],
+        }
+    )
     _time_section(report, axis)
     report.heading("Values")
     report.key_values({k: summary[k] for k in ("min", "max", "mean", "std")} | {"units": units or "not in the file"})
-    report.figure(_series_figure(times, {axis_label("mean", units): mean, "missing share": 1 - count / cells},
-                                 "Spatial mean and missing share per time step"),
-                  "Mean over all valid cells, and share of cells with no data, at each time step.")
+    report.figure(
+        _series_figure(
+            times,
+            {axis_label("mean", units): mean, "missing share": 1 - count / cells},
+            "Spatial mean and missing share per time step",
+        ),
+        "Mean over all valid cells, and share of cells with no data, at each time step.",
+    )
     fig, ax = new_figure(6, 4.5)
     image = ax.imshow(missing_share, cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="missing share")
@@ -184,14 +230,17 @@ def _station_table(panel: PointPanel) -> pd.DataFrame:
     for i, station in enumerate(panel.ids):
         observed = np.flatnonzero(finite[i])
         stats = _value_stats(panel.values[i])
-        rows.append({
-            "station_id": station, "n_obs": int(observed.size),
-            "missing_share": 1 - observed.size / panel.times.size,
-            "first_time": format_time(panel.times[observed[0]]) if observed.size else "",
-            "last_time": format_time(panel.times[observed[-1]]) if observed.size else "",
-            "longest_gap_steps": _longest_run(~finite[i]),
-            **{k: stats.get(k, np.nan) for k in ("mean", "std", "min", "max")},
-        })
+        rows.append(
+            {
+                "station_id": station,
+                "n_obs": int(observed.size),
+                "missing_share": 1 - observed.size / panel.times.size,
+                "first_time": format_time(panel.times[observed[0]]) if observed.size else "",
+                "last_time": format_time(panel.times[observed[-1]]) if observed.size else "",
+                "longest_gap_steps": _longest_run(~finite[i]),
+                **{k: stats.get(k, np.nan) for k in ("mean", "std", "min", "max")},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -202,9 +251,15 @@ def _availability_figure(panel: PointPanel, stations: pd.DataFrame):
     fig, ax = new_figure(9, max(2.5, min(8.0, panel.n_stations * 0.12)))
     order = np.argsort(stations["missing_share"].to_numpy(), kind="stable")
     start, end = (mdates.date2num(pd.Timestamp(t)) for t in (panel.times[0], panel.times[-1]))
-    ax.imshow(np.isfinite(panel.values)[order], aspect="auto", interpolation="nearest",
-              cmap=ListedColormap(["#f3e1d6", "#2d5384"]), vmin=0, vmax=1,
-              extent=(start, max(end, start + 1e-3), panel.n_stations, 0))
+    ax.imshow(
+        np.isfinite(panel.values)[order],
+        aspect="auto",
+        interpolation="nearest",
+        cmap=ListedColormap(["#f3e1d6", "#2d5384"]),
+        vmin=0,
+        vmax=1,
+        extent=(start, max(end, start + 1e-3), panel.n_stations, 0),
+    )
     ax.xaxis_date()
     every = max(1, -(-panel.n_stations // 60))  # at most 60 station ids on the axis
     ax.set_yticks(np.arange(0, panel.n_stations, every) + 0.5)
@@ -224,29 +279,49 @@ def _describe_points(request: DescribeSpaceTimeRequest, reporter: Reporter, outp
     values = _value_stats(panel.values)
     if not values:
         raise UserInputError("The point layer holds no valid value: every observation is empty.")
-    summary = {"kind": "points", "stations": panel.n_stations, "crs": _crs_text(panel.crs),
-               "time_axis": axis.to_dict(), "observations": int(np.isfinite(panel.values).sum()),
-               "missing_share": float(1 - np.isfinite(panel.values).mean()),
-               "stations_without_data": empty, **values}
+    summary = {
+        "kind": "points",
+        "stations": panel.n_stations,
+        "crs": _crs_text(panel.crs),
+        "time_axis": axis.to_dict(),
+        "observations": int(np.isfinite(panel.values).sum()),
+        "missing_share": float(1 - np.isfinite(panel.values).mean()),
+        "stations_without_data": empty,
+        **values,
+    }
     report = HtmlReport(f"Space-time summary: {Path(request.points.path).name}")
     report.heading("Stations")
-    report.key_values({"layer": request.points.path, "stations": panel.n_stations, "CRS": summary["crs"],
-                       "observations": summary["observations"],
-                       "missing share (station × time)": f"{summary['missing_share']:.2%}"})
+    report.key_values(
+        {
+            "layer": request.points.path,
+            "stations": panel.n_stations,
+            "CRS": summary["crs"],
+            "observations": summary["observations"],
+            "missing share (station × time)": f"{summary['missing_share']:.2%}",
+        }
+    )
     if empty:
         report.warning(f"{len(empty)} station(s) have no observation: {', '.join(empty[:10])}.")
     _time_section(report, axis)
     report.heading("Values")
     report.key_values(values | {"units": request.points.units or "not given (UNITS)"})
-    report.figure(_series_figure(panel.times, {"stations observed": per_time_count,
-                                               axis_label("mean", request.points.units): _mean_per_time(panel.values)},
-                                 "Stations observed and network mean per time step"),
-                  "Number of stations with a value, and their mean, at each time step.")
-    report.figure(_availability_figure(panel, stations), "Data availability per station: blue = observed, "
-                  "light = missing; stations sorted from most to least complete.")
+    report.figure(
+        _series_figure(
+            panel.times,
+            {
+                "stations observed": per_time_count,
+                axis_label("mean", request.points.units): _mean_per_time(panel.values),
+            },
+            "Stations observed and network mean per time step",
+        ),
+        "Number of stations with a value, and their mean, at each time step.",
+    )
+    report.figure(
+        _availability_figure(panel, stations),
+        "Data availability per station: blue = observed, light = missing; stations sorted from most to least complete.",
+    )
     report.heading("Per station (most missing first)")
-    report.table(stations.sort_values("missing_share", ascending=False),
-                 rest="are in the summary table (OUTPUT_TABLE)")
+    report.table(stations.sort_values("missing_share", ascending=False), rest="are in the summary table (OUTPUT_TABLE)")
     report.write(request.output_html, outputs)
     if request.output_table:
         write_table(stations, request.output_table, outputs, xy=panel.xy, crs=panel.crs, layer="stations")
@@ -266,6 +341,9 @@ def describe_space_time(request: DescribeSpaceTimeRequest, reporter: Reporter) -
         else:
             summary = _describe_points(request, reporter, outputs)
     reporter.progress(100, "report written")
-    produced = {"OUTPUT_HTML": request.output_html, "OUTPUT_TABLE": request.output_table,
-                "OUTPUT_MISSING": request.output_missing}
+    produced = {
+        "OUTPUT_HTML": request.output_html,
+        "OUTPUT_TABLE": request.output_table,
+        "OUTPUT_MISSING": request.output_missing,
+    }
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v}, summary)

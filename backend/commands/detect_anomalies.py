@@ -35,7 +35,7 @@ from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_se
 @dataclass
 class DetectPointAnomaliesRequest:
     points: PointInput
-    output: str                              # GeoPackage of observations with scores
+    output: str  # GeoPackage of observations with scores
     output_events: str | None = None
     output_report: str | None = None
     detection: DetectionSettings = field(default_factory=DetectionSettings)
@@ -43,9 +43,18 @@ class DetectPointAnomaliesRequest:
 
 
 def _events_frame(detection: Detection) -> pd.DataFrame:
-    rows = [{"event_id": e.event_id, "station_id": e.station, "start": format_time(e.start), "end": format_time(e.end),
-             "peak_time": format_time(e.peak_time), "peak_score": e.peak_score, "points": e.points}
-            for e in detection.events]
+    rows = [
+        {
+            "event_id": e.event_id,
+            "station_id": e.station,
+            "start": format_time(e.start),
+            "end": format_time(e.end),
+            "peak_time": format_time(e.peak_time),
+            "peak_score": e.peak_score,
+            "points": e.points,
+        }
+        for e in detection.events
+    ]
     return pd.DataFrame(rows, columns=["event_id", "station_id", "start", "end", "peak_time", "peak_score", "points"])
 
 
@@ -54,13 +63,21 @@ def _point_report(request, detection: Detection, events: pd.DataFrame) -> HtmlRe
     report = HtmlReport(f"Anomalies: {Path(request.points.path).name}")
     report.heading("Detection")
     s = request.detection
-    report.key_values({"method": s.method, "scores": "causal (past only)" if s.causal else "whole series",
-                       "score smoothing (steps)": s.smooth_steps, "threshold": f"{s.threshold_mode} {s.threshold:g} → "
-                       f"score > {detection.threshold:.3g}", "observations": len(table),
-                       "flagged": int(table["is_anomaly"].sum()), "events": len(events)})
+    report.key_values(
+        {
+            "method": s.method,
+            "scores": "causal (past only)" if s.causal else "whole series",
+            "score smoothing (steps)": s.smooth_steps,
+            "threshold": f"{s.threshold_mode} {s.threshold:g} → score > {detection.threshold:.3g}",
+            "observations": len(table),
+            "flagged": int(table["is_anomaly"].sum()),
+            "events": len(events),
+        }
+    )
     report.heading("Largest events")
-    report.table(events.sort_values("peak_score", ascending=False), max_rows=20,
-                 rest="are in the events table (OUTPUT_EVENTS)")
+    report.table(
+        events.sort_values("peak_score", ascending=False), max_rows=20, rest="are in the events table (OUTPUT_EVENTS)"
+    )
     busiest = events["station_id"].value_counts().index[:6] if len(events) else table["station_id"].unique()[:3]
     for station in busiest:
         part = table[table["station_id"] == station]
@@ -93,11 +110,22 @@ def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporte
             write_table(events, request.output_events, outputs, layer="events")
         if request.output_report:
             _point_report(request, detection, events).write(request.output_report, outputs)
-    produced = {"OUTPUT": request.output, "OUTPUT_EVENTS": request.output_events, "OUTPUT_REPORT": request.output_report}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"threshold": detection.threshold, "flagged": int(detection.table["is_anomaly"].sum()),
-                          "observations": len(detection.table), "events": len(events),
-                          "method": request.detection.method.replace("_", " "), "units": request.points.units})
+    produced = {
+        "OUTPUT": request.output,
+        "OUTPUT_EVENTS": request.output_events,
+        "OUTPUT_REPORT": request.output_report,
+    }
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "threshold": detection.threshold,
+            "flagged": int(detection.table["is_anomaly"].sum()),
+            "observations": len(detection.table),
+            "events": len(events),
+            "method": request.detection.method.replace("_", " "),
+            "units": request.points.units,
+        },
+    )
 
 
 GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache would otherwise grow to 5 % of RAM (rasterio passes bytes)
@@ -120,16 +148,18 @@ class DetectRasterAnomaliesRequest:
 def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Reporter) -> CommandResult:
     """Scores (|robust z|) per cell and time, 0/1 flags and a count of flagged steps per cell, block by block."""
     if request.threshold_mode == "quantile":
-        raise UserInputError("A quantile threshold needs all scores at once; for rasters use a score or a false "
-                             "alarm rate threshold.")
+        raise UserInputError(
+            "A quantile threshold needs all scores at once; for rasters use a score or a false alarm rate threshold."
+        )
     threshold = threshold_value(request.threshold_mode, request.threshold, np.array([]))
     import rasterio
 
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), open_raster(request.input) as src:
         times = band_times_from_metadata(src)
         if times is None:
-            raise UserInputError(f"{Path(request.input).name} has no band times; build it with 'Build raster time "
-                                 "stack' first.")
+            raise UserInputError(
+                f"{Path(request.input).name} has no band times; build it with 'Build raster time stack' first."
+            )
         axis = summarize_time_axis(times)
         if axis.step is None:
             raise UserInputError("The stack needs at least 2 time steps.")
@@ -142,8 +172,11 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
         windows = list(iter_windows(grid, request.block))
         with AtomicOutputs() as outputs, ExitStack() as writers:
             scores_out = writers.enter_context(StackWriter(request.output_scores, grid, times, outputs=outputs))
-            flags_out = writers.enter_context(StackWriter(request.output_flags, grid, times, outputs=outputs)) \
-                if request.output_flags else None
+            flags_out = (
+                writers.enter_context(StackWriter(request.output_flags, grid, times, outputs=outputs))
+                if request.output_flags
+                else None
+            )
             for i, window in enumerate(windows):
                 block = read_block(src, window)
                 valid = np.isfinite(block)
@@ -153,16 +186,27 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
                 scores_out.write_window(score, window)
                 if flags_out is not None:
                     flags_out.write_window(np.where(valid, flagged, np.nan).astype(np.float32), window)
-                count[window.row_off:window.row_off + window.height, window.col_off:window.col_off + window.width] = \
-                    np.where(valid.any(axis=0), flagged.sum(axis=0), np.nan)
+                count[
+                    window.row_off : window.row_off + window.height, window.col_off : window.col_off + window.width
+                ] = np.where(valid.any(axis=0), flagged.sum(axis=0), np.nan)
                 reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
             if not any_valid:
                 raise UserInputError("The stack holds no valid value: every cell is no data in every band.")
             if request.output_summary:
                 write_single_raster(count, grid, request.output_summary, "anomalous steps", outputs)
-    produced = {"OUTPUT_SCORES": request.output_scores, "OUTPUT_FLAGS": request.output_flags,
-                "OUTPUT_SUMMARY": request.output_summary}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"threshold": threshold, "flagged": int(np.nansum(count)), "cells": grid.width * grid.height,
-                          "times": [format_time(t) for t in times], **axis.step.fields(),
-                          "max_count": float(np.nanmax(count)) if np.isfinite(count).any() else 0.0})
+    produced = {
+        "OUTPUT_SCORES": request.output_scores,
+        "OUTPUT_FLAGS": request.output_flags,
+        "OUTPUT_SUMMARY": request.output_summary,
+    }
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "threshold": threshold,
+            "flagged": int(np.nansum(count)),
+            "cells": grid.width * grid.height,
+            "times": [format_time(t) for t in times],
+            **axis.step.fields(),
+            "max_count": float(np.nanmax(count)) if np.isfinite(count).any() else 0.0,
+        },
+    )

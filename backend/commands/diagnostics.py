@@ -30,7 +30,7 @@ class DiagnosticsRequest:
     output: str
     output_report: str | None = None
     settings: DiagnosticSettings = field(default_factory=DiagnosticSettings)
-    time_step: str | None = None   # average to this step first (pandas offset), e.g. 1D
+    time_step: str | None = None  # average to this step first (pandas offset), e.g. 1D
 
 
 def _point_frame(panel, columns: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -44,16 +44,24 @@ def _diagnostics_report(title, fields, period, step, outputs, path, examples, un
     usable = n >= 4
     significant = usable & (fields["trend_p"] < 0.05)
     verdicts = pd.Series(fields["stationarity"][np.isfinite(fields["stationarity"])]).map(VERDICTS).value_counts()
-    report.key_values({"locations": int(n.size), "too short or empty (< 4 values)": int((~usable).sum()),
-                       "time step": step.text, "STL period (steps)": period,
-                       "significant trend (p < 0.05, Hamed-Rao)": f"{int(significant.sum())} "
-                       f"({int((significant & (fields['trend_slope'] > 0)).sum())} up, "
-                       f"{int((significant & (fields['trend_slope'] < 0)).sum())} down)",
-                       f"median Sen's slope ({per_year_units(units)})": float(np.nanmedian(fields["slope_per_year"]))
-                       if np.isfinite(fields["slope_per_year"]).any() else "n/a",
-                       "median seasonality strength": float(np.nanmedian(fields["seasonality"]))
-                       if np.isfinite(fields["seasonality"]).any() else "n/a",
-                       "with change points": int((fields["change_points"] > 0).sum())})
+    report.key_values(
+        {
+            "locations": int(n.size),
+            "too short or empty (< 4 values)": int((~usable).sum()),
+            "time step": step.text,
+            "STL period (steps)": period,
+            "significant trend (p < 0.05, Hamed-Rao)": f"{int(significant.sum())} "
+            f"({int((significant & (fields['trend_slope'] > 0)).sum())} up, "
+            f"{int((significant & (fields['trend_slope'] < 0)).sum())} down)",
+            f"median Sen's slope ({per_year_units(units)})": float(np.nanmedian(fields["slope_per_year"]))
+            if np.isfinite(fields["slope_per_year"]).any()
+            else "n/a",
+            "median seasonality strength": float(np.nanmedian(fields["seasonality"]))
+            if np.isfinite(fields["seasonality"]).any()
+            else "n/a",
+            "with change points": int((fields["change_points"] > 0).sum()),
+        }
+    )
     report.table(pd.DataFrame({"verdict (ADF + KPSS)": verdicts.index, "locations": verdicts.to_numpy()}))
     report.table(pd.DataFrame({"field": list(DESCRIPTIONS), "meaning": list(DESCRIPTIONS.values())}))
     for name, times, series, slope, intercept, changes in examples:
@@ -75,15 +83,20 @@ def _examples(names, times, values, diagnosis, count=3):
     """A few locations for the report: the strongest trends (by |z|)."""
     slope, z = diagnosis.fields["trend_slope"], diagnosis.fields["trend_z"]
     order = np.argsort(-np.nan_to_num(np.abs(z), nan=-1))[:count]
-    return [(str(names[i]), times, values[:, i], slope[i], diagnosis.intercept[i], diagnosis.changes[i])
-            for i in order]
+    return [(str(names[i]), times, values[:, i], slope[i], diagnosis.intercept[i], diagnosis.changes[i]) for i in order]
 
 
 def _log_step(reporter: Reporter, step: TimeStep, period: int) -> None:
     seasons = seasonal_test_period(step)
-    reporter.log(f"Time step {step.text}: Sen's slopes per step and per year ({step.per_year:g} steps); STL period "
-                 f"{period} steps; " + (f"seasonal Mann-Kendall over {seasons} seasons per year." if seasons else
-                                        "no seasonal Mann-Kendall (it is for monthly or quarterly data)."))
+    reporter.log(
+        f"Time step {step.text}: Sen's slopes per step and per year ({step.per_year:g} steps); STL period "
+        f"{period} steps; "
+        + (
+            f"seasonal Mann-Kendall over {seasons} seasons per year."
+            if seasons
+            else "no seasonal Mann-Kendall (it is for monthly or quarterly data)."
+        )
+    )
 
 
 @command("timeseriesdiagnostics", DiagnosticsRequest, "Time-series diagnostics")
@@ -96,8 +109,10 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             output = raster_output_path(request.output)
             times, step = request.source.raster_times()
             if request.time_step:
-                raise UserInputError("TIME_STEP aggregation is for point layers; aggregate a raster stack with "
-                                     "'Build raster time stack' first.")
+                raise UserInputError(
+                    "TIME_STEP aggregation is for point layers; aggregate a raster stack with "
+                    "'Build raster time stack' first."
+                )
             period = settings.period or default_period(step, regular_axis(times, step).size)
             _log_step(reporter, step, period)
             with open_raster(request.source.raster) as src:
@@ -105,8 +120,9 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
                 windows = list(iter_windows(grid, 128))
                 summary = {name: [] for name in FIELDS}
                 examples = []
-                with StackWriter(output, grid, None, [f"{k}: {DESCRIPTIONS[k]}" for k in FIELDS],
-                                 outputs=outputs) as writer:
+                with StackWriter(
+                    output, grid, None, [f"{k}: {DESCRIPTIONS[k]}" for k in FIELDS], outputs=outputs
+                ) as writer:
                     for i, window in enumerate(windows):
                         block = regular_block(times, read_block(src, window))
                         t, h, w = block.shape
@@ -115,8 +131,10 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
                         for k in FIELDS:
                             summary[k].append(diagnosis.fields[k])
                         if i == 0:
-                            names = [f"cell row {window.row_off + j // w}, col {window.col_off + j % w}"
-                                     for j in range(h * w)]
+                            names = [
+                                f"cell row {window.row_off + j // w}, col {window.col_off + j % w}"
+                                for j in range(h * w)
+                            ]
                             examples = _examples(names, regular_axis(times, step), block.reshape(t, -1), diagnosis)
                         reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
             fields = {k: np.concatenate(v) for k, v in summary.items()}
@@ -134,35 +152,55 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             write_table(table, output, outputs, xy=panel.xy, crs=panel.crs)
             examples = _examples(panel.ids, panel.times, values, diagnosis)
         if not (fields["n_values"] > 0).any():
-            raise UserInputError("Every value of the input is no data: there is nothing to diagnose, so no output was "
-                                 "written. Check the input's no-data value and extent.")
+            raise UserInputError(
+                "Every value of the input is no data: there is nothing to diagnose, so no output was "
+                "written. Check the input's no-data value and extent."
+            )
         short = int((fields["n_values"] < 4).sum())
         if short:
             reporter.warning(f"{short} location(s) have fewer than 4 values: their tests are left empty (NA).")
         if request.output_report:
-            _diagnostics_report("Time-series diagnostics", fields, period, step, outputs, request.output_report,
-                                examples, request.source.units())
+            _diagnostics_report(
+                "Time-series diagnostics",
+                fields,
+                period,
+                step,
+                outputs,
+                request.output_report,
+                examples,
+                request.source.units(),
+            )
     significant = int(np.nansum(fields["trend_p"] < settings.alpha))
-    reporter.log(f"{significant} of {fields['n_values'].size} locations have a significant trend (Hamed-Rao MK, "
-                 f"p < {settings.alpha}).")
+    reporter.log(
+        f"{significant} of {fields['n_values'].size} locations have a significant trend (Hamed-Rao MK, "
+        f"p < {settings.alpha})."
+    )
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"locations": int(fields["n_values"].size), "significant_trends": significant,
-                          "period": int(period), "raster": request.source.is_raster(), "fields": FIELDS,
-                          "time_step": step.to_dict()})
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "locations": int(fields["n_values"].size),
+            "significant_trends": significant,
+            "period": int(period),
+            "raster": request.source.is_raster(),
+            "fields": FIELDS,
+            "time_step": step.to_dict(),
+        },
+    )
 
 
 # --- emerging hot spots ------------------------------------------------------------------------------
+
 
 @dataclass
 class HotSpotRequest:
     source: SeriesSource
     output: str
     output_report: str | None = None
-    neighbourhood: str = "auto"     # points: distance_band | knn; rasters: queen | rook | distance_band
-    distance: float = 0.0           # metres (points; 0 = smallest band giving everyone a neighbour) or map units
+    neighbourhood: str = "auto"  # points: distance_band | knn; rasters: queen | rook | distance_band
+    distance: float = 0.0  # metres (points; 0 = smallest band giving everyone a neighbour) or map units
     k: int = 8
-    time_step: str | None = None    # aggregate to this step first (pandas offset)
+    time_step: str | None = None  # aggregate to this step first (pandas offset)
     alpha: float = 0.05
 
 
@@ -173,9 +211,11 @@ def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str, repo
     axis = regular_axis(times, step)
     with open_raster(source.raster) as src:
         grid = grid_of(src)
-        require_memory(axis.size * grid.width * grid.height * 8 * 3,
-                       f"{purpose.capitalize()} of a {grid.width}×{grid.height} px stack with {axis.size} time steps",
-                       "Aggregate it to fewer time steps (TIME_STEP) or use a coarser grid or a smaller extent.")
+        require_memory(
+            axis.size * grid.width * grid.height * 8 * 3,
+            f"{purpose.capitalize()} of a {grid.width}×{grid.height} px stack with {axis.size} time steps",
+            "Aggregate it to fewer time steps (TIME_STEP) or use a coarser grid or a smaller extent.",
+        )
         values = regular_block(times, read_block(src)).astype(np.float64)
     times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step, reporter)
     return times, flat, grid
@@ -194,8 +234,10 @@ def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
             raise UserInputError(f"Raster neighbourhoods are queen, rook or distance_band, not {kind!r}.")
         radius = request.distance / abs(grid.transform.a) if kind == "distance_band" else 1.0
         if kind == "distance_band" and radius < 1:
-            raise UserInputError(f"The distance band ({request.distance:g}) is smaller than one cell "
-                                 f"({abs(grid.transform.a):g}); use a larger DISTANCE.")
+            raise UserInputError(
+                f"The distance band ({request.distance:g}) is smaller than one cell "
+                f"({abs(grid.transform.a):g}); use a larger DISTANCE."
+            )
         z = gi_star_grid(values, grid_kernel(kind, radius)).reshape(values.shape[0], -1)
         return times, z, values.reshape(values.shape[0], -1), {"grid": grid, "kind": kind}
     panel, _step = request.source.panel(request.time_step, reporter)
@@ -208,8 +250,10 @@ def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
     weights, band = point_weights(distances, kind, request.distance, request.k)
     isolated = int((weights.sum(axis=1) <= 1).sum())
     if isolated:
-        reporter.warning(f"{isolated} of {panel.n_stations} locations have no neighbour within the distance band "
-                         f"({readable_length(band)}); their Gi* only compares them with the mean. Use a larger DISTANCE or knn.")
+        reporter.warning(
+            f"{isolated} of {panel.n_stations} locations have no neighbour within the distance band "
+            f"({readable_length(band)}); their Gi* only compares them with the mean. Use a larger DISTANCE or knn."
+        )
     if band is not None:
         reporter.log(f"Distance band: {readable_length(band)} (ellipsoidal distances for geographic layers).")
     values = panel.values.T.astype(np.float64)
@@ -225,29 +269,49 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
         raise UserInputError("The significance level must be between 0 and 0.5.")
     times, z, values, where = _hot_spot_series(request, reporter)
     if times.size < 4:
-        raise UserInputError(f"{times.size} time steps after aggregation: emerging hot spots need at least 4 "
-                             "(the trend test needs them). Use a shorter TIME_STEP.")
+        raise UserInputError(
+            f"{times.size} time steps after aggregation: emerging hot spots need at least 4 "
+            "(the trend test needs them). Use a shorter TIME_STEP."
+        )
     p = fdr_adjust(p_two_sided(z), axis=1)
     significant = p < request.alpha
     hot, cold = significant & (z > 0), significant & (z < 0)
     trend = mann_kendall(z, hamed_rao=False)
     codes = categorise(hot, cold, trend.z, trend.p, request.alpha)
     observed = np.isfinite(values).any(axis=0)
-    columns = {"category": np.array(CATEGORIES)[codes], "category_code": codes.astype(np.int32),
-               "trend_z": trend.z, "trend_p": trend.p, "hot_steps": hot.sum(axis=0).astype(np.int32),
-               "cold_steps": cold.sum(axis=0).astype(np.int32), "last_z": z[-1]}
+    columns = {
+        "category": np.array(CATEGORIES)[codes],
+        "category_code": codes.astype(np.int32),
+        "trend_z": trend.z,
+        "trend_p": trend.p,
+        "hot_steps": hot.sum(axis=0).astype(np.int32),
+        "cold_steps": cold.sum(axis=0).astype(np.int32),
+        "last_z": z[-1],
+    }
     counts = pd.Series(columns["category"][observed]).value_counts()
     with AtomicOutputs() as outputs:
         if "grid" in where:
             output = raster_output_path(request.output)
             grid = where["grid"]
             bands = ["category_code", "trend_z", "trend_p", "hot_steps", "cold_steps"]
-            stack = np.stack([np.where(observed, np.asarray(columns[b], dtype=np.float64), np.nan).reshape(
-                grid.height, grid.width) for b in bands])
+            stack = np.stack(
+                [
+                    np.where(observed, np.asarray(columns[b], dtype=np.float64), np.nan).reshape(
+                        grid.height, grid.width
+                    )
+                    for b in bands
+                ]
+            )
             from rasterio.windows import Window
 
-            with StackWriter(output, grid, None, bands, tags={"CATEGORIES": ";".join(
-                    f"{i}={c}" for i, c in enumerate(CATEGORIES))}, outputs=outputs) as writer:
+            with StackWriter(
+                output,
+                grid,
+                None,
+                bands,
+                tags={"CATEGORIES": ";".join(f"{i}={c}" for i, c in enumerate(CATEGORIES))},
+                outputs=outputs,
+            ) as writer:
                 writer.write_window(stack, Window(0, 0, grid.width, grid.height))
         else:
             output = point_output_path(request.output)
@@ -255,11 +319,16 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
             write_table(_point_frame(panel, columns), output, outputs, xy=panel.xy, crs=panel.crs)
         if request.output_report:
             report = HtmlReport("Emerging hot spots")
-            report.key_values({"locations": int(observed.sum()), "time steps": int(times.size),
-                               "first / last step": f"{format_time(times[0])} / {format_time(times[-1])}",
-                               "neighbourhood": where["kind"].replace("_", " ") + (
-                                   f" of {readable_length(where['band'])}" if where.get("band") else ""),
-                               "significance": f"FDR-adjusted p < {request.alpha}"})
+            report.key_values(
+                {
+                    "locations": int(observed.sum()),
+                    "time steps": int(times.size),
+                    "first / last step": f"{format_time(times[0])} / {format_time(times[-1])}",
+                    "neighbourhood": where["kind"].replace("_", " ")
+                    + (f" of {readable_length(where['band'])}" if where.get("band") else ""),
+                    "significance": f"FDR-adjusted p < {request.alpha}",
+                }
+            )
             report.table(pd.DataFrame({"category": counts.index, "locations": counts.to_numpy()}))
             fig, ax = new_figure(8, 3)
             plot_series(ax, times, hot.sum(axis=1), color="#c0504d", label="hot")
@@ -270,21 +339,28 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
             report.write(request.output_report, outputs)
     reporter.log("Categories: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"categories": {str(k): int(v) for k, v in counts.items()}, "time_steps": int(times.size),
-                          "raster": "grid" in where, "category_names": CATEGORIES})
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "categories": {str(k): int(v) for k, v in counts.items()},
+            "time_steps": int(times.size),
+            "raster": "grid" in where,
+            "category_names": CATEGORIES,
+        },
+    )
 
 
 # --- clustering --------------------------------------------------------------------------------------
+
 
 @dataclass
 class ClusteringRequest:
     source: SeriesSource
     output: str
     output_report: str | None = None
-    output_profiles: str | None = None   # CSV/GeoPackage table: cluster, time, mean, p10, p90
-    n_clusters: int = 0                  # 0 = chosen by silhouette
-    features: str = "value"              # value | shape
+    output_profiles: str | None = None  # CSV/GeoPackage table: cluster, time, mean, p10, p90
+    n_clusters: int = 0  # 0 = chosen by silhouette
+    features: str = "value"  # value | shape
     time_step: str | None = None
     seed: int = 0
 
@@ -302,8 +378,11 @@ def _profiles(times, series, labels, k) -> pd.DataFrame:
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean = np.nanmean(members, axis=0)
                 low, high = np.nanpercentile(members, [10, 90], axis=0)
-        rows.append(pd.DataFrame({"cluster": cluster, "time": times, "members": members.shape[0], "mean": mean,
-                                  "p10": low, "p90": high}))
+        rows.append(
+            pd.DataFrame(
+                {"cluster": cluster, "time": times, "members": members.shape[0], "mean": mean, "p10": low, "p90": high}
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -333,17 +412,30 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
                 writer.write_window(band, Window(0, 0, grid.width, grid.height))
         else:
             output = point_output_path(request.output)
-            write_table(_point_frame(panel, {"cluster": labels.astype(np.int32)}), output, outputs, xy=panel.xy,
-                        crs=panel.crs)
+            write_table(
+                _point_frame(panel, {"cluster": labels.astype(np.int32)}), output, outputs, xy=panel.xy, crs=panel.crs
+            )
         if request.output_profiles:
             write_table(profiles, request.output_profiles, outputs)
         if request.output_report:
             report = HtmlReport("Time-series clustering")
-            report.key_values({"series": int((labels > 0).sum()), "features": request.features, "clusters": k,
-                               "chosen by": "silhouette" if request.n_clusters <= 0 else "user"})
+            report.key_values(
+                {
+                    "series": int((labels > 0).sum()),
+                    "features": request.features,
+                    "clusters": k,
+                    "chosen by": "silhouette" if request.n_clusters <= 0 else "user",
+                }
+            )
             if model.silhouette:
-                report.table(pd.DataFrame({"clusters": list(model.silhouette),
-                                           "silhouette": [round(v, 4) for v in model.silhouette.values()]}))
+                report.table(
+                    pd.DataFrame(
+                        {
+                            "clusters": list(model.silhouette),
+                            "silhouette": [round(v, 4) for v in model.silhouette.values()],
+                        }
+                    )
+                )
             report.table(pd.DataFrame({"cluster": list(sizes), "members": list(sizes.values())}))
             fig, ax = new_figure(8, 3.2)
             colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -357,6 +449,7 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
             report.write(request.output_report, outputs)
     reporter.log(f"{k} clusters: " + ", ".join(f"{c}: {n}" for c, n in sizes.items()))
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report, "OUTPUT_PROFILES": request.output_profiles}
-    return CommandResult({k_: str(Path(v).absolute()) for k_, v in produced.items() if v},
-                         {"clusters": k, "sizes": sizes, "silhouette": model.silhouette,
-                          "raster": source.is_raster()})
+    return CommandResult(
+        {k_: str(Path(v).absolute()) for k_, v in produced.items() if v},
+        {"clusters": k, "sizes": sizes, "silhouette": model.silhouette, "raster": source.is_raster()},
+    )

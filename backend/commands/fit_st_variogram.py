@@ -37,8 +37,14 @@ def variogram_figure(fit: VariogramFit, units: str | None = None):
     scale = model.distance_scale()
     for lag, colour in zip(lags, colours):
         rows = sample.timelag == lag
-        ax.plot(sample.dist[rows] / 1000 * scale, sample.gamma[rows], "o", ms=3.5, color=colour,
-                label=f"lag {lag:g} {model.time_unit}")
+        ax.plot(
+            sample.dist[rows] / 1000 * scale,
+            sample.gamma[rows],
+            "o",
+            ms=3.5,
+            color=colour,
+            label=f"lag {lag:g} {model.time_unit}",
+        )
         ax.plot(distance / 1000 * scale, model.gamma(distance, lag), "-", lw=1.2, color=colour)
     ax.set_xlabel("distance (km)")
     ax.set_ylabel(axis_label("semivariance", squared_units(units)))
@@ -51,25 +57,48 @@ def sample_table(fit: VariogramFit, units: str | None) -> pd.DataFrame:
     """The sample variogram bins for the report: distances in km, semivariance with its unit."""
     frame = fit.sample.valid().to_frame()
     frame["spacelag"], frame["dist"] = frame["spacelag"] / 1000.0, frame["dist"] / 1000.0
-    return frame.rename(columns={"spacelag": "distance bin (km)", "dist": "mean distance (km)",
-                                 "timelag": f"time lag ({fit.best.model.time_unit})",
-                                 "gamma": axis_label("semivariance", squared_units(units)), "np": "pairs"})
+    return frame.rename(
+        columns={
+            "spacelag": "distance bin (km)",
+            "dist": "mean distance (km)",
+            "timelag": f"time lag ({fit.best.model.time_unit})",
+            "gamma": axis_label("semivariance", squared_units(units)),
+            "np": "pairs",
+        }
+    )
 
 
-def variogram_report(fit: VariogramFit, title: str, report: HtmlReport | None = None,
-                     units: str | None = None) -> HtmlReport:
+def variogram_report(
+    fit: VariogramFit, title: str, report: HtmlReport | None = None, units: str | None = None
+) -> HtmlReport:
     report = report or HtmlReport(title)
     report.heading("Fitted model")
     report.paragraph(fit.best.model.describe())
-    report.key_values({"fit error (MSE)": fit.best.mse, "weighted error": fit.best.weighted_error,
-                       "gstat fit.method": fit.best.model.fit.get("fit_method"),
-                       "converged": "yes" if fit.best.converged else f"no ({fit.best.message})"})
+    report.key_values(
+        {
+            "fit error (MSE)": fit.best.mse,
+            "weighted error": fit.best.weighted_error,
+            "gstat fit.method": fit.best.model.fit.get("fit_method"),
+            "converged": "yes" if fit.best.converged else f"no ({fit.best.message})",
+        }
+    )
     report.figure(variogram_figure(fit, units), "Sample variogram (points) and fitted model (lines), per time lag.")
     if len(fit.all_fits) > 1:
         report.heading("All models tried")
-        report.table(pd.DataFrame([{"model": f.model.stModel, "MSE": f.mse, "weighted error": f.weighted_error,
-                                    "CV RMSE": f.model.fit.get("cv_rmse", float("nan")), "converged": f.converged}
-                                   for f in fit.all_fits]).sort_values("MSE"))
+        report.table(
+            pd.DataFrame(
+                [
+                    {
+                        "model": f.model.stModel,
+                        "MSE": f.mse,
+                        "weighted error": f.weighted_error,
+                        "CV RMSE": f.model.fit.get("cv_rmse", float("nan")),
+                        "converged": f.converged,
+                    }
+                    for f in fit.all_fits
+                ]
+            ).sort_values("MSE")
+        )
     report.heading("Sample variogram")
     report.table(sample_table(fit, units), max_rows=40)
     return report
@@ -79,21 +108,37 @@ def variogram_report(fit: VariogramFit, title: str, report: HtmlReport | None = 
 def fit_st_variogram(request: FitStVariogramRequest, reporter: Reporter) -> CommandResult:
     panel = kriging_panel(request.points.read(reporter), reporter)
     settings = request.variogram
-    fit = fit_variogram(panel, settings.model, settings.basic_model, settings.fit_method, settings.cutoff,
-                        settings.width, settings.tlags, reporter)
+    fit = fit_variogram(
+        panel,
+        settings.model,
+        settings.basic_model,
+        settings.fit_method,
+        settings.cutoff,
+        settings.width,
+        settings.tlags,
+        reporter,
+    )
     reporter.log(f"Best model: {fit.best.model.describe()} (MSE {fit.best.mse:.4g}).")
     with AtomicOutputs() as outputs:
         fit.best.model.save(outputs.temporary(request.output_model))
         if request.output_report:
-            variogram_report(fit, f"Space-time variogram: {Path(request.points.path).name}",
-                             units=request.points.units).write(
-                request.output_report, outputs)
+            variogram_report(
+                fit, f"Space-time variogram: {Path(request.points.path).name}", units=request.points.units
+            ).write(request.output_report, outputs)
         if request.output_table:
             from backend.data.point_io import write_table
 
             write_table(fit.sample.valid().to_frame(), request.output_table, outputs, layer="sample_variogram")
-    produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report,
-                "OUTPUT_TABLE": request.output_table}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"model": fit.best.model.to_dict(), "mse": fit.best.mse,
-                          "fits": {f.model.stModel: f.mse for f in fit.all_fits}})
+    produced = {
+        "OUTPUT_MODEL": request.output_model,
+        "OUTPUT_REPORT": request.output_report,
+        "OUTPUT_TABLE": request.output_table,
+    }
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "model": fit.best.model.to_dict(),
+            "mse": fit.best.mse,
+            "fits": {f.model.stModel: f.mse for f in fit.all_fits},
+        },
+    )

@@ -25,10 +25,10 @@ class ForecastRasterRequest:
     input: str
     model: str
     output: str
-    output_lower: str | None = None   # 10 % quantile
-    output_upper: str | None = None   # 90 % quantile
+    output_lower: str | None = None  # 10 % quantile
+    output_upper: str | None = None  # 90 % quantile
     device: str = "auto"
-    resample: bool = False            # resample a stack on another grid onto the model's grid
+    resample: bool = False  # resample a stack on another grid onto the model's grid
 
 
 @dataclass
@@ -49,8 +49,13 @@ def _write(outputs, grid, times, frames: dict[str, np.ndarray], units: str | Non
 
 def _summary(times, values, step, units: str | None):
     finite = values[np.isfinite(values)]
-    return {"times": [format_time(t) for t in times], **step.fields(), "units": units,
-            "value_min": float(finite.min()) if finite.size else 0.0, "value_max": float(finite.max()) if finite.size else 1.0}
+    return {
+        "times": [format_time(t) for t in times],
+        **step.fields(),
+        "units": units,
+        "value_min": float(finite.min()) if finite.size else 0.0,
+        "value_max": float(finite.max()) if finite.size else 1.0,
+    }
 
 
 @command("forecastraster", ForecastRasterRequest, "Forecast raster")
@@ -63,26 +68,42 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
     stack, step = regular_stack(request.input, reporter)
     if request.resample and config.grid.difference(stack.grid):
         reporter.warning(f"The stack has {config.grid.difference(stack.grid)}; it is resampled onto the model's grid.")
-        stack = RasterStack(reproject_values(stack.values, stack.grid, config.grid), stack.times, config.grid,
-                            units=stack.units)
+        stack = RasterStack(
+            reproject_values(stack.values, stack.grid, config.grid), stack.times, config.grid, units=stack.units
+        )
     check_compatible(config, stack.grid, step)
     if stack.times.size < config.lookback:
-        raise UserInputError(f"The stack has {stack.times.size} time steps; the model needs the last {config.lookback}.")
+        raise UserInputError(
+            f"The stack has {stack.times.size} time steps; the model needs the last {config.lookback}."
+        )
     times = future_times(stack.times[-1], step, config.horizon)
     prepared = prepare(stack.values, stack.times, step, config.normalisation)
     origin = np.array([stack.times.size - 1])
-    mean, low, high = predict_windows(network, prepared, origin, config.lookback, config.horizon, device,
-                                      future_features=time_features(times, step)[None],
-                                      margins=config.training.get("history", {}).get("interval_margins"))
+    mean, low, high = predict_windows(
+        network,
+        prepared,
+        origin,
+        config.lookback,
+        config.horizon,
+        device,
+        future_features=time_features(times, step)[None],
+        margins=config.training.get("history", {}).get("interval_margins"),
+    )
     never = ~np.isfinite(stack.values).any(axis=0)  # cells with no data ever stay no data
     frames = [np.where(never[None], np.nan, a[0]) for a in (mean, low, high)]
     with AtomicOutputs() as outputs:
-        _write(outputs, stack.grid, times, {request.output: frames[0], request.output_lower: frames[1],
-                                            request.output_upper: frames[2]}, stack.units)
+        _write(
+            outputs,
+            stack.grid,
+            times,
+            {request.output: frames[0], request.output_lower: frames[1], request.output_upper: frames[2]},
+            stack.units,
+        )
     reporter.progress(100, f"forecast {format_time(times[0])} … {format_time(times[-1])}")
     produced = {"OUTPUT": request.output, "OUTPUT_LOWER": request.output_lower, "OUTPUT_UPPER": request.output_upper}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         _summary(times, frames[0], step, stack.units))
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v}, _summary(times, frames[0], step, stack.units)
+    )
 
 
 @command("baselineforecast", BaselineForecastRequest, "Baseline forecast")

@@ -31,11 +31,11 @@ class PointInput:
     value_field: str = ""
     value_fields: list[str] = field(default_factory=list)
     field_time_pattern: str | None = None
-    time_format: str | None = None       # strptime pattern of a text time field; None = ISO / inferred per column
-    duplicates: str = "refuse"           # repeated station-times: refuse, mean, median, first, last, sum
-    resample: str | None = None          # regular step to aggregate to first: 1h, 1D, 1M, 3M, 1Y …; None = as read
-    resample_statistic: str = "mean"     # mean, median, sum, last, first, min, max of the readings in each step
-    units: str | None = None             # unit of the values (e.g. µg/m³) for outputs and reports; None = unknown
+    time_format: str | None = None  # strptime pattern of a text time field; None = ISO / inferred per column
+    duplicates: str = "refuse"  # repeated station-times: refuse, mean, median, first, last, sum
+    resample: str | None = None  # regular step to aggregate to first: 1h, 1D, 1M, 3M, 1Y …; None = as read
+    resample_statistic: str = "mean"  # mean, median, sum, last, first, min, max of the readings in each step
+    units: str | None = None  # unit of the values (e.g. µg/m³) for outputs and reports; None = unknown
 
     def read(self, reporter=None) -> PointPanel:
         return resampled_as_asked(self._read(reporter), self.resample, self.resample_statistic, reporter)
@@ -47,8 +47,9 @@ class PointInput:
         if self.format == "long":
             if not self.time_field or not self.value_field:
                 raise UserInputError("A long-format layer needs a time field and a value field.")
-            return read_long_points(ref, self.id_field, self.time_field, self.value_field, self.time_format,
-                                    self.duplicates, reporter)
+            return read_long_points(
+                ref, self.id_field, self.time_field, self.value_field, self.time_format, self.duplicates, reporter
+            )
         if self.format == "wide":
             return read_wide_points(ref, self.id_field, self.value_fields, self.field_time_pattern)
         raise UserInputError(f"Unknown point layer format {self.format!r}; use one of {POINT_FORMATS}.")
@@ -70,10 +71,10 @@ class SensorInput:
     value_field: str = ""
     points: PointInput | None = None
     missing_value: float | None = None
-    time_format: str | None = None       # strptime pattern of the table's time column; None = ISO / inferred
-    duplicates: str = "refuse"           # repeated sensor-times: refuse, mean, median, first, last, sum
-    resample_statistic: str = "mean"     # statistic of the readings per step when the command resamples
-    units: str | None = None             # unit of the readings (e.g. mph) for outputs and reports; None = unknown
+    time_format: str | None = None  # strptime pattern of the table's time column; None = ISO / inferred
+    duplicates: str = "refuse"  # repeated sensor-times: refuse, mean, median, first, last, sum
+    resample_statistic: str = "mean"  # statistic of the readings per step when the command resamples
+    units: str | None = None  # unit of the readings (e.g. mph) for outputs and reports; None = unknown
 
     def read(self, reporter=None) -> PointPanel:
         from backend.data.sensor_io import read_sensors_and_table
@@ -81,12 +82,21 @@ class SensorInput:
         if self.points is not None and self.points.path:
             panel = self.points.read(reporter)
         elif self.sensors and self.observations:
-            panel = read_sensors_and_table(PointLayerRef(self.sensors, self.sensors_layer), self.id_field,
-                                           self.observations, self.time_field, self.value_field, reporter,
-                                           self.time_format, self.duplicates)
+            panel = read_sensors_and_table(
+                PointLayerRef(self.sensors, self.sensors_layer),
+                self.id_field,
+                self.observations,
+                self.time_field,
+                self.value_field,
+                reporter,
+                self.time_format,
+                self.duplicates,
+            )
         else:
-            raise UserInputError("Give a SENSORS point layer with an OBSERVATIONS table, or one long-format point "
-                                 "layer (INPUT with id, time and value fields).")
+            raise UserInputError(
+                "Give a SENSORS point layer with an OBSERVATIONS table, or one long-format point "
+                "layer (INPUT with id, time and value fields)."
+            )
         if self.missing_value is not None:
             panel.values[panel.values == np.float32(self.missing_value)] = np.nan
         return panel
@@ -128,10 +138,11 @@ class SeriesSource:
             times = required_band_times(src, self.raster)
         summary = summarize_time_axis(times)
         if summary.step is None or summary.irregular_intervals:
-            raise UserInputError(f"The stack's band times are not on a regular axis ({summary.describe()}) Aggregate "
-                                 "it to a regular step first (TIME_STEP, e.g. 1D or 1M).")
+            raise UserInputError(
+                f"The stack's band times are not on a regular axis ({summary.describe()}) Aggregate "
+                "it to a regular step first (TIME_STEP, e.g. 1D or 1M)."
+            )
         return times, summary.step
-
 
 
 @dataclass
@@ -153,8 +164,9 @@ class KrigingSettings:
         from backend.kriging.kriging import KrigingOptions
 
         device = "numpy" if choose_device(self.device) == "cpu" else "cuda"
-        return KrigingOptions(nmax=self.nmax or None, buffer_nmax=self.buffer_nmax, st_ani=self.st_ani,
-                              mean=self.mean, device=device)
+        return KrigingOptions(
+            nmax=self.nmax or None, buffer_nmax=self.buffer_nmax, st_ani=self.st_ani, mean=self.mean, device=device
+        )
 
 
 @dataclass
@@ -165,6 +177,6 @@ class VariogramSettings:
     model: str = "best"
     basic_model: str = "Exp"
     fit_method: int = 6
-    cutoff: float | None = None   # metres; None = a third of the largest station distance
-    width: float | None = None    # metres; None = cutoff / 15
-    tlags: int = 6                # time lags 0..tlags (in time steps)
+    cutoff: float | None = None  # metres; None = a third of the largest station distance
+    width: float | None = None  # metres; None = cutoff / 15
+    tlags: int = 6  # time lags 0..tlags (in time steps)

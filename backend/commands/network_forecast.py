@@ -32,7 +32,7 @@ class TrainNetworkForecasterRequest:
     output_report: str | None = None
     graph: GraphSettings = field(default_factory=GraphSettings)
     config: NetworkTrainConfig = field(default_factory=NetworkTrainConfig)
-    resample: str | None = None       # pandas offset, e.g. "5min"; None = the data's own regular step
+    resample: str | None = None  # pandas offset, e.g. "5min"; None = the data's own regular step
     device: str = "auto"
 
 
@@ -41,7 +41,7 @@ class ForecastNetworkRequest:
     sensors: SensorInput
     model: str
     output: str
-    origin: str | None = None         # forecast from this time (default: the last time in the data)
+    origin: str | None = None  # forecast from this time (default: the last time in the data)
     resample: str | None = None
     device: str = "auto"
 
@@ -52,18 +52,27 @@ def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter
     try:
         return panel.on_regular_axis()
     except UserInputError as exc:
-        raise UserInputError(f"{exc} Set RESAMPLE (e.g. 5min, 1h, 1D) to average the readings onto a regular "
-                             "step.") from exc
+        raise UserInputError(
+            f"{exc} Set RESAMPLE (e.g. 5min, 1h, 1D) to average the readings onto a regular step."
+        ) from exc
 
 
 def _report(title, config, history, evaluation, panel, times, device, outputs, path, units: str | None) -> None:
     report = HtmlReport(title)
     report.heading("Model")
-    report.key_values({"model type": config.architecture, "sensors": panel.n_stations,
-                       "lookback / horizon (steps)": f"{config.lookback} / {config.horizon}", "device": device,
-                       "epochs run": len(history.train_loss), "best epoch": history.best_epoch,
-                       "mean epoch time (s)": float(np.mean(history.epoch_seconds)),
-                       "test windows": evaluation.windows, "80 % interval coverage (test)": f"{evaluation.coverage_80:.1%}"})
+    report.key_values(
+        {
+            "model type": config.architecture,
+            "sensors": panel.n_stations,
+            "lookback / horizon (steps)": f"{config.lookback} / {config.horizon}",
+            "device": device,
+            "epochs run": len(history.train_loss),
+            "best epoch": history.best_epoch,
+            "mean epoch time (s)": float(np.mean(history.epoch_seconds)),
+            "test windows": evaluation.windows,
+            "80 % interval coverage (test)": f"{evaluation.coverage_80:.1%}",
+        }
+    )
     report.heading("Test period: masked MAE per horizon step (held out from training and early stopping)")
     steps = [f"+{h + 1}" for h in range(config.horizon)]
     for metric in ("mae", "rmse", "mape"):
@@ -76,8 +85,9 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
     report.table(skill.round(4))
     report.paragraph("Best baseline per step: " + ", ".join(evaluation.best_baseline) + ".")
     fig, ax = new_figure(6, 5)
-    image = ax.scatter(panel.xy[:, 0], panel.xy[:, 1], c=evaluation.station_mae, cmap="magma_r", s=30,
-                       edgecolors="k", linewidths=0.3)
+    image = ax.scatter(
+        panel.xy[:, 0], panel.xy[:, 1], c=evaluation.station_mae, cmap="magma_r", s=30, edgecolors="k", linewidths=0.3
+    )
     fig.colorbar(image, ax=ax, label=axis_label("MAE, all steps (test)", units))
     ax.set_aspect("equal")
     ax.set_title("Model error per sensor")
@@ -90,8 +100,7 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
         when = times[example["origins"] + 1]
         plot_series(ax, when, example["truth_h1"][:, sensor], color="k", lw=1, label="observed")
         plot_series(ax, when, example["model_h1"][:, sensor], color="#1f77b4", lw=1, label="model, 1 step ahead")
-        plot_series(ax, when, example["persistence_h1"][:, sensor], color="#aaaaaa", lw=1, ls="--",
-                    label="persistence")
+        plot_series(ax, when, example["persistence_h1"][:, sensor], color="#aaaaaa", lw=1, ls="--", label="persistence")
         label_time_axes(ax, axis_label("value", units))
         ax.legend(fontsize=7)
         ax.set_title(f"Sensor {panel.ids[sensor]} (MAE {evaluation.station_mae[sensor]:.3g})")
@@ -122,56 +131,110 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     reporter.log(f"{panel.n_stations} sensors × {panel.times.size} steps of {step.text}; training on {device}.")
     weights = build_adjacency(request.graph, panel.ids, panel.xy, panel.crs, reporter)
     values = panel.values.T.copy()
-    network, split, norm, history = train_sensor_network(values, panel.times, step, transition_matrices(weights),
-                                                         config, device, reporter.scaled(0, 90))
-    evaluation = evaluate_sensor_network(network, values, panel.times, step, split, norm, config, device,
-                                         margins=history.interval_margins)
-    reporter.log("Test MAE per step — model: " + ", ".join(f"{v:.4g}" for v in evaluation.scores["model"]["mae"]) +
-                 "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in evaluation.skill_mae))
-    training = {"config": asdict(config), "device": device, "first_time": format_time(panel.times[0]),
-                "train_until": format_time(panel.times[split.train_end - 1]),
-                "validation_until": format_time(panel.times[split.val_end - 1]),
-                "last_time": format_time(panel.times[-1]), "history": asdict(history),
-                "test": evaluation.to_dict(), "resample": request.resample}
+    network, split, norm, history = train_sensor_network(
+        values, panel.times, step, transition_matrices(weights), config, device, reporter.scaled(0, 90)
+    )
+    evaluation = evaluate_sensor_network(
+        network, values, panel.times, step, split, norm, config, device, margins=history.interval_margins
+    )
+    reporter.log(
+        "Test MAE per step — model: "
+        + ", ".join(f"{v:.4g}" for v in evaluation.scores["model"]["mae"])
+        + "; skill vs best baseline: "
+        + ", ".join(f"{v:+.1%}" for v in evaluation.skill_mae)
+    )
+    training = {
+        "config": asdict(config),
+        "device": device,
+        "first_time": format_time(panel.times[0]),
+        "train_until": format_time(panel.times[split.train_end - 1]),
+        "validation_until": format_time(panel.times[split.val_end - 1]),
+        "last_time": format_time(panel.times[-1]),
+        "history": asdict(history),
+        "test": evaluation.to_dict(),
+        "resample": request.resample,
+    }
     graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
-    model_config = NetworkModelConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm,
-                                      step.nominal_seconds, list(panel.ids), panel.xy.tolist(), panel.crs,
-                                      request.sensors.missing_value, graph, training, step.months)
+    model_config = NetworkModelConfig(
+        config.architecture,
+        config.lookback,
+        config.horizon,
+        config.hidden,
+        norm,
+        step.nominal_seconds,
+        list(panel.ids),
+        panel.xy.tolist(),
+        panel.crs,
+        request.sensors.missing_value,
+        graph,
+        training,
+        step.months,
+    )
     with AtomicOutputs() as outputs:
         if request.output_report:
-            _report(f"Network forecaster: {config.architecture}", config, history, evaluation, panel, panel.times,
-                    device, outputs, request.output_report, request.sensors.units)
+            _report(
+                f"Network forecaster: {config.architecture}",
+                config,
+                history,
+                evaluation,
+                panel,
+                panel.times,
+                device,
+                outputs,
+                request.output_report,
+                request.sensors.units,
+            )
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"test": evaluation.to_dict(), "epochs": len(history.train_loss),
-                          "best_epoch": history.best_epoch, "epoch_seconds": history.epoch_seconds,
-                          "device": device, "sensors": panel.n_stations})
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "test": evaluation.to_dict(),
+            "epochs": len(history.train_loss),
+            "best_epoch": history.best_epoch,
+            "epoch_seconds": history.epoch_seconds,
+            "device": device,
+            "sensors": panel.n_stations,
+        },
+    )
 
 
-def forecast_from_model(config, network, panel: PointPanel, step: TimeStep, origin_index: int, device: str,
-                        reporter: Reporter):
+def forecast_from_model(
+    config, network, panel: PointPanel, step: TimeStep, origin_index: int, device: str, reporter: Reporter
+):
     """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model at ``origin_index``."""
     from backend.forecast.network_model import align_to_model
     from backend.forecast.network_training import SensorArrays, predict_sensor_windows
     from backend.forecast.windows import calendar_features, future_times
 
     if step != config.step:
-        raise UserInputError(f"The data's time step ({step.text}) differs from the model's ({config.step.text}); "
-                             "resample the data to the model's step (RESAMPLE) or retrain.")
+        raise UserInputError(
+            f"The data's time step ({step.text}) differs from the model's ({config.step.text}); "
+            "resample the data to the model's step (RESAMPLE) or retrain."
+        )
     values, present = align_to_model(config, panel, reporter)
     if origin_index + 1 < config.lookback:
-        raise UserInputError(f"The history up to the forecast origin has {origin_index + 1} time steps; the model needs "
-                             f"the last {config.lookback}.")
-    window = values[origin_index - config.lookback + 1:origin_index + 1]
+        raise UserInputError(
+            f"The history up to the forecast origin has {origin_index + 1} time steps; the model needs "
+            f"the last {config.lookback}."
+        )
+    window = values[origin_index - config.lookback + 1 : origin_index + 1]
     if not np.isfinite(window).any():
         raise UserInputError(f"No sensor has a reading in the {config.lookback} steps before the forecast origin.")
     times = future_times(panel.times[origin_index], step, config.horizon)
-    arrays = SensorArrays.prepare(values[:origin_index + 1], panel.times[:origin_index + 1], step, config.normalisation)
-    mean, low, high = predict_sensor_windows(network, arrays, np.array([origin_index]), config.lookback,
-                                             config.horizon, device,
-                                             future_features=calendar_features(times, step)[None],
-                                             margins=config.training.get("history", {}).get("interval_margins"))
+    arrays = SensorArrays.prepare(
+        values[: origin_index + 1], panel.times[: origin_index + 1], step, config.normalisation
+    )
+    mean, low, high = predict_sensor_windows(
+        network,
+        arrays,
+        np.array([origin_index]),
+        config.lookback,
+        config.horizon,
+        device,
+        future_features=calendar_features(times, step)[None],
+        margins=config.training.get("history", {}).get("interval_margins"),
+    )
     return present, times, mean[0], low[0], high[0]
 
 
@@ -190,24 +253,38 @@ def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> Com
         origin = parse_times([request.origin], "forecast origin")[0]
         origin_index = int(np.searchsorted(panel.times, origin, side="right")) - 1
         if origin_index < 0:
-            raise UserInputError(f"The forecast origin {request.origin} is before the first reading "
-                                 f"({format_time(panel.times[0])}).")
-    present, times, mean, low, high = forecast_from_model(config, network, panel, step, origin_index, device,
-                                                          reporter)
+            raise UserInputError(
+                f"The forecast origin {request.origin} is before the first reading ({format_time(panel.times[0])})."
+            )
+    present, times, mean, low, high = forecast_from_model(config, network, panel, step, origin_index, device, reporter)
     sensors = np.flatnonzero(present)
     horizon = times.size
-    table = pd.DataFrame({
-        "station_id": np.tile(np.asarray(config.ids)[sensors], horizon),
-        "time": np.repeat(times, sensors.size),
-        "step": np.repeat(np.arange(1, horizon + 1), sensors.size).astype(np.int32),
-        "forecast": mean[:, sensors].ravel(), "lower": low[:, sensors].ravel(), "upper": high[:, sensors].ravel(),
-        "origin": format_time(panel.times[origin_index])})
+    table = pd.DataFrame(
+        {
+            "station_id": np.tile(np.asarray(config.ids)[sensors], horizon),
+            "time": np.repeat(times, sensors.size),
+            "step": np.repeat(np.arange(1, horizon + 1), sensors.size).astype(np.int32),
+            "forecast": mean[:, sensors].ravel(),
+            "lower": low[:, sensors].ravel(),
+            "upper": high[:, sensors].ravel(),
+            "origin": format_time(panel.times[origin_index]),
+        }
+    )
     xy = np.tile(np.asarray(config.xy)[sensors], (horizon, 1))
     with AtomicOutputs() as outputs:
         write_table(table, request.output, outputs, xy=xy, crs=config.crs)
     reporter.progress(100, f"{len(table)} forecasts, {format_time(times[0])} … {format_time(times[-1])}")
-    return CommandResult({"OUTPUT": str(Path(request.output).absolute())},
-                         {"features": int(len(table)), "sensors": int(sensors.size), "horizon": horizon,
-                          "origin": format_time(panel.times[origin_index]), "first_time": format_time(times[0]),
-                          "last_time": format_time(times[-1]), "value_min": float(np.nanmin(mean)),
-                          "value_max": float(np.nanmax(mean)), "units": request.sensors.units})
+    return CommandResult(
+        {"OUTPUT": str(Path(request.output).absolute())},
+        {
+            "features": int(len(table)),
+            "sensors": int(sensors.size),
+            "horizon": horizon,
+            "origin": format_time(panel.times[origin_index]),
+            "first_time": format_time(times[0]),
+            "last_time": format_time(times[-1]),
+            "value_min": float(np.nanmin(mean)),
+            "value_max": float(np.nanmax(mean)),
+            "units": request.sensors.units,
+        },
+    )

@@ -67,11 +67,13 @@ def check_request_paths(request: Any) -> None:
             if out_path.exists() and _same_file(out_path, in_path):
                 raise UserInputError(
                     f"The output {out_path} ({out_name}) is the input file {in_path} ({in_name}). st_analyzer "
-                    "never writes over its inputs: choose another output path.")
+                    "never writes over its inputs: choose another output path."
+                )
     seen: dict[str, str] = {}
     for out_name, out_path in outputs:
         key = os.path.realpath(out_path)
         if key in seen:
-            raise UserInputError(f"{seen[key]} and {out_name} are the same file ({out_path}); give each output "
-                                 "its own path.")
+            raise UserInputError(
+                f"{seen[key]} and {out_name} are the same file ({out_path}); give each output its own path."
+            )
         seen[key] = out_name

@@ -35,9 +35,9 @@ class GridTarget:
     xmax: float
     ymax: float
     pixel_size: float
-    start: str | None = None   # default: first data time
-    end: str | None = None     # default: last data time
-    step: str = "1 day"        # "1 day", "6h", "30min", calendar "1M"/"3M"/"1Y"; a bare number = that many data steps
+    start: str | None = None  # default: first data time
+    end: str | None = None  # default: last data time
+    step: str = "1 day"  # "1 day", "6h", "30min", calendar "1M"/"3M"/"1Y"; a bare number = that many data steps
 
 
 @dataclass
@@ -54,12 +54,12 @@ class StKrigingRequest:
     points: PointInput
     model_file: str | None = None
     grid: GridTarget | None = None
-    output: str | None = None            # predictions raster (grid)
-    output_variance: str | None = None   # kriging variance raster (grid)
+    output: str | None = None  # predictions raster (grid)
+    output_variance: str | None = None  # kriging variance raster (grid)
     target_points: PointTarget | None = None
     output_points: str | None = None
     kriging: KrigingSettings = field(default_factory=KrigingSettings)
-    max_predictions: int = 5_000_000     # above this a warning estimates the run time
+    max_predictions: int = 5_000_000  # above this a warning estimates the run time
 
 
 def grid_spec(grid: GridTarget, crs: str) -> GridSpec:
@@ -105,8 +105,10 @@ def _check_crs_is_metric(crs: str) -> None:
     from pyproj import CRS
 
     if crs and CRS.from_user_input(crs).is_geographic:
-        raise UserInputError("The point layer has geographic coordinates (degrees). Kriging to a grid needs a "
-                             "projected CRS in metres: reproject the layer (e.g. to its UTM zone) first.")
+        raise UserInputError(
+            "The point layer has geographic coordinates (degrees). Kriging to a grid needs a "
+            "projected CRS in metres: reproject the layer (e.g. to its UTM zone) first."
+        )
 
 
 def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_crs):
@@ -117,17 +119,26 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     total = cells * times.size
     reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
     options = request.kriging.options()
-    require_memory(cells * GRID_BYTES_PER_CELL + kriging_work_bytes(data.t.size, options),
-                   f"Kriging to a {spec.width}×{spec.height} px grid",
-                   "Use a larger PIXEL_SIZE or a smaller EXTENT.")
+    require_memory(
+        cells * GRID_BYTES_PER_CELL + kriging_work_bytes(data.t.size, options),
+        f"Kriging to a {spec.width}×{spec.height} px grid",
+        "Use a larger PIXEL_SIZE or a smaller EXTENT.",
+    )
     cols, rows = np.meshgrid(np.arange(spec.width) + 0.5, np.arange(spec.height) + 0.5)
     x, y = spec.transform * (cols.ravel(), rows.ravel())
     xy = np.column_stack([x, y]) / model.distance_scale()
     low, high, var_low, var_high = np.inf, -np.inf, np.inf, -np.inf
     units = request.points.units
-    with StackWriter(request.output, spec, times, outputs=outputs, units=units) as pred_out, \
-            StackWriter(request.output_variance or _variance_path(request.output), spec, times, outputs=outputs,
-                        units=squared_units(units)) as var_out:
+    with (
+        StackWriter(request.output, spec, times, outputs=outputs, units=units) as pred_out,
+        StackWriter(
+            request.output_variance or _variance_path(request.output),
+            spec,
+            times,
+            outputs=outputs,
+            units=squared_units(units),
+        ) as var_out,
+    ):
         for band, when in enumerate(times):
             t = np.full(cells, time_in_model_units(np.array([when]), origin, model)[0])
             band_reporter = reporter.scaled(20 + 80 * band / times.size, 20 + 80 * (band + 1) / times.size)
@@ -139,11 +150,18 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
             low, high = min(low, float(prediction.min())), max(high, float(prediction.max()))
             var_low, var_high = min(var_low, float(variance.min())), max(var_high, float(variance.max()))
             reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
-    return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, \
-        {"width": spec.width, "height": spec.height, "times": [format_time(t) for t in times],
-         **step.fields(), "units": units, "variance_units": squared_units(units),
-         "value_min": low, "value_max": high,
-         "variance_min": var_low, "variance_max": var_high}
+    return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, {
+        "width": spec.width,
+        "height": spec.height,
+        "times": [format_time(t) for t in times],
+        **step.fields(),
+        "units": units,
+        "variance_units": squared_units(units),
+        "value_min": low,
+        "value_max": high,
+        "variance_min": var_low,
+        "variance_max": var_high,
+    }
 
 
 class RunTimeEstimate(ScaledReporter):
@@ -160,9 +178,11 @@ class RunTimeEstimate(ScaledReporter):
         if not self._warned and percent > 0:
             self._warned = True
             seconds = (time.perf_counter() - self._started) / (percent / 100 * self._band) * self._total
-            self.warning(f"{self._total} predictions exceed {self._limit}: estimated run time {seconds / 60:.0f} min. "
-                         "Use a larger PIXEL_SIZE, a smaller EXTENT or fewer time steps to go faster; cancel stops "
-                         "the run at once.")
+            self.warning(
+                f"{self._total} predictions exceed {self._limit}: estimated run time {seconds / 60:.0f} min. "
+                "Use a larger PIXEL_SIZE, a smaller EXTENT or fewer time steps to go faster; cancel stops "
+                "the run at once."
+            )
 
 
 def _variance_path(output: str) -> str:
@@ -179,8 +199,10 @@ def _krige_points(request, panel, model, data, origin, reporter, outputs, source
     if frame.empty:
         raise UserInputError(f"The target layer {target.path} has no features.")
     if target.time_field not in frame.columns:
-        raise UserInputError(f"Unknown target time field {target.time_field!r}; the layer has: "
-                             f"{', '.join(c for c in frame.columns if c != frame.geometry.name)}.")
+        raise UserInputError(
+            f"Unknown target time field {target.time_field!r}; the layer has: "
+            f"{', '.join(c for c in frame.columns if c != frame.geometry.name)}."
+        )
     if frame.crs is not None and panel.crs:
         projected = frame.to_crs(CRS.from_user_input(panel.crs))
     else:
@@ -188,15 +210,29 @@ def _krige_points(request, panel, model, data, origin, reporter, outputs, source
     points = projected.geometry.representative_point()
     xy = np.column_stack([points.x, points.y]) / model.distance_scale()
     times = parse_times(frame[target.time_field], f"values of {target.time_field!r}", request.points.time_format)
-    prediction, variance = krige(data, SpaceTimePoints(xy, time_in_model_units(times, origin, model)), model,
-                                 request.kriging.options(), reporter.scaled(20, 95))
+    prediction, variance = krige(
+        data,
+        SpaceTimePoints(xy, time_in_model_units(times, origin, model)),
+        model,
+        request.kriging.options(),
+        reporter.scaled(20, 95),
+    )
     table = frame.drop(columns=frame.geometry.name).copy()
     table["pred"], table["var"] = prediction, variance
     original = frame.geometry.representative_point()
-    write_table(table, request.output_points, outputs, xy=np.column_stack([original.x, original.y]),
-                crs=frame.crs.to_wkt() if frame.crs is not None else "", layer="kriging")
-    return {"OUTPUT_POINTS": request.output_points}, {"points": int(len(frame)), "value_min": float(prediction.min()),
-                                                      "value_max": float(prediction.max())}
+    write_table(
+        table,
+        request.output_points,
+        outputs,
+        xy=np.column_stack([original.x, original.y]),
+        crs=frame.crs.to_wkt() if frame.crs is not None else "",
+        layer="kriging",
+    )
+    return {"OUTPUT_POINTS": request.output_points}, {
+        "points": int(len(frame)),
+        "value_min": float(prediction.min()),
+        "value_max": float(prediction.max()),
+    }
 
 
 @command("stkriging", StKrigingRequest, "Space-time kriging")

@@ -24,7 +24,7 @@ from backend.report.html import HtmlReport, new_figure
 @dataclass
 class StKrigingCvRequest:
     points: PointInput
-    output_table: str              # per-station metrics, point layer (.gpkg) or .csv
+    output_table: str  # per-station metrics, point layer (.gpkg) or .csv
     model_file: str | None = None
     output_residuals: str | None = None
     output_report: str | None = None
@@ -49,23 +49,28 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
     model = model_for(panel, request.model_file, reporter.scaled(0, 10))
     options = request.kriging.options()
     cv = leave_one_station_out(panel, model, options, reporter.scaled(10, 80))
-    reporter.log("Space-time kriging, leave-one-station-out: " +
-                 ", ".join(f"{k} {v:.4g}" for k, v in cv.metrics.items()))
+    reporter.log(
+        "Space-time kriging, leave-one-station-out: " + ", ".join(f"{k} {v:.4g}" for k, v in cv.metrics.items())
+    )
     summary = {"model": model.to_dict(), "space_time": cv.metrics}
     baseline = None
     if request.compare_spatial:
         spatial, baseline = _spatial_baseline(panel, request.kriging.nmax or None, reporter.scaled(80, 95))
         summary["spatial_only"] = baseline.metrics
-        reporter.log("Pure spatial kriging per time step: " +
-                     ", ".join(f"{k} {v:.4g}" for k, v in baseline.metrics.items()))
+        reporter.log(
+            "Pure spatial kriging per time step: " + ", ".join(f"{k} {v:.4g}" for k, v in baseline.metrics.items())
+        )
     with AtomicOutputs() as outputs:
         write_table(cv.per_station, request.output_table, outputs, xy=panel.xy, crs=panel.crs, layer="cv_stations")
         if request.output_residuals:
             write_table(cv.residuals, request.output_residuals, outputs, layer="cv_residuals")
         if request.output_report:
             _report(request, model, cv, baseline).write(request.output_report, outputs)
-    produced = {"OUTPUT": request.output_table, "OUTPUT_RESIDUALS": request.output_residuals,
-                "OUTPUT_REPORT": request.output_report}
+    produced = {
+        "OUTPUT": request.output_table,
+        "OUTPUT_RESIDUALS": request.output_residuals,
+        "OUTPUT_REPORT": request.output_report,
+    }
     return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v}, summary)
 
 
@@ -73,8 +78,12 @@ def _report(request, model, cv, baseline) -> HtmlReport:
     report = HtmlReport(f"Space-time kriging cross-validation: {Path(request.points.path).name}")
     report.heading("Model")
     report.paragraph(model.describe())
-    report.key_values({"neighbourhood (nmax)": request.kriging.nmax or "all data",
-                       "kriging": "simple" if request.kriging.mean is not None else "ordinary"})
+    report.key_values(
+        {
+            "neighbourhood (nmax)": request.kriging.nmax or "all data",
+            "kriging": "simple" if request.kriging.mean is not None else "ordinary",
+        }
+    )
     report.heading("Leave-one-station-out errors")
     rows = [{"method": "space-time kriging", **cv.metrics}]
     if baseline is not None:
@@ -90,5 +99,7 @@ def _report(request, model, cv, baseline) -> HtmlReport:
     ax.set_ylabel(axis_label("predicted (station left out)", request.points.units))
     report.figure(fig, "Observed against cross-validated predictions.")
     report.heading("Per station (largest RMSE first)")
-    report.table(cv.per_station.sort_values("rmse", ascending=False), rest="are in the per-station layer (OUTPUT_TABLE)")
+    report.table(
+        cv.per_station.sort_values("rmse", ascending=False), rest="are in the per-station layer (OUTPUT_TABLE)"
+    )
     return report

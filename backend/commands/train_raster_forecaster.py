@@ -32,19 +32,30 @@ class TrainRasterForecasterRequest:
 def _report(path_name, config, history, evaluation, outputs, report_path, device, units: str | None) -> None:
     report = HtmlReport(f"Raster forecaster: {path_name}")
     report.heading("Model")
-    report.key_values({"architecture": config.architecture, "lookback": config.lookback, "horizon": config.horizon,
-                       "device": device, "epochs run": len(history.train_loss), "best epoch": history.best_epoch,
-                       "mean epoch time (s)": float(np.mean(history.epoch_seconds))})
+    report.key_values(
+        {
+            "architecture": config.architecture,
+            "lookback": config.lookback,
+            "horizon": config.horizon,
+            "device": device,
+            "epochs run": len(history.train_loss),
+            "best epoch": history.best_epoch,
+            "mean epoch time (s)": float(np.mean(history.epoch_seconds)),
+        }
+    )
     fig, ax = new_figure(8, 3)
     ax.plot(range(1, len(history.train_loss) + 1), history.train_loss, label="training loss")
     ax2 = ax.twinx()
-    ax2.plot(range(1, len(history.validation_rmse) + 1), history.validation_rmse, color="#c0504d", label="validation RMSE")
+    ax2.plot(
+        range(1, len(history.validation_rmse) + 1), history.validation_rmse, color="#c0504d", label="validation RMSE"
+    )
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss")
     ax2.set_ylabel(axis_label("validation RMSE", units))
     report.figure(fig, "Training loss (blue) and validation RMSE (red) per epoch.")
-    report.heading(f"Test period: {axis_label('RMSE', units)} per horizon step (held out from training and early "
-                   "stopping)")
+    report.heading(
+        f"Test period: {axis_label('RMSE', units)} per horizon step (held out from training and early stopping)"
+    )
     table = pd.DataFrame(evaluation.rmse).T
     table.columns = [f"+{h + 1}" for h in range(config.horizon)]
     table.insert(0, "method", table.index)
@@ -52,8 +63,10 @@ def _report(path_name, config, history, evaluation, outputs, report_path, device
     skill = pd.DataFrame([evaluation.skill], columns=table.columns[1:])
     skill.insert(0, "skill vs best baseline", "1 − RMSE_model / RMSE_best")
     report.table(skill)
-    report.paragraph(f"{evaluation.windows} test windows; best baseline per step: {', '.join(evaluation.best_baseline)}; "
-                     f"80 % interval coverage: {evaluation.coverage_80:.1%}.")
+    report.paragraph(
+        f"{evaluation.windows} test windows; best baseline per step: {', '.join(evaluation.best_baseline)}; "
+        f"80 % interval coverage: {evaluation.coverage_80:.1%}."
+    )
     fig, ax = new_figure(6, 4.5)
     image = ax.imshow(evaluation.error_map, cmap="magma")
     fig.colorbar(image, ax=ax, label=axis_label("RMSE", units))
@@ -74,25 +87,60 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     reporter.log(f"Training on {device}.")
     stack, step = regular_stack(request.input, reporter)
     config = request.config
-    network, split, norm, history = train_network(stack.values, stack.times, step, config, device,
-                                                  reporter.scaled(0, 90))
-    evaluation = evaluate(network, stack.values, stack.times, step, split, norm, config, device,
-                          margins=history.interval_margins)
-    reporter.log("Test RMSE per step — model: " + ", ".join(f"{v:.4g}" for v in evaluation.rmse["model"]) +
-                 "; skill vs best baseline: " + ", ".join(f"{v:+.1%}" for v in evaluation.skill))
-    training = {"config": asdict(config), "device": device, "first_time": format_time(stack.times[0]),
-                "train_until": format_time(stack.times[split.train_end - 1]),
-                "validation_until": format_time(stack.times[split.val_end - 1]),
-                "last_time": format_time(stack.times[-1]), "history": asdict(history),
-                "test": evaluation.to_dict()}
-    model_config = ForecasterConfig(config.architecture, config.lookback, config.horizon, config.hidden, norm,
-                                    stack.grid, step.nominal_seconds, training, step.months)
+    network, split, norm, history = train_network(
+        stack.values, stack.times, step, config, device, reporter.scaled(0, 90)
+    )
+    evaluation = evaluate(
+        network, stack.values, stack.times, step, split, norm, config, device, margins=history.interval_margins
+    )
+    reporter.log(
+        "Test RMSE per step — model: "
+        + ", ".join(f"{v:.4g}" for v in evaluation.rmse["model"])
+        + "; skill vs best baseline: "
+        + ", ".join(f"{v:+.1%}" for v in evaluation.skill)
+    )
+    training = {
+        "config": asdict(config),
+        "device": device,
+        "first_time": format_time(stack.times[0]),
+        "train_until": format_time(stack.times[split.train_end - 1]),
+        "validation_until": format_time(stack.times[split.val_end - 1]),
+        "last_time": format_time(stack.times[-1]),
+        "history": asdict(history),
+        "test": evaluation.to_dict(),
+    }
+    model_config = ForecasterConfig(
+        config.architecture,
+        config.lookback,
+        config.horizon,
+        config.hidden,
+        norm,
+        stack.grid,
+        step.nominal_seconds,
+        training,
+        step.months,
+    )
     with AtomicOutputs() as outputs:
         if request.output_report:
-            _report(Path(request.input).name, config, history, evaluation, outputs, request.output_report, device,
-                    stack.units)
+            _report(
+                Path(request.input).name,
+                config,
+                history,
+                evaluation,
+                outputs,
+                request.output_report,
+                device,
+                stack.units,
+            )
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v},
-                         {"test": evaluation.to_dict(), "epochs": len(history.train_loss),
-                          "best_epoch": history.best_epoch, "epoch_seconds": history.epoch_seconds, "device": device})
+    return CommandResult(
+        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+        {
+            "test": evaluation.to_dict(),
+            "epochs": len(history.train_loss),
+            "best_epoch": history.best_epoch,
+            "epoch_seconds": history.epoch_seconds,
+            "device": device,
+        },
+    )

@@ -74,8 +74,10 @@ def check_writable(final: str | os.PathLike, folder: bool = False) -> Path:
         if not path.is_dir():
             raise UserInputError(f"The output folder {path} exists as a file; choose a folder name.")
         if not is_model_folder(path):
-            raise UserInputError(f"The output folder {path} exists and holds other files than a model "
-                                 "(config.json, weights.pt); choose a new or empty folder.")
+            raise UserInputError(
+                f"The output folder {path} exists and holds other files than a model "
+                "(config.json, weights.pt); choose a new or empty folder."
+            )
         if not os.access(path, os.W_OK | os.X_OK):
             raise UserInputError(f"The output folder {path} is not writable; choose another folder.")
     elif path.is_dir():
@@ -152,8 +154,9 @@ class AtomicOutputs:
     def __enter__(self) -> AtomicOutputs:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.commit()
         else:

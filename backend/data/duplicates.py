@@ -10,8 +10,9 @@ from backend.progress import Reporter
 DUPLICATE_RULES = ("refuse", "mean", "median", "first", "last", "sum")
 
 
-def merge_duplicates(readings: pd.DataFrame, rule: str, what: str = "readings",
-                     reporter: Reporter | None = None) -> pd.DataFrame:
+def merge_duplicates(
+    readings: pd.DataFrame, rule: str, what: str = "readings", reporter: Reporter | None = None
+) -> pd.DataFrame:
     """One row per (id, time) of ``readings`` (columns id, time, value; rows in file order).
 
     ``rule``: "refuse" (a clear error naming an example), or how repeated readings are merged: mean,
@@ -28,7 +29,8 @@ def merge_duplicates(readings: pd.DataFrame, rule: str, what: str = "readings",
         raise UserInputError(
             f"{int(repeated.sum())} {what} repeat a station-time, e.g. station {first['id']} at "
             f"{pd.Timestamp(first['time']).isoformat()}. Each station may have one value per time: choose how to "
-            "merge them with DUPLICATES (mean, median, first, last or sum), or aggregate them first.")
+            "merge them with DUPLICATES (mean, median, first, last or sum), or aggregate them first."
+        )
     if rule in ("first", "last"):
         merged = readings.drop_duplicates(["id", "time"], keep=rule)
     else:

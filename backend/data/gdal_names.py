@@ -7,10 +7,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_SUBDATASET = re.compile(r'^(?P<driver>NETCDF|HDF5|HDF4_SDS|HDF4_EOS):"?(?P<path>.+?)"?:(?P<variable>[^:"]+)$',
-                         re.IGNORECASE)
-_DRIVER_BY_SUFFIX = {".nc": "NETCDF", ".nc4": "NETCDF", ".cdf": "NETCDF", ".h5": "HDF5", ".hdf5": "HDF5",
-                     ".he5": "HDF5"}
+_SUBDATASET = re.compile(
+    r'^(?P<driver>NETCDF|HDF5|HDF4_SDS|HDF4_EOS):"?(?P<path>.+?)"?:(?P<variable>[^:"]+)$', re.IGNORECASE
+)
+_DRIVER_BY_SUFFIX = {
+    ".nc": "NETCDF",
+    ".nc4": "NETCDF",
+    ".cdf": "NETCDF",
+    ".h5": "HDF5",
+    ".hdf5": "HDF5",
+    ".he5": "HDF5",
+}
 
 
 def subdataset_name(path: str | Path, variable: str) -> str:
@@ -19,8 +26,10 @@ def subdataset_name(path: str | Path, variable: str) -> str:
 
     driver = _DRIVER_BY_SUFFIX.get(Path(path).suffix.lower())
     if driver is None:
-        raise UserInputError(f"VARIABLE ({variable!r}) chooses a variable of a NetCDF or HDF5 file; "
-                             f"{Path(path).name} is neither (.nc, .nc4, .h5). Leave VARIABLE empty for other rasters.")
+        raise UserInputError(
+            f"VARIABLE ({variable!r}) chooses a variable of a NetCDF or HDF5 file; "
+            f"{Path(path).name} is neither (.nc, .nc4, .h5). Leave VARIABLE empty for other rasters."
+        )
     return f'{driver}:"{Path(path).absolute()}":{variable}'
 
 

@@ -65,8 +65,10 @@ def _numeric(series: pd.Series, field: str) -> np.ndarray:
 def _point_xy(frame) -> np.ndarray:
     geometry = frame.geometry
     if geometry.isna().any() or geometry.is_empty.any():
-        raise UserInputError(f"{int((geometry.isna() | geometry.is_empty).sum())} features have no "
-                             "geometry; every station needs a point.")
+        raise UserInputError(
+            f"{int((geometry.isna() | geometry.is_empty).sum())} features have no "
+            "geometry; every station needs a point."
+        )
     kinds = set(geometry.geom_type)
     if not kinds <= {"Point", "MultiPoint"}:
         raise UserInputError(f"The layer has {', '.join(sorted(kinds))} geometries; use a point layer.")
@@ -78,9 +80,15 @@ def _crs_wkt(frame) -> str:
     return frame.crs.to_wkt() if frame.crs is not None else ""
 
 
-def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_field: str,
-                     time_format: str | None = None, duplicates: str = "refuse",
-                     reporter: Reporter | None = None) -> PointPanel:
+def read_long_points(
+    ref: PointLayerRef,
+    id_field: str,
+    time_field: str,
+    value_field: str,
+    time_format: str | None = None,
+    duplicates: str = "refuse",
+    reporter: Reporter | None = None,
+) -> PointPanel:
     """A long-format point layer (one feature per station-time) as a :class:`PointPanel`.
 
     ``time_format``: strptime pattern of a text time field (None = ISO 8601 or inferred for the whole column).
@@ -92,23 +100,35 @@ def read_long_points(ref: PointLayerRef, id_field: str, time_field: str, value_f
     ids = frame[id_field]
     if ids.isna().any():
         raise UserInputError(f"{int(ids.isna().sum())} features have an empty {id_field!r}.")
-    table = pd.DataFrame({
-        "id": ids.astype(str).to_numpy(),
-        "time": parse_times(frame[time_field], f"values of {time_field!r}", time_format),
-        "value": _numeric(frame[value_field], value_field),
-    })
+    table = pd.DataFrame(
+        {
+            "id": ids.astype(str).to_numpy(),
+            "time": parse_times(frame[time_field], f"values of {time_field!r}", time_format),
+            "value": _numeric(frame[value_field], value_field),
+        }
+    )
     xy = _point_xy(frame)
     station_ids, first_row = np.unique(table["id"].to_numpy(), return_index=True)
     table = merge_duplicates(table, duplicates, "features", reporter)
     times = np.unique(table["time"].to_numpy())
     grid = table.pivot(index="id", columns="time", values="value").reindex(index=station_ids, columns=times)
-    return PointPanel(station_ids, xy[first_row], _crs_wkt(frame), times, grid.to_numpy(np.float32),
-                      {"source": ref.path, "format": "long", "value_field": value_field})
+    return PointPanel(
+        station_ids,
+        xy[first_row],
+        _crs_wkt(frame),
+        times,
+        grid.to_numpy(np.float32),
+        {"source": ref.path, "format": "long", "value_field": value_field},
+    )
 
 
-def read_wide_points(ref: PointLayerRef, id_field: str, value_fields: Sequence[str],
-                     field_time_pattern: str | None = None,
-                     times: Sequence[Any] | None = None) -> PointPanel:
+def read_wide_points(
+    ref: PointLayerRef,
+    id_field: str,
+    value_fields: Sequence[str],
+    field_time_pattern: str | None = None,
+    times: Sequence[Any] | None = None,
+) -> PointPanel:
     """A wide point layer (one feature per station, one field per time) as a :class:`PointPanel`.
 
     Times come from ``times`` (one per field, in order) or from the field names, parsed with
@@ -128,9 +148,14 @@ def read_wide_points(ref: PointLayerRef, id_field: str, value_fields: Sequence[s
         field_times = parse_times(value_fields, "field names read as times")
     order = np.argsort(field_times, kind="stable")
     values = np.column_stack([_numeric(frame[f], f) for f in value_fields])[:, order]
-    return PointPanel(frame[id_field].astype(str).to_numpy(), _point_xy(frame), _crs_wkt(frame),
-                      field_times[order], values.astype(np.float32),
-                      {"source": ref.path, "format": "wide"})
+    return PointPanel(
+        frame[id_field].astype(str).to_numpy(),
+        _point_xy(frame),
+        _crs_wkt(frame),
+        field_times[order],
+        values.astype(np.float32),
+        {"source": ref.path, "format": "wide"},
+    )
 
 
 _FIONA_TYPES = {"i": "int", "u": "int", "b": "int", "f": "float", "M": "datetime", "O": "str", "U": "str"}
@@ -154,8 +179,14 @@ def _fiona_value(value: Any, kind: str) -> Any:
     return str(value)
 
 
-def write_table(table: pd.DataFrame, path: str | Path, outputs: AtomicOutputs,
-                xy: np.ndarray | None = None, crs: str = "", layer: str | None = None) -> None:
+def write_table(
+    table: pd.DataFrame,
+    path: str | Path,
+    outputs: AtomicOutputs,
+    xy: np.ndarray | None = None,
+    crs: str = "",
+    layer: str | None = None,
+) -> None:
     """Write a table as a GeoPackage layer (points when ``xy`` float64[N, 2] is given) or a CSV.
 
     The format follows the extension: ``.gpkg`` or ``.csv``. GeoPackages are written with pyogrio where

@@ -45,8 +45,9 @@ class PointPanel:
         if n == 0:
             raise UserInputError("The point layer has no station.")
         if self.xy.shape != (n, 2) or self.values.shape != (n, t):
-            raise UserInputError(f"Inconsistent panel: {n} ids, xy {self.xy.shape}, "
-                                 f"values {self.values.shape}, {t} times.")
+            raise UserInputError(
+                f"Inconsistent panel: {n} ids, xy {self.xy.shape}, values {self.values.shape}, {t} times."
+            )
         unique, counts = np.unique(self.ids, return_counts=True)
         if (counts > 1).any():
             raise UserInputError(f"Station ids must be unique; repeated: {', '.join(unique[counts > 1][:5])}.")
@@ -69,8 +70,10 @@ class PointPanel:
         Times off the axis (intervals that are not whole steps) are refused: time lags would be ambiguous.
         """
         if self.times.size < 2:
-            raise UserInputError(f"At least 2 time steps are needed; the series have {self.times.size} (after any "
-                                 "RESAMPLE or TIME_STEP aggregation: use a shorter step).")
+            raise UserInputError(
+                f"At least 2 time steps are needed; the series have {self.times.size} (after any "
+                "RESAMPLE or TIME_STEP aggregation: use a shorter step)."
+            )
         times, values, step = on_regular_axis(self.times, self.values, axis=1)
         if values is self.values:
             return self, step
@@ -85,14 +88,16 @@ class PointPanel:
         result = resample_values(self.times, self.values.T, step, statistic)
         if reporter is not None:
             reporter.log(result.describe())
-        return PointPanel(self.ids, self.xy, self.crs, result.times, result.values.astype(np.float32).T,
-                          dict(self.attributes))
+        return PointPanel(
+            self.ids, self.xy, self.crs, result.times, result.values.astype(np.float32).T, dict(self.attributes)
+        )
 
     def to_long_frame(self) -> pd.DataFrame:
         """Observed values as a long table: station_id, time, value."""
         station, step = np.nonzero(np.isfinite(self.values))
-        return pd.DataFrame({"station_id": self.ids[station], "time": self.times[step],
-                             "value": self.values[station, step]})
+        return pd.DataFrame(
+            {"station_id": self.ids[station], "time": self.times[step], "value": self.values[station, step]}
+        )
 
 
 def metric_crs_for(panel: PointPanel) -> str:
@@ -104,8 +109,7 @@ def metric_crs_for(panel: PointPanel) -> str:
     lon_min, lat_min = panel.xy.min(axis=0)
     lon_max, lat_max = panel.xy.max(axis=0)
     lon_c, lat_c = (lon_min + lon_max) / 2, (lat_min + lat_max) / 2
-    infos = query_utm_crs_info(datum_name="WGS 84",
-                               area_of_interest=AreaOfInterest(lon_c, lat_c, lon_c, lat_c))
+    infos = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(lon_c, lat_c, lon_c, lat_c))
     if not infos:
         raise UserInputError("No UTM zone covers these stations; reproject the layer to a metric CRS first.")
     return CRS.from_epsg(int(infos[0].code)).to_wkt()
@@ -123,9 +127,7 @@ def to_metric(panel: PointPanel) -> PointPanel:
         if unit not in ("metre", "meter"):
             raise UserInputError(f"The layer's CRS uses {unit}; reproject it to a CRS in metres.")
         return panel
-    target = metric_crs_for(PointPanel(panel.ids, panel.xy, panel.crs, panel.times[:0],
-                                       panel.values[:, :0]))
+    target = metric_crs_for(PointPanel(panel.ids, panel.xy, panel.crs, panel.times[:0], panel.values[:, :0]))
     transformer = Transformer.from_crs(crs, CRS.from_wkt(target), always_xy=True)
     x, y = transformer.transform(panel.xy[:, 0], panel.xy[:, 1])
-    return PointPanel(panel.ids, np.column_stack([x, y]), target, panel.times, panel.values,
-                      dict(panel.attributes))
+    return PointPanel(panel.ids, np.column_stack([x, y]), target, panel.times, panel.values, dict(panel.attributes))

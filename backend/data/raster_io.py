@@ -26,8 +26,16 @@ from backend.errors import UserInputError
 from backend.memory import require_disk_space, require_memory
 
 TIMES_TAG = "ST_TIMES"
-GTIFF_OPTIONS = {"driver": "GTiff", "tiled": True, "blockxsize": 256, "blockysize": 256,
-                 "compress": "deflate", "predictor": 3, "interleave": "band", "BIGTIFF": "IF_SAFER"}
+GTIFF_OPTIONS = {
+    "driver": "GTiff",
+    "tiled": True,
+    "blockxsize": 256,
+    "blockysize": 256,
+    "compress": "deflate",
+    "predictor": 3,
+    "interleave": "band",
+    "BIGTIFF": "IF_SAFER",
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class RasterFileInfo:
     nodata: float | None
     band_times: np.ndarray | None  # datetime64[s][band_count], or None when not in the metadata
     descriptions: tuple[str | None, ...]
-    units: str | None = None    # the bands' unit (see band_units)
+    units: str | None = None  # the bands' unit (see band_units)
 
 
 def open_raster(path: str | Path):
@@ -53,13 +61,17 @@ def open_raster(path: str | Path):
         if not file.exists():
             raise UserInputError(f"The raster {file} does not exist.") from exc
         if variable:
-            raise UserInputError(f"{file.name} has no variable {variable!r} GDAL can read as a raster ({exc}).") from exc
+            raise UserInputError(
+                f"{file.name} has no variable {variable!r} GDAL can read as a raster ({exc})."
+            ) from exc
         raise UserInputError(f"The raster {path} cannot be read by GDAL: {exc}") from exc
     if src.count == 0 and src.subdatasets:
         variables = [name.rsplit(":", 1)[-1] for name in src.subdatasets]
         src.close()
-        raise UserInputError(f"{Path(str(path)).name} holds several variables ({', '.join(variables[:12])}): choose "
-                             f"one with VARIABLE (e.g. VARIABLE={variables[0]}).")
+        raise UserInputError(
+            f"{Path(str(path)).name} holds several variables ({', '.join(variables[:12])}): choose "
+            f"one with VARIABLE (e.g. VARIABLE={variables[0]})."
+        )
     return src
 
 
@@ -70,14 +82,32 @@ def grid_of(src) -> GridSpec:
 
 def inspect_raster(path: str | Path) -> RasterFileInfo:
     with open_raster(path) as src:
-        return RasterFileInfo(Path(path), grid_of(src), src.count,
-                              None if src.nodata is None else float(src.nodata),
-                              band_times_from_metadata(src), tuple(src.descriptions), band_units(src))
+        return RasterFileInfo(
+            Path(path),
+            grid_of(src),
+            src.count,
+            None if src.nodata is None else float(src.nodata),
+            band_times_from_metadata(src),
+            tuple(src.descriptions),
+            band_units(src),
+        )
 
 
 _NETCDF_UNITS = re.compile(r"^\s*(\w+)\s+since\s+(.+?)\s*$")
-_NETCDF_UNIT_SECONDS = {"seconds": 1, "second": 1, "s": 1, "minutes": 60, "minute": 60, "min": 60,
-                        "hours": 3600, "hour": 3600, "h": 3600, "days": 86400, "day": 86400, "d": 86400}
+_NETCDF_UNIT_SECONDS = {
+    "seconds": 1,
+    "second": 1,
+    "s": 1,
+    "minutes": 60,
+    "minute": 60,
+    "min": 60,
+    "hours": 3600,
+    "hour": 3600,
+    "h": 3600,
+    "days": 86400,
+    "day": 86400,
+    "d": 86400,
+}
 
 
 def _netcdf_times(src) -> np.ndarray | None:
@@ -88,8 +118,9 @@ def _netcdf_times(src) -> np.ndarray | None:
         return None
     calendar = tags.get("time#calendar", "standard").lower()
     if calendar not in ("standard", "gregorian", "proleptic_gregorian"):
-        raise UserInputError(f"{src.name}: NetCDF calendar {calendar!r} is not supported; "
-                             "convert the file to a standard calendar first.")
+        raise UserInputError(
+            f"{src.name}: NetCDF calendar {calendar!r} is not supported; convert the file to a standard calendar first."
+        )
     match = _NETCDF_UNITS.match(units)
     if not match or match.group(1).lower() not in _NETCDF_UNIT_SECONDS:
         raise UserInputError(f"{src.name}: cannot read NetCDF time units {units!r}.")
@@ -142,8 +173,10 @@ def required_band_times(src, path) -> np.ndarray:
     """Band times of an open stack, or a clear error saying how to give it times."""
     times = band_times_from_metadata(src)
     if times is None:
-        raise UserInputError(f"{Path(path).name} has no time for its bands; build it with 'Build raster time stack' "
-                             "(stanalyzer:buildrasterstack) first.")
+        raise UserInputError(
+            f"{Path(path).name} has no time for its bands; build it with 'Build raster time stack' "
+            "(stanalyzer:buildrasterstack) first."
+        )
     return times
 
 
@@ -166,16 +199,20 @@ def read_stack(path: str | Path, window: Window | None = None) -> RasterStack:
         if times is None:
             raise UserInputError(
                 f"{path} has no time for its bands. Build it with 'Build raster time stack' "
-                "(stanalyzer:buildrasterstack), which stores one time per band.")
+                "(stanalyzer:buildrasterstack), which stores one time per band."
+            )
         grid = grid_of(src)
         if window is not None:
             grid = GridSpec(int(window.width), int(window.height), src.window_transform(window), grid.crs)
-        require_memory(float(src.count) * grid.width * grid.height * 4 * 2,
-                       f"Reading {path} whole ({grid.width}×{grid.height} px, {src.count} bands)",
-                       "Use a smaller extent, a coarser grid or fewer time steps (clip or resample the stack first).")
+        require_memory(
+            float(src.count) * grid.width * grid.height * 4 * 2,
+            f"Reading {path} whole ({grid.width}×{grid.height} px, {src.count} bands)",
+            "Use a smaller extent, a coarser grid or fewer time steps (clip or resample the stack first).",
+        )
         values = read_block(src, window)
-        return RasterStack(values, times, grid, list(src.descriptions) if any(src.descriptions) else None,
-                           units=band_units(src))
+        return RasterStack(
+            values, times, grid, list(src.descriptions) if any(src.descriptions) else None, units=band_units(src)
+        )
 
 
 def band_units(src) -> str | None:
@@ -184,15 +221,25 @@ def band_units(src) -> str | None:
     return next((unit.strip() for unit in src.units if unit and unit.strip()), None)
 
 
-def reproject_values(values: np.ndarray, source: GridSpec, target: GridSpec, resampling: str = "bilinear") -> np.ndarray:
+def reproject_values(
+    values: np.ndarray, source: GridSpec, target: GridSpec, resampling: str = "bilinear"
+) -> np.ndarray:
     """Values [H, W] or [T, H, W] on ``source`` resampled onto ``target`` (NaN = no data)."""
     from rasterio.warp import Resampling, reproject
 
     stacked = values[None] if values.ndim == 2 else values
     out = np.full((stacked.shape[0], target.height, target.width), np.nan, dtype=np.float32)
-    reproject(stacked.astype(np.float32), out, src_transform=source.transform, src_crs=source.crs or target.crs,
-              src_nodata=np.nan, dst_transform=target.transform, dst_crs=target.crs or source.crs, dst_nodata=np.nan,
-              resampling=Resampling[resampling])
+    reproject(
+        stacked.astype(np.float32),
+        out,
+        src_transform=source.transform,
+        src_crs=source.crs or target.crs,
+        src_nodata=np.nan,
+        dst_transform=target.transform,
+        dst_crs=target.crs or source.crs,
+        dst_nodata=np.nan,
+        resampling=Resampling[resampling],
+    )
     return out[0] if values.ndim == 2 else out
 
 
@@ -210,9 +257,16 @@ class StackWriter:
     dataset tag ``ST_TIMES`` lists all times. The file appears at ``path`` only on success.
     """
 
-    def __init__(self, path: str | Path, grid: GridSpec, times: np.ndarray | None,
-                 band_names: list[str] | None = None, tags: dict[str, str] | None = None,
-                 outputs: AtomicOutputs | None = None, units: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        grid: GridSpec,
+        times: np.ndarray | None,
+        band_names: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+        outputs: AtomicOutputs | None = None,
+        units: str | None = None,
+    ) -> None:
         """``times`` None: bands that are not times (e.g. statistics), named by ``band_names``; ``units`` is
         written as every band's unit type (QGIS and GDAL show it)."""
         self.path = Path(path)
@@ -229,9 +283,16 @@ class StackWriter:
     def __enter__(self) -> StackWriter:
         require_disk_space(self.path, float(self.grid.width) * self.grid.height * len(self._names) * 4)
         tmp = self._outputs.temporary(self.path)
-        profile = dict(GTIFF_OPTIONS, width=self.grid.width, height=self.grid.height,
-                       count=len(self._names), dtype="float32", nodata=np.nan,
-                       crs=self.grid.crs or None, transform=self.grid.transform)
+        profile = dict(
+            GTIFF_OPTIONS,
+            width=self.grid.width,
+            height=self.grid.height,
+            count=len(self._names),
+            dtype="float32",
+            nodata=np.nan,
+            crs=self.grid.crs or None,
+            transform=self.grid.transform,
+        )
         if self.grid.width < 256 or self.grid.height < 256:
             profile.update(tiled=False)
             profile.pop("blockxsize"), profile.pop("blockysize")
@@ -262,20 +323,31 @@ class StackWriter:
             self._outputs.__exit__(exc_type, exc, tb)
 
 
-def write_stack(stack: RasterStack, path: str | Path, tags: dict[str, str] | None = None,
-                outputs: AtomicOutputs | None = None) -> Path:
+def write_stack(
+    stack: RasterStack, path: str | Path, tags: dict[str, str] | None = None, outputs: AtomicOutputs | None = None
+) -> Path:
     """Write a whole in-memory stack as a multiband GeoTIFF with band times."""
     with StackWriter(path, stack.grid, stack.times, stack.band_names, tags, outputs, stack.units) as writer:
         writer.write_window(stack.values, Window(0, 0, stack.grid.width, stack.grid.height))
     return Path(path)
 
 
-def write_single_raster(values_hw: np.ndarray, grid: GridSpec, path: str | Path, band_name: str,
-                        outputs: AtomicOutputs) -> None:
+def write_single_raster(
+    values_hw: np.ndarray, grid: GridSpec, path: str | Path, band_name: str, outputs: AtomicOutputs
+) -> None:
     """A one-band float32 GeoTIFF (summaries such as missing share per cell)."""
     tmp = outputs.temporary(path)
-    profile = dict(GTIFF_OPTIONS, width=grid.width, height=grid.height, count=1, dtype="float32",
-                   nodata=np.nan, crs=grid.crs or None, transform=grid.transform, tiled=False)
+    profile = dict(
+        GTIFF_OPTIONS,
+        width=grid.width,
+        height=grid.height,
+        count=1,
+        dtype="float32",
+        nodata=np.nan,
+        crs=grid.crs or None,
+        transform=grid.transform,
+        tiled=False,
+    )
     profile.pop("blockxsize"), profile.pop("blockysize")
     with rasterio.open(tmp, "w", **profile) as dst:
         dst.write(np.asarray(values_hw, dtype=np.float32), 1)

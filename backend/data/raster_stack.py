@@ -21,10 +21,13 @@ class GridSpec:
     crs: str
 
     def same_as(self, other: GridSpec, tolerance: float = 1e-6) -> bool:
-        return (self.width, self.height) == (other.width, other.height) and \
-            self.transform.almost_equals(other.transform, precision=tolerance * max(
-                1.0, abs(self.transform.a), abs(self.transform.e))) and \
-            _same_crs(self.crs, other.crs)
+        return (
+            (self.width, self.height) == (other.width, other.height)
+            and self.transform.almost_equals(
+                other.transform, precision=tolerance * max(1.0, abs(self.transform.a), abs(self.transform.e))
+            )
+            and _same_crs(self.crs, other.crs)
+        )
 
     def difference(self, other: GridSpec) -> str:
         """Plain text of what differs between two grids (empty when they match)."""
@@ -33,9 +36,11 @@ class GridSpec:
         if not _same_crs(self.crs, other.crs):
             return "a different CRS"
         if not self.same_as(other):
-            return (f"a different extent or cell size (origin {other.transform.c:.6g}, "
-                    f"{other.transform.f:.6g}, cell {other.transform.a:.6g} instead of origin "
-                    f"{self.transform.c:.6g}, {self.transform.f:.6g}, cell {self.transform.a:.6g})")
+            return (
+                f"a different extent or cell size (origin {other.transform.c:.6g}, "
+                f"{other.transform.f:.6g}, cell {other.transform.a:.6g} instead of origin "
+                f"{self.transform.c:.6g}, {self.transform.f:.6g}, cell {self.transform.a:.6g})"
+            )
         return ""
 
 
@@ -76,8 +81,7 @@ class RasterStack:
         if t != self.times.size:
             raise UserInputError(f"The stack has {t} bands but {self.times.size} times.")
         if (h, w) != (self.grid.height, self.grid.width):
-            raise UserInputError(f"The values are {h}×{w} px but the grid is "
-                                 f"{self.grid.height}×{self.grid.width} px.")
+            raise UserInputError(f"The values are {h}×{w} px but the grid is {self.grid.height}×{self.grid.width} px.")
         check_strictly_increasing(self.times)
         if self.band_names is not None and len(self.band_names) != t:
             raise UserInputError(f"{len(self.band_names)} band names for {t} bands.")

@@ -36,8 +36,10 @@ def read_table(path: str) -> pd.DataFrame:
             try:
                 return pd.read_parquet(source)
             except ImportError as exc:
-                raise UserInputError("Reading Parquet needs the 'pyarrow' package; install it "
-                                     "('pip install pyarrow') or save the table as CSV.") from exc
+                raise UserInputError(
+                    "Reading Parquet needs the 'pyarrow' package; install it "
+                    "('pip install pyarrow') or save the table as CSV."
+                ) from exc
         frame = _read_layer(PointLayerRef(str(source)))
         return pd.DataFrame(frame.drop(columns=frame.geometry.name)) if hasattr(frame, "geometry") else frame
     except UserInputError:
@@ -60,15 +62,22 @@ def _time_column(table: pd.DataFrame, time_field: str) -> str:
     for guess in TIME_COLUMN_GUESSES:
         if guess in table.columns:
             return guess
-    raise UserInputError(f"Name the time column (TIME_FIELD); the table has: {', '.join(map(str, table.columns[:12]))}.")
+    raise UserInputError(
+        f"Name the time column (TIME_FIELD); the table has: {', '.join(map(str, table.columns[:12]))}."
+    )
 
 
 def _long_matrix(table, id_field, time_field, value_field, time_format=None, duplicates="refuse", reporter=None):
     if not value_field:
         raise UserInputError("A long observation table (id, time, value per row) needs the value column (VALUE_FIELD).")
     _require_fields(table, [value_field])
-    frame = pd.DataFrame({"id": table[id_field].astype(str).to_numpy(), "time": _times(table[time_field], time_field, time_format),
-                          "value": _numeric(table[value_field], value_field)})
+    frame = pd.DataFrame(
+        {
+            "id": table[id_field].astype(str).to_numpy(),
+            "time": _times(table[time_field], time_field, time_format),
+            "value": _numeric(table[value_field], value_field),
+        }
+    )
     frame = merge_duplicates(frame, duplicates, "rows", reporter)
     grid = frame.pivot(index="id", columns="time", values="value")
     return grid.index.to_numpy().astype(str), grid.columns.to_numpy().astype("datetime64[s]"), grid.to_numpy(np.float32)
@@ -82,15 +91,24 @@ def _wide_matrix(table, time_field, time_format=None):
     values = np.column_stack([_numeric(table[c], str(c)) for c in columns]).astype(np.float32)
     unique, counts = np.unique(times, return_counts=True)
     if (counts > 1).any():
-        raise UserInputError(f"{int((counts > 1).sum())} times appear on more than one row, e.g. "
-                             f"{pd.Timestamp(unique[counts > 1][0]).isoformat()}; keep one row per time.")
+        raise UserInputError(
+            f"{int((counts > 1).sum())} times appear on more than one row, e.g. "
+            f"{pd.Timestamp(unique[counts > 1][0]).isoformat()}; keep one row per time."
+        )
     order = np.argsort(times)
     return np.array([str(c) for c in columns]), times[order], values[order].T
 
 
-def read_sensors_and_table(sensors: PointLayerRef, id_field: str, observations: str, time_field: str = "",
-                           value_field: str = "", reporter: Reporter | None = None,
-                           time_format: str | None = None, duplicates: str = "refuse") -> PointPanel:
+def read_sensors_and_table(
+    sensors: PointLayerRef,
+    id_field: str,
+    observations: str,
+    time_field: str = "",
+    value_field: str = "",
+    reporter: Reporter | None = None,
+    time_format: str | None = None,
+    duplicates: str = "refuse",
+) -> PointPanel:
     """A PointPanel of the layer's sensors (in layer order) with the table's readings (NaN where none)."""
     reporter = reporter or Reporter()
     if not id_field:
@@ -113,16 +131,21 @@ def read_sensors_and_table(sensors: PointLayerRef, id_field: str, observations: 
     position = {key: i for i, key in enumerate(ids)}
     unknown = sorted(set(ids) - set(sensor_keys))
     if unknown:
-        reporter.warning(f"{len(unknown)} sensor(s) in the observation table are not in the sensor layer and "
-                         f"are ignored: {', '.join(unknown[:8])}{'…' if len(unknown) > 8 else ''}.")
+        reporter.warning(
+            f"{len(unknown)} sensor(s) in the observation table are not in the sensor layer and "
+            f"are ignored: {', '.join(unknown[:8])}{'…' if len(unknown) > 8 else ''}."
+        )
     matched = [key in position for key in sensor_keys]
     if not any(matched):
-        raise UserInputError(f"No sensor id of the layer's {id_field!r} field appears in the observation "
-                             f"table (layer: {', '.join(sensor_keys[:4])}…; table: {', '.join(ids[:4])}…).")
+        raise UserInputError(
+            f"No sensor id of the layer's {id_field!r} field appears in the observation "
+            f"table (layer: {', '.join(sensor_keys[:4])}…; table: {', '.join(ids[:4])}…)."
+        )
     rows = np.array([position.get(key, -1) for key in sensor_keys])
     panel_values = np.where(rows[:, None] >= 0, values[np.maximum(rows, 0)], np.nan).astype(np.float32)
-    return PointPanel(sensor_keys, xy, _crs_wkt(layer), times, panel_values,
-                      {"source": observations, "format": "table"})
+    return PointPanel(
+        sensor_keys, xy, _crs_wkt(layer), times, panel_values, {"source": observations, "format": "table"}
+    )
 
 
 def _normalise_id(value) -> str:
@@ -136,11 +159,14 @@ def _refuse_duplicate_sensors(ids: np.ndarray, xy: np.ndarray) -> None:
     for sensor in unique[counts > 1]:
         places = xy[ids == sensor]
         if np.ptp(places, axis=0).max() > 0:
-            raise UserInputError(f"Sensor id {sensor} appears at {len(places)} different places in the sensor layer; "
-                                 "each sensor needs one location (fix or rename the duplicates).")
+            raise UserInputError(
+                f"Sensor id {sensor} appears at {len(places)} different places in the sensor layer; "
+                "each sensor needs one location (fix or rename the duplicates)."
+            )
     if (counts > 1).any():
-        raise UserInputError(f"Sensor ids repeat in the sensor layer: {', '.join(unique[counts > 1][:5])}; keep one "
-                             "feature per sensor.")
+        raise UserInputError(
+            f"Sensor ids repeat in the sensor layer: {', '.join(unique[counts > 1][:5])}; keep one feature per sensor."
+        )
 
 
 def drop_empty_stations(panel: PointPanel, reporter: Reporter) -> PointPanel:
@@ -149,9 +175,12 @@ def drop_empty_stations(panel: PointPanel, reporter: Reporter) -> PointPanel:
     if empty.all():
         raise UserInputError("No sensor has any valid reading.")
     if empty.any():
-        reporter.warning(f"{int(empty.sum())} sensor(s) have no valid reading and are left out: "
-                         f"{', '.join(panel.ids[empty][:8])}{'…' if empty.sum() > 8 else ''}.")
+        reporter.warning(
+            f"{int(empty.sum())} sensor(s) have no valid reading and are left out: "
+            f"{', '.join(panel.ids[empty][:8])}{'…' if empty.sum() > 8 else ''}."
+        )
         keep = ~empty
-        return PointPanel(panel.ids[keep], panel.xy[keep], panel.crs, panel.times, panel.values[keep],
-                          dict(panel.attributes))
+        return PointPanel(
+            panel.ids[keep], panel.xy[keep], panel.crs, panel.times, panel.values[keep], dict(panel.attributes)
+        )
     return panel

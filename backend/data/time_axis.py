@@ -51,17 +51,23 @@ def _numeric_date_format(texts: pd.Series, what: str) -> str:
     separator = parts[1].iloc[0]
     year = "%Y" if len(parts[3].iloc[0]) == 4 else "%y"
     if (parts[1] != separator).any() or parts[3].str.len().nunique() > 1:
-        raise UserInputError(f"The {what} mix date formats (separators or year digits differ). Give the format as "
-                             "TIME_FORMAT (e.g. %d/%m/%Y) or fix the values.")
+        raise UserInputError(
+            f"The {what} mix date formats (separators or year digits differ). Give the format as "
+            "TIME_FORMAT (e.g. %d/%m/%Y) or fix the values."
+        )
     day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
     if day_first and month_first:
-        raise UserInputError(f"The {what} put the day first in some rows and the month first in others (e.g. "
-                             f"{texts[first > 12].iloc[0]!r} and {texts[second > 12].iloc[0]!r}). Fix the column so "
-                             "that it uses one date format.")
+        raise UserInputError(
+            f"The {what} put the day first in some rows and the month first in others (e.g. "
+            f"{texts[first > 12].iloc[0]!r} and {texts[second > 12].iloc[0]!r}). Fix the column so "
+            "that it uses one date format."
+        )
     if not day_first and not month_first:
-        raise UserInputError(f"The {what} can be read day first or month first (e.g. {texts.iloc[0]!r}). Give the "
-                             f"format as TIME_FORMAT: %d{separator}%m{separator}{year} (day first) or "
-                             f"%m{separator}%d{separator}{year} (month first), with %H:%M for a time of day.")
+        raise UserInputError(
+            f"The {what} can be read day first or month first (e.g. {texts.iloc[0]!r}). Give the "
+            f"format as TIME_FORMAT: %d{separator}%m{separator}{year} (day first) or "
+            f"%m{separator}%d{separator}{year} (month first), with %H:%M for a time of day."
+        )
     date = f"%d{separator}%m{separator}{year}" if day_first else f"%m{separator}%d{separator}{year}"
     clock = parts[4].dropna()
     colons = int(clock.str.count(":").max()) if not clock.empty else 0
@@ -105,7 +111,8 @@ def parse_times(values, what: str = "time values", time_format: str | None = Non
         examples = ", ".join(str(v) for v in series[numbers].unique()[:3])
         raise UserInputError(
             f"The {what} are numbers ({examples}…), not dates or times. Choose a date/time field, or "
-            "text in ISO 8601 such as 2005-01-31.")
+            "text in ISO 8601 such as 2005-01-31."
+        )
     texts = series.map(lambda v: v.strip() if isinstance(v, str) else v)
     is_text = texts.map(lambda v: isinstance(v, str))
     parsed = to_utc_naive(texts.where(~is_text, None)).copy()
@@ -118,8 +125,11 @@ def parse_times(values, what: str = "time values", time_format: str | None = Non
     bad = parsed.isna()
     if bad.any():
         examples = ", ".join(repr(v) for v in series[bad].astype(str).unique()[:_MAX_EXAMPLES])
-        expected = (f"the format {time_format!r}" if time_format else
-                    "ISO 8601 (2005-01-31 or 2005-01-31T12:00:00Z), one format for the whole column")
+        expected = (
+            f"the format {time_format!r}"
+            if time_format
+            else "ISO 8601 (2005-01-31 or 2005-01-31T12:00:00Z), one format for the whole column"
+        )
         raise UserInputError(
             f"{int(bad.sum())} {what} could not be read as dates/times, e.g. {examples}. Expected {expected}; "
             "give the format as TIME_FORMAT (a strptime pattern such as %d/%m/%Y %H:%M) or use a date/time field."
@@ -153,8 +163,16 @@ def format_duration(seconds: float) -> str:
 
 
 _STRPTIME_REGEX = {
-    "%Y": r"\d{4}", "%y": r"\d{2}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}",
-    "%M": r"\d{2}", "%S": r"\d{2}", "%j": r"\d{3}", "%b": r"[A-Za-z]{3}", "%%": "%",
+    "%Y": r"\d{4}",
+    "%y": r"\d{2}",
+    "%m": r"\d{2}",
+    "%d": r"\d{2}",
+    "%H": r"\d{2}",
+    "%M": r"\d{2}",
+    "%S": r"\d{2}",
+    "%j": r"\d{3}",
+    "%b": r"[A-Za-z]{3}",
+    "%%": "%",
 }
 
 
@@ -162,7 +180,7 @@ def filename_pattern_regex(pattern: str) -> re.Pattern[str]:
     """Regex that finds a ``strptime`` pattern (``%Y%m%d``, ``%Y-%j`` …) inside a file name."""
     parts, i = [], 0
     while i < len(pattern):
-        token = pattern[i:i + 2]
+        token = pattern[i : i + 2]
         if token in _STRPTIME_REGEX:
             parts.append(_STRPTIME_REGEX[token])
             i += 2
@@ -196,8 +214,23 @@ def time_from_filename(name: str, pattern: str) -> np.datetime64:
 MEAN_YEAR_SECONDS = 365.2425 * 86400
 MEAN_MONTH_SECONDS = MEAN_YEAR_SECONDS / 12
 DST_TOLERANCE_SECONDS = 3600  # steps of a day or more: times up to an hour off the axis (DST, local clocks) sit on it
-_CALENDAR_UNITS = {"m": 1, "mo": 1, "ms": 1, "me": 1, "month": 1, "months": 1, "q": 3, "qs": 3, "quarter": 3,
-                   "quarters": 3, "y": 12, "a": 12, "ys": 12, "year": 12, "years": 12}
+_CALENDAR_UNITS = {
+    "m": 1,
+    "mo": 1,
+    "ms": 1,
+    "me": 1,
+    "month": 1,
+    "months": 1,
+    "q": 3,
+    "qs": 3,
+    "quarter": 3,
+    "quarters": 3,
+    "y": 12,
+    "a": 12,
+    "ys": 12,
+    "year": 12,
+    "years": 12,
+}
 _STEP_TEXT = re.compile(r"^\s*(\d*)\s*([A-Za-z]+)\s*$")
 
 
@@ -250,8 +283,7 @@ class TimeStep:
         return f"{self.seconds // 86400}D" if self.seconds % 86400 == 0 else f"{self.seconds}s"
 
     def to_dict(self) -> dict:
-        return {"seconds": self.seconds or None, "months": self.months or None, "text": self.text,
-                "code": self.code}
+        return {"seconds": self.seconds or None, "months": self.months or None, "text": self.text, "code": self.code}
 
     def times(self, start: np.datetime64, count: int, first: int = 0) -> np.ndarray:
         """``count`` times start + k·step for k = first … first + count − 1, datetime64[s]."""
@@ -307,16 +339,20 @@ def parse_time_step(text: str, what: str = "time step") -> TimeStep:
             raise UserInputError(f"The {what} must be positive, got {text!r}.")
         return TimeStep(months=count * _CALENDAR_UNITS[match.group(2).lower()])
     if match and match.group(2) in ("m", "ms"):
-        raise UserInputError(f"The {what} {text!r} is ambiguous: write 1M (or 'month') for months and 1min for "
-                             "minutes.")
+        raise UserInputError(
+            f"The {what} {text!r} is ambiguous: write 1M (or 'month') for months and 1min for minutes."
+        )
     try:
         duration = pd.Timedelta(raw if not raw[:1].isalpha() else "1" + raw)
     except (ValueError, TypeError) as exc:
-        raise UserInputError(f"Cannot read the {what} {text!r}; write e.g. 1h, 1D, 7D, 1M (month), 3M "
-                             "(quarter) or 1Y (year).") from exc
+        raise UserInputError(
+            f"Cannot read the {what} {text!r}; write e.g. 1h, 1D, 7D, 1M (month), 3M (quarter) or 1Y (year)."
+        ) from exc
     if pd.isna(duration) or duration <= pd.Timedelta(0) or duration.total_seconds() % 1:
-        raise UserInputError(f"The {what} must be positive: a whole number of seconds or calendar months, got "
-                             f"{text!r}; write e.g. 1h, 1D, 1M or 1Y.")
+        raise UserInputError(
+            f"The {what} must be positive: a whole number of seconds or calendar months, got "
+            f"{text!r}; write e.g. 1h, 1D, 1M or 1Y."
+        )
     return TimeStep(seconds=int(duration.total_seconds()))
 
 
@@ -355,8 +391,7 @@ class TimeAxisSummary:
         return sum(g.missing_steps for g in self.gaps)
 
     def describe(self) -> str:
-        text = (f"{self.count} times from {format_time(self.start)} to {format_time(self.end)}, "
-                f"step {self.step_text}")
+        text = f"{self.count} times from {format_time(self.start)} to {format_time(self.end)}, step {self.step_text}"
         if self.regular:
             return text + ", regular, no gaps."
         details = []
@@ -368,13 +403,20 @@ class TimeAxisSummary:
 
     def to_dict(self) -> dict:
         return {
-            "start": format_time(self.start), "end": format_time(self.end), "count": self.count,
-            "step": self.step_text, "step_seconds": self.step_seconds,
-            "step_months": self.step_months, "step_code": self.step.code if self.step else None,
+            "start": format_time(self.start),
+            "end": format_time(self.end),
+            "count": self.count,
+            "step": self.step_text,
+            "step_seconds": self.step_seconds,
+            "step_months": self.step_months,
+            "step_code": self.step.code if self.step else None,
             "regular": self.regular,
-            "missing_steps": self.missing_steps, "irregular_intervals": self.irregular_intervals,
-            "gaps": [{"after": format_time(g.after), "before": format_time(g.before),
-                      "missing_steps": g.missing_steps} for g in self.gaps],
+            "missing_steps": self.missing_steps,
+            "irregular_intervals": self.irregular_intervals,
+            "gaps": [
+                {"after": format_time(g.after), "before": format_time(g.before), "missing_steps": g.missing_steps}
+                for g in self.gaps
+            ],
         }
 
 
@@ -394,15 +436,14 @@ def check_strictly_increasing(times: np.ndarray, labels: list[str] | None = None
     if bad.size == 0:
         return
     i = int(bad[0])
-    who = (f" ({labels[i]} and {labels[i + 1]})" if labels else f" (positions {i + 1} and {i + 2})")
+    who = f" ({labels[i]} and {labels[i + 1]})" if labels else f" (positions {i + 1} and {i + 2})"
     if diffs[i] == 0:
         raise UserInputError(
             f"Duplicate timestamp {format_time(times[i])}{who}: every time step must be unique. "
             "Remove or merge the duplicates."
         )
     raise UserInputError(
-        f"Times are not increasing: {format_time(times[i])} is followed by "
-        f"{format_time(times[i + 1])}{who}."
+        f"Times are not increasing: {format_time(times[i])} is followed by {format_time(times[i + 1])}{who}."
     )
 
 
@@ -452,9 +493,16 @@ def summarize_time_axis(times: np.ndarray) -> TimeAxisSummary:
             gaps.append(Gap(times[i], times[i + 1], int(diffs[i]) - 1))
         else:
             irregular += 1
-    return TimeAxisSummary(times[0], times[-1], int(times.size), float(step.seconds) if step.seconds else None,
-                           step.months or None, regular=not gaps and not irregular, gaps=gaps,
-                           irregular_intervals=irregular)
+    return TimeAxisSummary(
+        times[0],
+        times[-1],
+        int(times.size),
+        float(step.seconds) if step.seconds else None,
+        step.months or None,
+        regular=not gaps and not irregular,
+        gaps=gaps,
+        irregular_intervals=irregular,
+    )
 
 
 def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, TimeStep]:
@@ -469,8 +517,9 @@ def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tup
         raise UserInputError("A single time step has no regular time axis: at least 2 times are needed.")
     if summary.irregular_intervals:
         raise UserInputError(
-            f"The time steps are irregular (not on one regular axis): {summary.describe()} Resample the data to a regular step "
-            "first (RESAMPLE, e.g. 1h, 1D or 1M with the mean).")
+            f"The time steps are irregular (not on one regular axis): {summary.describe()} Resample the data "
+            "to a regular step first (RESAMPLE, e.g. 1h, 1D or 1M with the mean)."
+        )
     positions = np.round(step.positions(times)).astype(np.int64)
     steps = int(positions[-1]) + 1
     full = step.times(times[0], steps)
@@ -480,12 +529,15 @@ def on_regular_axis(times: np.ndarray, values: np.ndarray, axis: int = 0) -> tup
         raise UserInputError(
             f"On its most common step ({summary.step_text}) this time axis would have {steps} steps for "
             f"{times.size} times: the times are too irregular for a regular axis ({summary.describe()}) "
-            "Resample the data to a coarser step (RESAMPLE, e.g. hourly or daily means) first.")
+            "Resample the data to a coarser step (RESAMPLE, e.g. hourly or daily means) first."
+        )
     shape = list(values.shape)
     shape[axis] = steps
-    require_memory(np.prod(shape, dtype=np.float64) * values.itemsize * 2,
-                   f"A regular axis of {steps} steps for {values.size // max(times.size, 1)} series",
-                   "Resample the data to a coarser step or select fewer stations or cells first.")
+    require_memory(
+        np.prod(shape, dtype=np.float64) * values.itemsize * 2,
+        f"A regular axis of {steps} steps for {values.size // max(times.size, 1)} series",
+        "Resample the data to a coarser step or select fewer stations or cells first.",
+    )
     filled = np.full(shape, np.nan, dtype=np.float32)
     index = [slice(None)] * values.ndim
     index[axis] = positions
@@ -509,8 +561,10 @@ class Resampled:
     statistic: str
 
     def describe(self) -> str:
-        return (f"Resampled {self.source_times} times to {self.times.size} steps of {self.step.text} "
-                f"({self.statistic}); {self.empty_steps} step(s) have no value at any location.")
+        return (
+            f"Resampled {self.source_times} times to {self.times.size} steps of {self.step.text} "
+            f"({self.statistic}); {self.empty_steps} step(s) have no value at any location."
+        )
 
 
 def bin_starts(times: np.ndarray, step: TimeStep) -> np.ndarray:
@@ -530,12 +584,17 @@ def resample_values(times: np.ndarray, values: np.ndarray, step: TimeStep, stati
     """Aggregate values float[T, M] at ``times`` into bins of ``step`` (``statistic`` of the values in each bin,
     NaN left out) on the full regular axis of bins from the first to the last."""
     if statistic not in RESAMPLE_STATISTICS:
-        raise UserInputError(f"Unknown resampling statistic {statistic!r}; use one of {', '.join(RESAMPLE_STATISTICS)}.")
+        raise UserInputError(
+            f"Unknown resampling statistic {statistic!r}; use one of {', '.join(RESAMPLE_STATISTICS)}."
+        )
     starts = bin_starts(times, step)
     axis_start = starts[0]
     count = int(np.round(step.positions(starts[-1:], axis_start)[0])) + 1
-    require_memory(count * int(np.prod(values.shape[1:])) * 8 * 2, f"Resampling to {count} steps of {step.text}",
-                   "Use a coarser RESAMPLE step or a shorter period.")
+    require_memory(
+        count * int(np.prod(values.shape[1:])) * 8 * 2,
+        f"Resampling to {count} steps of {step.text}",
+        "Use a coarser RESAMPLE step or a shorter period.",
+    )
     full = step.times(axis_start, count)
     frame = pd.DataFrame(np.asarray(values, dtype=np.float64).reshape(len(times), -1))
     grouped = frame.groupby(starts)

@@ -21,8 +21,9 @@ def noise_scale(values: np.ndarray) -> np.ndarray:
     return MAD_SCALE * mad / np.sqrt(2.0)
 
 
-def binary_segmentation(values: np.ndarray, max_changes: int = 5, min_size: int = 5,
-                        penalty: np.ndarray | float | None = None) -> np.ndarray:
+def binary_segmentation(
+    values: np.ndarray, max_changes: int = 5, min_size: int = 5, penalty: np.ndarray | float | None = None
+) -> np.ndarray:
     """Change-point indices per series: int[M, max_changes] (index of the first step of a new segment; −1 = none).
 
     values float[T, M]; penalty per series (None = 2σ² ln T).
@@ -40,22 +41,25 @@ def binary_segmentation(values: np.ndarray, max_changes: int = 5, min_size: int 
     penalty = np.broadcast_to(np.asarray(penalty, dtype=np.float64), (m,))
     c1 = np.vstack([np.zeros((1, m)), np.cumsum(x, axis=0)])
     c2 = np.vstack([np.zeros((1, m)), np.cumsum(x * x, axis=0)])
-    start = np.zeros((t, m), dtype=np.int64)          # segment [start, end) holding each step
+    start = np.zeros((t, m), dtype=np.int64)  # segment [start, end) holding each step
     end = np.full((t, m), t, dtype=np.int64)
     changes = np.full((m, max_changes), -1, dtype=np.int64)
     cols = np.arange(m)
-    split = np.arange(t)[:, None]                      # candidate: new segment starts at this step
+    split = np.arange(t)[:, None]  # candidate: new segment starts at this step
 
     def cost(a, b):
         s1 = np.take_along_axis(c1, b, 0) - np.take_along_axis(c1, a, 0)
         s2 = np.take_along_axis(c2, b, 0) - np.take_along_axis(c2, a, 0)
-        return s2 - s1 ** 2 / np.maximum(b - a, 1)
+        return s2 - s1**2 / np.maximum(b - a, 1)
 
     active = np.ones(m, dtype=bool)
     for k in range(max_changes):
         allowed = (split - start >= min_size) & (end - split >= min_size)
-        gain = np.where(allowed, cost(start, end) - cost(start, np.broadcast_to(split, (t, m))) -
-                        cost(np.broadcast_to(split, (t, m)), end), -np.inf)
+        gain = np.where(
+            allowed,
+            cost(start, end) - cost(start, np.broadcast_to(split, (t, m))) - cost(np.broadcast_to(split, (t, m)), end),
+            -np.inf,
+        )
         best = np.argmax(gain, axis=0)
         accept = active & (gain[best, cols] > penalty)
         if not accept.any():

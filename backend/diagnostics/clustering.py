@@ -20,8 +20,8 @@ FEATURES = ("value", "shape")
 @dataclass
 class ClusterModel:
     features: str
-    center: float            # overall mean (value features)
-    scale: float             # overall std
+    center: float  # overall mean (value features)
+    scale: float  # overall std
     kmeans: object
     silhouette: dict[int, float]
 
@@ -43,8 +43,9 @@ class ClusterModel:
         return np.where(np.isfinite(series).any(axis=1), labels, 0)
 
 
-def fit_clusters(series: np.ndarray, n_clusters: int = 0, features: str = "value", seed: int = 0,
-                 max_k: int = 8) -> ClusterModel:
+def fit_clusters(
+    series: np.ndarray, n_clusters: int = 0, features: str = "value", seed: int = 0, max_k: int = 8
+) -> ClusterModel:
     """Fit on rows of ``series`` float[M, T] that have values (a random sample of ≤ 50,000 rows for large inputs)."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score

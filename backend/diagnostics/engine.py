@@ -11,22 +11,46 @@ from backend.diagnostics.changepoints import binary_segmentation
 from backend.diagnostics.series_tests import dominant_period, seasonality_strength, stationarity_tests
 from backend.diagnostics.trend import MIN_LENGTH, mann_kendall, seasonal_mann_kendall
 
-FIELDS = ["trend_slope", "trend_z", "trend_p", "seasonality", "period", "adf_p", "kpss_p", "stationarity",
-          "change_points", "first_change", "missing_share", "n_values", "mk_z", "mk_p", "slope_per_year",
-          "seasonal_mk_z", "seasonal_mk_p", "seasonal_slope_per_year"]
+FIELDS = [
+    "trend_slope",
+    "trend_z",
+    "trend_p",
+    "seasonality",
+    "period",
+    "adf_p",
+    "kpss_p",
+    "stationarity",
+    "change_points",
+    "first_change",
+    "missing_share",
+    "n_values",
+    "mk_z",
+    "mk_p",
+    "slope_per_year",
+    "seasonal_mk_z",
+    "seasonal_mk_p",
+    "seasonal_slope_per_year",
+]
 DESCRIPTIONS = {
-    "trend_slope": "Sen's slope (units per time step)", "trend_z": "Mann-Kendall z (Hamed-Rao corrected)",
-    "trend_p": "Mann-Kendall p (Hamed-Rao corrected)", "seasonality": "STL seasonality strength (0-1)",
-    "period": "dominant period (time steps, periodogram)", "adf_p": "ADF p (H0: unit root)",
+    "trend_slope": "Sen's slope (units per time step)",
+    "trend_z": "Mann-Kendall z (Hamed-Rao corrected)",
+    "trend_p": "Mann-Kendall p (Hamed-Rao corrected)",
+    "seasonality": "STL seasonality strength (0-1)",
+    "period": "dominant period (time steps, periodogram)",
+    "adf_p": "ADF p (H0: unit root)",
     "kpss_p": "KPSS p (H0: level-stationary)",
     "stationarity": "0 stationary, 1 trend-stationary, 2 difference-stationary, 3 non-stationary",
-    "change_points": "number of change points in the mean", "first_change": "time step index of the first change",
-    "missing_share": "share of missing time steps", "n_values": "number of values",
-    "mk_z": "Mann-Kendall z (original test, no correction)", "mk_p": "Mann-Kendall p (original test)",
+    "change_points": "number of change points in the mean",
+    "first_change": "time step index of the first change",
+    "missing_share": "share of missing time steps",
+    "n_values": "number of values",
+    "mk_z": "Mann-Kendall z (original test, no correction)",
+    "mk_p": "Mann-Kendall p (original test)",
     "slope_per_year": "Sen's slope per year (units per year: per-step slope × steps per year)",
     "seasonal_mk_z": "seasonal Mann-Kendall z (monthly or quarterly data; Hirsch-Slack)",
     "seasonal_mk_p": "seasonal Mann-Kendall p (monthly or quarterly data)",
-    "seasonal_slope_per_year": "Sen's seasonal slope (units per year; monthly or quarterly data)"}
+    "seasonal_slope_per_year": "Sen's seasonal slope (units per year; monthly or quarterly data)",
+}
 
 
 def seasonal_test_period(step: TimeStep | None) -> int:
@@ -97,8 +121,10 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step
         series = block[:, k]
         if np.nanmax(series) > np.nanmin(series):
             out["seasonality"][column] = seasonality_strength(series, period)
-    constant = usable & (np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0) ==
-                         np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0))
+    constant = usable & (
+        np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0)
+        == np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0)
+    )
     for name in ("trend_z", "trend_p", "period", "mk_z", "mk_p", "seasonal_mk_z", "seasonal_mk_p"):
         out[name][constant] = np.nan
     return Diagnosis(out, changes, intercept)

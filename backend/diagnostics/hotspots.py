@@ -15,10 +15,25 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-CATEGORIES = ["no pattern", "new hot spot", "consecutive hot spot", "intensifying hot spot", "persistent hot spot",
-              "diminishing hot spot", "sporadic hot spot", "oscillating hot spot", "historical hot spot",
-              "new cold spot", "consecutive cold spot", "intensifying cold spot", "persistent cold spot",
-              "diminishing cold spot", "sporadic cold spot", "oscillating cold spot", "historical cold spot"]
+CATEGORIES = [
+    "no pattern",
+    "new hot spot",
+    "consecutive hot spot",
+    "intensifying hot spot",
+    "persistent hot spot",
+    "diminishing hot spot",
+    "sporadic hot spot",
+    "oscillating hot spot",
+    "historical hot spot",
+    "new cold spot",
+    "consecutive cold spot",
+    "intensifying cold spot",
+    "persistent cold spot",
+    "diminishing cold spot",
+    "sporadic cold spot",
+    "oscillating cold spot",
+    "historical cold spot",
+]
 CODE = {name: i for i, name in enumerate(CATEGORIES)}
 
 
@@ -31,11 +46,11 @@ def gi_star(values: np.ndarray, weights) -> np.ndarray:
     n = ok.sum(axis=1, keepdims=True).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = xz.sum(axis=1, keepdims=True) / n
-        s = np.sqrt((xz ** 2).sum(axis=1, keepdims=True) / n - mean ** 2)
-        w_sum = (weights @ ok.T.astype(np.float64)).T          # Σ_j w_ij over observed j, per step
-        w_sq = (weights.multiply(weights) if hasattr(weights, "multiply") else weights ** 2) @ ok.T.astype(np.float64)
+        s = np.sqrt((xz**2).sum(axis=1, keepdims=True) / n - mean**2)
+        w_sum = (weights @ ok.T.astype(np.float64)).T  # Σ_j w_ij over observed j, per step
+        w_sq = (weights.multiply(weights) if hasattr(weights, "multiply") else weights**2) @ ok.T.astype(np.float64)
         lag = (weights @ xz.T).T
-        z = (lag - mean * w_sum) / (s * np.sqrt((n * w_sq.T - w_sum ** 2) / (n - 1)))
+        z = (lag - mean * w_sum) / (s * np.sqrt((n * w_sq.T - w_sum**2) / (n - 1)))
     return np.where(ok & np.isfinite(z), z, np.nan)
 
 
@@ -59,8 +74,9 @@ def fdr_adjust(p: np.ndarray, axis: int = 1) -> np.ndarray:
     return np.moveaxis(np.where(np.isfinite(p), out, np.nan), -1, axis)
 
 
-def categorise(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
-               alpha: float = 0.05) -> np.ndarray:
+def categorise(
+    hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray, alpha: float = 0.05
+) -> np.ndarray:
     """Category code per location from bool hot/cold [T, N] (significant) and the MK trend of Gi* z.
 
     Rules, for hot spots (cold spots mirror them with the trend sign reversed), with f = share of steps hot:
@@ -80,7 +96,7 @@ def categorise(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: 
         last = mine[-1]
         before_last = mine[:-1].any(axis=0)
         run = _run_length_at_end(mine)
-        before_run = np.array([mine[:t - r, j].any() if r < t else False for j, r in enumerate(run)])
+        before_run = np.array([mine[: t - r, j].any() if r < t else False for j, r in enumerate(run)])
         rising = (sign * trend_z > 0) & (trend_p < alpha)
         falling = (sign * trend_z < 0) & (trend_p < alpha)
         mostly = share >= 0.9
@@ -117,7 +133,7 @@ def grid_kernel(kind: str, radius_cells: float = 1.0) -> np.ndarray:
     if kind == "rook":
         return np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=float)
     r = max(1, int(np.floor(radius_cells)))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     return (np.hypot(yy, xx) <= radius_cells + 1e-9).astype(float)
 
 
@@ -135,12 +151,12 @@ def gi_star_grid(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         if n < 3:
             continue
         mean = xz[t].sum() / n
-        s = np.sqrt((xz[t] ** 2).sum() / n - mean ** 2)
+        s = np.sqrt((xz[t] ** 2).sum() / n - mean**2)
         lag = convolve(xz[t], kernel, mode="constant")
         w_sum = convolve(ok[t].astype(np.float64), kernel, mode="constant")
-        w_sq = convolve(ok[t].astype(np.float64), kernel ** 2, mode="constant")
+        w_sq = convolve(ok[t].astype(np.float64), kernel**2, mode="constant")
         with np.errstate(invalid="ignore", divide="ignore"):
-            z = (lag - mean * w_sum) / (s * np.sqrt((n * w_sq - w_sum ** 2) / (n - 1)))
+            z = (lag - mean * w_sum) / (s * np.sqrt((n * w_sq - w_sum**2) / (n - 1)))
         out[t] = np.where(ok[t] & np.isfinite(z), z, np.nan)
     return out
 
@@ -151,7 +167,7 @@ def point_weights(distances: np.ndarray, kind: str, distance: float = 0.0, k: in
     n = distances.shape[0]
     off = np.where(np.eye(n, dtype=bool), np.inf, distances)
     if kind == "knn":
-        order = np.argsort(off, axis=1)[:, :min(k, n - 1)]
+        order = np.argsort(off, axis=1)[:, : min(k, n - 1)]
         w = np.zeros((n, n))
         w[np.repeat(np.arange(n), order.shape[1]), order.ravel()] = 1.0
         w = np.maximum(w, w.T)

@@ -92,18 +92,18 @@ def adf_batch(x: np.ndarray, lags: int) -> np.ndarray:
     """ADF p-values (constant, fixed ``lags``) of complete series x float[T, M] at once; equals statsmodels
     ``adfuller(series, maxlag=lags, autolag=None, regression="c")[1]`` per column."""
     t, m = x.shape
-    diff = np.diff(x, axis=0)                                  # [T-1, M]
+    diff = np.diff(x, axis=0)  # [T-1, M]
     nobs = diff.shape[0] - lags
-    columns = [x[lags:-1]]                                     # lagged level
-    columns += [diff[lags - i:diff.shape[0] - i] for i in range(1, lags + 1)]
+    columns = [x[lags:-1]]  # lagged level
+    columns += [diff[lags - i : diff.shape[0] - i] for i in range(1, lags + 1)]
     columns.append(np.ones((nobs, m)))
-    design = np.stack(columns, axis=-1).transpose(1, 0, 2)     # [M, nobs, k]
-    target = diff[lags:].T                                     # [M, nobs]
+    design = np.stack(columns, axis=-1).transpose(1, 0, 2)  # [M, nobs, k]
+    target = diff[lags:].T  # [M, nobs]
     xtx = design.transpose(0, 2, 1) @ design
     xty = np.einsum("mnk,mn->mk", design, target)
     beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
     residual = target - np.einsum("mnk,mk->mn", design, beta)
-    sigma2 = (residual ** 2).sum(axis=1) / (nobs - design.shape[2])
+    sigma2 = (residual**2).sum(axis=1) / (nobs - design.shape[2])
     inverse00 = np.linalg.inv(xtx)[:, 0, 0]
     return mackinnon_p(beta[:, 0] / np.sqrt(sigma2 * inverse00))
 
@@ -136,6 +136,7 @@ def stationarity_tests(values: np.ndarray, alpha: float = 0.05) -> tuple[np.ndar
         if not complete[column]:
             adf[column] = float(adfuller(x, maxlag=lags, autolag=None)[1])
         kpss_p[column] = _kpss_p(x, lags)
-        verdict[column] = {(True, True): 0, (False, True): 1, (True, False): 2,
-                           (False, False): 3}[(adf[column] < alpha, kpss_p[column] >= alpha)]
+        verdict[column] = {(True, True): 0, (False, True): 1, (True, False): 2, (False, False): 3}[
+            (adf[column] < alpha, kpss_p[column] >= alpha)
+        ]
     return adf, kpss_p, verdict

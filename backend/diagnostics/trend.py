@@ -56,7 +56,7 @@ def tie_term(values: np.ndarray) -> np.ndarray:
     """Σ t(t−1)(2t+5) over groups of tied values, per series (NaN left out)."""
     ordered = np.sort(values, axis=0)  # NaN last
     t, m = ordered.shape
-    same = (ordered[1:] == ordered[:-1])  # NaN never equals
+    same = ordered[1:] == ordered[:-1]  # NaN never equals
     run = np.vstack([np.zeros((1, m), dtype=np.int64), np.cumsum(~same, axis=0)])
     valid = np.isfinite(ordered)
     index = (run + np.arange(m)[None] * t)[valid]
@@ -83,14 +83,14 @@ def sens_slope(values: np.ndarray, max_pairs: int = 20_000_000) -> tuple[np.ndar
     chunk = max(1, max_pairs // max(pairs, 1))
     with np.errstate(invalid="ignore"):
         for start in range(0, m, chunk):
-            block = values[:, start:start + chunk]
+            block = values[:, start : start + chunk]
             # pairs along the last axis (contiguous per series: the median's partition stays in cache)
             d = np.ascontiguousarray((block[j] - block[i]).T) / (j - i)[None]
             if np.isfinite(block).all():
-                slope[start:start + chunk] = np.median(d, axis=1)  # no gaps: the faster median
+                slope[start : start + chunk] = np.median(d, axis=1)  # no gaps: the faster median
                 continue
             ok = np.isfinite(d).any(axis=1)
-            slope[start:start + chunk][ok] = np.nanmedian(d[ok], axis=1)
+            slope[start : start + chunk][ok] = np.nanmedian(d[ok], axis=1)
     index = np.arange(t, dtype=np.float64)[:, None]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-missing series
@@ -177,7 +177,7 @@ def seasonal_mann_kendall(values: np.ndarray, period: int, max_pairs: int = 20_0
     cycles = -(-t // period)
     padded = np.full((cycles * period, m), np.nan)
     padded[:t] = values
-    by_season = padded.reshape(cycles, period * m)                 # columns: season-major, then series
+    by_season = padded.reshape(cycles, period * m)  # columns: season-major, then series
     s = mk_score(by_season).reshape(period, m).sum(axis=0)
     var_s = variance_s(by_season).reshape(period, m).sum(axis=0)
     z = z_from_s(s, var_s)
@@ -188,9 +188,9 @@ def seasonal_mann_kendall(values: np.ndarray, period: int, max_pairs: int = 20_0
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # series without any within-season pair
         for start in range(0, m, chunk):
-            block = padded.reshape(cycles, period, m)[:, :, start:start + chunk]
-            pairs = (block[j] - block[i]) / (j - i)[:, None, None]    # [pairs, period, chunk]
-            slope[start:start + chunk] = np.nanmedian(pairs.reshape(-1, block.shape[2]), axis=0)
+            block = padded.reshape(cycles, period, m)[:, :, start : start + chunk]
+            pairs = (block[j] - block[i]) / (j - i)[:, None, None]  # [pairs, period, chunk]
+            slope[start : start + chunk] = np.nanmedian(pairs.reshape(-1, block.shape[2]), axis=0)
     bad = ~(var_s > 0) | (np.isfinite(padded.reshape(cycles, period, m)).any(axis=1).sum(axis=0) < 2)
     for array in (z, p, slope):
         array[bad] = np.nan

@@ -126,8 +126,11 @@ def ar_forecast(params: list[np.ndarray], anomalies: np.ndarray, origins: np.nda
         p = coefficients.size - 1
         history = [anomalies[np.maximum(origins - lag, 0), n] for lag in range(p)]  # lag 1 … p
         for h in range(horizon):
-            value = coefficients[0] + sum(coefficients[1 + i] * history[i] for i in range(p)) if p else \
-                np.full(origins.size, coefficients[0])
+            value = (
+                coefficients[0] + sum(coefficients[1 + i] * history[i] for i in range(p))
+                if p
+                else np.full(origins.size, coefficients[0])
+            )
             out[:, h, n] = value
             history = [value] + history[:-1] if p else history
     return out
@@ -139,19 +142,20 @@ class BaselineSet:
     ``weekly``: seasons by step of the week for sub-daily data (historical average by time of week).
     """
 
-    def __init__(self, values: np.ndarray, times: np.ndarray, step: TimeStep, train_end: int,
-                 weekly: bool = False) -> None:
+    def __init__(
+        self, values: np.ndarray, times: np.ndarray, step: TimeStep, train_end: int, weekly: bool = False
+    ) -> None:
         self.values, self.times, self.step, self.train_end = values, times, step, train_end
         self.weekly = weekly
         self.seasons, self.n_seasons = season_index(times, step, weekly)
 
     @cached_property
     def climatology(self) -> Climatology:
-        return Climatology.fit(self.values[:self.train_end], self.seasons[:self.train_end], self.n_seasons)
+        return Climatology.fit(self.values[: self.train_end], self.seasons[: self.train_end], self.n_seasons)
 
     @cached_property
     def levels(self) -> np.ndarray:
-        return smoothed_levels(self.values, fit_smoothing_alpha(self.values[:self.train_end]))
+        return smoothed_levels(self.values, fit_smoothing_alpha(self.values[: self.train_end]))
 
     @cached_property
     def filled(self) -> np.ndarray:
@@ -175,7 +179,7 @@ class BaselineSet:
     @cached_property
     def ar_params(self) -> list[np.ndarray]:
         flat = self.anomalies.reshape(self.values.shape[0], -1)
-        return fit_ar(flat[:self.train_end], max_lag=min(24, max(1, self.train_end // 20)))
+        return fit_ar(flat[: self.train_end], max_lag=min(24, max(1, self.train_end // 20)))
 
     def seasonal_period(self) -> int:
         """Steps in one week (sub-daily and daily data) or one year (coarser)."""
@@ -195,7 +199,8 @@ class BaselineSet:
             anomaly = ar_forecast(self.ar_params, self.anomalies.reshape(self.values.shape[0], -1), origins, horizon)
             seasons = np.stack([self.future_seasons(int(o), horizon) for o in origins])
             return (self.climatology.at(seasons).reshape(flat_shape) + anomaly).reshape(
-                (origins.size, horizon) + self.values.shape[1:])
+                (origins.size, horizon) + self.values.shape[1:]
+            )
         if name == "historical_average":
             name = "climatology"
         return np.stack([self.predict(name, int(o), horizon) for o in origins])
@@ -208,7 +213,7 @@ class BaselineSet:
         if name == "climatology":
             return self.climatology.at(self.future_seasons(origin, horizon))
         if name == "persisted_anomaly":
-            anomaly = self.last_valid(origin) - self.climatology.at(self.seasons[origin:origin + 1])[0]
+            anomaly = self.last_valid(origin) - self.climatology.at(self.seasons[origin : origin + 1])[0]
             return self.climatology.at(self.future_seasons(origin, horizon)) + anomaly[None]
         if name == "exponential_smoothing":
             return np.repeat(self.levels[origin][None], horizon, axis=0)

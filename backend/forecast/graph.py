@@ -70,7 +70,7 @@ def knn_adjacency(distances: np.ndarray, k: int, sigma: float | None = None) -> 
     n = distances.shape[0]
     if k < 1:
         raise UserInputError("The number of neighbours must be at least 1.")
-    order = np.argsort(np.where(np.eye(n, dtype=bool), np.inf, distances), axis=1)[:, :min(k, n - 1)]
+    order = np.argsort(np.where(np.eye(n, dtype=bool), np.inf, distances), axis=1)[:, : min(k, n - 1)]
     linked = np.zeros((n, n), dtype=bool)
     linked[np.repeat(np.arange(n), order.shape[1]), order.ravel()] = True
     linked |= linked.T
@@ -92,8 +92,10 @@ def edges_adjacency(path: str, ids: np.ndarray, sigma: float | None = None, thre
     dst = table[columns["to"]].map(_normalise_id).map(position)
     known = src.notna() & dst.notna()
     if not known.any():
-        raise UserInputError("No edge of the edge table joins two of the sensors (compare the ids in 'from'/'to' "
-                             "with the sensor id field).")
+        raise UserInputError(
+            "No edge of the edge table joins two of the sensors (compare the ids in 'from'/'to' "
+            "with the sensor id field)."
+        )
     n = ids.size
     weights = np.zeros((n, n))
     if "weight" in columns:
@@ -110,8 +112,9 @@ def edges_adjacency(path: str, ids: np.ndarray, sigma: float | None = None, thre
     return weights.astype(np.float32)
 
 
-def build_adjacency(settings: GraphSettings, ids: np.ndarray, xy: np.ndarray, crs: str,
-                    reporter: Reporter | None = None) -> np.ndarray:
+def build_adjacency(
+    settings: GraphSettings, ids: np.ndarray, xy: np.ndarray, crs: str, reporter: Reporter | None = None
+) -> np.ndarray:
     """float32[N, N] weights (row = from, column = to) for the chosen graph; isolated stations are reported."""
     reporter = reporter or Reporter()
     if settings.kind not in GRAPH_KINDS:
@@ -122,18 +125,24 @@ def build_adjacency(settings: GraphSettings, ids: np.ndarray, xy: np.ndarray, cr
         weights = edges_adjacency(settings.edges, ids, settings.sigma)
     else:
         distances = station_distances(xy, crs)
-        weights = (knn_adjacency(distances, settings.k, settings.sigma) if settings.kind == "knn"
-                   else gaussian_adjacency(distances, settings.threshold, settings.sigma))
-    isolated = ((weights > 0).sum(axis=1) + (weights > 0).sum(axis=0) <= 2)
+        weights = (
+            knn_adjacency(distances, settings.k, settings.sigma)
+            if settings.kind == "knn"
+            else gaussian_adjacency(distances, settings.threshold, settings.sigma)
+        )
+    isolated = (weights > 0).sum(axis=1) + (weights > 0).sum(axis=0) <= 2
     if ids.size > 1 and isolated.any():
-        reporter.warning(f"{int(isolated.sum())} of {ids.size} sensors have no neighbour in the graph (they are "
-                         f"forecast from their own history only): {', '.join(ids[isolated][:8])}. Use a larger "
-                         "threshold/sigma or the k-nearest graph to link them.")
+        reporter.warning(
+            f"{int(isolated.sum())} of {ids.size} sensors have no neighbour in the graph (they are "
+            f"forecast from their own history only): {', '.join(ids[isolated][:8])}. Use a larger "
+            "threshold/sigma or the k-nearest graph to link them."
+        )
     return weights
 
 
 def transition_matrices(weights: np.ndarray) -> np.ndarray:
     """float32[2, N, N]: forward and backward random-walk matrices D⁻¹W and D⁻¹Wᵀ (diffusion convolution)."""
+
     def random_walk(w):
         degree = w.sum(axis=1, keepdims=True)
         return np.where(degree > 0, w / np.where(degree > 0, degree, 1.0), 0.0)

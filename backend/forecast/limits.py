@@ -5,17 +5,20 @@ from __future__ import annotations
 from backend.errors import UserInputError
 from backend.memory import require_memory
 
-MAX_HIDDEN = 1024          # channels / units
-MAX_STEPS = 10_000         # lookback or horizon steps
+MAX_HIDDEN = 1024  # channels / units
+MAX_STEPS = 10_000  # lookback or horizon steps
 _FLOAT_BYTES = 4
-_STATES_PER_UNIT = 6       # recurrent gates (4) + hidden and cell states, kept for the backward pass
-_BACKWARD = 2              # gradients roughly double the forward activations
+_STATES_PER_UNIT = 6  # recurrent gates (4) + hidden and cell states, kept for the backward pass
+_BACKWARD = 2  # gradients roughly double the forward activations
 
 
 def check_model_sizes(where: str, hidden: int, lookback: int, horizon: int) -> None:
     """Refuse sizes no forecaster here can use (e.g. a damaged or hand-edited config.json)."""
-    for name, value, low, high in (("hidden size", hidden, 2, MAX_HIDDEN), ("lookback", lookback, 1, MAX_STEPS),
-                                   ("horizon", horizon, 1, MAX_STEPS)):
+    for name, value, low, high in (
+        ("hidden size", hidden, 2, MAX_HIDDEN),
+        ("lookback", lookback, 1, MAX_STEPS),
+        ("horizon", horizon, 1, MAX_STEPS),
+    ):
         if not low <= value <= high:
             raise UserInputError(f"{where}: the {name} must be between {low} and {high}, got {value}.")
 

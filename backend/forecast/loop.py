@@ -45,10 +45,10 @@ class LoopSettings:
     learning_rate: float
     patience: int
     seed: int
-    batches_per_epoch: int = 0   # for progress within an epoch and the run-time estimate (0 = unknown)
+    batches_per_epoch: int = 0  # for progress within an epoch and the run-time estimate (0 = unknown)
 
 
-LONG_RUN_SECONDS = 600        # a training estimated longer than this on the CPU gets a warning with what to change
+LONG_RUN_SECONDS = 600  # a training estimated longer than this on the CPU gets a warning with what to change
 PROGRESS_EVERY_SECONDS = 1.0
 
 
@@ -70,15 +70,19 @@ class TrainingClock:
         done = (epoch + (batch + 1) / per_epoch) / self.settings.epochs
         elapsed = now - self.started
         remaining = elapsed / done * (1 - done)
-        self.reporter.progress(100.0 * done, f"epoch {epoch + 1}/{self.settings.epochs}, batch {batch + 1}/"
-                               f"{per_epoch}; about {_minutes(remaining)} left")
+        self.reporter.progress(
+            100.0 * done,
+            f"epoch {epoch + 1}/{self.settings.epochs}, batch {batch + 1}/"
+            f"{per_epoch}; about {_minutes(remaining)} left",
+        )
         if not self.warned and self.device == "cpu" and elapsed + remaining > LONG_RUN_SECONDS and batch >= 2:
             self.warned = True
             self.reporter.warning(
                 f"Training is estimated to take about {_minutes(elapsed + remaining)} on the CPU "
                 f"({_minutes((elapsed + remaining) / self.settings.epochs)} per epoch × {self.settings.epochs} "
                 "epochs; early stopping may end it sooner). To shorten it: a GPU (DEVICE cuda), a smaller HIDDEN, "
-                "BATCHES_PER_EPOCH, or fewer EPOCHS.")
+                "BATCHES_PER_EPOCH, or fewer EPOCHS."
+            )
 
 
 def _minutes(seconds: float) -> str:
@@ -88,8 +92,15 @@ def _minutes(seconds: float) -> str:
 Batch = tuple  # (network inputs..., last, target, mask) as numpy arrays
 
 
-def fit(network, settings: LoopSettings, device: str, batches: Callable[[np.random.Generator], Iterable[Batch]],
-        validate: Callable[[], float], reporter: Reporter, n_inputs: int = 2) -> History:
+def fit(
+    network,
+    settings: LoopSettings,
+    device: str,
+    batches: Callable[[np.random.Generator], Iterable[Batch]],
+    validate: Callable[[], float],
+    reporter: Reporter,
+    n_inputs: int = 2,
+) -> History:
     """Train ``network`` in place; ``batches(rng)`` yields one epoch's batches, ``validate()`` scores it."""
     import torch
 
@@ -118,9 +129,10 @@ def fit(network, settings: LoopSettings, device: str, batches: Callable[[np.rand
         history.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
         history.validation_rmse.append(score)
         history.epoch_seconds.append(time.perf_counter() - started)
-        reporter.progress(100.0 * (epoch + 1) / settings.epochs,
-                          f"epoch {epoch + 1}/{settings.epochs}: loss {history.train_loss[-1]:.4f}, "
-                          f"validation RMSE {score:.4g}")
+        reporter.progress(
+            100.0 * (epoch + 1) / settings.epochs,
+            f"epoch {epoch + 1}/{settings.epochs}: loss {history.train_loss[-1]:.4f}, validation RMSE {score:.4g}",
+        )
         if score < best_score - 1e-9 or best_state is None:
             best_score, best_state, stale, history.best_epoch = score, copy.deepcopy(network.state_dict()), 0, epoch + 1
         else:

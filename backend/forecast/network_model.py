@@ -36,20 +36,30 @@ class NetworkModelConfig:
     missing_value: float | None = None
     graph: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
-    step_months: int = 0                # calendar steps (1 month, 3 quarter, 12 year); 0 = fixed step_seconds
+    step_months: int = 0  # calendar steps (1 month, 3 quarter, 12 year); 0 = fixed step_seconds
 
     @property
     def step(self) -> TimeStep:
         return TimeStep.from_fields(self.step_seconds, self.step_months)
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "architecture": self.architecture, "lookback": self.lookback,
-                "horizon": self.horizon, "hidden": self.hidden, "quantiles": [0.1, 0.9],
-                "normalisation": self.normalisation.to_dict(),
-                "step_seconds": self.step_seconds, "step_months": self.step_months, "missing_value": self.missing_value,
-                "time_features": "time of day (sub-daily), day of week, day of year",
-                "sensors": {"ids": self.ids, "xy": self.xy, "crs": self.crs}, "graph": self.graph,
-                "training": self.training}
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": self.architecture,
+            "lookback": self.lookback,
+            "horizon": self.horizon,
+            "hidden": self.hidden,
+            "quantiles": [0.1, 0.9],
+            "normalisation": self.normalisation.to_dict(),
+            "step_seconds": self.step_seconds,
+            "step_months": self.step_months,
+            "missing_value": self.missing_value,
+            "time_features": "time of day (sub-daily), day of week, day of year",
+            "sensors": {"ids": self.ids, "xy": self.xy, "crs": self.crs},
+            "graph": self.graph,
+            "training": self.training,
+        }
 
     @classmethod
     def from_dict(cls, data: dict, where: str) -> NetworkModelConfig:
@@ -58,15 +68,25 @@ class NetworkModelConfig:
                 raise KeyError("format (not a sensor-network forecaster)")
             sensors = data["sensors"]
             check_model_sizes(f"{where}/config.json", int(data["hidden"]), int(data["lookback"]), int(data["horizon"]))
-            return cls(str(data["architecture"]), int(data["lookback"]), int(data["horizon"]), int(data["hidden"]),
-                       Normalisation.from_dict(data["normalisation"]),
-                       float(data["step_seconds"]), [str(i) for i in sensors["ids"]],
-                       [[float(a), float(b)] for a, b in sensors["xy"]], str(sensors["crs"]),
-                       data.get("missing_value"), dict(data.get("graph") or {}), dict(data.get("training") or {}),
-                       int(data.get("step_months") or 0))
+            return cls(
+                str(data["architecture"]),
+                int(data["lookback"]),
+                int(data["horizon"]),
+                int(data["hidden"]),
+                Normalisation.from_dict(data["normalisation"]),
+                float(data["step_seconds"]),
+                [str(i) for i in sensors["ids"]],
+                [[float(a), float(b)] for a, b in sensors["xy"]],
+                str(sensors["crs"]),
+                data.get("missing_value"),
+                dict(data.get("graph") or {}),
+                dict(data.get("training") or {}),
+                int(data.get("step_months") or 0),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise UserInputError(f"{where} is not a sensor-network forecaster folder (config.json: missing or bad "
-                                 f"{exc}).") from exc
+            raise UserInputError(
+                f"{where} is not a sensor-network forecaster folder (config.json: missing or bad {exc})."
+            ) from exc
 
 
 def load_network_model(folder, device: str):
@@ -79,8 +99,15 @@ def load_network_model(folder, device: str):
     if config.architecture not in NETWORK_ARCHITECTURES:
         raise UserInputError(f"{folder}: unknown architecture {config.architecture!r}.")
     n = len(config.ids)
-    network = build_sensor_network(config.architecture, np.zeros((2, n, n), np.float32), n, config.lookback,
-                                   config.horizon, config.hidden, N_CALENDAR)
+    network = build_sensor_network(
+        config.architecture,
+        np.zeros((2, n, n), np.float32),
+        n,
+        config.lookback,
+        config.horizon,
+        config.hidden,
+        N_CALENDAR,
+    )
     return config, load_weights(network, folder, device)
 
 
@@ -92,16 +119,22 @@ def align_to_model(config: NetworkModelConfig, panel: PointPanel, reporter: Repo
     missing = [sensor for sensor, ok in zip(config.ids, present) if not ok]
     extra = sorted(set(panel.ids) - set(config.ids))
     if present.sum() * 2 < len(config.ids):
-        raise UserInputError(f"The model was trained on {len(config.ids)} sensors; only {int(present.sum())} of them "
-                             f"are in the input (ids compared as text; e.g. model: {', '.join(config.ids[:4])}; input: "
-                             f"{', '.join(panel.ids[:4])}). Use the sensors and id field the model was trained with.")
+        raise UserInputError(
+            f"The model was trained on {len(config.ids)} sensors; only {int(present.sum())} of them "
+            f"are in the input (ids compared as text; e.g. model: {', '.join(config.ids[:4])}; input: "
+            f"{', '.join(panel.ids[:4])}). Use the sensors and id field the model was trained with."
+        )
     if missing:
-        reporter.warning(f"{len(missing)} of the model's {len(config.ids)} sensors are not in the input; they enter "
-                         f"the model as missing and get no forecast: {', '.join(missing[:8])}"
-                         f"{'…' if len(missing) > 8 else ''}.")
+        reporter.warning(
+            f"{len(missing)} of the model's {len(config.ids)} sensors are not in the input; they enter "
+            f"the model as missing and get no forecast: {', '.join(missing[:8])}"
+            f"{'…' if len(missing) > 8 else ''}."
+        )
     if extra:
-        reporter.warning(f"{len(extra)} input sensor(s) were not in the model's training set and are not forecast: "
-                         f"{', '.join(extra[:8])}{'…' if len(extra) > 8 else ''}.")
+        reporter.warning(
+            f"{len(extra)} input sensor(s) were not in the model's training set and are not forecast: "
+            f"{', '.join(extra[:8])}{'…' if len(extra) > 8 else ''}."
+        )
     rows = np.array([position.get(sensor, -1) for sensor in config.ids])
     values = np.where(rows[:, None] >= 0, panel.values[np.maximum(rows, 0)], np.nan).T.astype(np.float32)
     return values, present
@@ -116,21 +149,26 @@ def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter
     config, network = load_network_model(folder, device)
     regular, step = panel.on_regular_axis()
     if regular.times.size != panel.times.size or step != config.step:
-        raise UserInputError(f"The forecaster method needs readings on the model's regular step "
-                             f"({config.step.text}) without gaps in the time axis; these have a step of "
-                             f"{step.text} over {regular.times.size} slots for {panel.times.size} times.")
+        raise UserInputError(
+            f"The forecaster method needs readings on the model's regular step "
+            f"({config.step.text}) without gaps in the time axis; these have a step of "
+            f"{step.text} over {regular.times.size} slots for {panel.times.size} times."
+        )
     values, present = align_to_model(config, panel, reporter)
     if config.missing_value is not None:
         values[values == np.float32(config.missing_value)] = np.nan
     if panel.times.size <= config.lookback:
-        raise UserInputError(f"The series have {panel.times.size} time steps; the forecaster needs more than its "
-                             f"lookback ({config.lookback}).")
+        raise UserInputError(
+            f"The series have {panel.times.size} time steps; the forecaster needs more than its "
+            f"lookback ({config.lookback})."
+        )
     arrays = SensorArrays.prepare(values, panel.times, step, config.normalisation)
     origins = np.arange(config.lookback - 1, panel.times.size - 1)
     extended = np.concatenate([panel.times, future_times(panel.times[-1], step, config.horizon)])
     future = calendar_features(extended, step)[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
-    mean, _, _ = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device,
-                                        future_features=future)
+    mean, _, _ = predict_sensor_windows(
+        network, arrays, origins, config.lookback, config.horizon, device, future_features=future
+    )
     expected_model = np.full((panel.times.size, len(config.ids)), np.nan)
     expected_model[origins + 1] = mean[:, 0]
     position = {sensor: i for i, sensor in enumerate(config.ids)}

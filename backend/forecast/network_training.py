@@ -24,7 +24,7 @@ N_CALENDAR = 6
 
 @dataclass
 class NetworkTrainConfig:
-    architecture: str = "graph_gru"   # graph_gru | st_transformer | fc_lstm
+    architecture: str = "graph_gru"  # graph_gru | st_transformer | fc_lstm
     lookback: int = 12
     horizon: int = 12
     epochs: int = 30
@@ -35,15 +35,16 @@ class NetworkTrainConfig:
     test_fraction: float = 0.2
     patience: int = 5
     seed: int = 0
-    max_batches_per_epoch: int = 0    # 0 = every training window each epoch
+    max_batches_per_epoch: int = 0  # 0 = every training window each epoch
     max_validation_windows: int = 1500  # validation windows scored each epoch (evenly spaced)
 
     def check(self) -> None:
         from backend.forecast.sensor_networks import NETWORK_ARCHITECTURES
 
         if self.architecture not in NETWORK_ARCHITECTURES:
-            raise UserInputError(f"Unknown model type {self.architecture!r}; use one of "
-                                 f"{', '.join(NETWORK_ARCHITECTURES)}.")
+            raise UserInputError(
+                f"Unknown model type {self.architecture!r}; use one of {', '.join(NETWORK_ARCHITECTURES)}."
+            )
         if self.lookback < 1 or self.horizon < 1 or self.epochs < 1 or self.batch_size < 1:
             raise UserInputError("Lookback, horizon, epochs and batch size must be at least 1.")
         if self.hidden < 4 or self.hidden % 4:
@@ -65,8 +66,13 @@ class SensorArrays:
     @classmethod
     def prepare(cls, values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normalisation):
         z = norm.apply(values.astype(np.float32))
-        return cls(np.nan_to_num(z, nan=0.0), np.isfinite(z).astype(np.float32),
-                   np.nan_to_num(forward_filled(z), nan=0.0), calendar_features(times, step), norm)
+        return cls(
+            np.nan_to_num(z, nan=0.0),
+            np.isfinite(z).astype(np.float32),
+            np.nan_to_num(forward_filled(z), nan=0.0),
+            calendar_features(times, step),
+            norm,
+        )
 
     def batch(self, origins: np.ndarray, lookback: int, horizon: int, future_features=None):
         """x float32[B, L, N, 2 + F], future [B, H, F], last [B, N]."""
@@ -83,19 +89,28 @@ class SensorArrays:
         return self.z[index], self.mask[index]
 
 
-def predict_sensor_windows(network, arrays: SensorArrays, origins: np.ndarray, lookback: int, horizon: int,
-                           device: str, batch_size: int = 64, future_features=None, margins=None):
+def predict_sensor_windows(
+    network,
+    arrays: SensorArrays,
+    origins: np.ndarray,
+    lookback: int,
+    horizon: int,
+    device: str,
+    batch_size: int = 64,
+    future_features=None,
+    margins=None,
+):
     """(mean, low, high) float32[O, H, N] in data units for each origin."""
     import torch
 
     out = np.empty((origins.size, 3, horizon, arrays.z.shape[1]), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, origins.size, batch_size):
-            chunk = origins[start:start + batch_size]
-            ff = None if future_features is None else future_features[start:start + batch_size]
+            chunk = origins[start : start + batch_size]
+            ff = None if future_features is None else future_features[start : start + batch_size]
             x, future, last = arrays.batch(chunk, lookback, horizon, ff)
             result = network(torch.from_numpy(x).to(device), torch.from_numpy(future).to(device))
-            out[start:start + chunk.size] = result.cpu().numpy() + last[:, None, None]
+            out[start : start + chunk.size] = result.cpu().numpy() + last[:, None, None]
     low, high = np.minimum(out[:, 1], out[:, 2]), np.maximum(out[:, 1], out[:, 2])
     mean, low, high = (arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
     if margins is not None:
@@ -109,8 +124,15 @@ def _evenly(origins: np.ndarray, limit: int) -> np.ndarray:
     return origins
 
 
-def train_sensor_network(values: np.ndarray, times: np.ndarray, step: TimeStep, supports: np.ndarray,
-                         config: NetworkTrainConfig, device: str, reporter: Reporter | None = None):
+def train_sensor_network(
+    values: np.ndarray,
+    times: np.ndarray,
+    step: TimeStep,
+    supports: np.ndarray,
+    config: NetworkTrainConfig,
+    device: str,
+    reporter: Reporter | None = None,
+):
     """Train on the training split, early stopping on validation RMSE; returns (network, split, norm, history).
 
     values float32[T, N]; supports float32[2, N, N] (transition matrices of the sensor graph).
@@ -124,13 +146,18 @@ def train_sensor_network(values: np.ndarray, times: np.ndarray, step: TimeStep, 
     split = Split.by_fractions(values.shape[0], config.validation_fraction, config.test_fraction)
     check_length(values.shape[0], config.lookback, config.horizon, split)
     torch.manual_seed(config.seed)
-    norm = Normalisation.fit(values[:split.train_end])
-    require_training_memory(config.batch_size, config.lookback + config.horizon, values.shape[1], config.hidden,
-                            f"Training a {config.architecture} with {config.hidden} hidden units for "
-                            f"{values.shape[1]} sensors")
+    norm = Normalisation.fit(values[: split.train_end])
+    require_training_memory(
+        config.batch_size,
+        config.lookback + config.horizon,
+        values.shape[1],
+        config.hidden,
+        f"Training a {config.architecture} with {config.hidden} hidden units for {values.shape[1]} sensors",
+    )
     arrays = SensorArrays.prepare(values, times, step, norm)
-    network = build_sensor_network(config.architecture, supports, values.shape[1], config.lookback, config.horizon,
-                                   config.hidden, N_CALENDAR).to(device)
+    network = build_sensor_network(
+        config.architecture, supports, values.shape[1], config.lookback, config.horizon, config.hidden, N_CALENDAR
+    ).to(device)
     train_origins = split.origins("train", config.lookback, config.horizon)
     val_origins = split.origins("validation", config.lookback, config.horizon)
     scored = _evenly(val_origins, config.max_validation_windows)
@@ -138,8 +165,8 @@ def train_sensor_network(values: np.ndarray, times: np.ndarray, step: TimeStep, 
 
     def batches(rng):
         order = rng.permutation(train_origins)
-        chunks = [order[i:i + config.batch_size] for i in range(0, order.size, config.batch_size)]
-        for chunk in chunks[:config.max_batches_per_epoch or None]:
+        chunks = [order[i : i + config.batch_size] for i in range(0, order.size, config.batch_size)]
+        for chunk in chunks[: config.max_batches_per_epoch or None]:
             yield (*arrays.batch(chunk, config.lookback, config.horizon), *arrays.targets(chunk, config.horizon))
 
     def validate():
@@ -147,8 +174,13 @@ def train_sensor_network(values: np.ndarray, times: np.ndarray, step: TimeStep, 
         return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
 
     per_epoch = -(-train_origins.size // config.batch_size)
-    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed,
-                            min(per_epoch, config.max_batches_per_epoch or per_epoch))
+    settings = LoopSettings(
+        config.epochs,
+        config.learning_rate,
+        config.patience,
+        config.seed,
+        min(per_epoch, config.max_batches_per_epoch or per_epoch),
+    )
     history = fit(network, settings, device, batches, validate, reporter)
     _, low, high = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
     history.interval_margins = conformal_margins(low, high, truth)
@@ -166,22 +198,24 @@ def masked_scores(forecast: np.ndarray, truth: np.ndarray) -> dict[str, list[flo
         return [float(v) for v in np.where(mask, values, 0).sum(axis=(0, 2)) / np.maximum(counts, 1)]
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"mae": per_step(np.abs(error), valid),
-                "rmse": [float(np.sqrt(v)) for v in per_step(error ** 2, valid)],
-                "mape": [100 * v for v in per_step(np.abs(error) / np.abs(truth), nonzero)]}
+        return {
+            "mae": per_step(np.abs(error), valid),
+            "rmse": [float(np.sqrt(v)) for v in per_step(error**2, valid)],
+            "mape": [100 * v for v in per_step(np.abs(error) / np.abs(truth), nonzero)],
+        }
 
 
 @dataclass
 class NetworkEvaluation:
     """Scores of the model and each baseline on the test windows (held out from training and early stopping)."""
 
-    scores: dict[str, dict[str, list[float]]]        # method → metric → per horizon step
-    skill_mae: list[float]                             # 1 − MAE_model / MAE_best baseline, per step
+    scores: dict[str, dict[str, list[float]]]  # method → metric → per horizon step
+    skill_mae: list[float]  # 1 − MAE_model / MAE_best baseline, per step
     best_baseline: list[str]
     coverage_80: float
     windows: int
-    station_mae: list[float]                           # model MAE per sensor, all steps
-    example: dict = field(default_factory=dict)        # a few series for plots
+    station_mae: list[float]  # model MAE per sensor, all steps
+    example: dict = field(default_factory=dict)  # a few series for plots
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -189,14 +223,24 @@ class NetworkEvaluation:
         return out
 
 
-def evaluate_sensor_network(network, values, times, step: TimeStep, split: Split, norm: Normalisation,
-                            config: NetworkTrainConfig, device: str, margins=None) -> NetworkEvaluation:
+def evaluate_sensor_network(
+    network,
+    values,
+    times,
+    step: TimeStep,
+    split: Split,
+    norm: Normalisation,
+    config: NetworkTrainConfig,
+    device: str,
+    margins=None,
+) -> NetworkEvaluation:
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction above 0 or a longer series.")
     arrays = SensorArrays.prepare(values, times, step, norm)
-    mean, low, high = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device,
-                                             margins=margins)
+    mean, low, high = predict_sensor_windows(
+        network, arrays, origins, config.lookback, config.horizon, device, margins=margins
+    )
     truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
     forecasts = {"model": mean}
@@ -209,8 +253,19 @@ def evaluate_sensor_network(network, values, times, step: TimeStep, split: Split
     coverage = float(((truth >= low) & (truth <= high))[valid].mean()) if valid.any() else float("nan")
     with np.errstate(invalid="ignore"):
         station = np.nanmean(np.abs(mean - truth), axis=(0, 1))
-    first = origins[:min(origins.size, max(1, 4 * config.horizon))]
-    example = {"origins": first, "model_h1": mean[:first.size, 0], "truth_h1": truth[:first.size, 0],
-               "persistence_h1": forecasts["persistence"][:first.size, 0]}
-    return NetworkEvaluation(scores, skill, best, coverage, int(origins.size),
-                             [float(v) for v in np.nan_to_num(station, nan=np.nan)], example)
+    first = origins[: min(origins.size, max(1, 4 * config.horizon))]
+    example = {
+        "origins": first,
+        "model_h1": mean[: first.size, 0],
+        "truth_h1": truth[: first.size, 0],
+        "persistence_h1": forecasts["persistence"][: first.size, 0],
+    }
+    return NetworkEvaluation(
+        scores,
+        skill,
+        best,
+        coverage,
+        int(origins.size),
+        [float(v) for v in np.nan_to_num(station, nan=np.nan)],
+        example,
+    )

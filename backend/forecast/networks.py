@@ -37,8 +37,11 @@ class _Head(nn.Module):
     def __init__(self, hidden: int, horizon: int) -> None:
         super().__init__()
         self.horizon = horizon
-        self.net = nn.Sequential(nn.Conv2d(hidden + horizon * N_TIME_FEATURES, hidden, 3, padding=1), nn.GELU(),
-                                 nn.Conv2d(hidden, 3 * horizon, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(hidden + horizon * N_TIME_FEATURES, hidden, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(hidden, 3 * horizon, 1),
+        )
 
     def forward(self, features, future):
         b, _, h, w = features.shape
@@ -50,8 +53,9 @@ class _Head(nn.Module):
 class ConvLSTMForecaster(nn.Module):
     def __init__(self, horizon: int, hidden: int = 32, layers: int = 2, kernel: int = 3) -> None:
         super().__init__()
-        self.cells = nn.ModuleList(ConvLSTMCell(IN_CHANNELS if i == 0 else hidden, hidden, kernel)
-                                   for i in range(layers))
+        self.cells = nn.ModuleList(
+            ConvLSTMCell(IN_CHANNELS if i == 0 else hidden, hidden, kernel) for i in range(layers)
+        )
         self.head = _Head(hidden, horizon)
         self.kernel = kernel
 
@@ -75,8 +79,12 @@ class CnnLstmForecaster(nn.Module):
 
     def __init__(self, horizon: int, hidden: int = 32, kernel: int = 3) -> None:
         super().__init__()
-        self.encoder = nn.Sequential(nn.Conv2d(IN_CHANNELS, hidden, kernel, padding=kernel // 2), nn.GELU(),
-                                     nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2), nn.GELU())
+        self.encoder = nn.Sequential(
+            nn.Conv2d(IN_CHANNELS, hidden, kernel, padding=kernel // 2),
+            nn.GELU(),
+            nn.Conv2d(hidden, hidden, kernel, padding=kernel // 2),
+            nn.GELU(),
+        )
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.head = _Head(hidden, horizon)
         self.kernel = kernel

@@ -23,13 +23,14 @@ class _NodeHead(nn.Module):
     def __init__(self, in_features: int, horizon: int, n_calendar: int, hidden: int) -> None:
         super().__init__()
         self.horizon = horizon
-        self.net = nn.Sequential(nn.Linear(in_features + horizon * n_calendar, 2 * hidden), nn.GELU(),
-                                 nn.Linear(2 * hidden, 3 * horizon))
+        self.net = nn.Sequential(
+            nn.Linear(in_features + horizon * n_calendar, 2 * hidden), nn.GELU(), nn.Linear(2 * hidden, 3 * horizon)
+        )
 
     def forward(self, features, future):
         b, n, _ = features.shape
         planes = future.reshape(b, 1, -1).expand(b, n, future.shape[1] * future.shape[2])
-        out = self.net(torch.cat([features, planes], dim=-1))      # [B, N, 3H]
+        out = self.net(torch.cat([features, planes], dim=-1))  # [B, N, 3H]
         return out.reshape(b, n, 3, self.horizon).permute(0, 2, 3, 1)
 
 
@@ -43,7 +44,7 @@ class DiffusionConv(nn.Module):
 
     def forward(self, x, supports):  # x [N, B, F] (sensor-major), supports: S matrices [N, N] (dense or sparse)
         n, b, f = x.shape
-        flat = x.reshape(n, b * f)                                 # one matrix product per hop
+        flat = x.reshape(n, b * f)  # one matrix product per hop
         terms = [x]
         for support in supports:
             term = flat
@@ -67,13 +68,22 @@ class GraphGRUCell(nn.Module):
 
 
 class GraphGRUForecaster(nn.Module):
-    def __init__(self, supports, in_features: int, n_calendar: int, horizon: int, hidden: int = 32,
-                 layers: int = 2, hops: int = 2) -> None:
+    def __init__(
+        self,
+        supports,
+        in_features: int,
+        n_calendar: int,
+        horizon: int,
+        hidden: int = 32,
+        layers: int = 2,
+        hops: int = 2,
+    ) -> None:
         super().__init__()
         self.register_buffer("supports", torch.as_tensor(supports, dtype=torch.float32))
         n_supports = self.supports.shape[0]
-        self.cells = nn.ModuleList(GraphGRUCell(in_features if i == 0 else hidden, hidden, n_supports, hops)
-                                   for i in range(layers))
+        self.cells = nn.ModuleList(
+            GraphGRUCell(in_features if i == 0 else hidden, hidden, n_supports, hops) for i in range(layers)
+        )
         self.head = _NodeHead(hidden, horizon, n_calendar, hidden)
 
     def _operators(self):
@@ -84,7 +94,7 @@ class GraphGRUForecaster(nn.Module):
 
     def forward(self, x, future):
         b, steps, n, _ = x.shape
-        sequence = x.permute(1, 2, 0, 3).contiguous()              # [L, N, B, C]: sensor-major states
+        sequence = x.permute(1, 2, 0, 3).contiguous()  # [L, N, B, C]: sensor-major states
         states = [x.new_zeros(n, b, cell.hidden) for cell in self.cells]
         operators = self._operators()
         for t in range(steps):
@@ -109,8 +119,17 @@ class _AttentionBlock(nn.Module):
 
 
 class STTransformerForecaster(nn.Module):
-    def __init__(self, n_nodes: int, lookback: int, in_features: int, n_calendar: int, horizon: int,
-                 hidden: int = 32, layers: int = 2, heads: int = 4) -> None:
+    def __init__(
+        self,
+        n_nodes: int,
+        lookback: int,
+        in_features: int,
+        n_calendar: int,
+        horizon: int,
+        hidden: int = 32,
+        layers: int = 2,
+        heads: int = 4,
+    ) -> None:
         super().__init__()
         self.embed = nn.Linear(in_features, hidden)
         self.node_embedding = nn.Parameter(torch.randn(n_nodes, hidden) * 0.1)
@@ -144,8 +163,9 @@ class FCLSTMForecaster(nn.Module):
 NETWORK_ARCHITECTURES = ("graph_gru", "st_transformer", "fc_lstm")
 
 
-def build_sensor_network(architecture: str, supports, n_nodes: int, lookback: int, horizon: int, hidden: int,
-                         n_calendar: int) -> nn.Module:
+def build_sensor_network(
+    architecture: str, supports, n_nodes: int, lookback: int, horizon: int, hidden: int, n_calendar: int
+) -> nn.Module:
     """The network for ``architecture``; ``supports`` float32[S, N, N] is used by the graph model only."""
     in_features = 2 + n_calendar
     if architecture == "graph_gru":

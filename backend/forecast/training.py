@@ -21,19 +21,19 @@ from backend.progress import Reporter
 
 @dataclass
 class TrainConfig:
-    architecture: str = "convlstm"   # convlstm | cnnlstm
+    architecture: str = "convlstm"  # convlstm | cnnlstm
     lookback: int = 12
     horizon: int = 6
     epochs: int = 30
     batch_size: int = 16
     learning_rate: float = 2e-3
     hidden: int = 32
-    patch: int = 64                  # training crops (pixels); frames up to this size are used whole
+    patch: int = 64  # training crops (pixels); frames up to this size are used whole
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     patience: int = 6
     seed: int = 0
-    max_batches_per_epoch: int = 0   # 0 = all training windows each epoch
+    max_batches_per_epoch: int = 0  # 0 = all training windows each epoch
 
 
 @dataclass
@@ -54,8 +54,14 @@ def prepare(values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normali
     return Prepared(np.nan_to_num(z, nan=0.0), mask, last, time_features(times, step), norm)
 
 
-def window_batch(p: Prepared, origins: np.ndarray, lookback: int, horizon: int, future_features=None,
-                 crop: tuple[int, int, int, int] | None = None):
+def window_batch(
+    p: Prepared,
+    origins: np.ndarray,
+    lookback: int,
+    horizon: int,
+    future_features=None,
+    crop: tuple[int, int, int, int] | None = None,
+):
     """Numpy arrays for a batch: x [B, L, 6, h, w], future [B, H, 4], last [B, h, w]."""
     rows = slice(None) if crop is None else slice(crop[0], crop[0] + crop[2])
     cols = slice(None) if crop is None else slice(crop[1], crop[1] + crop[3])
@@ -75,8 +81,18 @@ def _tiles(size: int, tile: int, halo: int):
         yield start, stop, max(0, start - halo), min(size, stop + halo)
 
 
-def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, horizon: int, device: str,
-                    batch_size: int = 16, future_features=None, margins=None, tile: int = 256):
+def predict_windows(
+    network,
+    p: Prepared,
+    origins: np.ndarray,
+    lookback: int,
+    horizon: int,
+    device: str,
+    batch_size: int = 16,
+    future_features=None,
+    margins=None,
+    tile: int = 256,
+):
     """Forecasts in data units for each origin: (mean, low, high) each float32[N, H, Ht, Wd].
 
     Frames larger than ``tile`` are predicted tile by tile with a halo as wide as the network's receptive
@@ -91,14 +107,24 @@ def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, ho
     z = np.empty((origins.size, 3, horizon, height, width), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, origins.size, batch_size):
-            chunk = origins[start:start + batch_size]
-            ff = None if future_features is None else future_features[start:start + batch_size]
+            chunk = origins[start : start + batch_size]
+            ff = None if future_features is None else future_features[start : start + batch_size]
             for r0, r1, rr0, rr1 in _tiles(height, tile, halo):
                 for c0, c1, cc0, cc1 in _tiles(width, tile, halo):
-                    x, future, last = window_batch(p, chunk, lookback, horizon, ff, crop=(rr0, cc0, rr1 - rr0, cc1 - cc0))
-                    out = network(torch.from_numpy(np.ascontiguousarray(x)).to(device),
-                                  torch.from_numpy(future).to(device)).cpu().numpy() + last[:, None, None]
-                    z[start:start + chunk.size, :, :, r0:r1, c0:c1] = out[..., r0 - rr0:r1 - rr0, c0 - cc0:c1 - cc0]
+                    x, future, last = window_batch(
+                        p, chunk, lookback, horizon, ff, crop=(rr0, cc0, rr1 - rr0, cc1 - cc0)
+                    )
+                    out = (
+                        network(
+                            torch.from_numpy(np.ascontiguousarray(x)).to(device), torch.from_numpy(future).to(device)
+                        )
+                        .cpu()
+                        .numpy()
+                        + last[:, None, None]
+                    )
+                    z[start : start + chunk.size, :, :, r0:r1, c0:c1] = out[
+                        ..., r0 - rr0 : r1 - rr0, c0 - cc0 : c1 - cc0
+                    ]
     low, high = np.minimum(z[:, 1], z[:, 2]), np.maximum(z[:, 1], z[:, 2])
     mean, low, high = (p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
     if margins is not None:
@@ -106,8 +132,16 @@ def predict_windows(network, p: Prepared, origins: np.ndarray, lookback: int, ho
     return mean, low, high
 
 
-def interval_margins(network, p: Prepared, values: np.ndarray, origins: np.ndarray, lookback: int, horizon: int,
-                     device: str, coverage: float = 0.8) -> list[float]:
+def interval_margins(
+    network,
+    p: Prepared,
+    values: np.ndarray,
+    origins: np.ndarray,
+    lookback: int,
+    horizon: int,
+    device: str,
+    coverage: float = 0.8,
+) -> list[float]:
     """Conformalised quantile regression: per-step margins that make the 10–90 % interval cover ``coverage``
     of the validation targets (Romano et al. 2019)."""
     _, low, high = predict_windows(network, p, origins, lookback, horizon, device)
@@ -115,8 +149,14 @@ def interval_margins(network, p: Prepared, values: np.ndarray, origins: np.ndarr
     return conformal_margins(low, high, truth, coverage)
 
 
-def train_network(values: np.ndarray, times: np.ndarray, step: TimeStep, config: TrainConfig, device: str,
-                  reporter: Reporter | None = None):
+def train_network(
+    values: np.ndarray,
+    times: np.ndarray,
+    step: TimeStep,
+    config: TrainConfig,
+    device: str,
+    reporter: Reporter | None = None,
+):
     """Train on the training split with early stopping on validation RMSE; returns (network, split, norm, history)."""
     import torch
 
@@ -129,13 +169,18 @@ def train_network(values: np.ndarray, times: np.ndarray, step: TimeStep, config:
         raise UserInputError("Lookback, horizon and epochs must be at least 1.")
     check_model_sizes("Training", config.hidden, config.lookback, config.horizon)
     crop_pixels = min(config.patch, values.shape[1]) * min(config.patch, values.shape[2])
-    require_training_memory(config.batch_size, config.lookback + config.horizon, crop_pixels, config.hidden,
-                            f"Training a {config.architecture} with {config.hidden} hidden channels")
+    require_training_memory(
+        config.batch_size,
+        config.lookback + config.horizon,
+        crop_pixels,
+        config.hidden,
+        f"Training a {config.architecture} with {config.hidden} hidden channels",
+    )
     t = values.shape[0]
     split = Split.by_fractions(t, config.validation_fraction, config.test_fraction)
     check_length(t, config.lookback, config.horizon, split)
     torch.manual_seed(config.seed)
-    norm = Normalisation.fit(values[:split.train_end])
+    norm = Normalisation.fit(values[: split.train_end])
     p = prepare(values, times, step, norm)
     network = build_network(config.architecture, config.horizon, config.hidden).to(device)
     train_origins = split.origins("train", config.lookback, config.horizon)
@@ -146,23 +191,35 @@ def train_network(values: np.ndarray, times: np.ndarray, step: TimeStep, config:
 
     def batches(rng):
         order = rng.permutation(train_origins)
-        chunks = [order[i:i + config.batch_size] for i in range(0, order.size, config.batch_size)]
-        for chunk in chunks[:config.max_batches_per_epoch or None]:
+        chunks = [order[i : i + config.batch_size] for i in range(0, order.size, config.batch_size)]
+        for chunk in chunks[: config.max_batches_per_epoch or None]:
             r, c = int(rng.integers(0, height - ph + 1)), int(rng.integers(0, width - pw + 1))
             x, future, last = window_batch(p, chunk, config.lookback, config.horizon, crop=(r, c, ph, pw))
             target_index = chunk[:, None] + offsets
-            yield (x, future, last, p.z[target_index][..., r:r + ph, c:c + pw],
-                   p.mask[target_index][..., r:r + ph, c:c + pw])
+            yield (
+                x,
+                future,
+                last,
+                p.z[target_index][..., r : r + ph, c : c + pw],
+                p.mask[target_index][..., r : r + ph, c : c + pw],
+            )
 
     def validate():
         mean, _, _ = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
         return float(np.sqrt(np.nanmean((mean - values[val_origins[:, None] + offsets]) ** 2)))
 
     per_epoch = -(-train_origins.size // config.batch_size)
-    settings = LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed,
-                            min(per_epoch, config.max_batches_per_epoch or per_epoch))
+    settings = LoopSettings(
+        config.epochs,
+        config.learning_rate,
+        config.patience,
+        config.seed,
+        min(per_epoch, config.max_batches_per_epoch or per_epoch),
+    )
     history = fit(network, settings, device, batches, validate, reporter)
-    history.interval_margins = interval_margins(network, p, values, val_origins, config.lookback, config.horizon, device)
+    history.interval_margins = interval_margins(
+        network, p, values, val_origins, config.lookback, config.horizon, device
+    )
     return network, split, norm, history
 
 
@@ -184,8 +241,17 @@ class Evaluation:
         return out
 
 
-def evaluate(network, values, times, step: TimeStep, split: Split, norm: Normalisation, config: TrainConfig,
-             device: str, margins=None) -> Evaluation:
+def evaluate(
+    network,
+    values,
+    times,
+    step: TimeStep,
+    split: Split,
+    norm: Normalisation,
+    config: TrainConfig,
+    device: str,
+    margins=None,
+) -> Evaluation:
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction > 0 or a longer stack.")
@@ -198,7 +264,7 @@ def evaluate(network, values, times, step: TimeStep, split: Split, norm: Normali
         forecasts[name] = np.stack([baselines.predict(name, int(o), config.horizon) for o in origins])
 
     def per_horizon(errors):
-        return [float(v) for v in np.sqrt(np.nanmean(errors ** 2, axis=(0, 2, 3)))]
+        return [float(v) for v in np.sqrt(np.nanmean(errors**2, axis=(0, 2, 3)))]
 
     rmse = {name: per_horizon(f - truth) for name, f in forecasts.items()}
     mae = {name: [float(v) for v in np.nanmean(np.abs(f - truth), axis=(0, 2, 3))] for name, f in forecasts.items()}

@@ -35,8 +35,11 @@ class Split:
 
         Inputs may come from earlier splits (a forecast made at a test origin sees the past).
         """
-        low, high = {"train": (0, self.train_end), "validation": (self.train_end, self.val_end),
-                     "test": (self.val_end, self.length)}[part]
+        low, high = {
+            "train": (0, self.train_end),
+            "validation": (self.train_end, self.val_end),
+            "test": (self.val_end, self.length),
+        }[part]
         origins = np.arange(lookback - 1, self.length - horizon)
         keep = (origins + 1 >= low) & (origins + horizon < high)
         return origins[keep]
@@ -48,7 +51,8 @@ def check_length(length: int, lookback: int, horizon: int, split: Split) -> None
         raise UserInputError(
             f"The data have {length} time steps: too short for lookback {lookback} + horizon {horizon} with this "
             f"validation/test split ({needed['train']} training and {needed['validation']} validation windows). "
-            "Use a longer series, or a shorter lookback or horizon.")
+            "Use a longer series, or a shorter lookback or horizon."
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,9 @@ def time_features(times: np.ndarray, step: TimeStep) -> np.ndarray:
     year_angle = 2 * np.pi * (day_of_year + day_fraction) / 365.25
     day_angle = 2 * np.pi * day_fraction
     sub_daily = 1.0 if step.nominal_seconds < 86400 else 0.0
-    return np.stack([sub_daily * np.sin(day_angle), sub_daily * np.cos(day_angle), np.sin(year_angle),
-                     np.cos(year_angle)], axis=1).astype(np.float32)
+    return np.stack(
+        [sub_daily * np.sin(day_angle), sub_daily * np.cos(day_angle), np.sin(year_angle), np.cos(year_angle)], axis=1
+    ).astype(np.float32)
 
 
 def future_times(last: np.datetime64, step: TimeStep, horizon: int) -> np.ndarray:
@@ -103,5 +108,6 @@ def calendar_features(times: np.ndarray, step: TimeStep) -> np.ndarray:
     day_fraction = (seconds % 86400) / 86400.0
     week_angle = 2 * np.pi * (((seconds // 86400) + 3) % 7 + day_fraction) / 7.0  # 1970-01-01 was a Thursday
     base = time_features(times, step)
-    return np.concatenate([base[:, :2], np.stack([np.sin(week_angle), np.cos(week_angle)], axis=1), base[:, 2:]],
-                          axis=1).astype(np.float32)
+    return np.concatenate(
+        [base[:, :2], np.stack([np.sin(week_angle), np.cos(week_angle)], axis=1), base[:, 2:]], axis=1
+    ).astype(np.float32)

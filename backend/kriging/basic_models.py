@@ -25,18 +25,18 @@ def _unit_variogram(model: str, h: np.ndarray, a: float, kappa: float) -> np.nda
     if model == "Exp":
         return 1.0 - np.exp(-r)
     if model == "Sph":
-        return np.where(r < 1.0, 1.5 * r - 0.5 * r ** 3, 1.0)
+        return np.where(r < 1.0, 1.5 * r - 0.5 * r**3, 1.0)
     if model == "Gau":
-        return 1.0 - np.exp(-(r ** 2))
+        return 1.0 - np.exp(-(r**2))
     if model == "Mat":
         with np.errstate(invalid="ignore", over="ignore"):
-            value = 1.0 - (r ** kappa) * kv(kappa, r) / (2.0 ** (kappa - 1.0) * gamma_fn(kappa))
+            value = 1.0 - (r**kappa) * kv(kappa, r) / (2.0 ** (kappa - 1.0) * gamma_fn(kappa))
         return np.where(r > 0, np.nan_to_num(value, nan=1.0), 0.0)
     raise UserInputError(f"Unknown variogram model {model!r}; use one of {', '.join(BASIC_MODELS)}.")
 
 
 MAX_MAGNITUDE = 1e100  # sills and ranges beyond this are damaged files: kriging sums would overflow
-MAX_KAPPA = 100.0      # Matérn smoothness; gstat uses ≤ 10 in practice
+MAX_KAPPA = 100.0  # Matérn smoothness; gstat uses ≤ 10 in practice
 
 
 @dataclass
@@ -52,10 +52,14 @@ class VariogramComponent:
         if self.model not in BASIC_MODELS:
             raise UserInputError(f"{where}: unknown model {self.model!r}; use one of {', '.join(BASIC_MODELS)}.")
         if not np.isfinite(self.psill) or not 0 <= self.psill <= MAX_MAGNITUDE:
-            raise UserInputError(f"{where}: the partial sill must be between 0 and {MAX_MAGNITUDE:g}, got {self.psill}.")
+            raise UserInputError(
+                f"{where}: the partial sill must be between 0 and {MAX_MAGNITUDE:g}, got {self.psill}."
+            )
         if self.model != "Nug" and (not np.isfinite(self.range) or not 0 < self.range <= MAX_MAGNITUDE):
-            raise UserInputError(f"{where}: the range of a {self.model} model must be > 0 and at most "
-                                 f"{MAX_MAGNITUDE:g}, got {self.range}.")
+            raise UserInputError(
+                f"{where}: the range of a {self.model} model must be > 0 and at most "
+                f"{MAX_MAGNITUDE:g}, got {self.range}."
+            )
         if self.model == "Mat" and not 0 < self.kappa <= MAX_KAPPA:
             raise UserInputError(f"{where}: kappa must be > 0 and at most {MAX_KAPPA:g}, got {self.kappa}.")
 
@@ -112,8 +116,12 @@ class BasicVariogram:
         if not isinstance(rows, list):
             raise UserInputError(f"{where} must be a list of components (model, psill, range, kappa).")
         try:
-            parts = [VariogramComponent(str(r["model"]), float(r["psill"]), float(r.get("range", 0.0)),
-                                        float(r.get("kappa", 0.5))) for r in rows]
+            parts = [
+                VariogramComponent(
+                    str(r["model"]), float(r["psill"]), float(r.get("range", 0.0)), float(r.get("kappa", 0.5))
+                )
+                for r in rows
+            ]
         except (KeyError, TypeError, ValueError) as exc:
             raise UserInputError(f"{where}: each component needs model, psill and range ({exc}).") from exc
         variogram = cls(parts)

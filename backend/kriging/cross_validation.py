@@ -30,20 +30,30 @@ def error_metrics(observed: np.ndarray, predicted: np.ndarray, variance: np.ndar
     ok = np.isfinite(observed) & np.isfinite(predicted)
     o, p = observed[ok], predicted[ok]
     residual = p - o
-    metrics = {"n": int(ok.sum()), "rmse": float(np.sqrt(np.mean(residual ** 2))) if ok.any() else np.nan,
-               "mae": float(np.mean(np.abs(residual))) if ok.any() else np.nan,
-               "bias": float(np.mean(residual)) if ok.any() else np.nan,
-               "cor": float(np.corrcoef(o, p)[0, 1]) if ok.sum() > 2 and np.std(o) > 0 and np.std(p) > 0 else np.nan}
+    metrics = {
+        "n": int(ok.sum()),
+        "rmse": float(np.sqrt(np.mean(residual**2))) if ok.any() else np.nan,
+        "mae": float(np.mean(np.abs(residual))) if ok.any() else np.nan,
+        "bias": float(np.mean(residual)) if ok.any() else np.nan,
+        "cor": float(np.corrcoef(o, p)[0, 1]) if ok.sum() > 2 and np.std(o) > 0 and np.std(p) > 0 else np.nan,
+    }
     if variance is not None and ok.any():
         z = residual / np.sqrt(np.maximum(variance[ok], 1e-300))
-        metrics["mean_z2"] = float(np.mean(z ** 2))  # ≈ 1 when the kriging variance is well calibrated
+        metrics["mean_z2"] = float(np.mean(z**2))  # ≈ 1 when the kriging variance is well calibrated
     return metrics
 
 
 def _summarize(panel: PointPanel, station: np.ndarray, step: np.ndarray, observed, predicted, variance):
-    residuals = pd.DataFrame({"station_id": panel.ids[station], "time": [format_time(t) for t in panel.times[step]],
-                              "observed": observed, "predicted": predicted, "variance": variance,
-                              "residual": predicted - observed})
+    residuals = pd.DataFrame(
+        {
+            "station_id": panel.ids[station],
+            "time": [format_time(t) for t in panel.times[step]],
+            "observed": observed,
+            "predicted": predicted,
+            "variance": variance,
+            "residual": predicted - observed,
+        }
+    )
     rows = []
     for i, station_id in enumerate(panel.ids):
         mine = station == i
@@ -51,8 +61,9 @@ def _summarize(panel: PointPanel, station: np.ndarray, step: np.ndarray, observe
     return CrossValidation(residuals, pd.DataFrame(rows), error_metrics(observed, predicted, variance))
 
 
-def leave_one_station_out(panel: PointPanel, model: SpaceTimeModel, options: KrigingOptions,
-                          reporter: Reporter | None = None) -> CrossValidation:
+def leave_one_station_out(
+    panel: PointPanel, model: SpaceTimeModel, options: KrigingOptions, reporter: Reporter | None = None
+) -> CrossValidation:
     """Predict every observation of each station from the other stations only."""
     reporter = reporter or Reporter()
     origin = panel.times[0]
@@ -71,8 +82,13 @@ def leave_one_station_out(panel: PointPanel, model: SpaceTimeModel, options: Kri
     return _summarize(panel, station_of, step_of, data.z, predicted, variance)
 
 
-def spatial_leave_one_station_out(panel: PointPanel, variogram: BasicVariogram, nmax: int | None = None,
-                                  distance_scale: float = 1.0, reporter: Reporter | None = None) -> CrossValidation:
+def spatial_leave_one_station_out(
+    panel: PointPanel,
+    variogram: BasicVariogram,
+    nmax: int | None = None,
+    distance_scale: float = 1.0,
+    reporter: Reporter | None = None,
+) -> CrossValidation:
     """Baseline: ordinary kriging of each time step from that step's other stations only (pure spatial)."""
     reporter = reporter or Reporter()
     station_of, step_of = np.nonzero(np.isfinite(panel.values))

@@ -36,7 +36,7 @@ def _weights(method: int, v: SampleVariogram, gamma_model: np.ndarray, st_ani: f
         return np.ones_like(v.gamma)
     if method in (7, 11):
         base = v.np if method == 7 else 1.0
-        return base / np.maximum(v.dist ** 2 + ((st_ani or 1.0) * v.timelag) ** 2, 1e-12)
+        return base / np.maximum(v.dist**2 + ((st_ani or 1.0) * v.timelag) ** 2, 1e-12)
     if method == 8:
         return v.np / floor_zero(v.dist) ** 2
     if method == 9:
@@ -44,8 +44,9 @@ def _weights(method: int, v: SampleVariogram, gamma_model: np.ndarray, st_ani: f
     raise UserInputError(f"fit method {method} is not supported; use one of {FIT_METHODS}.")
 
 
-def initial_model(kind: str, v: SampleVariogram, basic: str = "Exp", kappa: float = 0.5,
-                  time_unit: str = "day") -> SpaceTimeModel:
+def initial_model(
+    kind: str, v: SampleVariogram, basic: str = "Exp", kappa: float = 0.5, time_unit: str = "day"
+) -> SpaceTimeModel:
     """Starting values read off the sample variogram (sill, ranges at ⅓ of the lags, stAni)."""
     v = v.valid()
     sill = float(np.average(v.gamma, weights=v.np))
@@ -67,20 +68,33 @@ def _initial(kind, basic, kappa, sill, nug_frac, nug_s, range_s, range_t, gamma_
         return BasicVariogram.of(basic, psill, range_, nugget, kappa)
 
     if kind == "separable":
-        return SpaceTimeModel(kind, space=vg(1 - nug_frac, range_s, nug_frac), time=vg(1 - nug_frac, range_t, nug_frac),
-                              sill=sill)
+        return SpaceTimeModel(
+            kind, space=vg(1 - nug_frac, range_s, nug_frac), time=vg(1 - nug_frac, range_t, nug_frac), sill=sill
+        )
     if kind == "productSum":
-        return SpaceTimeModel(kind, space=vg(sill * 0.5, range_s, sill * 0.05), time=vg(gamma_t * 0.5, range_t, sill * 0.05),
-                              k=1.0 / sill)
+        return SpaceTimeModel(
+            kind, space=vg(sill * 0.5, range_s, sill * 0.05), time=vg(gamma_t * 0.5, range_t, sill * 0.05), k=1.0 / sill
+        )
     if kind == "metric":
         return SpaceTimeModel(kind, joint=vg(sill * (1 - nug_frac), range_s, sill * nug_frac), stAni=st_ani)
     third = sill / 3.0
     if kind == "sumMetric":
-        return SpaceTimeModel(kind, space=vg(third, range_s, third * 0.1), time=vg(third, range_t, third * 0.1),
-                              joint=vg(third, range_s, third * 0.1), stAni=st_ani)
+        return SpaceTimeModel(
+            kind,
+            space=vg(third, range_s, third * 0.1),
+            time=vg(third, range_t, third * 0.1),
+            joint=vg(third, range_s, third * 0.1),
+            stAni=st_ani,
+        )
     if kind == "simpleSumMetric":
-        return SpaceTimeModel(kind, space=vg(third, range_s, 0), time=vg(third, range_t, 0),
-                              joint=vg(third, range_s, 0), nugget=sill * 0.1, stAni=st_ani)
+        return SpaceTimeModel(
+            kind,
+            space=vg(third, range_s, 0),
+            time=vg(third, range_t, 0),
+            joint=vg(third, range_s, 0),
+            nugget=sill * 0.1,
+            stAni=st_ani,
+        )
     raise UserInputError(f"Unknown space-time model {kind!r}; use one of {', '.join(ST_MODELS)}.")
 
 
@@ -105,7 +119,7 @@ def _bounds(kind: str, v: SampleVariogram) -> list[tuple[float, float]]:
 @dataclass
 class FitResult:
     model: SpaceTimeModel
-    mse: float           # unweighted mean squared error (gstat's attr "MSE")
+    mse: float  # unweighted mean squared error (gstat's attr "MSE")
     weighted_error: float  # the minimised objective
     converged: bool
     message: str
@@ -115,8 +129,10 @@ def fit_model(v: SampleVariogram, start: SpaceTimeModel, fit_method: int = 6) ->
     """Fit ``start``'s parameters to the sample variogram by weighted least squares."""
     v = v.valid()
     if v.gamma.size < len(parameter_names(start.stModel)):
-        raise UserInputError(f"Only {v.gamma.size} non-empty variogram bins for {len(parameter_names(start.stModel))} "
-                             "parameters; use more time lags or narrower spatial bins.")
+        raise UserInputError(
+            f"Only {v.gamma.size} non-empty variogram bins for {len(parameter_names(start.stModel))} "
+            "parameters; use more time lags or narrower spatial bins."
+        )
     if fit_method not in FIT_METHODS:
         raise UserInputError(f"fit method {fit_method} is not supported; use one of {FIT_METHODS}.")
     p0 = extract_parameters(start)
@@ -134,6 +150,11 @@ def fit_model(v: SampleVariogram, start: SpaceTimeModel, fit_method: int = 6) ->
     result = minimize(objective, x0, method="L-BFGS-B", bounds=bounds)
     model = insert_parameters(start, result.x * scale)
     mse = float(np.mean((v.gamma - model.gamma(v.dist, v.timelag)) ** 2))
-    model.fit = {"fit_method": fit_method, "mse": mse, "weighted_error": float(result.fun),
-                 "converged": bool(result.success), "bins": int(v.gamma.size)}
+    model.fit = {
+        "fit_method": fit_method,
+        "mse": mse,
+        "weighted_error": float(result.fun),
+        "converged": bool(result.success),
+        "bins": int(v.gamma.size),
+    }
     return FitResult(model, mse, float(result.fun), bool(result.success), str(result.message))

@@ -47,9 +47,12 @@ def observations(panel: PointPanel, model: SpaceTimeModel, origin: np.datetime64
     station, step = np.nonzero(np.isfinite(panel.values))
     if station.size == 0:
         raise UserInputError("Every value is missing: there is nothing to krige from.")
-    return SpaceTimePoints(panel.xy[station] / model.distance_scale(),
-                           time_in_model_units(panel.times[step], origin, model),
-                           panel.values[station, step].astype(np.float64), station)
+    return SpaceTimePoints(
+        panel.xy[station] / model.distance_scale(),
+        time_in_model_units(panel.times[step], origin, model),
+        panel.values[station, step].astype(np.float64),
+        station,
+    )
 
 
 def covariance_between(model: SpaceTimeModel, a_xy, a_t, b_xy, b_t) -> np.ndarray:
@@ -93,8 +96,10 @@ class CovarianceLookup:
         lag = np.abs(ti[:, :, None] - ti[:, None, :])
         needed = int(lag.max()) + 1
         if needed > self.table.shape[2]:
-            extra = [self.model.covariance(self.distance, lag_index * self.step)
-                     for lag_index in range(self.table.shape[2], needed)]
+            extra = [
+                self.model.covariance(self.distance, lag_index * self.step)
+                for lag_index in range(self.table.shape[2], needed)
+            ]
             self.table = np.concatenate([self.table, np.stack(extra, axis=-1)], axis=-1)
         return self.table[s[:, :, None], s[:, None, :], lag]
 
@@ -108,11 +113,11 @@ def default_st_ani(model: SpaceTimeModel) -> float:
 
 @dataclass
 class KrigingOptions:
-    nmax: int | None = 50          # None = all data
+    nmax: int | None = 50  # None = all data
     buffer_nmax: float = 2.0
-    st_ani: float | None = None    # neighbourhood scaling; default from the model
-    mean: float | None = None      # simple kriging with this known mean; None = ordinary kriging
-    device: str = "numpy"          # "numpy", or a torch device ("cpu", "cuda")
+    st_ani: float | None = None  # neighbourhood scaling; default from the model
+    mean: float | None = None  # simple kriging with this known mean; None = ordinary kriging
+    device: str = "numpy"  # "numpy", or a torch device ("cpu", "cuda")
     batch_size: int = 2048
 
 
@@ -125,8 +130,13 @@ def kriging_work_bytes(n_observations: int, options: KrigingOptions) -> float:
     return 8.0 * options.batch_size * k * k * 4
 
 
-def krige(data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel,
-          options: KrigingOptions | None = None, reporter: Reporter | None = None) -> tuple[np.ndarray, np.ndarray]:
+def krige(
+    data: SpaceTimePoints,
+    targets: SpaceTimePoints,
+    model: SpaceTimeModel,
+    options: KrigingOptions | None = None,
+    reporter: Reporter | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Predictions and kriging variances (float64[m]) at the targets."""
     options = options or KrigingOptions()
     reporter = reporter or Reporter()
@@ -150,15 +160,21 @@ def krige(data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel
         _, candidates = tree.query(query, k=k)
         candidates = np.sort(candidates.reshape(stop - start, k), axis=1)
         if k > nmax:
-            cov = _batched_cov(model, data.xy[candidates], data.t[candidates],
-                               targets.xy[start:stop, None, :], targets.t[start:stop, None])[:, :, 0]
+            cov = _batched_cov(
+                model,
+                data.xy[candidates],
+                data.t[candidates],
+                targets.xy[start:stop, None, :],
+                targets.t[start:stop, None],
+            )[:, :, 0]
             best = np.argsort(-cov, axis=1, kind="stable")[:, :nmax]
             candidates = np.sort(np.take_along_axis(candidates, best, axis=1), axis=1)
         xy, t = data.xy[candidates], data.t[candidates]
         v = lookup.matrices(candidates) if lookup.usable else _batched_cov(model, xy, t, xy, t)
         v0 = _batched_cov(model, xy, t, targets.xy[start:stop, None, :], targets.t[start:stop, None])[:, :, 0]
         predictions[start:stop], variances[start:stop] = krige_batch(
-            v, v0, data.z[candidates], c0, options.mean, options.device, reporter.warning)
+            v, v0, data.z[candidates], c0, options.mean, options.device, reporter.warning
+        )
         reporter.progress(100.0 * stop / m, f"{stop} of {m} predictions")
     return predictions, variances
 
@@ -166,8 +182,10 @@ def krige(data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel
 def _krige_global(data, targets, model, c0, options, reporter):
     n = data.t.size
     if n > GLOBAL_LIMIT:
-        raise UserInputError(f"Kriging with all {n} observations needs a {n}×{n} system; set a neighbourhood "
-                             f"(nmax, e.g. 50) or use fewer than {GLOBAL_LIMIT} observations.")
+        raise UserInputError(
+            f"Kriging with all {n} observations needs a {n}×{n} system; set a neighbourhood "
+            f"(nmax, e.g. 50) or use fewer than {GLOBAL_LIMIT} observations."
+        )
     v = covariance_between(model, data.xy, data.t, data.xy, data.t)
     try:
         factor = cho_factor(v, lower=True)

@@ -33,13 +33,15 @@ class SampleVariogram:
     spacelag: np.ndarray
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"spacelag": self.spacelag, "dist": self.dist, "timelag": self.timelag,
-                             "gamma": self.gamma, "np": self.np})
+        return pd.DataFrame(
+            {"spacelag": self.spacelag, "dist": self.dist, "timelag": self.timelag, "gamma": self.gamma, "np": self.np}
+        )
 
     def valid(self) -> SampleVariogram:
         keep = self.np > 0
-        return SampleVariogram(self.dist[keep], self.timelag[keep], self.gamma[keep], self.np[keep],
-                               self.spacelag[keep])
+        return SampleVariogram(
+            self.dist[keep], self.timelag[keep], self.gamma[keep], self.np[keep], self.spacelag[keep]
+        )
 
 
 def lag_sums(values_nt: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -48,32 +50,41 @@ def lag_sums(values_nt: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     Returns (sq[N, N], count[N, N]) where entry (i, j) pairs z_i(t) with z_j(t + k).
     """
     t = values_nt.shape[1]
-    a, b = values_nt[:, :t - k].astype(np.float64), values_nt[:, k:].astype(np.float64)
+    a, b = values_nt[:, : t - k].astype(np.float64), values_nt[:, k:].astype(np.float64)
     ma, mb = np.isfinite(a).astype(np.float64), np.isfinite(b).astype(np.float64)
     a0, b0 = np.where(ma > 0, a, 0.0), np.where(mb > 0, b, 0.0)
     count = ma @ mb.T
-    sq = (a0 ** 2) @ mb.T + ma @ (b0 ** 2).T - 2.0 * (a0 @ b0.T)
+    sq = (a0**2) @ mb.T + ma @ (b0**2).T - 2.0 * (a0 @ b0.T)
     return np.maximum(sq, 0.0), count
 
 
 def check_kriging_data(panel: PointPanel) -> None:
     """Raise unless the panel has ≥ 3 stations, ≥ 2 time steps and values that are not all equal."""
     if panel.n_stations < 3:
-        raise UserInputError(f"Space-time variograms and kriging need at least 3 stations; the layer has "
-                             f"{panel.n_stations}.")
+        raise UserInputError(
+            f"Space-time variograms and kriging need at least 3 stations; the layer has {panel.n_stations}."
+        )
     if panel.times.size < 2:
         raise UserInputError("Space-time variograms and kriging need at least 2 time steps.")
     finite = panel.values[np.isfinite(panel.values)]
     if finite.size == 0:
         raise UserInputError("Every value is missing: there is nothing to fit or krige.")
     if np.ptp(finite) == 0:
-        raise UserInputError(f"All values are equal ({finite[0]:g}): a constant field has no variogram and cannot be "
-                             "kriged.")
+        raise UserInputError(
+            f"All values are equal ({finite[0]:g}): a constant field has no variogram and cannot be kriged."
+        )
 
 
-def sample_variogram(panel: PointPanel, cutoff: float, width: float, tlags: int, time_step_seconds: float,
-                     distance_scale: float = 1.0, time_scale: float = 86400.0,
-                     reporter: Reporter | None = None) -> SampleVariogram:
+def sample_variogram(
+    panel: PointPanel,
+    cutoff: float,
+    width: float,
+    tlags: int,
+    time_step_seconds: float,
+    distance_scale: float = 1.0,
+    time_scale: float = 86400.0,
+    reporter: Reporter | None = None,
+) -> SampleVariogram:
     """Sample variogram for spatial bins of ``width`` up to ``cutoff`` (metres) and time lags 0..``tlags``.
 
     The panel's time axis must be regular (``time_step_seconds`` per step). Distances are divided by
@@ -81,7 +92,9 @@ def sample_variogram(panel: PointPanel, cutoff: float, width: float, tlags: int,
     """
     check_kriging_data(panel)
     if width <= 0 or cutoff <= width:
-        raise UserInputError(f"Spatial bins: the width ({width:g}) must be > 0 and smaller than the cutoff ({cutoff:g}).")
+        raise UserInputError(
+            f"Spatial bins: the width ({width:g}) must be > 0 and smaller than the cutoff ({cutoff:g})."
+        )
     tlags = int(min(tlags, panel.times.size - 1))
     distance = cdist(panel.xy, panel.xy)
     edges = np.concatenate([[0.0, width * 1e-6], np.arange(width, cutoff + width * 0.5, width)])
@@ -98,8 +111,15 @@ def sample_variogram(panel: PointPanel, cutoff: float, width: float, tlags: int,
         gamma_sum = np.bincount(bin_of[use], weights=sq[use], minlength=nb)[:nb]
         dist_sum = np.bincount(bin_of[use], weights=(distance * count)[use], minlength=nb)[:nb]
         with np.errstate(invalid="ignore", divide="ignore"):
-            rows.append((dist_sum / pairs / distance_scale, np.full(nb, k * time_step_seconds / time_scale),
-                         0.5 * gamma_sum / pairs, pairs, spacelag[:nb]))
+            rows.append(
+                (
+                    dist_sum / pairs / distance_scale,
+                    np.full(nb, k * time_step_seconds / time_scale),
+                    0.5 * gamma_sum / pairs,
+                    pairs,
+                    spacelag[:nb],
+                )
+            )
         if reporter:
             reporter.progress(100.0 * (k + 1) / (tlags + 1), f"time lag {k}")
     dist, timelag, gamma, pairs, lag = (np.concatenate(parts) for parts in zip(*rows))

@@ -34,17 +34,28 @@ def solve_systems(v_bnn: np.ndarray, rhs_bnk: np.ndarray, device: str = "numpy",
         scale = np.abs(np.diagonal(v_bnn, axis1=-2, axis2=-1)).max()
         jitter = 1e-9 * scale * np.eye(v_bnn.shape[-1])
         if warn is not None:
-            warn("A kriging system is singular (e.g. two stations at the same place with a zero nugget); "
-                 f"a jitter of {1e-9 * scale:.3g} was added to its diagonal.")
+            warn(
+                "A kriging system is singular (e.g. two stations at the same place with a zero nugget); "
+                f"a jitter of {1e-9 * scale:.3g} was added to its diagonal."
+            )
         try:
             return solve(v_bnn + jitter, rhs_bnk)
         except np.linalg.LinAlgError as exc:
-            raise UserInputError("The kriging system is singular even with a jitter: check for duplicate stations "
-                                 "and use a model with a nugget.") from exc
+            raise UserInputError(
+                "The kriging system is singular even with a jitter: check for duplicate stations "
+                "and use a model with a nugget."
+            ) from exc
 
 
-def krige_batch(v_bnn: np.ndarray, v0_bn: np.ndarray, z_bn: np.ndarray, c0: float, mean: float | None = None,
-                device: str = "numpy", warn=None) -> tuple[np.ndarray, np.ndarray]:
+def krige_batch(
+    v_bnn: np.ndarray,
+    v0_bn: np.ndarray,
+    z_bn: np.ndarray,
+    c0: float,
+    mean: float | None = None,
+    device: str = "numpy",
+    warn=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Predictions and kriging variances [B] for B systems.
 
     v_bnn: covariances among the neighbours; v0_bn: neighbours–target covariances; z_bn: neighbour

@@ -21,9 +21,13 @@ from backend.kriging.basic_models import MAX_MAGNITUDE, BasicVariogram, Variogra
 ST_MODELS = ("separable", "productSum", "metric", "sumMetric", "simpleSumMetric")
 TIME_UNIT_SECONDS = {"sec": 1.0, "min": 60.0, "hour": 3600.0, "day": 86400.0, "month": MEAN_MONTH_SECONDS}
 DISTANCE_UNIT_METRES = {"m": 1.0, "km": 1000.0}
-_NEEDS = {"separable": ("space", "time", "sill"), "productSum": ("space", "time", "k"),
-          "metric": ("joint", "stAni"), "sumMetric": ("space", "time", "joint", "stAni"),
-          "simpleSumMetric": ("space", "time", "joint", "nugget", "stAni")}
+_NEEDS = {
+    "separable": ("space", "time", "sill"),
+    "productSum": ("space", "time", "k"),
+    "metric": ("joint", "stAni"),
+    "sumMetric": ("space", "time", "joint", "stAni"),
+    "simpleSumMetric": ("space", "time", "joint", "nugget", "stAni"),
+}
 
 
 @dataclass
@@ -58,8 +62,10 @@ class SpaceTimeModel:
             if isinstance(value, BasicVariogram):
                 value.validate(f"{self.stModel} model, {name} variogram")
             elif not np.isfinite(value) or not 0 <= value <= MAX_MAGNITUDE or (name in ("stAni", "k") and value == 0):
-                raise UserInputError(f"{self.stModel} model: {name} must be {'> 0' if name in ('stAni', 'k') else '≥ 0'} "
-                                     f"and at most {MAX_MAGNITUDE:g}, got {value}.")
+                raise UserInputError(
+                    f"{self.stModel} model: {name} must be {'> 0' if name in ('stAni', 'k') else '≥ 0'} "
+                    f"and at most {MAX_MAGNITUDE:g}, got {value}."
+                )
         if self.time_unit not in TIME_UNIT_SECONDS:
             raise UserInputError(f"time_unit must be one of {', '.join(TIME_UNIT_SECONDS)}, got {self.time_unit!r}.")
         if self.distance_unit not in DISTANCE_UNIT_METRES:
@@ -138,12 +144,18 @@ class SpaceTimeModel:
             v = getattr(self, name)
             if v is not None:
                 unit = self.time_unit if name == "time" else self.distance_unit
-                parts.append(f"{name}: " + " + ".join(
-                    f"{c.model}(psill={readable_number(c.psill)}"
-                    + (f", range={readable_length(c.range, unit)}" if c.model != "Nug" else "") + ")"
-                    for c in v.components))
-        parts += [f"{n}={readable_number(getattr(self, n))}" for n in ("sill", "nugget", "k")
-                  if getattr(self, n) is not None]
+                parts.append(
+                    f"{name}: "
+                    + " + ".join(
+                        f"{c.model}(psill={readable_number(c.psill)}"
+                        + (f", range={readable_length(c.range, unit)}" if c.model != "Nug" else "")
+                        + ")"
+                        for c in v.components
+                    )
+                )
+        parts += [
+            f"{n}={readable_number(getattr(self, n))}" for n in ("sill", "nugget", "k") if getattr(self, n) is not None
+        ]
         if self.stAni is not None:
             parts.append(f"stAni={readable_length(self.stAni, self.distance_unit)} per {self.time_unit}")
         return "; ".join(parts)
@@ -151,10 +163,23 @@ class SpaceTimeModel:
     @classmethod
     def from_dict(cls, data: dict) -> SpaceTimeModel:
         if not isinstance(data, dict) or "stModel" not in data:
-            raise UserInputError("A space-time model needs 'stModel' (separable, productSum, metric, sumMetric, "
-                                 "simpleSumMetric).")
-        known = {"stModel", "space", "time", "joint", "sill", "nugget", "nug", "k", "stAni", "distance_unit",
-                 "time_unit", "fit"}
+            raise UserInputError(
+                "A space-time model needs 'stModel' (separable, productSum, metric, sumMetric, simpleSumMetric)."
+            )
+        known = {
+            "stModel",
+            "space",
+            "time",
+            "joint",
+            "sill",
+            "nugget",
+            "nug",
+            "k",
+            "stAni",
+            "distance_unit",
+            "time_unit",
+            "fit",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserInputError(f"Unknown key(s) in the model: {', '.join(unknown)}.")
@@ -180,9 +205,19 @@ class SpaceTimeModel:
             except (TypeError, ValueError) as exc:
                 raise UserInputError(f"Model value {name!r} must be a number, got {value!r}.") from exc
 
-        return cls(str(data["stModel"]), variogram("space"), variogram("time"), variogram("joint"), number("sill"),
-                   number("nugget", "nug"), number("k"), number("stAni"), str(data.get("distance_unit", "m")),
-                   str(data.get("time_unit", "day")), dict(data.get("fit") or {})).validate()
+        return cls(
+            str(data["stModel"]),
+            variogram("space"),
+            variogram("time"),
+            variogram("joint"),
+            number("sill"),
+            number("nugget", "nug"),
+            number("k"),
+            number("stAni"),
+            str(data.get("distance_unit", "m")),
+            str(data.get("time_unit", "day")),
+            dict(data.get("fit") or {}),
+        ).validate()
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
@@ -200,6 +235,7 @@ class SpaceTimeModel:
 
 # --- parameter vectors for fitting (gstat's extractPar/insertPar order) -------------------
 
+
 def _pair(v: BasicVariogram) -> tuple[float, float, float]:
     """(psill, range, nugget) of a nugget + one-structure variogram."""
     return v.structure.psill, v.structure.range, v.nugget
@@ -212,20 +248,32 @@ def _rebuild(template: BasicVariogram, psill: float, range_: float, nugget: floa
 
 
 def parameter_names(kind: str) -> list[str]:
-    return {"separable": ["range.s", "nugget.s", "range.t", "nugget.t", "sill"],
-            "productSum": ["sill.s", "range.s", "nugget.s", "sill.t", "range.t", "nugget.t", "k"],
-            "metric": ["sill", "range", "nugget", "anis"],
-            "sumMetric": ["sill.s", "range.s", "nugget.s", "sill.t", "range.t", "nugget.t", "sill.st", "range.st",
-                          "nugget.st", "anis"],
-            "simpleSumMetric": ["sill.s", "range.s", "sill.t", "range.t", "sill.st", "range.st", "nugget", "anis"],
-            }[kind]
+    return {
+        "separable": ["range.s", "nugget.s", "range.t", "nugget.t", "sill"],
+        "productSum": ["sill.s", "range.s", "nugget.s", "sill.t", "range.t", "nugget.t", "k"],
+        "metric": ["sill", "range", "nugget", "anis"],
+        "sumMetric": [
+            "sill.s",
+            "range.s",
+            "nugget.s",
+            "sill.t",
+            "range.t",
+            "nugget.t",
+            "sill.st",
+            "range.st",
+            "nugget.st",
+            "anis",
+        ],
+        "simpleSumMetric": ["sill.s", "range.s", "sill.t", "range.t", "sill.st", "range.st", "nugget", "anis"],
+    }[kind]
 
 
 def extract_parameters(model: SpaceTimeModel) -> np.ndarray:
     kind = model.stModel
     if kind == "separable":
-        return np.array([model.space.structure.range, model.space.nugget, model.time.structure.range,
-                         model.time.nugget, model.sill])
+        return np.array(
+            [model.space.structure.range, model.space.nugget, model.time.structure.range, model.time.nugget, model.sill]
+        )
     if kind == "metric":
         s, r, n = _pair(model.joint)
         return np.array([s, r, n, model.stAni])
@@ -244,15 +292,31 @@ def insert_parameters(model: SpaceTimeModel, p) -> SpaceTimeModel:
     base = dict(stModel=model.stModel, distance_unit=model.distance_unit, time_unit=model.time_unit)
     kind = model.stModel
     if kind == "separable":
-        return SpaceTimeModel(space=_rebuild(model.space, 1 - p[1], p[0], p[1]),
-                              time=_rebuild(model.time, 1 - p[3], p[2], p[3]), sill=p[4], **base)
+        return SpaceTimeModel(
+            space=_rebuild(model.space, 1 - p[1], p[0], p[1]),
+            time=_rebuild(model.time, 1 - p[3], p[2], p[3]),
+            sill=p[4],
+            **base,
+        )
     if kind == "metric":
         return SpaceTimeModel(joint=_rebuild(model.joint, p[0], p[1], p[2]), stAni=p[3], **base)
     if kind == "productSum":
-        return SpaceTimeModel(space=_rebuild(model.space, p[0], p[1], p[2]),
-                              time=_rebuild(model.time, p[3], p[4], p[5]), k=p[6], **base)
+        return SpaceTimeModel(
+            space=_rebuild(model.space, p[0], p[1], p[2]), time=_rebuild(model.time, p[3], p[4], p[5]), k=p[6], **base
+        )
     if kind == "sumMetric":
-        return SpaceTimeModel(space=_rebuild(model.space, p[0], p[1], p[2]), time=_rebuild(model.time, p[3], p[4], p[5]),
-                              joint=_rebuild(model.joint, p[6], p[7], p[8]), stAni=p[9], **base)
-    return SpaceTimeModel(space=_rebuild(model.space, p[0], p[1], 0.0), time=_rebuild(model.time, p[2], p[3], 0.0),
-                          joint=_rebuild(model.joint, p[4], p[5], 0.0), nugget=p[6], stAni=p[7], **base)
+        return SpaceTimeModel(
+            space=_rebuild(model.space, p[0], p[1], p[2]),
+            time=_rebuild(model.time, p[3], p[4], p[5]),
+            joint=_rebuild(model.joint, p[6], p[7], p[8]),
+            stAni=p[9],
+            **base,
+        )
+    return SpaceTimeModel(
+        space=_rebuild(model.space, p[0], p[1], 0.0),
+        time=_rebuild(model.time, p[2], p[3], 0.0),
+        joint=_rebuild(model.joint, p[4], p[5], 0.0),
+        nugget=p[6],
+        stAni=p[7],
+        **base,
+    )

@@ -20,8 +20,9 @@ def kriging_panel(panel: PointPanel, reporter: Reporter) -> PointPanel:
     check_kriging_data(panel)
     metric = to_metric(panel)
     if metric is not panel:
-        reporter.warning("The layer has geographic coordinates; distances are computed in the UTM zone of the "
-                         "stations.")
+        reporter.warning(
+            "The layer has geographic coordinates; distances are computed in the UTM zone of the stations."
+        )
     return metric
 
 
@@ -43,9 +44,16 @@ class VariogramFit:
     all_fits: list[FitResult]
 
 
-def fit_variogram(panel: PointPanel, model: str = "best", basic_model: str = "Exp", fit_method: int = 6,
-                  cutoff: float | None = None, width: float | None = None, tlags: int = 6,
-                  reporter: Reporter | None = None) -> VariogramFit:
+def fit_variogram(
+    panel: PointPanel,
+    model: str = "best",
+    basic_model: str = "Exp",
+    fit_method: int = 6,
+    cutoff: float | None = None,
+    width: float | None = None,
+    tlags: int = 6,
+    reporter: Reporter | None = None,
+) -> VariogramFit:
     """Sample variogram of a metric panel and the fitted model(s); distances in m, time in days."""
     reporter = reporter or Reporter()
     regular, step = panel.on_regular_axis()
@@ -53,8 +61,15 @@ def fit_variogram(panel: PointPanel, model: str = "best", basic_model: str = "Ex
         cutoff = float(pdist(panel.xy).max()) / 3.0
     width = width or cutoff / 15.0
     time_unit = time_unit_for(step)
-    sample = sample_variogram(regular, cutoff, width, tlags, step.nominal_seconds, time_scale=TIME_UNIT_SECONDS[time_unit],
-                              reporter=reporter.scaled(0, 30))
+    sample = sample_variogram(
+        regular,
+        cutoff,
+        width,
+        tlags,
+        step.nominal_seconds,
+        time_scale=TIME_UNIT_SECONDS[time_unit],
+        reporter=reporter.scaled(0, 30),
+    )
     kinds = ST_MODELS if model in SELECTIONS else (model,)
     if model not in SELECTIONS and model not in ST_MODELS:
         raise UserInputError(f"Unknown model {model!r}; use one of {', '.join(SELECTIONS + ST_MODELS)}.")
@@ -85,7 +100,8 @@ def model_for(panel: PointPanel, model_file: str | None, reporter: Reporter) -> 
         reporter.log(f"Model from {model_file}: {model.describe()}")
         return model
     fit = fit_variogram(panel, model="best_cv", reporter=reporter.scaled(0, 20))
-    reporter.log(f"No model file given; fitted automatically and chosen by cross-validation: "
-                 f"{fit.best.model.describe()} (CV RMSE {fit.best.model.fit['cv_rmse']:.4g}).")
+    reporter.log(
+        f"No model file given; fitted automatically and chosen by cross-validation: "
+        f"{fit.best.model.describe()} (CV RMSE {fit.best.model.fit['cv_rmse']:.4g})."
+    )
     return fit.best.model
-

@@ -37,7 +37,6 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
-
 @dataclass
 class HtmlReport:
     """A self-contained HTML page (figures embedded as PNG), written atomically."""
@@ -62,8 +61,9 @@ class HtmlReport:
         """At most ``max_rows`` rows; ``rest`` says where the others are (e.g. "are in the events table")."""
         shown = frame.head(max_rows)
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
-        body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
-                       for row in shown.itertuples(index=False))
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in shown.itertuples(index=False)
+        )
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         if len(frame) > max_rows:
             self.paragraph(f"… {len(frame) - max_rows} more rows {rest}.")
@@ -76,15 +76,19 @@ class HtmlReport:
         fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         plt.close(fig)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
-        self.parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        self.parts.append(
+            f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
 
     def render(self) -> str:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}"
-                f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>"
-                + "\n".join(self.parts)
-                + f"<footer>st_analyzer backend {__version__} · {stamp}</footer></body></html>")
+        return (
+            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}"
+            f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>"
+            + "\n".join(self.parts)
+            + f"<footer>st_analyzer backend {__version__} · {stamp}</footer></body></html>"
+        )
 
     def write(self, path: str | Path, outputs: AtomicOutputs) -> None:
         outputs.temporary(path).write_text(self.render(), encoding="utf-8")

@@ -26,8 +26,11 @@ from st_analyzer.processing.common import (
     variable_of,
 )
 
-TIME_SOURCES = [("filename", "From the file name (pattern)"), ("list", "From a list of times"),
-                ("metadata", "From band metadata (tags, descriptions, NetCDF time)")]
+TIME_SOURCES = [
+    ("filename", "From the file name (pattern)"),
+    ("list", "From a list of times"),
+    ("metadata", "From band metadata (tags, descriptions, NetCDF time)"),
+]
 RESAMPLING = [(m, m) for m in ("nearest", "bilinear", "cubic", "average")]
 
 
@@ -55,25 +58,44 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         "All inputs must share one grid and CRS; otherwise the file that differs is named, unless "
         "'Resample onto the first grid' is ticked. Duplicate times are refused.\n\n"
         "Example: a folder of daily temperature GeoTIFFs t2m_YYYYMMDD.tif, pattern %Y%m%d → a "
-        "27-band stack, band 1 = 2019-03-01T00:00:00Z.")
+        "27-band stack, band 1 = 2019-03-01T00:00:00Z."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            "INPUT_LAYERS", "Input rasters", QgsProcessing.TypeRaster, optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            "FOLDER", "Or a folder of rasters", behavior=QgsProcessingParameterFile.Folder, optional=True))
-        self.addParameter(QgsProcessingParameterString("FILE_FILTER", "File filter in the folder",
-                                                       defaultValue="*.tif"))
+        self.addParameter(
+            QgsProcessingParameterMultipleLayers(
+                "INPUT_LAYERS", "Input rasters", QgsProcessing.TypeRaster, optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                "FOLDER", "Or a folder of rasters", behavior=QgsProcessingParameterFile.Folder, optional=True
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString("FILE_FILTER", "File filter in the folder", defaultValue="*.tif")
+        )
         self.addParameter(QgsProcessingParameterBoolean("RECURSIVE", "Include sub-folders", defaultValue=False))
         add_variable_parameter(self)
         add_choice(self, "TIME_SOURCE", "Time source", TIME_SOURCES)
-        self.addParameter(QgsProcessingParameterString(
-            "FILENAME_PATTERN", "File name time pattern (strptime, e.g. %Y%m%d or %Y_%j)", defaultValue="%Y%m%d"))
-        self.addParameter(QgsProcessingParameterString(
-            "TIME_LIST", "Times, one per band in input order (ISO 8601, commas or new lines)",
-            multiLine=True, optional=True))
-        self.addParameter(QgsProcessingParameterBoolean(
-            "RESAMPLE", "Resample onto the first grid when grids differ", defaultValue=False))
+        self.addParameter(
+            QgsProcessingParameterString(
+                "FILENAME_PATTERN", "File name time pattern (strptime, e.g. %Y%m%d or %Y_%j)", defaultValue="%Y%m%d"
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterString(
+                "TIME_LIST",
+                "Times, one per band in input order (ISO 8601, commas or new lines)",
+                multiLine=True,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterBoolean(
+                "RESAMPLE", "Resample onto the first grid when grids differ", defaultValue=False
+            )
+        )
         add_choice(self, "RESAMPLING", "Resampling method", RESAMPLING, default=1)
         add_units_parameter(self, "Units of the values (e.g. K; empty = the inputs' band unit)")
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Raster time stack"))
@@ -101,13 +123,21 @@ class BuildRasterStackAlgorithm(StAlgorithm):
         }
         result = self.run_backend(request, [output], feedback)
         summary = result.summary
-        feedback.pushInfo(f"{summary['bands']} bands, {summary['width']}×{summary['height']} px; "
-                          f"time step {summary['time_axis']['step']}, regular: {summary['time_axis']['regular']}.")
+        feedback.pushInfo(
+            f"{summary['bands']} bands, {summary['width']}×{summary['height']} px; "
+            f"time step {summary['time_axis']['step']}, regular: {summary['time_axis']['regular']}."
+        )
         span = time_span_text(summary["times"])
         name = variable_of(self, parameters, context) or stack_name(inputs[0] if inputs else folder)
-        self.present(context, output, RasterResultPostProcessor, f"{name} stack {span}",
-                     f"Raster time stack of {name}: {summary['bands']} bands ({span}, step "
-                     f"{summary['time_axis']['step']}), band description = ISO time",
-                     value_range=(summary["value_min"], summary["value_max"]), units=summary.get("units"),
-                     **band_times(summary))
+        self.present(
+            context,
+            output,
+            RasterResultPostProcessor,
+            f"{name} stack {span}",
+            f"Raster time stack of {name}: {summary['bands']} bands ({span}, step "
+            f"{summary['time_axis']['step']}), band description = ISO time",
+            value_range=(summary["value_min"], summary["value_max"]),
+            units=summary.get("units"),
+            **band_times(summary),
+        )
         return {"OUTPUT": output}

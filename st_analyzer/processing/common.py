@@ -38,8 +38,10 @@ from st_analyzer.runner import (
 )
 from st_analyzer.settings import configured_python
 
-POINT_FORMATS = [("long", "Long: one feature per station and time (id, time, value fields)"),
-                 ("wide", "Wide: one feature per station, one value field per time")]
+POINT_FORMATS = [
+    ("long", "Long: one feature per station and time (id, time, value fields)"),
+    ("wide", "Wide: one feature per station, one value field per time"),
+]
 
 
 _PARAMETER_ID = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
@@ -96,8 +98,11 @@ class StAlgorithm(QgsProcessingAlgorithm):
         self._source_files = source_files(self, parameters, context)
         self._run_text = run_description(self, parameters, context)
         self._input_label = input_label(self, parameters, context)
-        self._memory_limit_mb = (self.parameterAsDouble(parameters, MEMORY_LIMIT, context)
-                                 if self.parameterDefinition(MEMORY_LIMIT) is not None else 0.0)
+        self._memory_limit_mb = (
+            self.parameterAsDouble(parameters, MEMORY_LIMIT, context)
+            if self.parameterDefinition(MEMORY_LIMIT) is not None
+            else 0.0
+        )
         return True
 
     def present(self, context, path: str | None, processor, name: str, what: str, **style) -> None:
@@ -156,8 +161,10 @@ def run_description(alg: QgsProcessingAlgorithm, parameters, context) -> str:
             text = definition.valueAsPythonString(value, context).strip("'\"")
         settings.append(f"{name}={text}")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"Made by st_analyzer {__version__}, {alg.displayName()} (stanalyzer:{alg.name()}), on {stamp}. "
-            f"Settings: {'; '.join(settings)}.")
+    return (
+        f"Made by st_analyzer {__version__}, {alg.displayName()} (stanalyzer:{alg.name()}), on {stamp}. "
+        f"Settings: {'; '.join(settings)}."
+    )
 
 
 def input_label(alg: QgsProcessingAlgorithm, parameters, context) -> str:
@@ -196,8 +203,13 @@ def add_memory_limit_parameter(alg: QgsProcessingAlgorithm) -> None:
     """MEMORY_LIMIT (MB, 0 = a quarter of RAM): work estimated to need more is refused before it starts."""
     from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterNumber
 
-    parameter = QgsProcessingParameterNumber(MEMORY_LIMIT, "Memory limit in MB (0 = a quarter of RAM)",
-                                             QgsProcessingParameterNumber.Double, 0.0, minValue=0.0)
+    parameter = QgsProcessingParameterNumber(
+        MEMORY_LIMIT,
+        "Memory limit in MB (0 = a quarter of RAM)",
+        QgsProcessingParameterNumber.Double,
+        0.0,
+        minValue=0.0,
+    )
     parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     alg.addParameter(parameter)
 
@@ -239,16 +251,22 @@ def refuse_output_over_input(output_paths: list[str], inputs: list[str]) -> None
             except OSError:
                 same = os.path.realpath(output) == os.path.realpath(source)
             if same:
-                raise QgsProcessingException(f"The output {output} is the input {source}. st_analyzer never writes "
-                                             "over its inputs: choose another output file.")
+                raise QgsProcessingException(
+                    f"The output {output} is the input {source}. st_analyzer never writes "
+                    "over its inputs: choose another output file."
+                )
 
 
 # --- choices ------------------------------------------------------------------------------
 
-def add_choice(alg: QgsProcessingAlgorithm, name: str, description: str, choices: list[tuple], default: int = 0) -> None:
+
+def add_choice(
+    alg: QgsProcessingAlgorithm, name: str, description: str, choices: list[tuple], default: int = 0
+) -> None:
     """An enum parameter from (backend key, label) pairs; the labels are what users see."""
-    alg.addParameter(QgsProcessingParameterEnum(name, description, options=[label for _key, label in choices],
-                                                defaultValue=default))
+    alg.addParameter(
+        QgsProcessingParameterEnum(name, description, options=[label for _key, label in choices], defaultValue=default)
+    )
 
 
 def choice_of(alg: QgsProcessingAlgorithm, parameters, name: str, context, choices: list[tuple]):
@@ -258,10 +276,12 @@ def choice_of(alg: QgsProcessingAlgorithm, parameters, name: str, context, choic
 
 # --- outputs ------------------------------------------------------------------------------
 
+
 def add_html_output(alg: QgsProcessingAlgorithm, name: str, description: str, optional: bool = True) -> None:
     """An HTML report output (shown in the Processing results viewer)."""
-    alg.addParameter(QgsProcessingParameterFileDestination(name, description, fileFilter="HTML files (*.html)",
-                                                           optional=optional))
+    alg.addParameter(
+        QgsProcessingParameterFileDestination(name, description, fileFilter="HTML files (*.html)", optional=optional)
+    )
 
 
 def file_output(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> str | None:
@@ -271,36 +291,61 @@ def file_output(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> 
 
 # --- point layers -------------------------------------------------------------------------
 
+
 def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT", optional: bool = False) -> None:
     """ID_FIELD, TIME_FIELD, VALUE_FIELD (long format) plus FORMAT, VALUE_FIELDS, FIELD_TIME_PATTERN (wide)."""
     add_choice(alg, "FORMAT", "Point layer format", POINT_FORMATS)
-    alg.addParameter(QgsProcessingParameterField("ID_FIELD", "Station id field", parentLayerParameterName=parent,
-                                                 optional=optional))
-    alg.addParameter(QgsProcessingParameterField("TIME_FIELD", "Time field (long format)",
-                                                 parentLayerParameterName=parent, optional=True))
-    alg.addParameter(QgsProcessingParameterField("VALUE_FIELD", "Value field (long format)",
-                                                 parentLayerParameterName=parent, optional=True,
-                                                 type=QgsProcessingParameterField.Numeric))
-    alg.addParameter(QgsProcessingParameterField("VALUE_FIELDS", "Value fields, one per time (wide format)",
-                                                 parentLayerParameterName=parent, optional=True,
-                                                 allowMultiple=True, type=QgsProcessingParameterField.Numeric))
-    alg.addParameter(QgsProcessingParameterString(
-        "FIELD_TIME_PATTERN", "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
-        optional=True))
+    alg.addParameter(
+        QgsProcessingParameterField("ID_FIELD", "Station id field", parentLayerParameterName=parent, optional=optional)
+    )
+    alg.addParameter(
+        QgsProcessingParameterField(
+            "TIME_FIELD", "Time field (long format)", parentLayerParameterName=parent, optional=True
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterField(
+            "VALUE_FIELD",
+            "Value field (long format)",
+            parentLayerParameterName=parent,
+            optional=True,
+            type=QgsProcessingParameterField.Numeric,
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterField(
+            "VALUE_FIELDS",
+            "Value fields, one per time (wide format)",
+            parentLayerParameterName=parent,
+            optional=True,
+            allowMultiple=True,
+            type=QgsProcessingParameterField.Numeric,
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterString(
+            "FIELD_TIME_PATTERN",
+            "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
+            optional=True,
+        )
+    )
     add_time_format_parameter(alg)
     add_duplicates_parameter(alg)
     add_resample_parameters(alg)
     add_units_parameter(alg)
 
 
-UNITS_HELP = ("UNITS (e.g. µg/m³) names the unit of the values: legends, report axes and the band unit of raster "
-              "results show it (rasters bring their own band unit, e.g. a NetCDF variable's units). Results are named "
-              "after the input, and their metadata abstract (Layer Properties ▸ Metadata, also in a .qmd beside the "
-              "file) says what they are and which run, with which settings, made them.")
+UNITS_HELP = (
+    "UNITS (e.g. µg/m³) names the unit of the values: legends, report axes and the band unit of raster "
+    "results show it (rasters bring their own band unit, e.g. a NetCDF variable's units). Results are named "
+    "after the input, and their metadata abstract (Layer Properties ▸ Metadata, also in a .qmd beside the "
+    "file) says what they are and which run, with which settings, made them."
+)
 
 
-def add_units_parameter(alg: QgsProcessingAlgorithm,
-                        description: str = "Units of the values (e.g. µg/m³; for legends and reports)") -> None:
+def add_units_parameter(
+    alg: QgsProcessingAlgorithm, description: str = "Units of the values (e.g. µg/m³; for legends and reports)"
+) -> None:
     """UNITS: the unit of the input values (optional text)."""
     alg.addParameter(QgsProcessingParameterString("UNITS", description, optional=True))
 
@@ -309,29 +354,49 @@ def units_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
     return text_of(alg, parameters, "UNITS", context)
 
 
-RESAMPLE_STATISTICS = [("mean", "Mean"), ("median", "Median"), ("sum", "Sum"), ("last", "Last reading"),
-                       ("first", "First reading"), ("min", "Minimum"), ("max", "Maximum")]
-RESAMPLE_HELP = ("RESAMPLE aggregates each station's readings to a regular step first (1h, 1D, 7D, 1M month, 3M "
-                 "quarter, 1Y year; calendar steps start on the first of the month) with RESAMPLE_STATISTIC; the log "
-                 "counts the empty steps.")
+RESAMPLE_STATISTICS = [
+    ("mean", "Mean"),
+    ("median", "Median"),
+    ("sum", "Sum"),
+    ("last", "Last reading"),
+    ("first", "First reading"),
+    ("min", "Minimum"),
+    ("max", "Maximum"),
+]
+RESAMPLE_HELP = (
+    "RESAMPLE aggregates each station's readings to a regular step first (1h, 1D, 7D, 1M month, 3M "
+    "quarter, 1Y year; calendar steps start on the first of the month) with RESAMPLE_STATISTIC; the log "
+    "counts the empty steps."
+)
 
 
 def add_resample_parameters(alg: QgsProcessingAlgorithm, with_step: bool = True) -> None:
     """RESAMPLE (a regular step: 1h, 1D, 1M, 3M, 1Y; empty = as read) and RESAMPLE_STATISTIC (0 mean … 6 max)."""
     if with_step:
-        alg.addParameter(QgsProcessingParameterString(
-            "RESAMPLE", "Resample to a regular step first (e.g. 1h, 1D, 1M, 3M, 1Y; empty = as read)", optional=True))
+        alg.addParameter(
+            QgsProcessingParameterString(
+                "RESAMPLE", "Resample to a regular step first (e.g. 1h, 1D, 1M, 3M, 1Y; empty = as read)", optional=True
+            )
+        )
     add_choice(alg, "RESAMPLE_STATISTIC", "Statistic of the readings in each resampled step", RESAMPLE_STATISTICS, 0)
 
 
 def resample_of(alg: QgsProcessingAlgorithm, parameters, context) -> dict[str, Any]:
     """The ``resample`` step (None = as read) and ``resample_statistic`` of a point or sensor input."""
-    return {"resample": text_of(alg, parameters, "RESAMPLE", context),
-            "resample_statistic": choice_of(alg, parameters, "RESAMPLE_STATISTIC", context, RESAMPLE_STATISTICS)}
+    return {
+        "resample": text_of(alg, parameters, "RESAMPLE", context),
+        "resample_statistic": choice_of(alg, parameters, "RESAMPLE_STATISTIC", context, RESAMPLE_STATISTICS),
+    }
 
 
-DUPLICATE_RULES = [("refuse", "Refuse and name them"), ("mean", "Mean"), ("median", "Median"),
-                   ("first", "First reading"), ("last", "Last reading"), ("sum", "Sum")]
+DUPLICATE_RULES = [
+    ("refuse", "Refuse and name them"),
+    ("mean", "Mean"),
+    ("median", "Median"),
+    ("first", "First reading"),
+    ("last", "Last reading"),
+    ("sum", "Sum"),
+]
 
 
 def add_duplicates_parameter(alg: QgsProcessingAlgorithm) -> None:
@@ -345,9 +410,13 @@ def duplicates_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
 
 def add_time_format_parameter(alg: QgsProcessingAlgorithm) -> None:
     """TIME_FORMAT: strptime pattern of a text time field (empty = ISO 8601, or one format inferred per column)."""
-    alg.addParameter(QgsProcessingParameterString(
-        "TIME_FORMAT", "Format of a text time field (e.g. %d/%m/%Y %H:%M; empty = ISO 8601 or detected)",
-        optional=True))
+    alg.addParameter(
+        QgsProcessingParameterString(
+            "TIME_FORMAT",
+            "Format of a text time field (e.g. %d/%m/%Y %H:%M; empty = ISO 8601 or detected)",
+            optional=True,
+        )
+    )
 
 
 def text_of(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> str | None:
@@ -383,22 +452,28 @@ def ogr_path_of(layer: QgsVectorLayer, feedback) -> tuple[str, str | None]:
     return path, "input"
 
 
-def point_input_request(alg: QgsProcessingAlgorithm, parameters, context, layer: QgsVectorLayer,
-                        feedback) -> dict[str, Any]:
+def point_input_request(
+    alg: QgsProcessingAlgorithm, parameters, context, layer: QgsVectorLayer, feedback
+) -> dict[str, Any]:
     """The backend's ``PointInput`` for a point layer and the shared field parameters."""
     if layer.featureCount() == 0:
         raise QgsProcessingException(f"The layer {layer.name()} has no features.")
     path, layer_name = ogr_path_of(layer, feedback)
     fmt = choice_of(alg, parameters, "FORMAT", context, POINT_FORMATS)
-    request = {"path": path, "layer": layer_name, "format": fmt,
-               "id_field": alg.parameterAsString(parameters, "ID_FIELD", context),
-               "time_field": alg.parameterAsString(parameters, "TIME_FIELD", context),
-               "value_field": alg.parameterAsString(parameters, "VALUE_FIELD", context),
-               "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
-               "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None,
-               "time_format": time_format_of(alg, parameters, context),
-               "duplicates": duplicates_of(alg, parameters, context), **resample_of(alg, parameters, context),
-               "units": units_of(alg, parameters, context)}
+    request = {
+        "path": path,
+        "layer": layer_name,
+        "format": fmt,
+        "id_field": alg.parameterAsString(parameters, "ID_FIELD", context),
+        "time_field": alg.parameterAsString(parameters, "TIME_FIELD", context),
+        "value_field": alg.parameterAsString(parameters, "VALUE_FIELD", context),
+        "value_fields": alg.parameterAsFields(parameters, "VALUE_FIELDS", context),
+        "field_time_pattern": alg.parameterAsString(parameters, "FIELD_TIME_PATTERN", context) or None,
+        "time_format": time_format_of(alg, parameters, context),
+        "duplicates": duplicates_of(alg, parameters, context),
+        **resample_of(alg, parameters, context),
+        "units": units_of(alg, parameters, context),
+    }
     fields = layer.fields().names()
     for key in ("id_field", "time_field", "value_field"):
         if request[key] and request[key] not in fields:
@@ -421,27 +496,33 @@ def device_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
 
 # --- rasters --------------------------------------------------------------------------------
 
+
 def raster_path_of(layer: QgsRasterLayer) -> str:
     """The file behind a GDAL raster layer (the GDAL name of one variable for a NetCDF/HDF5 variable layer);
     other providers (WMS, …) are refused clearly."""
     if layer.providerType() != "gdal":
-        raise QgsProcessingException(f"{layer.name()} is not a file raster (provider {layer.providerType()}); "
-                                     "save it as GeoTIFF first.")
+        raise QgsProcessingException(
+            f"{layer.name()} is not a file raster (provider {layer.providerType()}); save it as GeoTIFF first."
+        )
     if SUBDATASET_SOURCE.match(layer.source()):
         return layer.source()
     parts = QgsProviderRegistry.instance().decodeUri("gdal", layer.source())
     return parts.get("path") or layer.source()
 
 
-SUBDATASET_SOURCE = re.compile(r'^(NETCDF|HDF5|HDF4_SDS|HDF4_EOS):', re.IGNORECASE)
+SUBDATASET_SOURCE = re.compile(r"^(NETCDF|HDF5|HDF4_SDS|HDF4_EOS):", re.IGNORECASE)
 VARIABLE_FILE_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".he5")
 
 
 def add_variable_parameter(alg: QgsProcessingAlgorithm) -> None:
     """VARIABLE: the variable of a NetCDF/HDF5 file with several (band times then come from the file)."""
-    alg.addParameter(QgsProcessingParameterString(
-        "VARIABLE", "Variable of a NetCDF/HDF5 file with several (e.g. t2m; empty = the file's only one)",
-        optional=True))
+    alg.addParameter(
+        QgsProcessingParameterString(
+            "VARIABLE",
+            "Variable of a NetCDF/HDF5 file with several (e.g. t2m; empty = the file's only one)",
+            optional=True,
+        )
+    )
 
 
 def variable_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
@@ -499,8 +580,10 @@ def variable_path(path: str, variable: str) -> str:
     """The GDAL name of ``variable`` in the NetCDF/HDF5 file ``path`` (or in the file behind a variable's name)."""
     file = file_of_gdal_name(path)
     if not file.lower().endswith(VARIABLE_FILE_SUFFIXES):
-        raise QgsProcessingException(f"VARIABLE chooses a variable of a NetCDF or HDF5 file; {os.path.basename(file)} "
-                                     "is neither. Leave VARIABLE empty for other rasters.")
+        raise QgsProcessingException(
+            f"VARIABLE chooses a variable of a NetCDF or HDF5 file; {os.path.basename(file)} "
+            "is neither. Leave VARIABLE empty for other rasters."
+        )
     driver = "NETCDF" if file.lower().endswith((".nc", ".nc4", ".cdf")) else "HDF5"
     return f'{driver}:"{file}":{variable}'
 
@@ -522,31 +605,53 @@ ANY_POINT_OR_RASTER = [QgsProcessing.TypeRaster, QgsProcessing.TypeVectorPoint]
 
 # --- training ------------------------------------------------------------------------------
 
+
 def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_fraction: float) -> None:
     """LOOKBACK, HORIZON, EPOCHS, VALIDATION_FRACTION, TEST_FRACTION, HIDDEN, SEED, BATCHES_PER_EPOCH (shared by
     the forecasters)."""
     from qgis.core import QgsProcessingParameterNumber
 
-    for name, label, default in (("LOOKBACK", "Lookback (input steps)", 12), ("HORIZON", "Horizon (steps ahead)", horizon),
-                                 ("EPOCHS", "Epochs (at most; early stopping)", 30)):
-        alg.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default,
-                                                      minValue=1))
-    for name, label, default in (("VALIDATION_FRACTION", "Validation fraction (for early stopping)", 0.1),
-                                 ("TEST_FRACTION", "Test fraction (held out, errors reported)", test_fraction)):
-        alg.addParameter(QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Double, default,
-                                                      minValue=0.0, maxValue=0.49))
-    alg.addParameter(QgsProcessingParameterNumber("HIDDEN", "Hidden channels (model size)",
-                                                  QgsProcessingParameterNumber.Integer, 32, minValue=2))
+    for name, label, default in (
+        ("LOOKBACK", "Lookback (input steps)", 12),
+        ("HORIZON", "Horizon (steps ahead)", horizon),
+        ("EPOCHS", "Epochs (at most; early stopping)", 30),
+    ):
+        alg.addParameter(
+            QgsProcessingParameterNumber(name, label, QgsProcessingParameterNumber.Integer, default, minValue=1)
+        )
+    for name, label, default in (
+        ("VALIDATION_FRACTION", "Validation fraction (for early stopping)", 0.1),
+        ("TEST_FRACTION", "Test fraction (held out, errors reported)", test_fraction),
+    ):
+        alg.addParameter(
+            QgsProcessingParameterNumber(
+                name, label, QgsProcessingParameterNumber.Double, default, minValue=0.0, maxValue=0.49
+            )
+        )
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "HIDDEN", "Hidden channels (model size)", QgsProcessingParameterNumber.Integer, 32, minValue=2
+        )
+    )
     alg.addParameter(QgsProcessingParameterNumber("SEED", "Random seed", QgsProcessingParameterNumber.Integer, 0))
-    alg.addParameter(QgsProcessingParameterNumber("BATCHES_PER_EPOCH", "Training batches per epoch (0 = all "
-                                                  "windows)", QgsProcessingParameterNumber.Integer, 0, minValue=0))
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "BATCHES_PER_EPOCH",
+            "Training batches per epoch (0 = all windows)",
+            QgsProcessingParameterNumber.Integer,
+            0,
+            minValue=0,
+        )
+    )
     add_memory_limit_parameter(alg)
 
 
 def training_config(alg: QgsProcessingAlgorithm, parameters, context) -> dict[str, Any]:
     """The backend training config from the shared training parameters."""
-    config = {key.lower(): alg.parameterAsInt(parameters, key, context)
-              for key in ("LOOKBACK", "HORIZON", "EPOCHS", "HIDDEN", "SEED")}
+    config = {
+        key.lower(): alg.parameterAsInt(parameters, key, context)
+        for key in ("LOOKBACK", "HORIZON", "EPOCHS", "HIDDEN", "SEED")
+    }
     config["max_batches_per_epoch"] = alg.parameterAsInt(parameters, "BATCHES_PER_EPOCH", context)
     for key in ("VALIDATION_FRACTION", "TEST_FRACTION"):
         config[key.lower()] = alg.parameterAsDouble(parameters, key, context)

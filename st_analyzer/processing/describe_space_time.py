@@ -36,19 +36,30 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
         "point per station for point layers (n_obs, missing_share, first/last time, longest gap, "
         "mean, std, min, max); optionally a raster of the missing share per cell.\n\n"
         "Example: daily PM10 stations (station_id, date, pm10) → 68 stations, 90 daily steps, "
-        "4.6 % of station-days missing.")
+        "4.6 % of station-days missing."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
-        self.addParameter(QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer",
-                                                         types=ANY_POINT_OR_RASTER))
+        self.addParameter(
+            QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer", types=ANY_POINT_OR_RASTER)
+        )
         add_variable_parameter(self)
         add_point_field_parameters(self, parent="INPUT", optional=True)
         add_html_output(self, "OUTPUT_HTML", "Summary report", optional=False)
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            "OUTPUT_TABLE", "Summary table (per time step for rasters, per station for points)",
-            type=QgsProcessing.TypeVectorAnyGeometry, optional=True, createByDefault=True))
-        self.addParameter(QgsProcessingParameterRasterDestination(
-            "OUTPUT_MISSING", "Missing share per cell (rasters only)", optional=True, createByDefault=False))
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(
+                "OUTPUT_TABLE",
+                "Summary table (per time step for rasters, per station for points)",
+                type=QgsProcessing.TypeVectorAnyGeometry,
+                optional=True,
+                createByDefault=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                "OUTPUT_MISSING", "Missing share per cell (rasters only)", optional=True, createByDefault=False
+            )
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         raster, layer = input_raster_or_layer(self, parameters, context)
@@ -66,9 +77,18 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
             raise QgsProcessingException(f"{layer.name()} is neither a raster nor a point layer.")
         result = self.run_backend(request, [p for p in (html, table, missing) if p], feedback)
         axis = result.summary["time_axis"]
-        feedback.pushInfo(f"{axis['count']} time steps from {axis['start']} to {axis['end']}, step {axis['step']}, "
-                          f"{axis['missing_steps']} missing step(s); missing share "
-                          f"{result.summary['missing_share']:.2%}.")
-        self.present(context, missing, RasterResultPostProcessor, f"{self.input_label()} missing share",
-                     "Share of time steps with no data per cell (0–1)", value_range=(0.0, 1.0), ramp="Magma")
+        feedback.pushInfo(
+            f"{axis['count']} time steps from {axis['start']} to {axis['end']}, step {axis['step']}, "
+            f"{axis['missing_steps']} missing step(s); missing share "
+            f"{result.summary['missing_share']:.2%}."
+        )
+        self.present(
+            context,
+            missing,
+            RasterResultPostProcessor,
+            f"{self.input_label()} missing share",
+            "Share of time steps with no data per cell (0–1)",
+            value_range=(0.0, 1.0),
+            ramp="Magma",
+        )
         return {"OUTPUT_HTML": html, "OUTPUT_TABLE": table, "OUTPUT_MISSING": missing}

@@ -24,15 +24,19 @@ from st_analyzer.processing.common import (
 )
 
 MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
-BASELINE_METHODS = [("persistence", "Persistence (last value)"),
-                    ("climatology", "Seasonal climatology (hour of day / day of year / month)"),
-                    ("persisted_anomaly", "Persisted anomaly (climatology + last anomaly)"),
-                    ("exponential_smoothing", "Exponential smoothing per cell")]
+BASELINE_METHODS = [
+    ("persistence", "Persistence (last value)"),
+    ("climatology", "Seasonal climatology (hour of day / day of year / month)"),
+    ("persisted_anomaly", "Persisted anomaly (climatology + last anomaly)"),
+    ("exponential_smoothing", "Exponential smoothing per cell"),
+]
 
 
-FORECAST_LAYERS = {"OUTPUT": ("forecast", "Forecast"), "OUTPUT_LOWER": ("forecast 10 %", "Lower bound (10 % quantile) of "
-                                                                   "the forecast"),
-                   "OUTPUT_UPPER": ("forecast 90 %", "Upper bound (90 % quantile) of the forecast")}
+FORECAST_LAYERS = {
+    "OUTPUT": ("forecast", "Forecast"),
+    "OUTPUT_LOWER": ("forecast 10 %", "Lower bound (10 % quantile) of the forecast"),
+    "OUTPUT_UPPER": ("forecast 90 %", "Upper bound (90 % quantile) of the forecast"),
+}
 
 
 def present_forecasts(alg: StAlgorithm, context, result, outputs: dict[str, str | None], method: str) -> None:
@@ -42,10 +46,16 @@ def present_forecasts(alg: StAlgorithm, context, result, outputs: dict[str, str 
     span = time_span_text(summary["times"])
     for key, path in outputs.items():
         suffix, what = FORECAST_LAYERS[key]
-        alg.present(context, path, RasterResultPostProcessor, f"{alg.input_label()} {suffix} {span}",
-                    f"{what} of {alg.input_label()} by {method}, {len(summary['times'])} steps ({span}), one band each",
-                    value_range=(summary["value_min"], summary["value_max"]), units=summary.get("units"),
-                    **band_times(summary))
+        alg.present(
+            context,
+            path,
+            RasterResultPostProcessor,
+            f"{alg.input_label()} {suffix} {span}",
+            f"{what} of {alg.input_label()} by {method}, {len(summary['times'])} steps ({span}), one band each",
+            value_range=(summary["value_min"], summary["value_max"]),
+            units=summary.get("units"),
+            **band_times(summary),
+        )
 
 
 class TrainRasterForecasterAlgorithm(StAlgorithm):
@@ -64,7 +74,8 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
         "curves, the test RMSE per horizon step of the model and of persistence, climatology, persisted anomaly and "
         "exponential smoothing, the skill 1 − RMSE_model / RMSE_best_baseline, the 80 % interval coverage and a map "
         "of errors. Progress is reported per epoch; Cancel stops training.\n\n"
-        "Example: hourly 2 m temperature, LOOKBACK 12, HORIZON 6, EPOCHS 30.")
+        "Example: hourly 2 m temperature, LOOKBACK 12, HORIZON 6, EPOCHS 30."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
@@ -77,10 +88,16 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model_folder = self.parameterAsFileOutput(parameters, "OUTPUT_MODEL", context)
         report = file_output(self, parameters, "OUTPUT_REPORT", context)
-        request = {"input": stack_input(self, parameters, context), "output_model": model_folder,
-                   "output_report": report, "device": device_of(self, parameters, context),
-                   "config": {"architecture": choice_of(self, parameters, "MODEL_TYPE", context, MODEL_TYPES),
-                              **training_config(self, parameters, context)}}
+        request = {
+            "input": stack_input(self, parameters, context),
+            "output_model": model_folder,
+            "output_report": report,
+            "device": device_of(self, parameters, context),
+            "config": {
+                "architecture": choice_of(self, parameters, "MODEL_TYPE", context, MODEL_TYPES),
+                **training_config(self, parameters, context),
+            },
+        }
         self.run_backend(request, [p for p in (model_folder, report) if p], feedback)  # logs test RMSE and skill
         return {"OUTPUT_MODEL": model_folder, "OUTPUT_REPORT": report}
 
@@ -96,29 +113,44 @@ class ForecastRasterAlgorithm(StAlgorithm):
         "model's input) and the model folder.\n\n"
         "Outputs: OUTPUT, one band per future step with its time; OUTPUT_LOWER and OUTPUT_UPPER, the 10 % and 90 % "
         "quantiles (an 80 % prediction interval). Cells that never hold data stay no data.\n\n"
-        "Example: the last 12 hourly temperature fields → the next 6 hours.")
+        "Example: the last 12 hourly temperature fields → the next 6 hours."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
-        self.addParameter(QgsProcessingParameterFile("MODEL", "Trained model folder",
-                                                     behavior=QgsProcessingParameterFile.Folder))
+        self.addParameter(
+            QgsProcessingParameterFile("MODEL", "Trained model folder", behavior=QgsProcessingParameterFile.Folder)
+        )
         add_device_parameter(self)
-        self.addParameter(QgsProcessingParameterBoolean("RESAMPLE", "Resample onto the model grid when grids differ",
-                                                        False))
+        self.addParameter(
+            QgsProcessingParameterBoolean("RESAMPLE", "Resample onto the model grid when grids differ", False)
+        )
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_LOWER", "Lower bound (10 % quantile)",
-                                                                  optional=True, createByDefault=False))
-        self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_UPPER", "Upper bound (90 % quantile)",
-                                                                  optional=True, createByDefault=False))
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                "OUTPUT_LOWER", "Lower bound (10 % quantile)", optional=True, createByDefault=False
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterDestination(
+                "OUTPUT_UPPER", "Upper bound (90 % quantile)", optional=True, createByDefault=False
+            )
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        outputs = {name: self.parameterAsOutputLayer(parameters, name, context) or None
-                   for name in ("OUTPUT", "OUTPUT_LOWER", "OUTPUT_UPPER")}
-        request = {"input": stack_input(self, parameters, context),
-                   "model": self.parameterAsFile(parameters, "MODEL", context),
-                   "device": device_of(self, parameters, context), "output": outputs["OUTPUT"],
-                   "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
-                   "output_lower": outputs["OUTPUT_LOWER"], "output_upper": outputs["OUTPUT_UPPER"]}
+        outputs = {
+            name: self.parameterAsOutputLayer(parameters, name, context) or None
+            for name in ("OUTPUT", "OUTPUT_LOWER", "OUTPUT_UPPER")
+        }
+        request = {
+            "input": stack_input(self, parameters, context),
+            "model": self.parameterAsFile(parameters, "MODEL", context),
+            "device": device_of(self, parameters, context),
+            "output": outputs["OUTPUT"],
+            "resample": self.parameterAsBoolean(parameters, "RESAMPLE", context),
+            "output_lower": outputs["OUTPUT_LOWER"],
+            "output_upper": outputs["OUTPUT_UPPER"],
+        }
         result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
         present_forecasts(self, context, result, outputs, "the trained model")
         return outputs
@@ -135,21 +167,33 @@ class BaselineForecastAlgorithm(StAlgorithm):
         "sub-daily data, by day of year for daily data, by month otherwise), persisted anomaly (climatology + the "
         "last anomaly) or exponential smoothing per cell (smoothing constant chosen per cell).\n\n"
         "Output: one band per future step with its time. These are the baselines a trained forecaster must beat.\n\n"
-        "Example: persistence of the last hourly temperature field for the next 6 hours.")
+        "Example: persistence of the last hourly temperature field for the next 6 hours."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_stack_input(self)
         add_choice(self, "METHOD", "Method", BASELINE_METHODS, 0)
-        self.addParameter(QgsProcessingParameterNumber("HORIZON", "Horizon (steps ahead)",
-                                                       QgsProcessingParameterNumber.Integer, 6, minValue=1))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                "HORIZON", "Horizon (steps ahead)", QgsProcessingParameterNumber.Integer, 6, minValue=1
+            )
+        )
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
-        request = {"input": stack_input(self, parameters, context), "output": output,
-                   "method": choice_of(self, parameters, "METHOD", context, BASELINE_METHODS),
-                   "horizon": self.parameterAsInt(parameters, "HORIZON", context)}
+        request = {
+            "input": stack_input(self, parameters, context),
+            "output": output,
+            "method": choice_of(self, parameters, "METHOD", context, BASELINE_METHODS),
+            "horizon": self.parameterAsInt(parameters, "HORIZON", context),
+        }
         result = self.run_backend(request, [output], feedback)
-        present_forecasts(self, context, result, {"OUTPUT": output},
-                          choice_of(self, parameters, "METHOD", context, BASELINE_METHODS).replace("_", " "))
+        present_forecasts(
+            self,
+            context,
+            result,
+            {"OUTPUT": output},
+            choice_of(self, parameters, "METHOD", context, BASELINE_METHODS).replace("_", " "),
+        )
         return {"OUTPUT": output}

@@ -21,8 +21,11 @@ from st_analyzer.processing.common import (
 
 def add_station_input(alg) -> None:
     """INPUT point layer (station observations) with the shared field parameters."""
-    alg.addParameter(QgsProcessingParameterVectorLayer("INPUT", "Station observations (point layer)",
-                                                       types=[QgsProcessing.TypeVectorPoint]))
+    alg.addParameter(
+        QgsProcessingParameterVectorLayer(
+            "INPUT", "Station observations (point layer)", types=[QgsProcessing.TypeVectorPoint]
+        )
+    )
     add_point_field_parameters(alg, parent="INPUT")
 
 
@@ -35,17 +38,36 @@ def station_input(alg, parameters, context, feedback):
 
 
 def add_kriging_parameters(alg) -> None:
-    alg.addParameter(QgsProcessingParameterFile(
-        "MODEL_FILE", "Space-time variogram model (JSON from 'Fit space-time variogram'; empty = fit automatically)",
-        extension="json", optional=True))
-    alg.addParameter(QgsProcessingParameterNumber(
-        "NMAX", "Neighbours per prediction (0 = all data)", QgsProcessingParameterNumber.Integer, 50, minValue=0))
-    alg.addParameter(QgsProcessingParameterNumber(
-        "ST_ANI", "Space-time anisotropy for the neighbour search, m per time unit (0 = from the model)",
-        QgsProcessingParameterNumber.Double, 0.0, minValue=0.0))
-    alg.addParameter(QgsProcessingParameterNumber(
-        "MEAN", "Known mean for simple kriging (empty = ordinary kriging)", QgsProcessingParameterNumber.Double,
-        optional=True))
+    alg.addParameter(
+        QgsProcessingParameterFile(
+            "MODEL_FILE",
+            "Space-time variogram model (JSON from 'Fit space-time variogram'; empty = fit automatically)",
+            extension="json",
+            optional=True,
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "NMAX", "Neighbours per prediction (0 = all data)", QgsProcessingParameterNumber.Integer, 50, minValue=0
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "ST_ANI",
+            "Space-time anisotropy for the neighbour search, m per time unit (0 = from the model)",
+            QgsProcessingParameterNumber.Double,
+            0.0,
+            minValue=0.0,
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "MEAN",
+            "Known mean for simple kriging (empty = ordinary kriging)",
+            QgsProcessingParameterNumber.Double,
+            optional=True,
+        )
+    )
     add_device_parameter(alg, "Device for the kriging systems")
     add_memory_limit_parameter(alg)
 
@@ -54,8 +76,12 @@ def kriging_request(alg, parameters, context) -> dict:
     """``model_file`` and ``kriging`` settings of the backend request."""
     st_ani = alg.parameterAsDouble(parameters, "ST_ANI", context)
     has_mean = parameters.get("MEAN") not in (None, "")
-    return {"model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
-            "kriging": {"nmax": alg.parameterAsInt(parameters, "NMAX", context) or None,
-                        "st_ani": st_ani or None,
-                        "mean": alg.parameterAsDouble(parameters, "MEAN", context) if has_mean else None,
-                        "device": device_of(alg, parameters, context)}}
+    return {
+        "model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
+        "kriging": {
+            "nmax": alg.parameterAsInt(parameters, "NMAX", context) or None,
+            "st_ani": st_ani or None,
+            "mean": alg.parameterAsDouble(parameters, "MEAN", context) if has_mean else None,
+            "device": device_of(alg, parameters, context),
+        },
+    }

@@ -46,14 +46,18 @@ class ShippedModel(QgsProcessingModelAlgorithm):
 
     def shortHelpString(self) -> str:  # noqa: N802 (QGIS API name)
         """The model's description, then its inputs and outputs (the modeler's own help is the bare description)."""
-        inputs = "\n".join(f"- {p.name()}: {p.description()}" for p in self.parameterDefinitions()
-                           if not p.isDestination())
-        outputs = "\n".join(f"- {child.childId()}:{name}" for child in self.childAlgorithms().values()
-                            for name in child.modelOutputs())
-        return (f"{self.helpContent().get('ALG_DESC', '')}\n\nInputs (all needed when run with qgis_process, which "
-                f"does not fill in defaults):\n{inputs}\n\nOutputs (all needed with qgis_process too):\n{outputs}\n\n"
-                "Open it in the graphical modeler "
-                "to change a step, or run it as it is.")
+        inputs = "\n".join(
+            f"- {p.name()}: {p.description()}" for p in self.parameterDefinitions() if not p.isDestination()
+        )
+        outputs = "\n".join(
+            f"- {child.childId()}:{name}" for child in self.childAlgorithms().values() for name in child.modelOutputs()
+        )
+        return (
+            f"{self.helpContent().get('ALG_DESC', '')}\n\nInputs (all needed when run with qgis_process, which "
+            f"does not fill in defaults):\n{inputs}\n\nOutputs (all needed with qgis_process too):\n{outputs}\n\n"
+            "Open it in the graphical modeler "
+            "to change a step, or run it as it is."
+        )
 
     def group(self) -> str:
         return "Example models"
@@ -92,10 +96,15 @@ class StAnalyzerProvider(QgsProcessingProvider):
             from processing.core.ProcessingConfig import ProcessingConfig, Setting
 
             ProcessingConfig.settingIcons[self.name()] = self.icon()
-            ProcessingConfig.addSetting(Setting(
-                self.name(), SETTING_PYTHON,
-                "Python interpreter for the backend (empty = the Python QGIS runs)", "",
-                valuetype=Setting.FILE))
+            ProcessingConfig.addSetting(
+                Setting(
+                    self.name(),
+                    SETTING_PYTHON,
+                    "Python interpreter for the backend (empty = the Python QGIS runs)",
+                    "",
+                    valuetype=Setting.FILE,
+                )
+            )
             ProcessingConfig.readSettings()
         except ImportError:
             pass
@@ -117,12 +126,24 @@ class StAnalyzerProvider(QgsProcessingProvider):
         return ["tif"]
 
     def loadAlgorithms(self) -> None:  # noqa: N802
-        for algorithm in (BuildRasterStackAlgorithm(), DescribeSpaceTimeAlgorithm(), FitStVariogramAlgorithm(),
-                          StKrigingAlgorithm(), StKrigingCvAlgorithm(), TrainRasterForecasterAlgorithm(),
-                          ForecastRasterAlgorithm(), BaselineForecastAlgorithm(), DetectPointAnomaliesAlgorithm(),
-                          DetectRasterAnomaliesAlgorithm(), TrainNetworkForecasterAlgorithm(),
-                          ForecastNetworkAlgorithm(), TimeSeriesDiagnosticsAlgorithm(), TimeSeriesClusteringAlgorithm(),
-                          EmergingHotSpotsAlgorithm(), SetupBackendAlgorithm()):
+        for algorithm in (
+            BuildRasterStackAlgorithm(),
+            DescribeSpaceTimeAlgorithm(),
+            FitStVariogramAlgorithm(),
+            StKrigingAlgorithm(),
+            StKrigingCvAlgorithm(),
+            TrainRasterForecasterAlgorithm(),
+            ForecastRasterAlgorithm(),
+            BaselineForecastAlgorithm(),
+            DetectPointAnomaliesAlgorithm(),
+            DetectRasterAnomaliesAlgorithm(),
+            TrainNetworkForecasterAlgorithm(),
+            ForecastNetworkAlgorithm(),
+            TimeSeriesDiagnosticsAlgorithm(),
+            TimeSeriesClusteringAlgorithm(),
+            EmergingHotSpotsAlgorithm(),
+            SetupBackendAlgorithm(),
+        ):
             self.addAlgorithm(algorithm)
         registry = QgsApplication.processingRegistry()
         if registry.providerById(self.id()) is self:
@@ -136,4 +157,3 @@ class StAnalyzerProvider(QgsProcessingProvider):
             return
         QgsApplication.processingRegistry().providerAdded.disconnect(self._load_models_when_registered)
         self.refreshAlgorithms()
-

@@ -11,8 +11,11 @@ from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of
 from st_analyzer.runner import default_python, forget_probe
 from st_analyzer.settings import store_python
 
-TORCH_BUILDS = [("cpu", "CPU build (any machine)"), ("cuda", "CUDA build (NVIDIA GPU; a download of several GB)"),
-                ("none", "None (no forecasting algorithms)")]
+TORCH_BUILDS = [
+    ("cpu", "CPU build (any machine)"),
+    ("cuda", "CUDA build (NVIDIA GPU; a download of several GB)"),
+    ("none", "None (no forecasting algorithms)"),
+]
 
 
 class SetupBackendAlgorithm(StAlgorithm):
@@ -22,7 +25,8 @@ class SetupBackendAlgorithm(StAlgorithm):
     HELP = (
         "Creates the Python environment in which st_analyzer's algorithms run, and stores it in the provider "
         "settings (Settings → Options → Processing → Providers → Space-time analyzer). Run it once after installing "
-        "the plugin, and again after an upgrade of the plugin or to repair the environment (it then works in place).\n\n"
+        "the plugin, and again after an upgrade of the plugin or to repair the environment (it then "
+        "works in place).\n\n"
         "The environment is a virtual environment on top of the Python that QGIS runs, with QGIS's own packages "
         "visible, so QGIS's GDAL stack (rasterio, geopandas, pyproj, shapely) is shared and never replaced. It "
         "receives the backend that comes in the plugin, what QGIS's Python lacks of numpy, scipy, pandas, "
@@ -31,24 +35,38 @@ class SetupBackendAlgorithm(StAlgorithm):
         "how to add it). Wheel folder [WHEELHOUSE]: for a machine without internet, a folder of wheel files to "
         "install from (nothing is downloaded then). Folder [FOLDER]: where the environment goes (default: the "
         "folder st_analyzer_backend in your QGIS profile).\n\n"
-        "Cancel leaves no half-made environment; without internet the run stops with pip's reason.")
+        "Cancel leaves no half-made environment; without internet the run stops with pip's reason."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_choice(self, "TORCH", "Torch build", TORCH_BUILDS, 0)
-        self.addParameter(QgsProcessingParameterFile("WHEELHOUSE", "Wheel folder for a machine without internet "
-                                                     "(optional)", behavior=QgsProcessingParameterFile.Folder,
-                                                     optional=True))
-        self.addParameter(QgsProcessingParameterFile("FOLDER", "Environment folder (default: in the QGIS profile)",
-                                                     behavior=QgsProcessingParameterFile.Folder, optional=True))
+        self.addParameter(
+            QgsProcessingParameterFile(
+                "WHEELHOUSE",
+                "Wheel folder for a machine without internet (optional)",
+                behavior=QgsProcessingParameterFile.Folder,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFile(
+                "FOLDER",
+                "Environment folder (default: in the QGIS profile)",
+                behavior=QgsProcessingParameterFile.Folder,
+                optional=True,
+            )
+        )
         self.addOutput(QgsProcessingOutputString("OUTPUT_PYTHON", "Backend interpreter"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         folder_text = self.parameterAsString(parameters, "FOLDER", context).strip()
         wheelhouse = self.parameterAsString(parameters, "WHEELHOUSE", context).strip()
-        plan = SetupPlan(base_python=default_python(),
-                         folder=Path(folder_text) if folder_text else default_folder(QgsApplication.qgisSettingsDirPath()),
-                         torch=choice_of(self, parameters, "TORCH", context, TORCH_BUILDS),
-                         wheelhouse=Path(wheelhouse) if wheelhouse else None)
+        plan = SetupPlan(
+            base_python=default_python(),
+            folder=Path(folder_text) if folder_text else default_folder(QgsApplication.qgisSettingsDirPath()),
+            torch=choice_of(self, parameters, "TORCH", context, TORCH_BUILDS),
+            wheelhouse=Path(wheelhouse) if wheelhouse else None,
+        )
         feedback.pushInfo(f"Environment: {plan.folder} (on top of {plan.base_python}); torch: {plan.torch}.")
 
         def report(percent: float, text: str) -> None:

@@ -25,18 +25,27 @@ class StKrigingCvAlgorithm(StAlgorithm):
         "standardised error, near 1 when kriging variances are realistic); OUTPUT_RESIDUALS, one row per "
         "observation; OUTPUT_REPORT, an HTML report. With COMPARE_SPATIAL the same errors are given for pure "
         "spatial kriging of each time step, the baseline space-time kriging should beat.\n\n"
-        "Example: PM10, 68 stations, NMAX 50 → RMSE per station and overall in µg/m³.")
+        "Example: PM10, 68 stations, NMAX 50 → RMSE per station and overall in µg/m³."
+    )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_station_input(self)
         add_kriging_parameters(self)
-        self.addParameter(QgsProcessingParameterBoolean("COMPARE_SPATIAL", "Compare with pure spatial kriging",
-                                                        defaultValue=True))
-        self.addParameter(QgsProcessingParameterVectorDestination("OUTPUT", "Errors per station",
-                                                                  QgsProcessing.TypeVectorPoint))
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            "OUTPUT_RESIDUALS", "Residuals per observation", QgsProcessing.TypeVector, optional=True,
-            createByDefault=False))
+        self.addParameter(
+            QgsProcessingParameterBoolean("COMPARE_SPATIAL", "Compare with pure spatial kriging", defaultValue=True)
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorDestination("OUTPUT", "Errors per station", QgsProcessing.TypeVectorPoint)
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(
+                "OUTPUT_RESIDUALS",
+                "Residuals per observation",
+                QgsProcessing.TypeVector,
+                optional=True,
+                createByDefault=False,
+            )
+        )
         add_html_output(self, "OUTPUT_REPORT", "Cross-validation report")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -44,13 +53,20 @@ class StKrigingCvAlgorithm(StAlgorithm):
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         residuals = self.parameterAsOutputLayer(parameters, "OUTPUT_RESIDUALS", context) or None
         report = file_output(self, parameters, "OUTPUT_REPORT", context)
-        request = {"points": points, "output_table": output, "output_residuals": residuals, "output_report": report,
-                   "compare_spatial": self.parameterAsBoolean(parameters, "COMPARE_SPATIAL", context),
-                   **kriging_request(self, parameters, context)}
+        request = {
+            "points": points,
+            "output_table": output,
+            "output_residuals": residuals,
+            "output_report": report,
+            "compare_spatial": self.parameterAsBoolean(parameters, "COMPARE_SPATIAL", context),
+            **kriging_request(self, parameters, context),
+        }
         result = self.run_backend(request, [p for p in (output, residuals, report) if p], feedback)
         metrics = result.summary["space_time"]
-        feedback.pushInfo(f"Space-time kriging: RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
-                          f"bias {metrics['bias']:.4g}, correlation {metrics['cor']:.3f}.")
+        feedback.pushInfo(
+            f"Space-time kriging: RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, "
+            f"bias {metrics['bias']:.4g}, correlation {metrics['cor']:.3f}."
+        )
         if "spatial_only" in result.summary:
             feedback.pushInfo(f"Pure spatial kriging per time step: RMSE {result.summary['spatial_only']['rmse']:.4g}.")
         return {"OUTPUT": output, "OUTPUT_RESIDUALS": residuals, "OUTPUT_REPORT": report}

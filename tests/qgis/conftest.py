@@ -46,8 +46,12 @@ def run_alg(provider):
 def qgis_process_env(profile):
     """Environment for a real qgis_process subprocess with the plugin from this checkout."""
     env = dict(os.environ)
-    env.update(QT_QPA_PLATFORM="offscreen", QGIS_PLUGINPATH=str(REPO), QGIS_CUSTOM_CONFIG_PATH=str(profile),
-               PROJ_DATA=env.get("PROJ_DATA", "/usr/share/proj"))
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        QGIS_PLUGINPATH=str(REPO),
+        QGIS_CUSTOM_CONFIG_PATH=str(profile),
+        PROJ_DATA=env.get("PROJ_DATA", "/usr/share/proj"),
+    )
     return env
 
 
@@ -56,8 +60,9 @@ def qgis_process(tmp_path_factory):
     """qgis_process(*args) → CompletedProcess, with the plugin enabled in a private profile."""
     profile = tmp_path_factory.mktemp("qgis_profile")
     env = qgis_process_env(profile)
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", "st_analyzer"], env=env, capture_output=True,
-                             text=True, timeout=120)
+    enabled = subprocess.run(
+        [QGIS_PROCESS, "plugins", "enable", "st_analyzer"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
 
     def call(*args, timeout=300):
@@ -75,8 +80,12 @@ def small_stack(tmp_path_factory):
 
     full = read_stack(SAMPLE_COPY / "era5_t2m_uk_2019_03_hourly.tif")
     path = tmp_path_factory.mktemp("stack") / "small.tif"
-    write_stack(RasterStack(full.values[:200, :12, :12], full.times[:200],
-                            GridSpec(12, 12, full.grid.transform, full.grid.crs)), path)
+    write_stack(
+        RasterStack(
+            full.values[:200, :12, :12], full.times[:200], GridSpec(12, 12, full.grid.transform, full.grid.crs)
+        ),
+        path,
+    )
     return str(path)
 
 

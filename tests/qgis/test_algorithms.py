@@ -23,11 +23,23 @@ from tests.qgis.data import ERA5_DAILY, PM10_Q1
 def test_provider_exposes_the_public_algorithm_ids(provider):
     assert provider.id() == "stanalyzer" and provider.name() == "Space-time analyzer"
     ids = {alg.id() for alg in provider.algorithms()}
-    assert {"stanalyzer:buildrasterstack", "stanalyzer:describespacetime", "stanalyzer:fitstvariogram",
-            "stanalyzer:stkriging", "stanalyzer:stkrigingcv", "stanalyzer:trainrasterforecaster",
-            "stanalyzer:forecastraster", "stanalyzer:baselineforecast", "stanalyzer:detectpointanomalies",
-            "stanalyzer:detectrasteranomalies", "stanalyzer:trainnetworkforecaster", "stanalyzer:forecastnetwork",
-            "stanalyzer:timeseriesdiagnostics", "stanalyzer:timeseriesclustering", "stanalyzer:emerginghotspots"} <= ids
+    assert {
+        "stanalyzer:buildrasterstack",
+        "stanalyzer:describespacetime",
+        "stanalyzer:fitstvariogram",
+        "stanalyzer:stkriging",
+        "stanalyzer:stkrigingcv",
+        "stanalyzer:trainrasterforecaster",
+        "stanalyzer:forecastraster",
+        "stanalyzer:baselineforecast",
+        "stanalyzer:detectpointanomalies",
+        "stanalyzer:detectrasteranomalies",
+        "stanalyzer:trainnetworkforecaster",
+        "stanalyzer:forecastnetwork",
+        "stanalyzer:timeseriesdiagnostics",
+        "stanalyzer:timeseriesclustering",
+        "stanalyzer:emerginghotspots",
+    } <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"
 
@@ -41,14 +53,24 @@ def test_help_texts_name_parameters_by_their_labels_with_the_id(provider):
             continue
         names = {d.name() for d in alg.parameterDefinitions()}
         help_text = alg.shortHelpString()
-        bare = [n for n in names if f" {n} " in help_text.replace(",", " ").replace(".", " ") and f"[{n}]" not in help_text]
+        bare = [
+            n for n in names if f" {n} " in help_text.replace(",", " ").replace(".", " ") and f"[{n}]" not in help_text
+        ]
         assert not bare, f"{alg.id()}: {bare}"
 
 
 def test_buildrasterstack_from_folder(run_alg, tmp_path):
     out = str(tmp_path / "stack.tif")
-    result = run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "FILE_FILTER": "t2m_*.tif",
-                                                     "TIME_SOURCE": 0, "FILENAME_PATTERN": "%Y%m%d", "OUTPUT": out})
+    result = run_alg(
+        "stanalyzer:buildrasterstack",
+        {
+            "FOLDER": str(ERA5_DAILY),
+            "FILE_FILTER": "t2m_*.tif",
+            "TIME_SOURCE": 0,
+            "FILENAME_PATTERN": "%Y%m%d",
+            "OUTPUT": out,
+        },
+    )
     layer = QgsRasterLayer(result["OUTPUT"], "stack")
     assert layer.isValid() and layer.bandCount() == 27
     assert "2019-03-01T00:00:00Z" in layer.bandName(1) and "2019-03-27T00:00:00Z" in layer.bandName(27)
@@ -57,8 +79,10 @@ def test_buildrasterstack_from_folder(run_alg, tmp_path):
 def test_buildrasterstack_from_layers_with_time_list(run_alg, tmp_path):
     layers = [QgsRasterLayer(str(p), p.stem) for p in sorted(ERA5_DAILY.glob("*.tif"))[:3]]
     out = str(tmp_path / "listed.tif")
-    run_alg("stanalyzer:buildrasterstack", {"INPUT_LAYERS": layers, "TIME_SOURCE": 1,
-                                            "TIME_LIST": "2021-01-03\n2021-01-01, 2021-01-02", "OUTPUT": out})
+    run_alg(
+        "stanalyzer:buildrasterstack",
+        {"INPUT_LAYERS": layers, "TIME_SOURCE": 1, "TIME_LIST": "2021-01-03\n2021-01-01, 2021-01-02", "OUTPUT": out},
+    )
     with rasterio.open(out) as src:
         assert src.descriptions == ("2021-01-01T00:00:00Z", "2021-01-02T00:00:00Z", "2021-01-03T00:00:00Z")
 
@@ -68,8 +92,9 @@ def test_loaded_stack_gets_ramp_and_times(run_alg, tmp_path):
 
     project = QgsProject.instance()
     project.removeAllMapLayers()
-    processing.runAndLoadResults("stanalyzer:buildrasterstack", {
-        "FOLDER": str(ERA5_DAILY), "OUTPUT": str(tmp_path / "loaded.tif")})
+    processing.runAndLoadResults(
+        "stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "OUTPUT": str(tmp_path / "loaded.tif")}
+    )
     [layer] = project.mapLayers().values()
     assert layer.renderer().type() == "singlebandpseudocolor"
     assert layer.renderer().classificationMin() > 265 and layer.renderer().classificationMax() < 292
@@ -80,8 +105,17 @@ def test_loaded_stack_gets_ramp_and_times(run_alg, tmp_path):
 
 def test_mismatched_grids_name_the_file(run_alg, tmp_path):
     odd = tmp_path / "t2m_20190401.tif"
-    with rasterio.open(odd, "w", driver="GTiff", width=5, height=5, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=Affine(1, 0, 0, 0, -1, 5)) as dst:
+    with rasterio.open(
+        odd,
+        "w",
+        driver="GTiff",
+        width=5,
+        height=5,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=Affine(1, 0, 0, 0, -1, 5),
+    ) as dst:
         dst.write(np.ones((1, 5, 5), np.float32))
     layers = [str(sorted(ERA5_DAILY.glob("*.tif"))[0]), str(odd)]
     with pytest.raises(QgsProcessingException, match="t2m_20190401.tif has size 5×5 px"):
@@ -95,9 +129,17 @@ def test_no_input_is_a_clear_error(run_alg, tmp_path):
 
 
 def test_describe_points(run_alg, tmp_path):
-    result = run_alg("stanalyzer:describespacetime", {
-        "INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10",
-        "OUTPUT_HTML": str(tmp_path / "p.html"), "OUTPUT_TABLE": str(tmp_path / "p.gpkg")})
+    result = run_alg(
+        "stanalyzer:describespacetime",
+        {
+            "INPUT": str(PM10_Q1),
+            "ID_FIELD": "station_id",
+            "TIME_FIELD": "date",
+            "VALUE_FIELD": "pm10",
+            "OUTPUT_HTML": str(tmp_path / "p.html"),
+            "OUTPUT_TABLE": str(tmp_path / "p.gpkg"),
+        },
+    )
     table = QgsVectorLayer(result["OUTPUT_TABLE"], "t", "ogr")
     assert table.featureCount() == 68 and "missing_share" in table.fields().names()
     assert "Per station" in (tmp_path / "p.html").read_text()
@@ -107,9 +149,17 @@ def test_describe_memory_layer_is_copied_for_the_backend(run_alg, tmp_path):
     source = QgsVectorLayer(str(PM10_Q1), "pm10", "ogr")
     memory = source.materialize(QgsFeatureRequest())
     assert memory.providerType() == "memory"
-    result = run_alg("stanalyzer:describespacetime", {
-        "INPUT": memory, "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10",
-        "OUTPUT_HTML": str(tmp_path / "m.html"), "OUTPUT_TABLE": str(tmp_path / "m.csv")})
+    result = run_alg(
+        "stanalyzer:describespacetime",
+        {
+            "INPUT": memory,
+            "ID_FIELD": "station_id",
+            "TIME_FIELD": "date",
+            "VALUE_FIELD": "pm10",
+            "OUTPUT_HTML": str(tmp_path / "m.html"),
+            "OUTPUT_TABLE": str(tmp_path / "m.csv"),
+        },
+    )
     assert len((tmp_path / "m.csv").read_text().splitlines()) == 69
     assert result["OUTPUT_HTML"] == str(tmp_path / "m.html")
 
@@ -117,27 +167,48 @@ def test_describe_memory_layer_is_copied_for_the_backend(run_alg, tmp_path):
 def test_describe_raster_with_missing_share(run_alg, tmp_path):
     stack = str(tmp_path / "s.tif")
     run_alg("stanalyzer:buildrasterstack", {"FOLDER": str(ERA5_DAILY), "OUTPUT": stack})
-    result = run_alg("stanalyzer:describespacetime", {
-        "INPUT": stack, "OUTPUT_HTML": str(tmp_path / "r.html"), "OUTPUT_TABLE": str(tmp_path / "r.csv"),
-        "OUTPUT_MISSING": str(tmp_path / "m.tif")})
+    result = run_alg(
+        "stanalyzer:describespacetime",
+        {
+            "INPUT": stack,
+            "OUTPUT_HTML": str(tmp_path / "r.html"),
+            "OUTPUT_TABLE": str(tmp_path / "r.csv"),
+            "OUTPUT_MISSING": str(tmp_path / "m.tif"),
+        },
+    )
     assert QgsRasterLayer(result["OUTPUT_MISSING"], "m").isValid()
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 28
 
 
 def test_unknown_field_is_a_clear_error(run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="Unknown field 'no2'"):
-        run_alg("stanalyzer:describespacetime", {
-            "INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "no2",
-            "OUTPUT_HTML": str(tmp_path / "p.html")})
+        run_alg(
+            "stanalyzer:describespacetime",
+            {
+                "INPUT": str(PM10_Q1),
+                "ID_FIELD": "station_id",
+                "TIME_FIELD": "date",
+                "VALUE_FIELD": "no2",
+                "OUTPUT_HTML": str(tmp_path / "p.html"),
+            },
+        )
 
 
 def test_empty_layer_is_a_clear_error(run_alg, tmp_path):
-    empty = QgsVectorLayer("Point?crs=EPSG:32632&field=station_id:string&field=date:date&field=pm10:double",
-                           "empty", "memory")
+    empty = QgsVectorLayer(
+        "Point?crs=EPSG:32632&field=station_id:string&field=date:date&field=pm10:double", "empty", "memory"
+    )
     with pytest.raises(QgsProcessingException, match="has no features"):
-        run_alg("stanalyzer:describespacetime", {
-            "INPUT": empty, "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10",
-            "OUTPUT_HTML": str(tmp_path / "p.html")})
+        run_alg(
+            "stanalyzer:describespacetime",
+            {
+                "INPUT": empty,
+                "ID_FIELD": "station_id",
+                "TIME_FIELD": "date",
+                "VALUE_FIELD": "pm10",
+                "OUTPUT_HTML": str(tmp_path / "p.html"),
+            },
+        )
     assert not (tmp_path / "p.html").exists()
 
 
@@ -174,8 +245,7 @@ def test_cancel_kills_the_child_within_two_seconds(slow_build_request):
     thread = threading.Thread(target=cancel_when_writing)
     thread.start()
     with pytest.raises(BackendCancelled):
-        BackendRunner(os.environ.get("ST_ANALYZER_PYTHON", "python3"), feedback).run(
-            "buildrasterstack", request)
+        BackendRunner(os.environ.get("ST_ANALYZER_PYTHON", "python3"), feedback).run("buildrasterstack", request)
     elapsed = time.monotonic() - cancel_when_writing.at
     thread.join()
     assert elapsed < 2.0

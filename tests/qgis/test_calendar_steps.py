@@ -20,8 +20,18 @@ def test_monthly_wind_trends_equal_pymannkendall(qgis_process, tmp_path):
     mk = pytest.importorskip("pymannkendall", reason="pymannkendall (the reference) is not installed here")
     full = (SHARED_DATA / "ireland_wind" / "observations.csv").exists()
     layer, table = irish_wind_monthly(tmp_path, full)
-    done = ok(qgis_process("run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={layer}", "ID_FIELD=station_id",
-                           "TIME_FIELD=date", "VALUE_FIELD=wind_speed_knots", f"OUTPUT={tmp_path / 'trends.gpkg'}"))
+    done = ok(
+        qgis_process(
+            "run",
+            "stanalyzer:timeseriesdiagnostics",
+            "--",
+            f"INPUT={layer}",
+            "ID_FIELD=station_id",
+            "TIME_FIELD=date",
+            "VALUE_FIELD=wind_speed_knots",
+            f"OUTPUT={tmp_path / 'trends.gpkg'}",
+        )
+    )
     assert "irregular" not in done.stdout and "Time step 1 month" in done.stdout
     result = gpd.read_file(tmp_path / "trends.gpkg").set_index("station_id")
     assert len(result) == 12 and (result["n_values"] == (216 if full else 36)).all()
@@ -36,10 +46,22 @@ def test_monthly_wind_trends_equal_pymannkendall(qgis_process, tmp_path):
 
 def test_monthly_pm10_1998_2007_gives_one_hot_spot_category_per_station(qgis_process, tmp_path):
     daily = pd.read_csv(shared("de_pm10_1998_2007/observations.csv"))
-    layer = write_points(daily[["station_id", "x", "y", "date", "pm10"]], tmp_path / "pm10_daily.gpkg", "x", "y",
-                         "EPSG:32632")
-    done = ok(qgis_process("run", "stanalyzer:emerginghotspots", "--", f"INPUT={layer}", "ID_FIELD=station_id",
-                           "TIME_FIELD=date", "VALUE_FIELD=pm10", "TIME_STEP=1M", f"OUTPUT={tmp_path / 'hot.gpkg'}"))
+    layer = write_points(
+        daily[["station_id", "x", "y", "date", "pm10"]], tmp_path / "pm10_daily.gpkg", "x", "y", "EPSG:32632"
+    )
+    done = ok(
+        qgis_process(
+            "run",
+            "stanalyzer:emerginghotspots",
+            "--",
+            f"INPUT={layer}",
+            "ID_FIELD=station_id",
+            "TIME_FIELD=date",
+            "VALUE_FIELD=pm10",
+            "TIME_STEP=1M",
+            f"OUTPUT={tmp_path / 'hot.gpkg'}",
+        )
+    )
     assert "to 120 steps of 1 month (mean)" in done.stdout
     hot = gpd.read_file(tmp_path / "hot.gpkg")
     stations = daily["station_id"].nunique()
@@ -50,10 +72,32 @@ def test_monthly_pm10_1998_2007_gives_one_hot_spot_category_per_station(qgis_pro
 def test_point_anomalies_default_on_the_sample_picks_a_method_and_says_why(qgis_process, tmp_path):
     from tests.qgis.data import PM10_Q1
 
-    done = ok(qgis_process("run", "stanalyzer:detectpointanomalies", "--", f"INPUT={PM10_Q1}", "ID_FIELD=station_id",
-                           "TIME_FIELD=date", "VALUE_FIELD=pm10", f"OUTPUT={tmp_path / 'a.gpkg'}"))
-    assert "METHOD auto: rolling median (window 21 days, 7 days) for 68 station(s)" in done.stdout and "too short for a seasonal" in done.stdout
-    refused = qgis_process("run", "stanalyzer:detectpointanomalies", "--", f"INPUT={PM10_Q1}", "ID_FIELD=station_id",
-                           "TIME_FIELD=date", "VALUE_FIELD=pm10", "METHOD=4", f"OUTPUT={tmp_path / 'b.gpkg'}")
+    done = ok(
+        qgis_process(
+            "run",
+            "stanalyzer:detectpointanomalies",
+            "--",
+            f"INPUT={PM10_Q1}",
+            "ID_FIELD=station_id",
+            "TIME_FIELD=date",
+            "VALUE_FIELD=pm10",
+            f"OUTPUT={tmp_path / 'a.gpkg'}",
+        )
+    )
+    assert (
+        "METHOD auto: rolling median (window 21 days, 7 days) for 68 station(s)" in done.stdout
+        and "too short for a seasonal" in done.stdout
+    )
+    refused = qgis_process(
+        "run",
+        "stanalyzer:detectpointanomalies",
+        "--",
+        f"INPUT={PM10_Q1}",
+        "ID_FIELD=station_id",
+        "TIME_FIELD=date",
+        "VALUE_FIELD=pm10",
+        "METHOD=4",
+        f"OUTPUT={tmp_path / 'b.gpkg'}",
+    )
     assert refused.returncode != 0 and "too short for a seasonal profile" in refused.stdout + refused.stderr
     assert not (tmp_path / "b.gpkg").exists()

@@ -14,8 +14,11 @@ from qgis.core import QgsProcessingParameterFolderDestination
 from tests.qgis.data import ERA5_DAILY, PM10_Q1, SAMPLE_COPY
 
 PM10 = {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
-METR = {"SENSORS": str(SAMPLE_COPY / "metr_la_subset" / "sensors.gpkg"), "ID_FIELD": "sensor_id",
-        "OBSERVATIONS": str(SAMPLE_COPY / "metr_la_subset" / "speed_wide.csv")}
+METR = {
+    "SENSORS": str(SAMPLE_COPY / "metr_la_subset" / "sensors.gpkg"),
+    "ID_FIELD": "sensor_id",
+    "OBSERVATIONS": str(SAMPLE_COPY / "metr_la_subset" / "speed_wide.csv"),
+}
 SHORT_TRAINING = {"EPOCHS": 1}
 NOT_IN_LOOP = {"stanalyzer:setupbackend"}
 SLOW_DEFAULTS = {"stkriging"}  # a 100 × 100 px grid for each of the 90 days: about a minute on 2 cores
@@ -26,10 +29,16 @@ def user_choices(stack: str, models: dict) -> dict[str, dict]:
     """Algorithm id → the parameters a user must choose (everything else stays at its default)."""
     return {
         "buildrasterstack": {"FOLDER": str(ERA5_DAILY)},
-        "describespacetime": PM10, "fitstvariogram": PM10, "stkriging": PM10, "stkrigingcv": PM10,
-        "detectpointanomalies": PM10, "timeseriesdiagnostics": PM10, "timeseriesclustering": PM10,
+        "describespacetime": PM10,
+        "fitstvariogram": PM10,
+        "stkriging": PM10,
+        "stkrigingcv": PM10,
+        "detectpointanomalies": PM10,
+        "timeseriesdiagnostics": PM10,
+        "timeseriesclustering": PM10,
         "emerginghotspots": PM10,
-        "detectrasteranomalies": {"INPUT": stack}, "baselineforecast": {"INPUT": stack},
+        "detectrasteranomalies": {"INPUT": stack},
+        "baselineforecast": {"INPUT": stack},
         "trainrasterforecaster": {"INPUT": stack, **SHORT_TRAINING},
         "forecastraster": {"INPUT": stack, "MODEL": models.get("raster")},
         "trainnetworkforecaster": {**METR, **SHORT_TRAINING, "BATCHES_PER_EPOCH": 5},
@@ -56,10 +65,14 @@ def trained_models(provider, small_stack, tmp_path_factory):
     if importlib.util.find_spec("torch") is None:
         return {}
     folder = tmp_path_factory.mktemp("models")
-    raster = processing.run("stanalyzer:trainrasterforecaster", {"INPUT": small_stack, **SHORT_TRAINING,
-                                                                 "OUTPUT_MODEL": str(folder / "raster")})
-    network = processing.run("stanalyzer:trainnetworkforecaster", {**METR, **SHORT_TRAINING, "BATCHES_PER_EPOCH": 5,
-                                                                   "OUTPUT_MODEL": str(folder / "network")})
+    raster = processing.run(
+        "stanalyzer:trainrasterforecaster",
+        {"INPUT": small_stack, **SHORT_TRAINING, "OUTPUT_MODEL": str(folder / "raster")},
+    )
+    network = processing.run(
+        "stanalyzer:trainnetworkforecaster",
+        {**METR, **SHORT_TRAINING, "BATCHES_PER_EPOCH": 5, "OUTPUT_MODEL": str(folder / "network")},
+    )
     return {"raster": raster["OUTPUT_MODEL"], "network": network["OUTPUT_MODEL"]}
 
 
@@ -70,8 +83,9 @@ def test_the_loop_covers_every_algorithm(provider):
 
 
 @pytest.mark.parametrize("name", sorted(user_choices("", {})))
-def test_algorithm_runs_with_its_defaults_on_sample_data(name, provider, run_alg, small_stack, trained_models,
-                                                         tmp_path):
+def test_algorithm_runs_with_its_defaults_on_sample_data(
+    name, provider, run_alg, small_stack, trained_models, tmp_path
+):
     if name in TORCH and importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed in this environment (the host run covers the torch algorithms)")
     if name in SLOW_DEFAULTS and os.environ.get("ST_ANALYZER_TEST_MATRIX"):
@@ -79,5 +93,8 @@ def test_algorithm_runs_with_its_defaults_on_sample_data(name, provider, run_alg
     alg = provider.algorithm(name)
     params = with_outputs(alg, user_choices(small_stack, trained_models)[name], tmp_path)
     results = run_alg(f"stanalyzer:{name}", params)
-    assert results and all(value for key, value in results.items() if key in params and key.startswith("OUTPUT")
-                           and params[key] == "TEMPORARY_OUTPUT")
+    assert results and all(
+        value
+        for key, value in results.items()
+        if key in params and key.startswith("OUTPUT") and params[key] == "TEMPORARY_OUTPUT"
+    )

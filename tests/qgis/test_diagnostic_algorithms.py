@@ -10,7 +10,6 @@ from tests.qgis.data import PM10_Q1
 POINTS = {"INPUT": str(PM10_Q1), "FORMAT": 0, "ID_FIELD": "station_id", "TIME_FIELD": "date", "VALUE_FIELD": "pm10"}
 
 
-
 def loaded(run_alg, alg_id, params):
     """Run with a project, then apply the load-on-completion style to the output; (result, layer)."""
     context = QgsProcessingContext()
@@ -25,37 +24,55 @@ def loaded(run_alg, alg_id, params):
 
 
 def test_point_diagnostics_load_as_a_styled_layer(run_alg, tmp_path):
-    result, layer = loaded(run_alg, "stanalyzer:timeseriesdiagnostics",
-                           {**POINTS, "OUTPUT": str(tmp_path / "d.gpkg"), "OUTPUT_REPORT": str(tmp_path / "d.html")})
+    result, layer = loaded(
+        run_alg,
+        "stanalyzer:timeseriesdiagnostics",
+        {**POINTS, "OUTPUT": str(tmp_path / "d.gpkg"), "OUTPUT_REPORT": str(tmp_path / "d.html")},
+    )
     assert layer.featureCount() == 68 and "trend_p" in layer.fields().names()
     assert layer.renderer().classAttribute() == "trend_z"
 
 
 def test_raster_hot_spots_load_with_categories(run_alg, tmp_path, small_stack):
-    result, layer = loaded(run_alg, "stanalyzer:emerginghotspots",
-                           {"INPUT": small_stack, "TIME_STEP": "1D", "OUTPUT": str(tmp_path / "h.tif")})
+    result, layer = loaded(
+        run_alg,
+        "stanalyzer:emerginghotspots",
+        {"INPUT": small_stack, "TIME_STEP": "1D", "OUTPUT": str(tmp_path / "h.tif")},
+    )
     assert layer.renderer().type() == "paletted"
     labels = {c.label for c in layer.renderer().classes()}
     assert "intensifying hot spot" in labels and "no pattern" in labels
 
 
 def test_point_clusters(run_alg, tmp_path):
-    result, layer = loaded(run_alg, "stanalyzer:timeseriesclustering",
-                           {**POINTS, "N_CLUSTERS": 3, "OUTPUT": str(tmp_path / "c.gpkg"),
-                            "OUTPUT_PROFILES": str(tmp_path / "p.csv")})
+    result, layer = loaded(
+        run_alg,
+        "stanalyzer:timeseriesclustering",
+        {**POINTS, "N_CLUSTERS": 3, "OUTPUT": str(tmp_path / "c.gpkg"), "OUTPUT_PROFILES": str(tmp_path / "p.csv")},
+    )
     assert layer.renderer().type() == "categorizedSymbol" and len(layer.renderer().categories()) == 3
     assert (tmp_path / "p.csv").exists()
 
 
 @pytest.mark.qgis_process
 def test_diagnostics_with_qgis_process(qgis_process, tmp_path, small_stack):
-    done = qgis_process("run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={small_stack}",
-                        f"OUTPUT={tmp_path / 'd.tif'}")
+    done = qgis_process(
+        "run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={small_stack}", f"OUTPUT={tmp_path / 'd.tif'}"
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     with rasterio.open(tmp_path / "d.tif") as src:
         assert src.count == 18 and src.descriptions[2].startswith("trend_p")
         assert src.descriptions[13].startswith("mk_p") and src.descriptions[15].startswith("seasonal_mk_z")
-    done = qgis_process("run", "stanalyzer:emerginghotspots", "--", f"INPUT={PM10_Q1}", "ID_FIELD=station_id",
-                        "TIME_FIELD=date", "VALUE_FIELD=pm10", "TIME_STEP=7D", f"OUTPUT={tmp_path / 'h.gpkg'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:emerginghotspots",
+        "--",
+        f"INPUT={PM10_Q1}",
+        "ID_FIELD=station_id",
+        "TIME_FIELD=date",
+        "VALUE_FIELD=pm10",
+        "TIME_STEP=7D",
+        f"OUTPUT={tmp_path / 'h.gpkg'}",
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert len(gpd.read_file(tmp_path / "h.gpkg")) == 68

@@ -89,8 +89,16 @@ def test_point_outputs_opened_from_disk_keep_style_and_feature_times(run_alg, tm
     from tests.qgis.data import PM10_Q1
 
     output = str(tmp_path / "anomalies.gpkg")
-    run_alg("stanalyzer:detectpointanomalies", {"INPUT": str(PM10_Q1), "ID_FIELD": "station_id", "TIME_FIELD": "date",
-                                                "VALUE_FIELD": "pm10", "OUTPUT": output})
+    run_alg(
+        "stanalyzer:detectpointanomalies",
+        {
+            "INPUT": str(PM10_Q1),
+            "ID_FIELD": "station_id",
+            "TIME_FIELD": "date",
+            "VALUE_FIELD": "pm10",
+            "OUTPUT": output,
+        },
+    )
     layer = QgsVectorLayer(output, "anomalies")
     assert layer.isValid() and layer.renderer().type() == "RuleRenderer"
     labels = [rule.label() for rule in layer.renderer().rootRule().children()]
@@ -113,9 +121,11 @@ def test_legend_labels_are_rounded(outputs):
 
 
 def test_outputs_opened_from_disk_say_what_they_are_and_which_run_made_them(outputs):
-    for name, what, algorithm in (("stack", "Raster time stack of era5_t2m_daily: 27 bands", "buildrasterstack"),
-                                  ("baseline", "Forecast of small by persistence, 6 steps (2019-03-09 08:00…13:00)", "baselineforecast"),
-                                  ("scores", "Anomaly scores", "detectrasteranomalies")):
+    for name, what, algorithm in (
+        ("stack", "Raster time stack of era5_t2m_daily: 27 bands", "buildrasterstack"),
+        ("baseline", "Forecast of small by persistence, 6 steps (2019-03-09 08:00…13:00)", "baselineforecast"),
+        ("scores", "Anomaly scores", "detectrasteranomalies"),
+    ):
         layer = QgsRasterLayer(outputs[name][0], name)
         _message, found = layer.loadDefaultMetadata()  # as QGIS does for a file added by hand (sidecar .qmd)
         abstract = layer.metadata().abstract()

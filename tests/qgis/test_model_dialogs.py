@@ -2,12 +2,16 @@
 
 import pytest
 
-ORDER = {"kriging_clipped_grid": ["stations", "id_field", "time_field", "value_field", "start", "end"],
-         "build_and_describe_stack": ["folder", "pattern"]}
+ORDER = {
+    "kriging_clipped_grid": ["stations", "id_field", "time_field", "value_field", "start", "end"],
+    "build_and_describe_stack": ["folder", "pattern"],
+}
 
 
-@pytest.mark.parametrize("name", ["build_and_describe_stack", "kriging_clipped_grid", "raster_forecast_and_anomalies",
-                                  "sensor_network_anomalies"])
+@pytest.mark.parametrize(
+    "name",
+    ["build_and_describe_stack", "kriging_clipped_grid", "raster_forecast_and_anomalies", "sensor_network_anomalies"],
+)
 def test_models_resolve_their_steps_and_label_their_outputs(provider, name):
     model = provider.algorithm(name)
     outputs = model.outputDefinitions()

@@ -8,15 +8,32 @@ from tests.qgis.data import SAMPLE_COPY
 
 pytest.importorskip("torch")
 METR = SAMPLE_COPY / "metr_la_subset"
-SENSOR_INPUT = {"SENSORS": str(METR / "sensors.gpkg"), "ID_FIELD": "sensor_id",
-                "OBSERVATIONS": str(METR / "speed_wide.csv"), "MISSING_VALUE": 0}
+SENSOR_INPUT = {
+    "SENSORS": str(METR / "sensors.gpkg"),
+    "ID_FIELD": "sensor_id",
+    "OBSERVATIONS": str(METR / "speed_wide.csv"),
+    "MISSING_VALUE": 0,
+}
 
 
 def train(run_alg, folder):
-    run_alg("stanalyzer:trainnetworkforecaster", {
-        **SENSOR_INPUT, "GRAPH": 2, "EDGES": str(METR / "edges.csv"), "MODEL_TYPE": 0, "LOOKBACK": 6, "HORIZON": 3,
-        "EPOCHS": 1, "HIDDEN": 8, "BATCHES_PER_EPOCH": 4, "DEVICE": 1, "OUTPUT_MODEL": str(folder / "model"),
-        "OUTPUT_REPORT": str(folder / "report.html")})
+    run_alg(
+        "stanalyzer:trainnetworkforecaster",
+        {
+            **SENSOR_INPUT,
+            "GRAPH": 2,
+            "EDGES": str(METR / "edges.csv"),
+            "MODEL_TYPE": 0,
+            "LOOKBACK": 6,
+            "HORIZON": 3,
+            "EPOCHS": 1,
+            "HIDDEN": 8,
+            "BATCHES_PER_EPOCH": 4,
+            "DEVICE": 1,
+            "OUTPUT_MODEL": str(folder / "model"),
+            "OUTPUT_REPORT": str(folder / "report.html"),
+        },
+    )
     assert (folder / "report.html").exists()
     return folder / "model"
 
@@ -27,8 +44,9 @@ def test_train_then_forecast_layer_loads_with_feature_times(run_alg, tmp_path):
     context.setProject(QgsProject.instance())
     output = str(tmp_path / "forecast.gpkg")
     context.addLayerToLoadOnCompletion(output, QgsProcessingContext.LayerDetails("forecast", QgsProject.instance()))
-    result = run_alg("stanalyzer:forecastnetwork", {**SENSOR_INPUT, "MODEL": str(model), "OUTPUT": output},
-                     context=context)
+    result = run_alg(
+        "stanalyzer:forecastnetwork", {**SENSOR_INPUT, "MODEL": str(model), "OUTPUT": output}, context=context
+    )
     frame = gpd.read_file(result["OUTPUT"])
     assert len(frame) == 90 and set(frame["step"]) == {1, 2, 3}
     from qgis.core import QgsVectorLayer
@@ -44,20 +62,45 @@ def test_train_then_forecast_layer_loads_with_feature_times(run_alg, tmp_path):
 
 def test_missing_inputs_are_clear(run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="Give SENSORS"):
-        run_alg("stanalyzer:forecastnetwork", {"ID_FIELD": "sensor_id", "MODEL": str(tmp_path),
-                                               "OUTPUT": str(tmp_path / "f.gpkg")})
+        run_alg(
+            "stanalyzer:forecastnetwork",
+            {"ID_FIELD": "sensor_id", "MODEL": str(tmp_path), "OUTPUT": str(tmp_path / "f.gpkg")},
+        )
 
 
 @pytest.mark.qgis_process
 def test_network_forecast_with_qgis_process(qgis_process, tmp_path):
     wind = SAMPLE_COPY / "ireland_wind_1976_1978.gpkg"
-    done = qgis_process("run", "stanalyzer:trainnetworkforecaster", "--", f"INPUT={wind}", "ID_FIELD=station_id",
-                        "TIME_FIELD=date", "VALUE_FIELD=wind_speed_knots", "GRAPH=1", "K_NEIGHBOURS=3", "MODEL_TYPE=2",
-                        "LOOKBACK=7", "HORIZON=2", "EPOCHS=1", "HIDDEN=8", f"OUTPUT_MODEL={tmp_path / 'wind'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:trainnetworkforecaster",
+        "--",
+        f"INPUT={wind}",
+        "ID_FIELD=station_id",
+        "TIME_FIELD=date",
+        "VALUE_FIELD=wind_speed_knots",
+        "GRAPH=1",
+        "K_NEIGHBOURS=3",
+        "MODEL_TYPE=2",
+        "LOOKBACK=7",
+        "HORIZON=2",
+        "EPOCHS=1",
+        "HIDDEN=8",
+        f"OUTPUT_MODEL={tmp_path / 'wind'}",
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    done = qgis_process("run", "stanalyzer:forecastnetwork", "--", f"INPUT={wind}", "ID_FIELD=station_id",
-                        "TIME_FIELD=date", "VALUE_FIELD=wind_speed_knots", f"MODEL={tmp_path / 'wind'}",
-                        "ORIGIN=1978-06-30", f"OUTPUT={tmp_path / 'wind.gpkg'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:forecastnetwork",
+        "--",
+        f"INPUT={wind}",
+        "ID_FIELD=station_id",
+        "TIME_FIELD=date",
+        "VALUE_FIELD=wind_speed_knots",
+        f"MODEL={tmp_path / 'wind'}",
+        "ORIGIN=1978-06-30",
+        f"OUTPUT={tmp_path / 'wind.gpkg'}",
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     frame = gpd.read_file(tmp_path / "wind.gpkg")
     assert len(frame) == 24 and str(frame["time"].min())[:10] == "1978-07-01"

@@ -20,8 +20,14 @@ from tests.qgis.conftest import QGIS_PROCESS, qgis_process_env
 
 pytestmark = pytest.mark.qgis_process
 
-TORCH_ALGORITHMS = ("trainrasterforecaster", "forecastraster", "trainnetworkforecaster", "forecastnetwork",
-                    "raster_forecast_and_anomalies", "sensor_network_anomalies")
+TORCH_ALGORITHMS = (
+    "trainrasterforecaster",
+    "forecastraster",
+    "trainnetworkforecaster",
+    "forecastnetwork",
+    "raster_forecast_and_anomalies",
+    "sensor_network_anomalies",
+)
 
 
 def readme_commands() -> list[tuple[str, dict[str, str]]]:
@@ -73,26 +79,35 @@ def workspace(tmp_path_factory):
     shutil.copytree(SAMPLE, root / "sample_data")
     (root / "out").mkdir()
     env = qgis_process_env(root / "profile")
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", "st_analyzer"], env=env, capture_output=True,
-                             text=True, timeout=120)
+    enabled = subprocess.run(
+        [QGIS_PROCESS, "plugins", "enable", "st_analyzer"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
     return root, env
 
 
 def test_the_readme_has_examples_for_every_algorithm():
     used = {algorithm_of(command) for command, _ in COMMANDS}
-    assert {"buildrasterstack", "stkriging", "trainrasterforecaster", "timeseriesdiagnostics",
-            "emerginghotspots", "detectpointanomalies"} <= used and len(COMMANDS) >= 20
+    assert {
+        "buildrasterstack",
+        "stkriging",
+        "trainrasterforecaster",
+        "timeseriesdiagnostics",
+        "emerginghotspots",
+        "detectpointanomalies",
+    } <= used and len(COMMANDS) >= 20
 
 
-@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=[f"{i:02d}-{algorithm_of(c)}" for i, (c, _) in
-                                                              enumerate(COMMANDS)])
+@pytest.mark.parametrize(
+    "index", range(len(COMMANDS)), ids=[f"{i:02d}-{algorithm_of(c)}" for i, (c, _) in enumerate(COMMANDS)]
+)
 def test_readme_example_runs(workspace, index):
     root, env = workspace
     command, variables = COMMANDS[index]
     if algorithm_of(command) in TORCH_ALGORITHMS and not backend_has_torch():
         pytest.skip("needs torch, which this environment's backend does not have (the host runs it)")
     line = shortened(command).replace("/tmp/", f"{root / 'out'}/").replace("qgis_process.bin", QGIS_PROCESS, 1)
-    done = subprocess.run(["bash", "-c", line], cwd=root, env={**env, **variables}, capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        ["bash", "-c", line], cwd=root, env={**env, **variables}, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, f"{line}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

@@ -55,8 +55,9 @@ def work(tmp_path):
 def process_env(tmp_path_factory):
     """Environment of a qgis_process with the plugin enabled in a private profile."""
     env = qgis_process_env(tmp_path_factory.mktemp("reliability_profile"))
-    enabled = subprocess.run([QGIS_PROCESS, "plugins", "enable", "st_analyzer"], env=env, capture_output=True,
-                             text=True, timeout=120)
+    enabled = subprocess.run(
+        [QGIS_PROCESS, "plugins", "enable", "st_analyzer"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
     return env
 
@@ -67,8 +68,9 @@ def spawn(process_env):
 
     def start(*args, temp_dir=None):
         env = {**process_env, "TMPDIR": str(temp_dir)} if temp_dir else process_env
-        return subprocess.Popen([QGIS_PROCESS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(
+            [QGIS_PROCESS, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     return start
 
@@ -111,10 +113,18 @@ def wait_for_backend(process: subprocess.Popen, timeout: float = 90) -> int:
 
 # --- outputs over inputs ------------------------------------------------------------------------------
 
+
 def test_output_equal_to_the_input_stack_is_refused(qgis_process, work):
     before = digest(work / "stack.tif")
-    done = qgis_process("run", "stanalyzer:baselineforecast", "--", f"INPUT={work / 'stack.tif'}", "METHOD=0",
-                        "HORIZON=2", f"OUTPUT={work / 'stack.tif'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:baselineforecast",
+        "--",
+        f"INPUT={work / 'stack.tif'}",
+        "METHOD=0",
+        "HORIZON=2",
+        f"OUTPUT={work / 'stack.tif'}",
+    )
     assert done.returncode != 0 and "never writes over its inputs" in output_of(done)
     assert digest(work / "stack.tif") == before
 
@@ -123,8 +133,14 @@ def test_output_equal_to_the_input_geopackage_is_refused(qgis_process, work):
     before = digest(work / "pm10.gpkg")
     (work / "link.gpkg").symlink_to(work / "pm10.gpkg")
     for output in ("pm10.gpkg", "link.gpkg"):
-        done = qgis_process("run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={work / 'pm10.gpkg'}",
-                            *PM10_FIELDS, f"OUTPUT={work / output}")
+        done = qgis_process(
+            "run",
+            "stanalyzer:timeseriesdiagnostics",
+            "--",
+            f"INPUT={work / 'pm10.gpkg'}",
+            *PM10_FIELDS,
+            f"OUTPUT={work / output}",
+        )
         assert done.returncode != 0 and "never writes over its inputs" in output_of(done), output
     assert digest(work / "pm10.gpkg") == before
 
@@ -132,22 +148,32 @@ def test_output_equal_to_the_input_geopackage_is_refused(qgis_process, work):
 def test_output_over_the_file_of_a_filtered_layer_is_refused(qgis_process, work):
     before = digest(work / "pm10.gpkg")
     layer = f"{work / 'pm10.gpkg'}|subset=\"station_id\" != 'DEBB053'"
-    done = qgis_process("run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={layer}", *PM10_FIELDS,
-                        f"OUTPUT={work / 'pm10.gpkg'}")
+    done = qgis_process(
+        "run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={layer}", *PM10_FIELDS, f"OUTPUT={work / 'pm10.gpkg'}"
+    )
     assert done.returncode != 0 and "never writes over its inputs" in output_of(done)
     assert digest(work / "pm10.gpkg") == before
 
 
 # --- temporaries owned by their run --------------------------------------------------------------------
 
+
 def test_a_failing_run_leaves_another_runs_temporary_alone(qgis_process, work):
     others = work / ".k[05]*.tif.4242-0badcafe.partial.tif"  # what a concurrent run to the same output writes
     others.write_text("another run")
-    (work / ".k[05]*.tif.4242-0badcafe.partial").mkdir()    # and a model folder it is filling
+    (work / ".k[05]*.tif.4242-0badcafe.partial").mkdir()  # and a model folder it is filling
     bad_model = work / "model.json"
     bad_model.write_text("{not json")
-    done = qgis_process("run", "stanalyzer:stkriging", "--", f"INPUT={work / 'pm10.gpkg'}", *PM10_FIELDS,
-                        f"MODEL_FILE={bad_model}", "PIXEL_SIZE=50000", f"OUTPUT={work / 'k[05]*.tif'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:stkriging",
+        "--",
+        f"INPUT={work / 'pm10.gpkg'}",
+        *PM10_FIELDS,
+        f"MODEL_FILE={bad_model}",
+        "PIXEL_SIZE=50000",
+        f"OUTPUT={work / 'k[05]*.tif'}",
+    )
     assert done.returncode != 0 and "is not valid JSON" in output_of(done)
     assert "IsADirectoryError" not in output_of(done) and others.read_text() == "another run"
     others.unlink()
@@ -155,6 +181,7 @@ def test_a_failing_run_leaves_another_runs_temporary_alone(qgis_process, work):
 
 
 # --- the backend ends with qgis_process -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
 def test_backend_ends_within_two_seconds_when_qgis_process_is_killed(spawn, work, kill, tmp_path_factory):
@@ -170,13 +197,23 @@ def test_backend_ends_within_two_seconds_when_qgis_process_is_killed(spawn, work
     assert time.monotonic() - killed_at < 2.0, f"the backend lived on after {kill.name} of qgis_process"
     time.sleep(0.5)
     assert not (work / "k.tif").exists() and not (work / "k_variance.tif").exists()
-    assert [(p, sorted(os.listdir(p))) for p in temp.rglob("st_analyzer_*")] == []  # left to the backend by a killed qgis_process
+    assert [
+        (p, sorted(os.listdir(p))) for p in temp.rglob("st_analyzer_*")
+    ] == []  # left to the backend by a killed qgis_process
 
 
 def long_kriging_run(work: Path) -> list[str]:
     """qgis_process arguments of a grid kriging that runs for minutes (1 km over Germany, 90 days)."""
-    return ["run", "stanalyzer:stkriging", "--", f"INPUT={work / 'pm10.gpkg'}", *PM10_FIELDS,
-            f"MODEL_FILE={fitted_model(work)}", "PIXEL_SIZE=1000", f"OUTPUT={work / 'k.tif'}"]
+    return [
+        "run",
+        "stanalyzer:stkriging",
+        "--",
+        f"INPUT={work / 'pm10.gpkg'}",
+        *PM10_FIELDS,
+        f"MODEL_FILE={fitted_model(work)}",
+        "PIXEL_SIZE=1000",
+        f"OUTPUT={work / 'k.tif'}",
+    ]
 
 
 def test_a_killed_backend_is_named_as_such(spawn, work):
@@ -190,6 +227,7 @@ def test_a_killed_backend_is_named_as_such(spawn, work):
 
 
 # --- cancel within 2 s ------------------------------------------------------------------------------------
+
 
 class CancelAfterStart(QgsProcessingFeedback):
     """Cancels ``delay`` seconds after the backend reported ``min_progress`` % (with 0: its first message;
@@ -227,8 +265,10 @@ def fitted_model(work: Path) -> str:
     from backend.commands import run_command
 
     path = work / "vgm.json"
-    run_command("fitstvariogram", {"points": PM10_REQUEST(work), "output_model": str(path),
-                                   "variogram": {"model": "separable", "tlags": 3}})
+    run_command(
+        "fitstvariogram",
+        {"points": PM10_REQUEST(work), "output_model": str(path), "variogram": {"model": "separable", "tlags": 3}},
+    )
     return str(path)
 
 
@@ -236,17 +276,24 @@ def PM10_REQUEST(work: Path) -> dict:  # noqa: N802 (a constant-like factory)
     return {"path": str(work / "pm10.gpkg"), "id_field": "station_id", "time_field": "date", "value_field": "pm10"}
 
 
-@pytest.mark.parametrize("command, min_progress", [("trainrasterforecaster", 0.0), ("stkriging", 21.0),
-                                                   ("timeseriesdiagnostics", None)])
+@pytest.mark.parametrize(
+    "command, min_progress", [("trainrasterforecaster", 0.0), ("stkriging", 21.0), ("timeseriesdiagnostics", None)]
+)
 def test_cancel_takes_effect_within_two_seconds(work, command, min_progress):
     if command == "trainrasterforecaster":
         pytest.importorskip("torch", reason="torch is not installed in this environment (the host tests training)")
     requests = {
-        "trainrasterforecaster": {"input": str(work / "stack.tif"), "output_model": str(work / "model"),
-                                  "device": "cpu"},
-        "stkriging": {"points": PM10_REQUEST(work), "model_file": fitted_model(work) if command == "stkriging" else "",
-                      "grid": {"xmin": 280000, "ymin": 5230000, "xmax": 920000, "ymax": 6100000, "pixel_size": 1000},
-                      "output": str(work / "k.tif")},
+        "trainrasterforecaster": {
+            "input": str(work / "stack.tif"),
+            "output_model": str(work / "model"),
+            "device": "cpu",
+        },
+        "stkriging": {
+            "points": PM10_REQUEST(work),
+            "model_file": fitted_model(work) if command == "stkriging" else "",
+            "grid": {"xmin": 280000, "ymin": 5230000, "xmax": 920000, "ymax": 6100000, "pixel_size": 1000},
+            "output": str(work / "k.tif"),
+        },
         "timeseriesdiagnostics": {"source": {"raster": str(work / "stack.tif")}, "output": str(work / "d.tif")},
     }
     feedback = CancelAfterStart(delay=2.0 if min_progress is not None else 8.0, min_progress=min_progress)
@@ -259,11 +306,20 @@ def test_cancel_takes_effect_within_two_seconds(work, command, min_progress):
 
 # --- sizes, times and other bad input ---------------------------------------------------------------------
 
+
 def test_a_grid_too_large_for_memory_is_refused_at_once(qgis_process, work):
     started = time.monotonic()
-    done = qgis_process("run", "stanalyzer:stkriging", "--", f"INPUT={work / 'pm10.gpkg'}", *PM10_FIELDS,
-                        "PIXEL_SIZE=1", "START=2005-01-10T00:00:00", "END=2005-01-10T00:00:00",
-                        f"OUTPUT={work / 'k.tif'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:stkriging",
+        "--",
+        f"INPUT={work / 'pm10.gpkg'}",
+        *PM10_FIELDS,
+        "PIXEL_SIZE=1",
+        "START=2005-01-10T00:00:00",
+        "END=2005-01-10T00:00:00",
+        f"OUTPUT={work / 'k.tif'}",
+    )
     assert done.returncode != 0 and "of memory, more than" in output_of(done) and "PIXEL_SIZE" in output_of(done)
     assert "Traceback" not in output_of(done) and time.monotonic() - started < 90
     assert not (work / "k.tif").exists()
@@ -284,8 +340,9 @@ def _text_dates_layer(work: Path, days: int, name: str) -> Path:
 
 def test_day_first_text_dates_are_read_as_one_format(qgis_process, work):
     layer = _text_dates_layer(work, 31, "dmy.gpkg")
-    done = qgis_process("run", "stanalyzer:describespacetime", "--", f"INPUT={layer}", *PM10_FIELDS,
-                        f"OUTPUT_HTML={work / 'd.html'}")
+    done = qgis_process(
+        "run", "stanalyzer:describespacetime", "--", f"INPUT={layer}", *PM10_FIELDS, f"OUTPUT_HTML={work / 'd.html'}"
+    )
     assert done.returncode == 0, output_of(done)[-2000:]
     assert "31 time steps from 2005-01-01T00:00:00Z to 2005-01-31T00:00:00Z, step 1 day" in done.stdout
 
@@ -293,19 +350,35 @@ def test_day_first_text_dates_are_read_as_one_format(qgis_process, work):
 def test_ambiguous_text_dates_are_refused_and_time_format_reads_them(qgis_process, work):
     layer = _text_dates_layer(work, 12, "ambiguous.gpkg")
     before = digest(layer)
-    done = qgis_process("run", "stanalyzer:describespacetime", "--", f"INPUT={layer}", *PM10_FIELDS,
-                        f"OUTPUT_HTML={work / 'd.html'}")
+    done = qgis_process(
+        "run", "stanalyzer:describespacetime", "--", f"INPUT={layer}", *PM10_FIELDS, f"OUTPUT_HTML={work / 'd.html'}"
+    )
     assert done.returncode != 0 and "day first or month first" in output_of(done) and "TIME_FORMAT" in output_of(done)
     assert not (work / "d.html").exists()
-    done = qgis_process("run", "stanalyzer:describespacetime", "--", f"INPUT={layer}", *PM10_FIELDS,
-                        "TIME_FORMAT=%d/%m/%Y", f"OUTPUT_HTML={work / 'd.html'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:describespacetime",
+        "--",
+        f"INPUT={layer}",
+        *PM10_FIELDS,
+        "TIME_FORMAT=%d/%m/%Y",
+        f"OUTPUT_HTML={work / 'd.html'}",
+    )
     assert done.returncode == 0 and "12 time steps from 2005-01-01T00:00:00Z to 2005-01-12" in done.stdout
     assert digest(layer) == before
 
 
 def test_a_negative_window_is_refused(qgis_process, work):
-    done = qgis_process("run", "stanalyzer:detectpointanomalies", "--", f"INPUT={work / 'pm10.gpkg'}", *PM10_FIELDS,
-                        "METHOD=1", "WINDOW=-2 days", f"OUTPUT={work / 'a.gpkg'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:detectpointanomalies",
+        "--",
+        f"INPUT={work / 'pm10.gpkg'}",
+        *PM10_FIELDS,
+        "METHOD=1",
+        "WINDOW=-2 days",
+        f"OUTPUT={work / 'a.gpkg'}",
+    )
     assert done.returncode != 0 and "must be a positive duration" in output_of(done)
     assert not (work / "a.gpkg").exists()
 
@@ -314,8 +387,9 @@ def test_an_existing_folder_that_is_not_a_model_is_refused_before_training(qgis_
     (work / "mine").mkdir()
     (work / "mine" / "notes.txt").write_text("keep me")
     started = time.monotonic()
-    done = qgis_process("run", "stanalyzer:trainrasterforecaster", "--", f"INPUT={work / 'stack.tif'}",
-                        f"OUTPUT_MODEL={work / 'mine'}")
+    done = qgis_process(
+        "run", "stanalyzer:trainrasterforecaster", "--", f"INPUT={work / 'stack.tif'}", f"OUTPUT_MODEL={work / 'mine'}"
+    )
     assert done.returncode != 0 and "holds other files than a model" in output_of(done)
     assert time.monotonic() - started < 60 and (work / "mine" / "notes.txt").read_text() == "keep me"
 
@@ -324,12 +398,24 @@ def test_a_model_with_pickled_code_is_refused_without_a_hint_to_unpickle(qgis_pr
     torch = pytest.importorskip("torch")
     from backend.commands import run_command
 
-    run_command("trainrasterforecaster", {"input": str(work / "stack.tif"), "output_model": str(work / "model"),
-                                          "device": "cpu", "config": {"epochs": 1, "hidden": 4,
-                                                                      "max_batches_per_epoch": 1}})
+    run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(work / "stack.tif"),
+            "output_model": str(work / "model"),
+            "device": "cpu",
+            "config": {"epochs": 1, "hidden": 4, "max_batches_per_epoch": 1},
+        },
+    )
     torch.save({"w": np.dtype}, work / "model" / "weights.pt")  # a global outside the allowed list
-    done = qgis_process("run", "stanalyzer:forecastraster", "--", f"INPUT={work / 'stack.tif'}",
-                        f"MODEL={work / 'model'}", f"OUTPUT={work / 'f.tif'}")
+    done = qgis_process(
+        "run",
+        "stanalyzer:forecastraster",
+        "--",
+        f"INPUT={work / 'stack.tif'}",
+        f"MODEL={work / 'model'}",
+        f"OUTPUT={work / 'f.tif'}",
+    )
     assert done.returncode != 0 and "never loads such files" in output_of(done)
     assert "weights_only" not in output_of(done) and not (work / "f.tif").exists()
 
@@ -340,8 +426,9 @@ def test_all_nodata_stack_is_one_message_and_no_output(qgis_process, work):
     with rasterio.open(work / "stack.tif", "r+") as dst:
         dst.nodata = np.nan
         dst.write(np.full((dst.count, dst.height, dst.width), np.nan, np.float32))
-    done = qgis_process("run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={work / 'stack.tif'}",
-                        f"OUTPUT={work / 'd.tif'}")
+    done = qgis_process(
+        "run", "stanalyzer:timeseriesdiagnostics", "--", f"INPUT={work / 'stack.tif'}", f"OUTPUT={work / 'd.tif'}"
+    )
     assert done.returncode != 0 and "Every value of the input is no data" in output_of(done)
     assert not (work / "d.tif").exists()
 
@@ -349,8 +436,20 @@ def test_all_nodata_stack_is_one_message_and_no_output(qgis_process, work):
 def test_input_copies_of_filtered_layers_are_removed(process_env, work, tmp_path_factory):
     layer = f"{work / 'pm10.gpkg'}|subset=\"station_id\" != 'DEBB053'"
     temp = tmp_path_factory.mktemp("tmpdir")
-    done = subprocess.run([QGIS_PROCESS, "run", "stanalyzer:describespacetime", "--", f"INPUT={layer}", *PM10_FIELDS,
-                           f"OUTPUT_HTML={work / 'd.html'}"], env={**process_env, "TMPDIR": str(temp)},
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            QGIS_PROCESS,
+            "run",
+            "stanalyzer:describespacetime",
+            "--",
+            f"INPUT={layer}",
+            *PM10_FIELDS,
+            f"OUTPUT_HTML={work / 'd.html'}",
+        ],
+        env={**process_env, "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, output_of(done)[-2000:]
     assert "Copying" in done.stdout and list(temp.rglob("st_analyzer_*")) == []

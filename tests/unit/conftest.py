@@ -14,9 +14,18 @@ def write_raster(tmp_path):
         values = np.asarray(values, dtype=np.float32)
         values = values[None] if values.ndim == 2 else values
         path = tmp_path / name
-        with rasterio.open(path, "w", driver="GTiff", width=values.shape[2], height=values.shape[1],
-                           count=values.shape[0], dtype="float32", crs=crs, nodata=nodata,
-                           transform=transform or Affine(0.25, 0, -10.125, 0, -0.25, 58.125)) as dst:
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=values.shape[2],
+            height=values.shape[1],
+            count=values.shape[0],
+            dtype="float32",
+            crs=crs,
+            nodata=nodata,
+            transform=transform or Affine(0.25, 0, -10.125, 0, -0.25, 58.125),
+        ) as dst:
             dst.write(values)
             if description:
                 for band, text in enumerate(description, start=1):

@@ -28,8 +28,10 @@ NAB = SAMPLE / "nab_traffic"
 def nab_series():
     frame = pd.read_csv(NAB / "speed_7578.csv")
     times = pd.to_datetime(frame["timestamp"]).to_numpy().astype("datetime64[s]")
-    windows = [(np.datetime64(pd.Timestamp(a)), np.datetime64(pd.Timestamp(b)))
-               for a, b in json.loads((NAB / "labels.json").read_text())["speed_7578.csv"]["windows"]]
+    windows = [
+        (np.datetime64(pd.Timestamp(a)), np.datetime64(pd.Timestamp(b)))
+        for a, b in json.loads((NAB / "labels.json").read_text())["speed_7578.csv"]["windows"]
+    ]
     return times, frame["value"].to_numpy(float), windows
 
 
@@ -37,7 +39,7 @@ def test_robust_z_ignores_outliers_and_handles_constant_series():
     residuals = np.r_[np.random.default_rng(0).normal(0, 2, 500), 40.0]
     z = robust_z(residuals)
     assert abs(np.median(z[:-1])) < 0.1 and 0.8 < np.std(z[:-1]) < 1.2 and z[-1] > 15
-    assert np.all(robust_z(np.full(10, 5.0)) == 0)                    # MAD 0 and no spread: nothing anomalous
+    assert np.all(robust_z(np.full(10, 5.0)) == 0)  # MAD 0 and no spread: nothing anomalous
     mostly_flat = np.r_[np.zeros(20), 3.0]
     assert np.isfinite(robust_z(mostly_flat)).all() and robust_z(mostly_flat)[-1] > 3
 
@@ -53,7 +55,7 @@ def test_causal_z_only_uses_the_past():
 
 def test_seasonal_profile_recovers_the_daily_cycle():
     times = np.datetime64("2020-01-01") + np.arange(24 * 10).astype("timedelta64[h]")
-    hour = (np.arange(times.size) % 24)
+    hour = np.arange(times.size) % 24
     values = 10 + 5 * np.sin(2 * np.pi * hour / 24)
     np.testing.assert_allclose(seasonal_expected(times, values), values, atol=1e-9)
     with pytest.raises(UserInputError, match="too short for a seasonal profile"):
@@ -100,18 +102,38 @@ def test_point_command_kriging_method_and_outputs(tmp_path):
     import geopandas as gpd
 
     points = {"path": str(PM10_Q1), "id_field": "station_id", "time_field": "date", "value_field": "pm10"}
-    result = run_command("detectpointanomalies", {
-        "points": points, "output": str(tmp_path / "a.gpkg"), "output_events": str(tmp_path / "e.csv"),
-        "output_report": str(tmp_path / "r.html"), "detection": {"method": "kriging", "smooth_steps": 1}})
+    result = run_command(
+        "detectpointanomalies",
+        {
+            "points": points,
+            "output": str(tmp_path / "a.gpkg"),
+            "output_events": str(tmp_path / "e.csv"),
+            "output_report": str(tmp_path / "r.html"),
+            "detection": {"method": "kriging", "smooth_steps": 1},
+        },
+    )
     table = gpd.read_file(tmp_path / "a.gpkg")
-    assert len(table) == 5840 and {"station_id", "time", "observed", "expected", "score", "is_anomaly",
-                                   "event_id"} <= set(table.columns)
+    assert len(table) == 5840 and {
+        "station_id",
+        "time",
+        "observed",
+        "expected",
+        "score",
+        "is_anomaly",
+        "event_id",
+    } <= set(table.columns)
     assert int(table["is_anomaly"].sum()) == result.summary["flagged"] > 0
     events = pd.read_csv(tmp_path / "e.csv")
     assert len(events) == result.summary["events"] and (events["peak_score"] > 3.5).all()
-    flagged_only = run_command("detectpointanomalies", {"points": points, "output": str(tmp_path / "f.gpkg"),
-                                                        "flagged_only": True,
-                                                        "detection": {"method": "kriging", "smooth_steps": 1}})
+    flagged_only = run_command(
+        "detectpointanomalies",
+        {
+            "points": points,
+            "output": str(tmp_path / "f.gpkg"),
+            "flagged_only": True,
+            "detection": {"method": "kriging", "smooth_steps": 1},
+        },
+    )
     assert len(gpd.read_file(tmp_path / "f.gpkg")) == flagged_only.summary["flagged"]
 
 
@@ -119,15 +141,24 @@ def test_raster_scores_flags_and_summary(tmp_path):
     stack = read_stack(SAMPLE / "era5_t2m_uk_2019_03_hourly.tif")
     values = stack.values[:240, :20, :20].copy()
     values[100, 5, 5] += 15.0  # a 15 K spike
-    values[:, 0, 0] = np.nan   # a cell with no data
+    values[:, 0, 0] = np.nan  # a cell with no data
     small = RasterStack(values, stack.times[:240], GridSpec(20, 20, stack.grid.transform, stack.grid.crs))
     write_stack(small, tmp_path / "s.tif")
-    result = run_command("detectrasteranomalies", {"input": str(tmp_path / "s.tif"), "block": 8,
-                                                   "output_scores": str(tmp_path / "sc.tif"),
-                                                   "output_flags": str(tmp_path / "fl.tif"),
-                                                   "output_summary": str(tmp_path / "n.tif")})
-    with rasterio.open(tmp_path / "sc.tif") as sc, rasterio.open(tmp_path / "fl.tif") as fl, \
-            rasterio.open(tmp_path / "n.tif") as n:
+    result = run_command(
+        "detectrasteranomalies",
+        {
+            "input": str(tmp_path / "s.tif"),
+            "block": 8,
+            "output_scores": str(tmp_path / "sc.tif"),
+            "output_flags": str(tmp_path / "fl.tif"),
+            "output_summary": str(tmp_path / "n.tif"),
+        },
+    )
+    with (
+        rasterio.open(tmp_path / "sc.tif") as sc,
+        rasterio.open(tmp_path / "fl.tif") as fl,
+        rasterio.open(tmp_path / "n.tif") as n,
+    ):
         scores, flags = sc.read(), fl.read()
         assert scores[100, 5, 5] == np.nanmax(scores[:, 5, 5]) and flags[100, 5, 5] == 1
         assert np.isnan(scores[:, 0, 0]).all() and np.isnan(n.read(1)[0, 0])
@@ -139,23 +170,42 @@ def test_raster_scores_flags_and_summary(tmp_path):
 
 def test_raster_bad_inputs(tmp_path):
     stack = read_stack(SAMPLE / "era5_t2m_uk_2019_03_hourly.tif")
-    short = RasterStack(stack.values[:12, :4, :4], stack.times[:12], GridSpec(4, 4, stack.grid.transform, stack.grid.crs))
+    short = RasterStack(
+        stack.values[:12, :4, :4], stack.times[:12], GridSpec(4, 4, stack.grid.transform, stack.grid.crs)
+    )
     write_stack(short, tmp_path / "short.tif")
     with pytest.raises(UserInputError, match="too short for a seasonal profile"):
-        run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "method": "seasonal",
-                                              "output_scores": str(tmp_path / "x.tif")})
+        run_command(
+            "detectrasteranomalies",
+            {"input": str(tmp_path / "short.tif"), "method": "seasonal", "output_scores": str(tmp_path / "x.tif")},
+        )
     reporter = CollectingReporter()
-    run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "output_scores":
-                                          str(tmp_path / "auto.tif")}, reporter)
+    run_command(
+        "detectrasteranomalies",
+        {"input": str(tmp_path / "short.tif"), "output_scores": str(tmp_path / "auto.tif")},
+        reporter,
+    )
     assert any("METHOD auto: rolling median" in m and "too short" in m for m in reporter.logs)
     with pytest.raises(UserInputError, match="quantile threshold needs all scores"):
-        run_command("detectrasteranomalies", {"input": str(tmp_path / "short.tif"), "threshold_mode": "quantile",
-                                              "threshold": 0.9, "output_scores": str(tmp_path / "x.tif")})
+        run_command(
+            "detectrasteranomalies",
+            {
+                "input": str(tmp_path / "short.tif"),
+                "threshold_mode": "quantile",
+                "threshold": 0.9,
+                "output_scores": str(tmp_path / "x.tif"),
+            },
+        )
     assert not (tmp_path / "x.tif").exists()
-    flat = RasterStack(np.full((48, 3, 3), 7.0, np.float32), np.datetime64("2020-01-01") +
-                       np.arange(48).astype("timedelta64[h]"), GridSpec(3, 3, stack.grid.transform, stack.grid.crs))
+    flat = RasterStack(
+        np.full((48, 3, 3), 7.0, np.float32),
+        np.datetime64("2020-01-01") + np.arange(48).astype("timedelta64[h]"),
+        GridSpec(3, 3, stack.grid.transform, stack.grid.crs),
+    )
     write_stack(flat, tmp_path / "flat.tif")
-    run_command("detectrasteranomalies", {"input": str(tmp_path / "flat.tif"), "output_scores": str(tmp_path / "f.tif")})
+    run_command(
+        "detectrasteranomalies", {"input": str(tmp_path / "flat.tif"), "output_scores": str(tmp_path / "f.tif")}
+    )
     with rasterio.open(tmp_path / "f.tif") as src:
         assert (src.read() == 0).all()  # constant series: no division by zero, nothing anomalous
     assert np.all(robust_z(np.full((5, 2, 2), 3.0)) == 0)

@@ -34,18 +34,27 @@ def test_folder_with_filename_pattern_gives_27_daily_bands_in_order(tmp_path, er
 def test_inputs_are_sorted_by_time_not_by_given_order(tmp_path, era5_daily_files):
     shuffled = [str(era5_daily_files[i]) for i in (5, 0, 3)]
     build(output=str(tmp_path / "s.tif"), inputs=shuffled)
-    assert [format_time(t)[:10] for t in read_stack(tmp_path / "s.tif").times] == \
-        ["2019-03-01", "2019-03-04", "2019-03-06"]
+    assert [format_time(t)[:10] for t in read_stack(tmp_path / "s.tif").times] == [
+        "2019-03-01",
+        "2019-03-04",
+        "2019-03-06",
+    ]
 
 
 def test_gaps_are_reported_not_refused(tmp_path, era5_daily_files):
-    result = build(output=str(tmp_path / "g.tif"), inputs=[str(f) for f in era5_daily_files[:3] + era5_daily_files[6:8]])
+    result = build(
+        output=str(tmp_path / "g.tif"), inputs=[str(f) for f in era5_daily_files[:3] + era5_daily_files[6:8]]
+    )
     assert result.summary["time_axis"]["missing_steps"] == 3 and not result.summary["time_axis"]["regular"]
 
 
 def test_time_list_gives_one_time_per_band(tmp_path, era5_daily_files):
-    result = build(output=str(tmp_path / "l.tif"), inputs=[str(f) for f in era5_daily_files[:2]],
-                   time_source="list", times=["2020-01-02T06:00:00Z", "2020-01-01T06:00:00Z"])
+    result = build(
+        output=str(tmp_path / "l.tif"),
+        inputs=[str(f) for f in era5_daily_files[:2]],
+        time_source="list",
+        times=["2020-01-02T06:00:00Z", "2020-01-01T06:00:00Z"],
+    )
     stack = read_stack(tmp_path / "l.tif")
     assert result.summary["times"] == ["2020-01-01T06:00:00Z", "2020-01-02T06:00:00Z"]
     with rasterio.open(era5_daily_files[1]) as src:  # listed first in time
@@ -54,8 +63,12 @@ def test_time_list_gives_one_time_per_band(tmp_path, era5_daily_files):
 
 def test_time_list_length_must_match_band_count(tmp_path, era5_daily_files):
     with pytest.raises(UserInputError, match="1 entries but the inputs have 2 bands"):
-        build(output=str(tmp_path / "x.tif"), inputs=[str(f) for f in era5_daily_files[:2]],
-              time_source="list", times=["2020-01-01"])
+        build(
+            output=str(tmp_path / "x.tif"),
+            inputs=[str(f) for f in era5_daily_files[:2]],
+            time_source="list",
+            times=["2020-01-01"],
+        )
 
 
 def test_band_metadata_times_from_multiband_inputs(tmp_path, write_raster):
@@ -75,7 +88,11 @@ def test_metadata_time_source_names_a_file_without_times(tmp_path, write_raster)
 def test_duplicate_timestamps_name_both_files(tmp_path, era5_daily_files):
     copy = tmp_path / "copy_20190301.tif"
     shutil.copy(era5_daily_files[0], copy)
-    with pytest.raises(UserInputError, match=r"Duplicate timestamp 2019-03-01T00:00:00Z \(.*t2m_20190301.tif.*copy_20190301.tif|copy_20190301.tif.*t2m_20190301.tif"):
+    with pytest.raises(
+        UserInputError,
+        match=r"Duplicate timestamp 2019-03-01T00:00:00Z \(.*t2m_20190301.tif.*copy_20190301.tif"
+        r"|copy_20190301.tif.*t2m_20190301.tif",
+    ):
         build(output=str(tmp_path / "x.tif"), inputs=[str(era5_daily_files[0]), str(copy)])
     assert not (tmp_path / "x.tif").exists()
 
@@ -99,10 +116,15 @@ def test_mismatched_crs_is_refused(tmp_path, era5_daily_files):
 
 
 def test_resample_onto_first_grid(tmp_path, era5_daily_files, write_raster):
-    coarse = write_raster("t2m_20190305.tif", np.full((17, 25), 280.0),
-                          transform=Affine(0.5, 0, -10.125, 0, -0.5, 58.125))
-    build(output=str(tmp_path / "r.tif"), inputs=[str(era5_daily_files[0]), str(coarse)],
-          resample=True, resampling="nearest")
+    coarse = write_raster(
+        "t2m_20190305.tif", np.full((17, 25), 280.0), transform=Affine(0.5, 0, -10.125, 0, -0.5, 58.125)
+    )
+    build(
+        output=str(tmp_path / "r.tif"),
+        inputs=[str(era5_daily_files[0]), str(coarse)],
+        resample=True,
+        resampling="nearest",
+    )
     stack = read_stack(tmp_path / "r.tif")
     assert stack.values.shape == (2, 33, 49)
     assert np.nanmax(np.abs(stack.values[1, :32, :48] - 280.0)) == 0

@@ -21,8 +21,9 @@ def run_cli(*args, request=None, tmp_path=None):
 
 
 def test_success_prints_progress_then_one_result(tmp_path):
-    code, messages = run_cli("buildrasterstack", request={"output": str(tmp_path / "s.tif"), "folder": str(ERA5_DAILY)},
-                             tmp_path=tmp_path)
+    code, messages = run_cli(
+        "buildrasterstack", request={"output": str(tmp_path / "s.tif"), "folder": str(ERA5_DAILY)}, tmp_path=tmp_path
+    )
     assert code == 0
     kinds = [m["type"] for m in messages]
     assert kinds[-1] == "result" and kinds.count("result") == 1 and "progress" in kinds and "log" in kinds
@@ -31,10 +32,17 @@ def test_success_prints_progress_then_one_result(tmp_path):
 
 
 def test_bad_input_is_one_error_line_and_exit_1(tmp_path):
-    code, messages = run_cli("buildrasterstack", request={"output": str(tmp_path / "s.tif"), "folder": str(tmp_path / "none")},
-                             tmp_path=tmp_path)
+    code, messages = run_cli(
+        "buildrasterstack",
+        request={"output": str(tmp_path / "s.tif"), "folder": str(tmp_path / "none")},
+        tmp_path=tmp_path,
+    )
     assert code == 1
-    assert messages[-1] == {"type": "error", "kind": "input", "message": f"The folder {tmp_path / 'none'} does not exist."}
+    assert messages[-1] == {
+        "type": "error",
+        "kind": "input",
+        "message": f"The folder {tmp_path / 'none'} does not exist.",
+    }
 
 
 def test_invalid_json_and_unknown_command(tmp_path):
@@ -52,8 +60,9 @@ def test_info_reports_version():
 
 def test_sigterm_cancels_quickly_and_leaves_no_partial_file(slow_build_request):
     _request, path, out_dir = slow_build_request
-    child = subprocess.Popen([sys.executable, "-m", "backend", "buildrasterstack", str(path)],
-                             stdout=subprocess.PIPE, text=True, cwd=REPO)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "backend", "buildrasterstack", str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
     deadline = time.monotonic() + 60
     while not list(out_dir.glob(".big.tif.*.partial*")):  # wait until the temporary file is being written
         assert time.monotonic() < deadline and child.poll() is None, "the build ended before it could be cancelled"

@@ -20,9 +20,15 @@ def era5_stack(tmp_path):
 
 
 def test_raster_summary_matches_numpy(tmp_path, era5_stack):
-    result = run_command("describespacetime", {
-        "raster": str(era5_stack), "output_html": str(tmp_path / "r.html"),
-        "output_table": str(tmp_path / "r.csv"), "output_missing": str(tmp_path / "m.tif")})
+    result = run_command(
+        "describespacetime",
+        {
+            "raster": str(era5_stack),
+            "output_html": str(tmp_path / "r.html"),
+            "output_table": str(tmp_path / "r.csv"),
+            "output_missing": str(tmp_path / "m.tif"),
+        },
+    )
     with rasterio.open(era5_stack) as src:
         values = src.read()
     table = pd.read_csv(tmp_path / "r.csv")
@@ -39,13 +45,15 @@ def test_raster_summary_matches_numpy(tmp_path, era5_stack):
 
 def test_raster_missing_share_per_cell_and_gaps(tmp_path):
     values = np.ones((4, 2, 3), dtype=np.float32)
-    values[:, 0, 0] = np.nan            # a cell never observed
-    values[1:3, 1, 2] = np.nan          # a cell missing half the time
+    values[:, 0, 0] = np.nan  # a cell never observed
+    values[1:3, 1, 2] = np.nan  # a cell missing half the time
     times = np.array(["2020-01-01", "2020-01-02", "2020-01-05", "2020-01-06"], dtype="datetime64[s]")
     grid = GridSpec(3, 2, rasterio.Affine(1, 0, 0, 0, -1, 2), "EPSG:32632")
     path = write_stack(RasterStack(values, times, grid), tmp_path / "s.tif")
-    result = run_command("describespacetime", {"raster": str(path), "output_html": str(tmp_path / "r.html"),
-                                               "output_missing": str(tmp_path / "m.tif")})
+    result = run_command(
+        "describespacetime",
+        {"raster": str(path), "output_html": str(tmp_path / "r.html"), "output_missing": str(tmp_path / "m.tif")},
+    )
     with rasterio.open(tmp_path / "m.tif") as src:
         np.testing.assert_allclose(src.read(1), [[1.0, 0, 0], [0, 0, 0.5]])
     assert result.summary["time_axis"]["missing_steps"] == 2
@@ -63,8 +71,10 @@ def test_all_nan_stack_is_refused(tmp_path):
 
 
 def test_point_summary_per_station(tmp_path):
-    result = run_command("describespacetime", {"points": PM10_INPUT, "output_html": str(tmp_path / "p.html"),
-                                               "output_table": str(tmp_path / "p.gpkg")})
+    result = run_command(
+        "describespacetime",
+        {"points": PM10_INPUT, "output_html": str(tmp_path / "p.html"), "output_table": str(tmp_path / "p.gpkg")},
+    )
     import geopandas as gpd
 
     stations = gpd.read_file(tmp_path / "p.gpkg")
@@ -82,5 +92,7 @@ def test_exactly_one_input_is_required(tmp_path):
 
 def test_missing_raster_output_only_for_rasters(tmp_path):
     with pytest.raises(UserInputError, match="only made for raster"):
-        run_command("describespacetime", {"points": PM10_INPUT, "output_html": str(tmp_path / "x.html"),
-                                          "output_missing": str(tmp_path / "m.tif")})
+        run_command(
+            "describespacetime",
+            {"points": PM10_INPUT, "output_html": str(tmp_path / "x.html"), "output_missing": str(tmp_path / "m.tif")},
+        )

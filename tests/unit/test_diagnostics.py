@@ -16,8 +16,13 @@ from backend.errors import UserInputError
 from backend.progress import Reporter
 from tests.paths import SAMPLE, shared
 
-PM10 = {"path": str(SAMPLE / "de_pm10_2005q1.gpkg"), "format": "long", "id_field": "station_id",
-        "time_field": "date", "value_field": "pm10"}
+PM10 = {
+    "path": str(SAMPLE / "de_pm10_2005q1.gpkg"),
+    "format": "long",
+    "id_field": "station_id",
+    "time_field": "date",
+    "value_field": "pm10",
+}
 HOURLY = SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"
 
 
@@ -115,21 +120,29 @@ def test_emerging_hot_spot_rules():
     t = 10
     hot = np.zeros((t, 9), dtype=bool)
     cold = np.zeros((t, 9), dtype=bool)
-    hot[-1, 0] = True                          # new
-    hot[-3:, 1] = True                         # consecutive
-    hot[:, 2] = True                           # intensifying (with a rising trend)
-    hot[:, 3] = True                           # persistent (no trend)
-    hot[:-1, 4] = True                         # historical
-    hot[[2, 5, 9], 5] = True                   # sporadic
+    hot[-1, 0] = True  # new
+    hot[-3:, 1] = True  # consecutive
+    hot[:, 2] = True  # intensifying (with a rising trend)
+    hot[:, 3] = True  # persistent (no trend)
+    hot[:-1, 4] = True  # historical
+    hot[[2, 5, 9], 5] = True  # sporadic
     hot[[6, 9], 6] = True
-    cold[2, 6] = True                          # oscillating
-    cold[:, 7] = True                          # persistent cold
+    cold[2, 6] = True  # oscillating
+    cold[:, 7] = True  # persistent cold
     trend_z = np.array([0, 0, 3.0, 0.5, 0, 0, 0, 0, 0])
     trend_p = np.array([1, 1, 0.001, 0.6, 1, 1, 1, 1, 1])
     codes = categorise(hot, cold, trend_z, trend_p)
-    expected = ["new hot spot", "consecutive hot spot", "intensifying hot spot", "persistent hot spot",
-                "historical hot spot", "sporadic hot spot", "oscillating hot spot", "persistent cold spot",
-                "no pattern"]
+    expected = [
+        "new hot spot",
+        "consecutive hot spot",
+        "intensifying hot spot",
+        "persistent hot spot",
+        "historical hot spot",
+        "sporadic hot spot",
+        "oscillating hot spot",
+        "persistent cold spot",
+        "no pattern",
+    ]
     assert [CODE[e] for e in expected] == list(codes)
 
 
@@ -144,8 +157,11 @@ def test_change_points_match_ruptures():
     found = binary_segmentation(x, max_changes=5, min_size=5)
     sigma = noise_scale(x)
     for column in range(4):
-        reference = rpt.Binseg(model="l2", min_size=5, jump=1).fit(x[:, column]).predict(
-            pen=2 * sigma[column] ** 2 * np.log(300))[:-1]
+        reference = (
+            rpt.Binseg(model="l2", min_size=5, jump=1)
+            .fit(x[:, column])
+            .predict(pen=2 * sigma[column] ** 2 * np.log(300))[:-1]
+        )
         assert list(found[column][found[column] >= 0]) == reference
     assert np.abs(found[0][:2] - [100, 200]).max() <= 2 and found[3][0] == -1
 
@@ -166,8 +182,10 @@ def test_batched_adf_matches_statsmodels():
 def test_point_diagnostics_command(tmp_path):
     import geopandas as gpd
 
-    result = run_command("timeseriesdiagnostics", {"source": {"points": PM10}, "output": str(tmp_path / "d.tif"),
-                                                   "output_report": str(tmp_path / "d.html")})
+    result = run_command(
+        "timeseriesdiagnostics",
+        {"source": {"points": PM10}, "output": str(tmp_path / "d.tif"), "output_report": str(tmp_path / "d.html")},
+    )
     frame = gpd.read_file(result.outputs["OUTPUT"])  # a .tif name for point input becomes .gpkg
     assert result.outputs["OUTPUT"].endswith(".gpkg") and len(frame) == 68
     for field in ("trend_slope", "trend_p", "seasonality", "period", "adf_p", "kpss_p", "change_points"):
@@ -187,8 +205,11 @@ def test_raster_diagnostics_bands_and_vectorised_agreement(tmp_path):
     small.values[:, 0, 0] = np.nan
     small.values[:, 0, 1] = 280.0  # constant cell
     write_stack(small, tmp_path / "s.tif")
-    result = run_command("timeseriesdiagnostics", {"source": {"raster": str(tmp_path / "s.tif")},
-                                                   "output": str(tmp_path / "d.tif")}, Reporter())
+    result = run_command(
+        "timeseriesdiagnostics",
+        {"source": {"raster": str(tmp_path / "s.tif")}, "output": str(tmp_path / "d.tif")},
+        Reporter(),
+    )
     with rasterio.open(result.outputs["OUTPUT"]) as src:
         bands = {d.split(":")[0]: src.read(i + 1) for i, d in enumerate(src.descriptions)}
     assert np.isnan(bands["trend_p"][0, 0]) and bands["missing_share"][0, 0] == 1
@@ -206,13 +227,27 @@ def test_raster_diagnostics_bands_and_vectorised_agreement(tmp_path):
 def test_emerging_hot_spots_on_points_and_raster(tmp_path):
     import geopandas as gpd
 
-    result = run_command("emerginghotspots", {"source": {"points": PM10}, "output": str(tmp_path / "h.gpkg"),
-                                              "time_step": "7D", "output_report": str(tmp_path / "h.html")})
+    result = run_command(
+        "emerginghotspots",
+        {
+            "source": {"points": PM10},
+            "output": str(tmp_path / "h.gpkg"),
+            "time_step": "7D",
+            "output_report": str(tmp_path / "h.html"),
+        },
+    )
     frame = gpd.read_file(result.outputs["OUTPUT"])
     assert len(frame) == 68 and set(frame["category"]) <= set(CODE)
     assert frame["trend_p"].between(0, 1).all()
-    raster = run_command("emerginghotspots", {"source": {"raster": str(HOURLY)}, "output": str(tmp_path / "h.tif"),
-                                              "time_step": "1D", "neighbourhood": "rook"})
+    raster = run_command(
+        "emerginghotspots",
+        {
+            "source": {"raster": str(HOURLY)},
+            "output": str(tmp_path / "h.tif"),
+            "time_step": "1D",
+            "neighbourhood": "rook",
+        },
+    )
     with rasterio.open(raster.outputs["OUTPUT"]) as src:
         codes = src.read(1)
         assert src.descriptions[0] == "category_code" and "CATEGORIES" in src.tags()
@@ -228,17 +263,27 @@ def test_isolated_points_are_reported(tmp_path):
             self.messages.append(message)
 
     reporter = Collect()
-    run_command("emerginghotspots", {"source": {"points": PM10}, "output": str(tmp_path / "h.gpkg"),
-                                     "time_step": "7D", "distance": 20000}, reporter)
+    run_command(
+        "emerginghotspots",
+        {"source": {"points": PM10}, "output": str(tmp_path / "h.gpkg"), "time_step": "7D", "distance": 20000},
+        reporter,
+    )
     assert any("no neighbour within the distance band" in m for m in reporter.messages)
 
 
 def test_clustering_separates_distinct_profiles(tmp_path):
     import geopandas as gpd
 
-    result = run_command("timeseriesclustering", {"source": {"points": PM10}, "output": str(tmp_path / "c.gpkg"),
-                                                  "output_profiles": str(tmp_path / "p.csv"), "n_clusters": 3,
-                                                  "output_report": str(tmp_path / "c.html")})
+    result = run_command(
+        "timeseriesclustering",
+        {
+            "source": {"points": PM10},
+            "output": str(tmp_path / "c.gpkg"),
+            "output_profiles": str(tmp_path / "p.csv"),
+            "n_clusters": 3,
+            "output_report": str(tmp_path / "c.html"),
+        },
+    )
     frame = gpd.read_file(result.outputs["OUTPUT"])
     assert set(frame["cluster"]) == {1, 2, 3} and sum(result.summary["sizes"].values()) == 68
     profiles = pd.read_csv(tmp_path / "p.csv")
@@ -247,8 +292,10 @@ def test_clustering_separates_distinct_profiles(tmp_path):
 
     t = np.arange(200)
     rng = np.random.default_rng(0)
-    series = np.vstack([np.sin(t / 10) * (1 + i % 3) + rng.normal(0, 0.1, 200) for i in range(20)] +
-                       [np.cos(t / 7) * (1 + i % 3) + rng.normal(0, 0.1, 200) for i in range(20)])
+    series = np.vstack(
+        [np.sin(t / 10) * (1 + i % 3) + rng.normal(0, 0.1, 200) for i in range(20)]
+        + [np.cos(t / 7) * (1 + i % 3) + rng.normal(0, 0.1, 200) for i in range(20)]
+    )
     model = fit_clusters(series, 0, "shape")
     labels = model.predict(series)
     assert model.kmeans.n_clusters == 2 and len(set(labels[:20])) == 1 and len(set(labels[20:])) == 1
@@ -258,12 +305,16 @@ def test_bad_inputs_are_clear(tmp_path):
     with pytest.raises(UserInputError, match="either a raster"):
         run_command("timeseriesdiagnostics", {"source": {}, "output": str(tmp_path / "x.gpkg")})
     with pytest.raises(UserInputError, match="at least 4"):
-        run_command("emerginghotspots", {"source": {"points": PM10}, "output": str(tmp_path / "h.gpkg"),
-                                         "time_step": "30D"})
+        run_command(
+            "emerginghotspots", {"source": {"points": PM10}, "output": str(tmp_path / "h.gpkg"), "time_step": "30D"}
+        )
     with pytest.raises(UserInputError, match="Raster neighbourhoods"):
-        run_command("emerginghotspots", {"source": {"raster": str(HOURLY)}, "output": str(tmp_path / "h.tif"),
-                                         "neighbourhood": "knn"})
+        run_command(
+            "emerginghotspots",
+            {"source": {"raster": str(HOURLY)}, "output": str(tmp_path / "h.tif"), "neighbourhood": "knn"},
+        )
     with pytest.raises(UserInputError, match="ask for fewer"):
-        run_command("timeseriesclustering", {"source": {"points": PM10}, "output": str(tmp_path / "c.gpkg"),
-                                             "n_clusters": 100})
+        run_command(
+            "timeseriesclustering", {"source": {"points": PM10}, "output": str(tmp_path / "c.gpkg"), "n_clusters": 100}
+        )
     assert not list(tmp_path.iterdir())

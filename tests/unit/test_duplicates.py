@@ -39,16 +39,19 @@ def repeated_layer(tmp_path):
 
 
 def test_refuse_names_the_station_time_and_the_parameter(repeated_layer):
-    with pytest.raises(UserInputError, match="2 features repeat a station-time, e.g. station DEBB053 at "
-                                             "2005-01-02T00:00:00.*DUPLICATES"):
+    with pytest.raises(
+        UserInputError,
+        match="2 features repeat a station-time, e.g. station DEBB053 at 2005-01-02T00:00:00.*DUPLICATES",
+    ):
         read_long_points(PointLayerRef(str(repeated_layer)), "station_id", "date", "pm10")
 
 
 @pytest.mark.parametrize("rule", [r for r in DUPLICATE_RULES if r != "refuse"])
 def test_each_rule_merges_the_repeated_readings_and_says_so(repeated_layer, rule):
     log = Log()
-    panel = read_long_points(PointLayerRef(str(repeated_layer)), "station_id", "date", "pm10", duplicates=rule,
-                             reporter=log)
+    panel = read_long_points(
+        PointLayerRef(str(repeated_layer)), "station_id", "date", "pm10", duplicates=rule, reporter=log
+    )
     station = int(np.flatnonzero(panel.ids == "DEBB053")[0])
     day = int(np.flatnonzero(panel.times == np.datetime64("2005-01-02T00:00:00"))[0])
     assert panel.values[station, day] == pytest.approx(EXPECTED[rule])
@@ -57,20 +60,29 @@ def test_each_rule_merges_the_repeated_readings_and_says_so(repeated_layer, rule
 
 
 def test_all_missing_repeats_stay_missing_and_sum_is_not_zero():
-    readings = pd.DataFrame({"id": ["a", "a", "b"], "time": pd.to_datetime(["2020-01-01"] * 3),
-                             "value": [np.nan, np.nan, 1.0]})
+    readings = pd.DataFrame(
+        {"id": ["a", "a", "b"], "time": pd.to_datetime(["2020-01-01"] * 3), "value": [np.nan, np.nan, 1.0]}
+    )
     assert np.isnan(merge_duplicates(readings, "sum")["value"].iloc[0])
     assert np.isnan(merge_duplicates(readings, "mean")["value"].iloc[0])
 
 
-@pytest.mark.parametrize("command, extra", [
-    ("describespacetime", {"output_html": "r.html"}),
-    ("timeseriesdiagnostics", {"output": "d.gpkg"}),
-    ("detectpointanomalies", {"output": "a.gpkg"}),
-])
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("describespacetime", {"output_html": "r.html"}),
+        ("timeseriesdiagnostics", {"output": "d.gpkg"}),
+        ("detectpointanomalies", {"output": "a.gpkg"}),
+    ],
+)
 def test_point_commands_run_with_duplicates_merged(repeated_layer, tmp_path, command, extra):
-    points = {"path": str(repeated_layer), "id_field": "station_id", "time_field": "date", "value_field": "pm10",
-              "duplicates": "median"}
+    points = {
+        "path": str(repeated_layer),
+        "id_field": "station_id",
+        "time_field": "date",
+        "value_field": "pm10",
+        "duplicates": "median",
+    }
     source = {"source": {"points": points}} if command == "timeseriesdiagnostics" else {"points": points}
     if command == "detectpointanomalies":  # 90 days: too short for the default seasonal profile
         source["detection"] = {"method": "rolling_median"}
@@ -82,16 +94,28 @@ def test_point_commands_run_with_duplicates_merged(repeated_layer, tmp_path, com
 def test_sensor_tables_merge_repeated_rows(tmp_path):
     from backend.data.sensor_io import read_sensors_and_table
 
-    sensors = gpd.GeoDataFrame({"sensor_id": ["s1", "s2"]}, geometry=gpd.points_from_xy([0, 1000], [0, 0]),
-                               crs="EPSG:32632")
+    sensors = gpd.GeoDataFrame(
+        {"sensor_id": ["s1", "s2"]}, geometry=gpd.points_from_xy([0, 1000], [0, 0]), crs="EPSG:32632"
+    )
     sensors.to_file(tmp_path / "sensors.gpkg", driver="GPKG")
-    table = pd.DataFrame({"sensor_id": ["s1", "s1", "s2", "s1"], "time": ["2020-01-01T00:00", "2020-01-01T00:05",
-                                                                         "2020-01-01T00:00", "2020-01-01T00:05"],
-                          "speed": [50.0, 60.0, 40.0, 70.0]})
+    table = pd.DataFrame(
+        {
+            "sensor_id": ["s1", "s1", "s2", "s1"],
+            "time": ["2020-01-01T00:00", "2020-01-01T00:05", "2020-01-01T00:00", "2020-01-01T00:05"],
+            "speed": [50.0, 60.0, 40.0, 70.0],
+        }
+    )
     table.to_csv(tmp_path / "obs.csv", index=False)
     with pytest.raises(UserInputError, match="2 rows repeat a station-time.*DUPLICATES"):
-        read_sensors_and_table(PointLayerRef(str(tmp_path / "sensors.gpkg")), "sensor_id", str(tmp_path / "obs.csv"),
-                               "time", "speed")
-    panel = read_sensors_and_table(PointLayerRef(str(tmp_path / "sensors.gpkg")), "sensor_id",
-                                   str(tmp_path / "obs.csv"), "time", "speed", duplicates="last")
+        read_sensors_and_table(
+            PointLayerRef(str(tmp_path / "sensors.gpkg")), "sensor_id", str(tmp_path / "obs.csv"), "time", "speed"
+        )
+    panel = read_sensors_and_table(
+        PointLayerRef(str(tmp_path / "sensors.gpkg")),
+        "sensor_id",
+        str(tmp_path / "obs.csv"),
+        "time",
+        "speed",
+        duplicates="last",
+    )
     assert panel.values[0].tolist() == [50.0, 70.0]

@@ -19,9 +19,18 @@ from tests.paths import SAMPLE
 
 MERGE_RULES = [rule for rule in DUPLICATE_RULES if rule != "refuse"]
 REPEATS = 5
-COMMANDS = ["describespacetime", "timeseriesdiagnostics", "timeseriesclustering", "emerginghotspots",
-            "detectpointanomalies", "fitstvariogram", "stkrigingcv", "stkriging", "trainnetworkforecaster",
-            "forecastnetwork"]
+COMMANDS = [
+    "describespacetime",
+    "timeseriesdiagnostics",
+    "timeseriesclustering",
+    "emerginghotspots",
+    "detectpointanomalies",
+    "fitstvariogram",
+    "stkrigingcv",
+    "stkriging",
+    "trainnetworkforecaster",
+    "forecastnetwork",
+]
 TORCH = ("trainnetworkforecaster", "forecastnetwork")
 SMALL_TRAINING = {"lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8, "max_batches_per_epoch": 2}
 
@@ -30,8 +39,9 @@ SMALL_TRAINING = {"lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8, "max_ba
 def repeated_readings(tmp_path_factory):
     sensors = gpd.read_file(SAMPLE / "metr_la_subset" / "sensors.gpkg").iloc[:8].to_crs("EPSG:32611")
     wide = pd.read_csv(SAMPLE / "metr_la_subset" / "speed_wide.csv").iloc[:48]
-    long = wide.melt(id_vars="time", value_vars=list(sensors["sensor_id"].astype(str)), var_name="sensor_id",
-                     value_name="speed")
+    long = wide.melt(
+        id_vars="time", value_vars=list(sensors["sensor_id"].astype(str)), var_name="sensor_id", value_name="speed"
+    )
     long = long[long["speed"] > 0]  # 0 = missing in METR-LA
     repeated = long.sample(REPEATS, random_state=3).assign(speed=lambda f: f["speed"] + 7.0)
     long = pd.concat([long, repeated], ignore_index=True)
@@ -55,11 +65,24 @@ def request_for(command: str, points: dict, folder, model: str | None = None) ->
         "timeseriesclustering": {"source": {"points": points}, "output": str(folder / "c.gpkg")},
         "emerginghotspots": {"source": {"points": points}, "output": str(folder / "h.gpkg"), "time_step": "30min"},
         "detectpointanomalies": {"points": points, "output": str(folder / "a.gpkg")},
-        "fitstvariogram": {"points": points, "output_model": str(folder / "m.json"),
-                           "variogram": {"model": "separable", "tlags": 2}},
+        "fitstvariogram": {
+            "points": points,
+            "output_model": str(folder / "m.json"),
+            "variogram": {"model": "separable", "tlags": 2},
+        },
         "stkrigingcv": {"points": points, "output_table": str(folder / "cv.gpkg")},
-        "stkriging": {"points": points, "output": str(folder / "k.tif"), "grid": {
-            "xmin": 374000, "ymin": 3774000, "xmax": 384000, "ymax": 3782000, "pixel_size": 2000, "step": "1h"}},
+        "stkriging": {
+            "points": points,
+            "output": str(folder / "k.tif"),
+            "grid": {
+                "xmin": 374000,
+                "ymin": 3774000,
+                "xmax": 384000,
+                "ymax": 3782000,
+                "pixel_size": 2000,
+                "step": "1h",
+            },
+        },
         "trainnetworkforecaster": {"sensors": sensors, "output_model": str(folder / "net"), "config": SMALL_TRAINING},
         "forecastnetwork": {"sensors": sensors, "model": model, "output": str(folder / "f.gpkg")},
     }[command]
@@ -70,14 +93,16 @@ def network_model(repeated_readings, tmp_path_factory):
     if importlib.util.find_spec("torch") is None:
         return None
     folder = tmp_path_factory.mktemp("network")
-    run_command("trainnetworkforecaster", request_for("trainnetworkforecaster",
-                                                      points_input(repeated_readings, "mean"), folder))
+    run_command(
+        "trainnetworkforecaster", request_for("trainnetworkforecaster", points_input(repeated_readings, "mean"), folder)
+    )
     return str(folder / "net")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_repeated_readings_are_refused_by_default_with_the_parameter_named(repeated_readings, network_model, command,
-                                                                          tmp_path):
+def test_repeated_readings_are_refused_by_default_with_the_parameter_named(
+    repeated_readings, network_model, command, tmp_path
+):
     if command in TORCH and network_model is None:
         pytest.skip("torch is not installed in this environment (the host run covers the network forecaster)")
     with pytest.raises(UserInputError, match="repeat a station-time.*DUPLICATES"):
@@ -91,8 +116,11 @@ def test_every_rule_runs_through_every_station_algorithm(repeated_readings, netw
     if command in TORCH and network_model is None:
         pytest.skip("torch is not installed in this environment (the host run covers the network forecaster)")
     reporter = CollectingReporter()
-    result = run_command(command, request_for(command, points_input(repeated_readings, rule), tmp_path,
-                                              network_model), reporter)
+    result = run_command(
+        command, request_for(command, points_input(repeated_readings, rule), tmp_path, network_model), reporter
+    )
     assert result.outputs and all(os.path.exists(path) for path in result.outputs.values())
-    assert any(f"{2 * REPEATS} features at {REPEATS} repeated station-times merged into one each ({rule})" in m
-               for m in reporter.messages), reporter.messages
+    assert any(
+        f"{2 * REPEATS} features at {REPEATS} repeated station-times merged into one each ({rule})" in m
+        for m in reporter.messages
+    ), reporter.messages

@@ -33,8 +33,11 @@ def small_stack(tmp_path_factory):
 def test_splits_keep_targets_inside_their_part():
     split = Split.by_fractions(744, 0.1, 75 / 744)
     assert split.val_end == 669  # band 670 onwards (the data set's evaluation bands) is test only
-    for part, (low, high) in {"train": (0, split.train_end), "validation": (split.train_end, split.val_end),
-                              "test": (split.val_end, 744)}.items():
+    for part, (low, high) in {
+        "train": (0, split.train_end),
+        "validation": (split.train_end, split.val_end),
+        "test": (split.val_end, 744),
+    }.items():
         origins = split.origins(part, 12, 6)
         assert origins.size > 0
         assert (origins + 1 >= low).all() and (origins + 6 < high).all()
@@ -44,7 +47,7 @@ def test_time_features_encode_hour_and_day_of_year():
     times = np.array(["2019-03-01T00", "2019-03-01T06", "2019-03-01T12"], dtype="datetime64[s]")
     features = time_features(times, TimeStep(seconds=3600))
     np.testing.assert_allclose(features[:, 0], [0, 1, 0], atol=1e-6)  # sin(hour angle)
-    assert np.all(time_features(times, TimeStep(seconds=86400))[:, :2] == 0)          # daily data: no hour of day
+    assert np.all(time_features(times, TimeStep(seconds=86400))[:, :2] == 0)  # daily data: no hour of day
 
 
 def test_baselines_on_a_known_series():
@@ -65,22 +68,45 @@ def test_baselines_on_a_known_series():
 
 def test_train_forecast_and_reload(tmp_path, small_stack):
     path, stack = small_stack
-    result = run_command("trainrasterforecaster", {
-        "input": str(path), "output_model": str(tmp_path / "model"), "output_report": str(tmp_path / "r.html"),
-        "device": "cpu", "config": {"lookback": 6, "horizon": 3, "epochs": 2, "hidden": 8, "seed": 1}})
+    result = run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(path),
+            "output_model": str(tmp_path / "model"),
+            "output_report": str(tmp_path / "r.html"),
+            "device": "cpu",
+            "config": {"lookback": 6, "horizon": 3, "epochs": 2, "hidden": 8, "seed": 1},
+        },
+    )
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert config["architecture"] == "convlstm" and config["grid"]["width"] == 16
-    assert set(result.summary["test"]["rmse"]) == {"model", "persistence", "climatology", "persisted_anomaly",
-                                                   "exponential_smoothing"}
+    assert set(result.summary["test"]["rmse"]) == {
+        "model",
+        "persistence",
+        "climatology",
+        "persisted_anomaly",
+        "exponential_smoothing",
+    }
     assert len(result.summary["test"]["skill"]) == 3
     assert "skill vs best baseline" in (tmp_path / "r.html").read_text()
     state = torch.load(tmp_path / "model" / "weights.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
-    forecast = run_command("forecastraster", {"input": str(path), "model": str(tmp_path / "model"), "device": "cpu",
-                                              "output": str(tmp_path / "f.tif"), "output_lower": str(tmp_path / "lo.tif"),
-                                              "output_upper": str(tmp_path / "hi.tif")})
-    with rasterio.open(tmp_path / "f.tif") as f, rasterio.open(tmp_path / "lo.tif") as lo, \
-            rasterio.open(tmp_path / "hi.tif") as hi:
+    forecast = run_command(
+        "forecastraster",
+        {
+            "input": str(path),
+            "model": str(tmp_path / "model"),
+            "device": "cpu",
+            "output": str(tmp_path / "f.tif"),
+            "output_lower": str(tmp_path / "lo.tif"),
+            "output_upper": str(tmp_path / "hi.tif"),
+        },
+    )
+    with (
+        rasterio.open(tmp_path / "f.tif") as f,
+        rasterio.open(tmp_path / "lo.tif") as lo,
+        rasterio.open(tmp_path / "hi.tif") as hi,
+    ):
         assert f.count == 3 and f.descriptions[0] == "2019-03-11T00:00:00Z"
         values = f.read()
         assert np.isfinite(values).all() and 250 < values.mean() < 300  # kelvin
@@ -90,16 +116,25 @@ def test_train_forecast_and_reload(tmp_path, small_stack):
 
 def test_cnnlstm_trains_too(tmp_path, small_stack):
     path, _ = small_stack
-    result = run_command("trainrasterforecaster", {
-        "input": str(path), "output_model": str(tmp_path / "m"), "device": "cpu",
-        "config": {"architecture": "cnnlstm", "lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8}})
+    result = run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(path),
+            "output_model": str(tmp_path / "m"),
+            "device": "cpu",
+            "config": {"architecture": "cnnlstm", "lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8},
+        },
+    )
     assert result.summary["epochs"] == 1 and np.isfinite(result.summary["test"]["rmse"]["model"]).all()
 
 
 def test_same_seed_same_model(tmp_path, small_stack):
     path, _ = small_stack
-    request = {"input": str(path), "device": "cpu",
-               "config": {"lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8, "seed": 3, "max_batches_per_epoch": 3}}
+    request = {
+        "input": str(path),
+        "device": "cpu",
+        "config": {"lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8, "seed": 3, "max_batches_per_epoch": 3},
+    }
     a = run_command("trainrasterforecaster", dict(request, output_model=str(tmp_path / "a")))
     b = run_command("trainrasterforecaster", dict(request, output_model=str(tmp_path / "b")))
     assert a.summary["test"]["rmse"]["model"] == pytest.approx(b.summary["test"]["rmse"]["model"], rel=1e-5)
@@ -107,17 +142,38 @@ def test_same_seed_same_model(tmp_path, small_stack):
 
 def test_model_refuses_another_grid(tmp_path, small_stack):
     path, stack = small_stack
-    run_command("trainrasterforecaster", {"input": str(path), "output_model": str(tmp_path / "m"), "device": "cpu",
-                                          "config": {"lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8,
-                                                     "max_batches_per_epoch": 2}})
+    run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(path),
+            "output_model": str(tmp_path / "m"),
+            "device": "cpu",
+            "config": {"lookback": 4, "horizon": 2, "epochs": 1, "hidden": 8, "max_batches_per_epoch": 2},
+        },
+    )
     other = RasterStack(stack.values[:, :10, :10], stack.times, GridSpec(10, 10, stack.grid.transform, stack.grid.crs))
     write_stack(other, tmp_path / "other.tif")
     with pytest.raises(UserInputError, match="size 10×10 px instead of 16×12 px"):
-        run_command("forecastraster", {"input": str(tmp_path / "other.tif"), "model": str(tmp_path / "m"),
-                                       "device": "cpu", "output": str(tmp_path / "f.tif")})
+        run_command(
+            "forecastraster",
+            {
+                "input": str(tmp_path / "other.tif"),
+                "model": str(tmp_path / "m"),
+                "device": "cpu",
+                "output": str(tmp_path / "f.tif"),
+            },
+        )
     assert not (tmp_path / "f.tif").exists()
-    run_command("forecastraster", {"input": str(tmp_path / "other.tif"), "model": str(tmp_path / "m"), "device": "cpu",
-                                   "output": str(tmp_path / "f.tif"), "resample": True})
+    run_command(
+        "forecastraster",
+        {
+            "input": str(tmp_path / "other.tif"),
+            "model": str(tmp_path / "m"),
+            "device": "cpu",
+            "output": str(tmp_path / "f.tif"),
+            "resample": True,
+        },
+    )
     with rasterio.open(tmp_path / "f.tif") as src:
         assert (src.width, src.height) == (16, 12)
         assert np.isnan(src.read(1)[:, 10:]).all() and np.isfinite(src.read(1)[:10, :10]).all()
@@ -127,11 +183,15 @@ def test_corrupt_model_folder(tmp_path, small_stack):
     path, _ = small_stack
     (tmp_path / "m").mkdir()
     with pytest.raises(UserInputError, match="needs config.json and weights.pt"):
-        run_command("forecastraster", {"input": str(path), "model": str(tmp_path / "m"), "output": str(tmp_path / "f.tif")})
+        run_command(
+            "forecastraster", {"input": str(path), "model": str(tmp_path / "m"), "output": str(tmp_path / "f.tif")}
+        )
     (tmp_path / "m" / "config.json").write_text(json.dumps({"format": "st_analyzer.raster_forecaster", "version": 1}))
     (tmp_path / "m" / "weights.pt").write_bytes(b"not torch")
     with pytest.raises(UserInputError, match="not a forecaster model folder"):
-        run_command("forecastraster", {"input": str(path), "model": str(tmp_path / "m"), "output": str(tmp_path / "f.tif")})
+        run_command(
+            "forecastraster", {"input": str(path), "model": str(tmp_path / "m"), "output": str(tmp_path / "f.tif")}
+        )
 
 
 def test_too_short_stack_and_missing_cuda(tmp_path, small_stack):
@@ -139,12 +199,16 @@ def test_too_short_stack_and_missing_cuda(tmp_path, small_stack):
     short = RasterStack(stack.values[:20], stack.times[:20], stack.grid)
     write_stack(short, tmp_path / "short.tif")
     with pytest.raises(UserInputError, match="too short for lookback 12"):
-        run_command("trainrasterforecaster", {"input": str(tmp_path / "short.tif"), "output_model": str(tmp_path / "m"),
-                                              "device": "cpu"})
+        run_command(
+            "trainrasterforecaster",
+            {"input": str(tmp_path / "short.tif"), "output_model": str(tmp_path / "m"), "device": "cpu"},
+        )
     if not torch.cuda.is_available():
         with pytest.raises(UserInputError, match="CUDA was requested but no GPU"):
-            run_command("trainrasterforecaster", {"input": str(tmp_path / "short.tif"),
-                                                  "output_model": str(tmp_path / "m"), "device": "cuda"})
+            run_command(
+                "trainrasterforecaster",
+                {"input": str(tmp_path / "short.tif"), "output_model": str(tmp_path / "m"), "device": "cuda"},
+            )
     assert not (tmp_path / "m").exists()
 
 
@@ -160,8 +224,9 @@ def test_irregular_stack_is_refused(tmp_path, small_stack):
 @pytest.mark.parametrize("method", ["persistence", "climatology", "persisted_anomaly", "exponential_smoothing"])
 def test_baseline_forecast_command(tmp_path, small_stack, method):
     path, stack = small_stack
-    result = run_command("baselineforecast", {"input": str(path), "output": str(tmp_path / "b.tif"),
-                                              "method": method, "horizon": 4})
+    result = run_command(
+        "baselineforecast", {"input": str(path), "output": str(tmp_path / "b.tif"), "method": method, "horizon": 4}
+    )
     with rasterio.open(tmp_path / "b.tif") as src:
         assert src.count == 4 and src.descriptions[0] == "2019-03-11T00:00:00Z"
         if method == "persistence":

@@ -62,17 +62,35 @@ def test_covariance_and_variogram_are_consistent(name):
     np.testing.assert_allclose(model.covariance(h, u) + model.gamma(h, u), model.total_sill, rtol=1e-12)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"stModel": "separable", "space": [{"model": "Exp", "psill": -1, "range": 1}],
-      "time": [{"model": "Exp", "psill": 1, "range": 1}], "sill": 1}, "partial sill must be between 0 and"),
-    ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1e308, "range": 5}], "stAni": 1},
-     "partial sill must be between 0 and 1e\\+100"),
-    ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 5}], "stAni": 1e308}, "stAni must be > 0 and at most"),
-    ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 0}], "stAni": 1}, "range of a Exp model must be > 0"),
-    ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 5}]}, "needs 'stAni'"),
-    ({"stModel": "fancy"}, "Unknown space-time model"),
-    ({"stModel": "metric", "joint": [{"model": "Wav", "psill": 1, "range": 5}], "stAni": 1}, "unknown model 'Wav'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (
+            {
+                "stModel": "separable",
+                "space": [{"model": "Exp", "psill": -1, "range": 1}],
+                "time": [{"model": "Exp", "psill": 1, "range": 1}],
+                "sill": 1,
+            },
+            "partial sill must be between 0 and",
+        ),
+        (
+            {"stModel": "metric", "joint": [{"model": "Exp", "psill": 1e308, "range": 5}], "stAni": 1},
+            "partial sill must be between 0 and 1e\\+100",
+        ),
+        (
+            {"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 5}], "stAni": 1e308},
+            "stAni must be > 0 and at most",
+        ),
+        (
+            {"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 0}], "stAni": 1},
+            "range of a Exp model must be > 0",
+        ),
+        ({"stModel": "metric", "joint": [{"model": "Exp", "psill": 1, "range": 5}]}, "needs 'stAni'"),
+        ({"stModel": "fancy"}, "Unknown space-time model"),
+        ({"stModel": "metric", "joint": [{"model": "Wav", "psill": 1, "range": 5}], "stAni": 1}, "unknown model 'Wav'"),
+    ],
+)
 def test_bad_model_files_are_refused(bad, message):
     with pytest.raises(UserInputError, match=message):
         SpaceTimeModel.from_dict(bad)
@@ -127,8 +145,9 @@ def test_global_and_local_agree_when_the_neighbourhood_holds_all_data():
 
 
 def test_duplicate_station_location_without_nugget_gets_a_jitter_warning():
-    model = SpaceTimeModel.from_dict({"stModel": "metric", "joint": [{"model": "Gau", "psill": 100, "range": 2e5}],
-                                      "stAni": 5e4})
+    model = SpaceTimeModel.from_dict(
+        {"stModel": "metric", "joint": [{"model": "Gau", "psill": 100, "range": 2e5}], "stAni": 5e4}
+    )
     xy = np.array([[0.0, 0.0], [0.0, 0.0], [1e4, 0.0], [0.0, 2e4]])
     data = SpaceTimePoints(xy, np.zeros(4), np.array([1.0, 1.5, 2.0, 3.0]))
     warnings = []
@@ -140,8 +159,9 @@ def test_duplicate_station_location_without_nugget_gets_a_jitter_warning():
         def progress(self, *args):
             pass
 
-    pred, _ = krige(data, SpaceTimePoints(np.array([[5e3, 5e3]]), np.zeros(1)), model,
-                    KrigingOptions(nmax=None), reporter=Catch())
+    pred, _ = krige(
+        data, SpaceTimePoints(np.array([[5e3, 5e3]]), np.zeros(1)), model, KrigingOptions(nmax=None), reporter=Catch()
+    )
     assert np.isfinite(pred).all() and warnings and "jitter" in warnings[0]
 
 
@@ -156,9 +176,15 @@ def test_cross_validation_beats_the_global_mean():
 
 
 def test_fit_command_writes_a_loadable_model_and_report(tmp_path):
-    result = run_command("fitstvariogram", {"points": PM10_INPUT, "output_model": str(tmp_path / "m.json"),
-                                            "output_report": str(tmp_path / "r.html"),
-                                            "variogram": {"model": "separable", "tlags": 4}})
+    result = run_command(
+        "fitstvariogram",
+        {
+            "points": PM10_INPUT,
+            "output_model": str(tmp_path / "m.json"),
+            "output_report": str(tmp_path / "r.html"),
+            "variogram": {"model": "separable", "tlags": 4},
+        },
+    )
     model = SpaceTimeModel.load(tmp_path / "m.json")
     assert model.stModel == "separable" and model.fit["mse"] == pytest.approx(result.summary["mse"])
     assert "Fitted model" in (tmp_path / "r.html").read_text()
@@ -168,11 +194,25 @@ def test_grid_kriging_writes_prediction_and_variance_stacks(tmp_path):
     import rasterio
 
     (tmp_path / "m.json").write_text(json.dumps(MODELS["separable"]))
-    result = run_command("stkriging", {"points": dict(PM10_INPUT, units="µg/m³"), "model_file": str(tmp_path / "m.json"),
-                              "kriging": {"nmax": 30, "st_ani": 60000},
-                              "grid": {"xmin": 300000, "ymin": 5300000, "xmax": 900000, "ymax": 6100000,
-                                       "pixel_size": 50000, "start": "2005-02-01", "end": "2005-02-03", "step": "1 day"},
-                              "output": str(tmp_path / "k.tif")})
+    result = run_command(
+        "stkriging",
+        {
+            "points": dict(PM10_INPUT, units="µg/m³"),
+            "model_file": str(tmp_path / "m.json"),
+            "kriging": {"nmax": 30, "st_ani": 60000},
+            "grid": {
+                "xmin": 300000,
+                "ymin": 5300000,
+                "xmax": 900000,
+                "ymax": 6100000,
+                "pixel_size": 50000,
+                "start": "2005-02-01",
+                "end": "2005-02-03",
+                "step": "1 day",
+            },
+            "output": str(tmp_path / "k.tif"),
+        },
+    )
     with rasterio.open(tmp_path / "k.tif") as pred, rasterio.open(tmp_path / "k_variance.tif") as var:
         assert pred.count == 3 and (pred.width, pred.height) == (12, 16)
         assert pred.descriptions[1] == "2005-02-02T00:00:00Z"
@@ -189,24 +229,47 @@ def test_point_targets_get_pred_and_var(tmp_path):
     frame = gpd.read_file(PM10_Q1).iloc[:25]
     frame.to_file(tmp_path / "targets.gpkg", driver="GPKG")
     (tmp_path / "m.json").write_text(json.dumps(MODELS["metric"]))
-    run_command("stkriging", {"points": PM10_INPUT, "model_file": str(tmp_path / "m.json"),
-                              "target_points": {"path": str(tmp_path / "targets.gpkg"), "time_field": "date"},
-                              "output_points": str(tmp_path / "out.gpkg")})
+    run_command(
+        "stkriging",
+        {
+            "points": PM10_INPUT,
+            "model_file": str(tmp_path / "m.json"),
+            "target_points": {"path": str(tmp_path / "targets.gpkg"), "time_field": "date"},
+            "output_points": str(tmp_path / "out.gpkg"),
+        },
+    )
     out = gpd.read_file(tmp_path / "out.gpkg")
     assert len(out) == 25 and {"pred", "var", "pm10", "station_id"} <= set(out.columns)
     np.testing.assert_allclose(out["pred"], out["pm10"], atol=1e-6)  # targets are data points: exact
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"points": dict(PM10_INPUT, value_field="station_id")}, "non-numeric"),
-    ({"kriging": {"nmax": 1}}, "nmax must be at least 2"),
-    ({"grid": {"xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1, "pixel_size": 1, "step": "soon"}}, "Cannot read the time step"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"points": dict(PM10_INPUT, value_field="station_id")}, "non-numeric"),
+        ({"kriging": {"nmax": 1}}, "nmax must be at least 2"),
+        (
+            {"grid": {"xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1, "pixel_size": 1, "step": "soon"}},
+            "Cannot read the time step",
+        ),
+    ],
+)
 def test_kriging_bad_inputs(tmp_path, change, message):
     (tmp_path / "m.json").write_text(json.dumps(MODELS["metric"]))
-    request = {"points": PM10_INPUT, "model_file": str(tmp_path / "m.json"), "output": str(tmp_path / "k.tif"),
-               "grid": {"xmin": 300000, "ymin": 5300000, "xmax": 400000, "ymax": 5400000, "pixel_size": 50000,
-                        "start": "2005-02-01", "end": "2005-02-01"}}
+    request = {
+        "points": PM10_INPUT,
+        "model_file": str(tmp_path / "m.json"),
+        "output": str(tmp_path / "k.tif"),
+        "grid": {
+            "xmin": 300000,
+            "ymin": 5300000,
+            "xmax": 400000,
+            "ymax": 5400000,
+            "pixel_size": 50000,
+            "start": "2005-02-01",
+            "end": "2005-02-01",
+        },
+    }
     request.update(change)
     with pytest.raises(UserInputError, match=message):
         run_command("stkriging", request)
@@ -217,18 +280,26 @@ def test_too_few_stations_and_constant_values(tmp_path):
     import geopandas as gpd
     from shapely.geometry import Point
 
-    frame = gpd.GeoDataFrame({"sid": ["a", "a", "b", "b"], "t": ["2020-01-01", "2020-01-02"] * 2, "v": [1.0, 2, 3, 4]},
-                             geometry=[Point(0, 0), Point(0, 0), Point(1000, 0), Point(1000, 0)], crs="EPSG:32632")
+    frame = gpd.GeoDataFrame(
+        {"sid": ["a", "a", "b", "b"], "t": ["2020-01-01", "2020-01-02"] * 2, "v": [1.0, 2, 3, 4]},
+        geometry=[Point(0, 0), Point(0, 0), Point(1000, 0), Point(1000, 0)],
+        crs="EPSG:32632",
+    )
     frame.to_file(tmp_path / "two.gpkg", driver="GPKG")
     points = {"path": str(tmp_path / "two.gpkg"), "id_field": "sid", "time_field": "t", "value_field": "v"}
     with pytest.raises(UserInputError, match="at least 3 stations"):
         run_command("fitstvariogram", {"points": points, "output_model": str(tmp_path / "m.json")})
-    frame = gpd.GeoDataFrame({"sid": ["a", "b", "c"] * 2, "t": ["2020-01-01"] * 3 + ["2020-01-02"] * 3, "v": [5.0] * 6},
-                             geometry=[Point(0, 0), Point(1000, 0), Point(0, 900)] * 2, crs="EPSG:32632")
+    frame = gpd.GeoDataFrame(
+        {"sid": ["a", "b", "c"] * 2, "t": ["2020-01-01"] * 3 + ["2020-01-02"] * 3, "v": [5.0] * 6},
+        geometry=[Point(0, 0), Point(1000, 0), Point(0, 900)] * 2,
+        crs="EPSG:32632",
+    )
     frame.to_file(tmp_path / "flat.gpkg", driver="GPKG")
     with pytest.raises(UserInputError, match="constant field"):
-        run_command("fitstvariogram", {"points": dict(points, path=str(tmp_path / "flat.gpkg")),
-                                       "output_model": str(tmp_path / "m.json")})
+        run_command(
+            "fitstvariogram",
+            {"points": dict(points, path=str(tmp_path / "flat.gpkg")), "output_model": str(tmp_path / "m.json")},
+        )
     assert not (tmp_path / "m.json").exists()
 
 
@@ -238,25 +309,34 @@ def test_geographic_layer_is_refused_for_grids(tmp_path):
     gpd.read_file(PM10_Q1).to_crs("EPSG:4326").to_file(tmp_path / "ll.gpkg", driver="GPKG")
     (tmp_path / "m.json").write_text(json.dumps(MODELS["metric"]))
     with pytest.raises(UserInputError, match="projected CRS in metres"):
-        run_command("stkriging", {"points": dict(PM10_INPUT, path=str(tmp_path / "ll.gpkg")),
-                                  "model_file": str(tmp_path / "m.json"), "output": str(tmp_path / "k.tif"),
-                                  "grid": {"xmin": 5, "ymin": 50, "xmax": 6, "ymax": 51, "pixel_size": 0.5}})
+        run_command(
+            "stkriging",
+            {
+                "points": dict(PM10_INPUT, path=str(tmp_path / "ll.gpkg")),
+                "model_file": str(tmp_path / "m.json"),
+                "output": str(tmp_path / "k.tif"),
+                "grid": {"xmin": 5, "ymin": 50, "xmax": 6, "ymax": 51, "pixel_size": 0.5},
+            },
+        )
 
 
 def test_torch_solver_matches_numpy():
     pytest.importorskip("torch")
     model = SpaceTimeModel.from_dict(MODELS["productSum"])
     data = observations(pm10(), model, pm10().times[0])
-    targets = SpaceTimePoints(np.array([[500000.0, 5.6e6], [650000.0, 5.9e6], [450000.0, 5.4e6]]),
-                              np.array([2.5, 6.0, 40.0]))
+    targets = SpaceTimePoints(
+        np.array([[500000.0, 5.6e6], [650000.0, 5.9e6], [450000.0, 5.4e6]]), np.array([2.5, 6.0, 40.0])
+    )
     by_numpy = krige(data, targets, model, KrigingOptions(nmax=40, st_ani=60000))
     by_torch = krige(data, targets, model, KrigingOptions(nmax=40, st_ani=60000, device="cpu"))
     np.testing.assert_allclose(by_torch, by_numpy, rtol=1e-10)
 
 
 def test_best_by_cross_validation_keeps_the_lowest_cv_error(tmp_path):
-    result = run_command("fitstvariogram", {"points": PM10_INPUT, "output_model": str(tmp_path / "m.json"),
-                                            "variogram": {"model": "best_cv", "tlags": 3}})
+    result = run_command(
+        "fitstvariogram",
+        {"points": PM10_INPUT, "output_model": str(tmp_path / "m.json"), "variogram": {"model": "best_cv", "tlags": 3}},
+    )
     chosen = SpaceTimeModel.load(tmp_path / "m.json")
     assert set(result.summary["fits"]) == {"separable", "productSum", "metric", "sumMetric", "simpleSumMetric"}
     assert chosen.fit["cv_rmse"] > 0 and chosen.stModel == result.summary["model"]["stModel"]
@@ -270,7 +350,7 @@ def test_time_step_text_calendar_steps_and_bare_numbers():
     assert prediction_step("30min").seconds == 1800
     assert prediction_step("1M") == TimeStep(months=1) and prediction_step("1Y") == TimeStep(months=12)
     assert prediction_step("2", TimeStep(seconds=86400)).seconds == 2 * 86400  # two steps of daily data
-    assert prediction_step("3", TimeStep(months=1)) == TimeStep(months=3)       # three months of monthly data
+    assert prediction_step("3", TimeStep(months=1)) == TimeStep(months=3)  # three months of monthly data
     with pytest.raises(UserInputError, match="has no unit"):
         prediction_step("2")
     with pytest.raises(UserInputError, match="must be positive"):

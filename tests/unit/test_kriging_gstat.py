@@ -31,8 +31,9 @@ def case_inputs(case, model):
     last = np.datetime64("2005-01-11" if case == "global" else "2005-02-01")
     keep_time = panel.times < last
     keep = ~np.isin(panel.ids, HELD_OUT)
-    data_panel = type(panel)(panel.ids[keep], panel.xy[keep], panel.crs, panel.times[keep_time],
-                             panel.values[keep][:, keep_time])
+    data_panel = type(panel)(
+        panel.ids[keep], panel.xy[keep], panel.crs, panel.times[keep_time], panel.values[keep][:, keep_time]
+    )
     return panel, observations(data_panel, model, ORIGIN)
 
 
@@ -44,8 +45,9 @@ def test_kriging_matches_gstat_krigest(case, name):
     expected = REFERENCE[(REFERENCE["case"] == case) & (REFERENCE["model"] == name)]
     index = {s: i for i, s in enumerate(panel.ids)}
     rows = [index[s] for s in expected["station_id"]]
-    targets = SpaceTimePoints(panel.xy[rows], time_in_model_units(expected["date"].to_numpy(dtype="datetime64[s]"),
-                                                                  ORIGIN, model))
+    targets = SpaceTimePoints(
+        panel.xy[rows], time_in_model_units(expected["date"].to_numpy(dtype="datetime64[s]"), ORIGIN, model)
+    )
     options = KrigingOptions(nmax=None if case == "global" else 20, st_ani=60000.0)
     pred, var = krige(data, targets, model, options)
     np.testing.assert_allclose(pred, expected["pred"].to_numpy(), rtol=1e-6)
@@ -57,6 +59,11 @@ def test_fixture_is_reproducible_with_installed_gstat(tmp_path):
     probe = subprocess.run(["Rscript", "-e", "library(gstat); library(spacetime); library(sf)"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("R packages gstat, spacetime or sf are missing")
-    subprocess.run(["Rscript", str(FIXTURES / "make_gstat_fixture.R"), str(tmp_path / "fresh.csv")], cwd=REPO,
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        ["Rscript", str(FIXTURES / "make_gstat_fixture.R"), str(tmp_path / "fresh.csv")],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "fresh.csv"), REFERENCE, rtol=1e-12)

@@ -30,8 +30,9 @@ def test_a_file_with_several_variables_names_them(two_variables, tmp_path):
 
 
 def test_buildrasterstack_takes_a_variable_and_its_times(two_variables, tmp_path):
-    result = run_command("buildrasterstack", {"inputs": [str(two_variables)], "variable": "tp",
-                                              "output": str(tmp_path / "tp.tif")})
+    result = run_command(
+        "buildrasterstack", {"inputs": [str(two_variables)], "variable": "tp", "output": str(tmp_path / "tp.tif")}
+    )
     assert result.summary["time_axis"]["count"] == 6 and result.summary["time_axis"]["step"] == "1 day"
     stack = read_stack(tmp_path / "tp.tif")
     assert str(stack.times[0]) == "2019-03-01T00:00:00"
@@ -50,11 +51,14 @@ def test_every_raster_input_reads_a_variable_directly(two_variables, tmp_path):
 
 def test_monthly_netcdf_gets_calendar_month_times(tmp_path):
     path = write_two_variable_netcdf(tmp_path / "monthly.nc", steps=14, months=True)
-    result = run_command("buildrasterstack", {"inputs": [str(path)], "variable": "t2m",
-                                              "output": str(tmp_path / "m.tif")})
+    result = run_command(
+        "buildrasterstack", {"inputs": [str(path)], "variable": "t2m", "output": str(tmp_path / "m.tif")}
+    )
     axis = result.summary["time_axis"]
     assert axis["step"] == "1 month" and axis["regular"] and axis["end"] == "2020-02-01T00:00:00Z"
-    forecast = run_command("baselineforecast", {"input": str(tmp_path / "m.tif"), "output": str(tmp_path / "f.tif"),
-                                                "horizon": 3, "method": "climatology"})
+    forecast = run_command(
+        "baselineforecast",
+        {"input": str(tmp_path / "m.tif"), "output": str(tmp_path / "f.tif"), "horizon": 3, "method": "climatology"},
+    )
     assert forecast.summary["times"] == ["2020-03-01T00:00:00Z", "2020-04-01T00:00:00Z", "2020-05-01T00:00:00Z"]
     assert forecast.summary["step_months"] == 1

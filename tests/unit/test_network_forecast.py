@@ -36,8 +36,13 @@ class Collect(Reporter):
 
 
 def metr_input(**extra) -> dict:
-    return {"sensors": str(METR / "sensors.gpkg"), "id_field": "sensor_id",
-            "observations": str(METR / "speed_wide.csv"), "missing_value": 0, **extra}
+    return {
+        "sensors": str(METR / "sensors.gpkg"),
+        "id_field": "sensor_id",
+        "observations": str(METR / "speed_wide.csv"),
+        "missing_value": 0,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,7 @@ def metr_panel():
 
 
 # --- graphs ----------------------------------------------------------------------------------
+
 
 def test_geodesic_distances_in_metres():
     xy = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
@@ -72,7 +78,7 @@ def test_gaussian_and_knn_graphs():
     assert np.all((off == 0) | (off >= 0.3))
     sigma = d[d > 0].std()
     i, j = np.argwhere((w > 0) & ~np.eye(20, dtype=bool))[0]
-    assert w[i, j] == pytest.approx(np.exp(-(d[i, j] / sigma) ** 2), rel=1e-5)
+    assert w[i, j] == pytest.approx(np.exp(-((d[i, j] / sigma) ** 2)), rel=1e-5)
     k = knn_adjacency(d, 3)
     assert ((k > 0).sum(axis=1) - 1 >= 3).all() and np.allclose(k, k.T)
     supports = transition_matrices(w)
@@ -81,19 +87,22 @@ def test_gaussian_and_knn_graphs():
 
 def test_edge_table_graph_and_isolated_sensors(metr_panel):
     reporter = Collect()
-    w = build_adjacency(GraphSettings("edges", edges=str(METR / "edges.csv")), metr_panel.ids, metr_panel.xy,
-                        metr_panel.crs, reporter)
+    w = build_adjacency(
+        GraphSettings("edges", edges=str(METR / "edges.csv")), metr_panel.ids, metr_panel.xy, metr_panel.crs, reporter
+    )
     edges = pd.read_csv(METR / "edges.csv")
     row = edges[edges["from"] != edges["to"]].iloc[0]
     ids = list(metr_panel.ids)
     assert w[ids.index(str(int(row["from"]))), ids.index(str(int(row["to"])))] == pytest.approx(row["weight"], rel=1e-6)
-    tiny = build_adjacency(GraphSettings("gaussian", sigma=0.01), metr_panel.ids, metr_panel.xy, metr_panel.crs,
-                           reporter)
+    tiny = build_adjacency(
+        GraphSettings("gaussian", sigma=0.01), metr_panel.ids, metr_panel.xy, metr_panel.crs, reporter
+    )
     assert np.array_equal(tiny, np.eye(len(ids)))
     assert any("no neighbour" in m for m in reporter.warnings)
 
 
 # --- sensor tables ---------------------------------------------------------------------------------
+
 
 def test_wide_and_long_tables_give_the_same_panel(metr_panel, tmp_path):
     wide = pd.read_csv(METR / "speed_wide.csv")
@@ -136,6 +145,7 @@ def test_sensor_table_problems_are_clear(tmp_path):
 
 # --- networks ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("architecture", ["graph_gru", "st_transformer", "fc_lstm"])
 def test_network_shapes_and_graph_use(architecture):
     from backend.forecast.sensor_networks import build_sensor_network
@@ -154,14 +164,15 @@ def test_network_shapes_and_graph_use(architecture):
     moved = (net(bumped, future) - out).abs().amax(dim=(0, 1, 2))
     assert moved[1] > 0
     if architecture == "fc_lstm":
-        assert torch.all(moved[[0, 2, 3, 4]] == 0)   # no graph: neighbours unaffected
+        assert torch.all(moved[[0, 2, 3, 4]] == 0)  # no graph: neighbours unaffected
     elif architecture == "graph_gru":
         assert moved[0] > 0 and torch.all(moved[2:] == 0)  # only the linked sensor feels it
     else:
-        assert torch.all(moved > 0)                   # attention over all sensors
+        assert torch.all(moved > 0)  # attention over all sensors
 
 
 # --- baselines -------------------------------------------------------------------------------------
+
 
 def test_network_baselines_follow_their_definitions(metr_panel):
     values, times = metr_panel.values.T, metr_panel.times
@@ -192,21 +203,40 @@ def test_ar_baseline_matches_statsmodels():
 
 # --- train, save, forecast -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("net")
-    request = {"sensors": metr_input(), "graph": {"kind": "edges", "edges": str(METR / "edges.csv")},
-               "config": {"architecture": "graph_gru", "lookback": 6, "horizon": 3, "epochs": 2, "hidden": 8,
-                          "max_batches_per_epoch": 6, "max_validation_windows": 100},
-               "output_model": str(folder / "model"), "output_report": str(folder / "report.html"), "device": "cpu"}
+    request = {
+        "sensors": metr_input(),
+        "graph": {"kind": "edges", "edges": str(METR / "edges.csv")},
+        "config": {
+            "architecture": "graph_gru",
+            "lookback": 6,
+            "horizon": 3,
+            "epochs": 2,
+            "hidden": 8,
+            "max_batches_per_epoch": 6,
+            "max_validation_windows": 100,
+        },
+        "output_model": str(folder / "model"),
+        "output_report": str(folder / "report.html"),
+        "device": "cpu",
+    }
     return folder, run_command("trainnetworkforecaster", request)
 
 
 def test_training_reports_held_out_scores_against_baselines(trained):
     folder, result = trained
     test = result.summary["test"]
-    assert set(test["scores"]) == {"model", "persistence", "historical_average", "seasonal_naive",
-                                   "exponential_smoothing", "ar"}
+    assert set(test["scores"]) == {
+        "model",
+        "persistence",
+        "historical_average",
+        "seasonal_naive",
+        "exponential_smoothing",
+        "ar",
+    }
     for scores in test["scores"].values():
         assert all(np.isfinite(scores["mae"])) and len(scores["mae"]) == 3
         assert all(r >= m for r, m in zip(scores["rmse"], scores["mae"]))
@@ -223,9 +253,15 @@ def test_forecast_writes_one_feature_per_sensor_and_step(trained, tmp_path):
 
     folder, _ = trained
     out = tmp_path / "forecast.gpkg"
-    result = run_command("forecastnetwork", {"sensors": {**metr_input(), "missing_value": None},
-                                             "model": str(folder / "model"), "output": str(out),
-                                             "origin": "2012-03-06T07:30:00"})
+    result = run_command(
+        "forecastnetwork",
+        {
+            "sensors": {**metr_input(), "missing_value": None},
+            "model": str(folder / "model"),
+            "output": str(out),
+            "origin": "2012-03-06T07:30:00",
+        },
+    )
     frame = gpd.read_file(out)
     assert len(frame) == 30 * 3 and result.summary["origin"] == "2012-03-06T07:30:00Z"
     assert set(frame.columns) >= {"station_id", "time", "step", "forecast", "lower", "upper", "geometry"}
@@ -242,33 +278,70 @@ def test_forecast_maps_sensors_by_id(trained, tmp_path):
     sensors = gpd.read_file(METR / "sensors.gpkg")
     sensors.iloc[3:].to_file(tmp_path / "fewer.gpkg", driver="GPKG")
     reporter = Collect()
-    run_command("forecastnetwork", {"sensors": metr_input(sensors=str(tmp_path / "fewer.gpkg")),
-                                    "model": str(folder / "model"), "output": str(tmp_path / "f.gpkg")}, reporter)
+    run_command(
+        "forecastnetwork",
+        {
+            "sensors": metr_input(sensors=str(tmp_path / "fewer.gpkg")),
+            "model": str(folder / "model"),
+            "output": str(tmp_path / "f.gpkg"),
+        },
+        reporter,
+    )
     assert any("3 of the model's 30 sensors are not in the input" in m for m in reporter.warnings)
     sensors.iloc[:10].to_file(tmp_path / "few.gpkg", driver="GPKG")
     with pytest.raises(UserInputError, match="only 10 of them"):
-        run_command("forecastnetwork", {"sensors": metr_input(sensors=str(tmp_path / "few.gpkg")),
-                                        "model": str(folder / "model"), "output": str(tmp_path / "g.gpkg")})
+        run_command(
+            "forecastnetwork",
+            {
+                "sensors": metr_input(sensors=str(tmp_path / "few.gpkg")),
+                "model": str(folder / "model"),
+                "output": str(tmp_path / "g.gpkg"),
+            },
+        )
     assert not (tmp_path / "g.gpkg").exists()
 
 
 def test_forecast_refuses_another_time_step_and_short_history(trained, tmp_path):
     folder, _ = trained
     with pytest.raises(UserInputError, match="time step"):
-        run_command("forecastnetwork", {"sensors": metr_input(), "resample": "15min", "model": str(folder / "model"),
-                                        "output": str(tmp_path / "f.gpkg")})
+        run_command(
+            "forecastnetwork",
+            {
+                "sensors": metr_input(),
+                "resample": "15min",
+                "model": str(folder / "model"),
+                "output": str(tmp_path / "f.gpkg"),
+            },
+        )
     with pytest.raises(UserInputError, match="needs the last 6"):
-        run_command("forecastnetwork", {"sensors": metr_input(), "origin": "2012-03-01T00:10:00",
-                                        "model": str(folder / "model"), "output": str(tmp_path / "f.gpkg")})
+        run_command(
+            "forecastnetwork",
+            {
+                "sensors": metr_input(),
+                "origin": "2012-03-01T00:10:00",
+                "model": str(folder / "model"),
+                "output": str(tmp_path / "f.gpkg"),
+            },
+        )
 
 
 def test_long_point_layer_with_geographic_graph(tmp_path):
-    request = {"sensors": {"id_field": "station_id", "points": {"path": str(WIND), "format": "long",
-                                                                "id_field": "station_id", "time_field": "date",
-                                                                "value_field": "wind_speed_knots"}},
-               "graph": {"kind": "knn", "k": 3},
-               "config": {"architecture": "fc_lstm", "lookback": 7, "horizon": 1, "epochs": 2, "hidden": 8},
-               "output_model": str(tmp_path / "wind"), "device": "cpu"}
+    request = {
+        "sensors": {
+            "id_field": "station_id",
+            "points": {
+                "path": str(WIND),
+                "format": "long",
+                "id_field": "station_id",
+                "time_field": "date",
+                "value_field": "wind_speed_knots",
+            },
+        },
+        "graph": {"kind": "knn", "k": 3},
+        "config": {"architecture": "fc_lstm", "lookback": 7, "horizon": 1, "epochs": 2, "hidden": 8},
+        "output_model": str(tmp_path / "wind"),
+        "device": "cpu",
+    }
     result = run_command("trainnetworkforecaster", request)
     assert result.summary["sensors"] == 12
     assert np.isfinite(result.summary["test"]["scores"]["model"]["rmse"][0])
@@ -286,7 +359,9 @@ def test_bad_requests_are_clear(tmp_path):
         irregular = pd.read_csv(METR / "speed_wide.csv").drop(index=[3, 10, 11, 40])
         irregular["time"] = pd.to_datetime(irregular["time"]) + pd.to_timedelta(np.arange(len(irregular)) % 3, "s")
         irregular.to_csv(tmp_path / "irregular.csv", index=False)
-        run_command("trainnetworkforecaster", {**base, "sensors": metr_input(observations=str(tmp_path / "irregular.csv"))})
+        run_command(
+            "trainnetworkforecaster", {**base, "sensors": metr_input(observations=str(tmp_path / "irregular.csv"))}
+        )
     if not torch.cuda.is_available():
         with pytest.raises(UserInputError, match="CUDA was requested"):
             run_command("trainnetworkforecaster", {**base, "device": "cuda"})
@@ -297,8 +372,12 @@ def test_full_metr_la_reads_with_the_dcrnn_graph():
     data = np.load(shared("metr_la/speed_train_val.npz"), allow_pickle=False)
     sensors = pd.read_csv(shared("metr_la/sensors.csv"))
     assert list(sensors["sensor_id"]) == list(data["sensor_id"])
-    w = build_adjacency(GraphSettings("edges", edges=str(shared("metr_la/adj_dcrnn.csv"))),
-                        data["sensor_id"].astype(str), sensors[["lon", "lat"]].to_numpy(), "EPSG:4326")
+    w = build_adjacency(
+        GraphSettings("edges", edges=str(shared("metr_la/adj_dcrnn.csv"))),
+        data["sensor_id"].astype(str),
+        sensors[["lon", "lat"]].to_numpy(),
+        "EPSG:4326",
+    )
     assert (w > 0).sum() == 1722 and not np.allclose(w, w.T)  # directed road-network weights as published
 
 
@@ -313,11 +392,20 @@ def test_anomalies_against_the_trained_forecaster(trained, tmp_path):
     spike = (long["sensor_id"] == "773869") & long["time"].between("2012-03-10T12:00:00", "2012-03-10T12:25:00")
     long.loc[spike, "speed"] = 15.0  # a 30-min collapse at one detector, its neighbours normal
     gpd.GeoDataFrame(long, geometry="geometry", crs=sensors.crs).to_file(tmp_path / "obs.gpkg", driver="GPKG")
-    result = run_command("detectpointanomalies", {
-        "points": {"path": str(tmp_path / "obs.gpkg"), "format": "long", "id_field": "sensor_id", "time_field": "time",
-                   "value_field": "speed"},
-        "detection": {"model": str(folder / "model"), "smooth_steps": 1, "threshold": 6.0},
-        "output": str(tmp_path / "scored.gpkg")})
+    result = run_command(
+        "detectpointanomalies",
+        {
+            "points": {
+                "path": str(tmp_path / "obs.gpkg"),
+                "format": "long",
+                "id_field": "sensor_id",
+                "time_field": "time",
+                "value_field": "speed",
+            },
+            "detection": {"model": str(folder / "model"), "smooth_steps": 1, "threshold": 6.0},
+            "output": str(tmp_path / "scored.gpkg"),
+        },
+    )
     scored = gpd.read_file(tmp_path / "scored.gpkg")
     hit = scored[(scored["station_id"] == "773869") & (scored["time"] == pd.Timestamp("2012-03-10T12:00:00"))]
     assert hit["is_anomaly"].iloc[0] == 1

@@ -46,8 +46,11 @@ def write_layer(tmp_path, frame, name="layer.gpkg"):
 
 
 def long_frame(rows):
-    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=["sid", "t", "v"]),
-                            geometry=[Point(i, i) for i in range(len(rows))], crs="EPSG:32632")
+    return gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=["sid", "t", "v"]),
+        geometry=[Point(i, i) for i in range(len(rows))],
+        crs="EPSG:32632",
+    )
 
 
 def test_duplicate_station_time_is_refused(tmp_path):
@@ -75,23 +78,30 @@ def test_non_numeric_values_are_refused(tmp_path):
 
 
 def test_empty_layer_is_refused(tmp_path):
-    empty = gpd.GeoDataFrame({"sid": pd.Series([], dtype=str), "t": pd.Series([], dtype=str),
-                              "v": pd.Series([], dtype=float)}, geometry=[], crs="EPSG:32632")
+    empty = gpd.GeoDataFrame(
+        {"sid": pd.Series([], dtype=str), "t": pd.Series([], dtype=str), "v": pd.Series([], dtype=float)},
+        geometry=[],
+        crs="EPSG:32632",
+    )
     ref = write_layer(tmp_path, empty)
     with pytest.raises(UserInputError, match="has no features"):
         read_long_points(ref, "sid", "t", "v")
 
 
 def test_line_layer_is_refused(tmp_path):
-    frame = gpd.GeoDataFrame({"sid": ["a"], "t": ["2020-01-01"], "v": [1.0]},
-                             geometry=[LineString([(0, 0), (1, 1)])], crs="EPSG:32632")
+    frame = gpd.GeoDataFrame(
+        {"sid": ["a"], "t": ["2020-01-01"], "v": [1.0]}, geometry=[LineString([(0, 0), (1, 1)])], crs="EPSG:32632"
+    )
     with pytest.raises(UserInputError, match="use a point layer"):
         read_long_points(write_layer(tmp_path, frame), "sid", "t", "v")
 
 
 def test_wide_layer_with_field_time_pattern(tmp_path):
-    frame = gpd.GeoDataFrame({"sid": ["a", "b"], "pm20200102": [2.0, np.nan], "pm20200101": [1.0, 3.0]},
-                             geometry=[Point(0, 0), Point(1, 1)], crs="EPSG:32632")
+    frame = gpd.GeoDataFrame(
+        {"sid": ["a", "b"], "pm20200102": [2.0, np.nan], "pm20200101": [1.0, 3.0]},
+        geometry=[Point(0, 0), Point(1, 1)],
+        crs="EPSG:32632",
+    )
     panel = read_wide_points(write_layer(tmp_path, frame), "sid", ["pm20200102", "pm20200101"], "pm%Y%m%d")
     assert [format_time(t)[:10] for t in panel.times] == ["2020-01-01", "2020-01-02"]
     np.testing.assert_array_equal(panel.values, np.array([[1.0, 2.0], [3.0, np.nan]], dtype=np.float32))
@@ -112,8 +122,9 @@ def test_geographic_panel_is_projected_to_utm():
     panel = pm10_panel()
     frame = gpd.GeoDataFrame(geometry=gpd.points_from_xy(panel.xy[:, 0], panel.xy[:, 1]), crs="EPSG:32632")
     lonlat = frame.to_crs("EPSG:4326")
-    geographic = type(panel)(panel.ids, np.column_stack([lonlat.geometry.x, lonlat.geometry.y]),
-                             "EPSG:4326", panel.times, panel.values)
+    geographic = type(panel)(
+        panel.ids, np.column_stack([lonlat.geometry.x, lonlat.geometry.y]), "EPSG:4326", panel.times, panel.values
+    )
     metric = to_metric(geographic)
     assert "UTM zone 32N" in metric.crs
     np.testing.assert_allclose(metric.xy, panel.xy, atol=0.01)

@@ -26,10 +26,12 @@ QT5_ONLY = {
 
 @pytest.mark.parametrize("pattern, advice", QT5_ONLY.items(), ids=list(QT5_ONLY.values()))
 def test_no_qt5_only_construct_in_the_plugin(pattern, advice):
-    found = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
-             for path in PLUGIN_FILES
-             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-             if re.search(pattern, line) and not line.lstrip().startswith("#")]
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in PLUGIN_FILES
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if re.search(pattern, line) and not line.lstrip().startswith("#")
+    ]
     assert not found, f"{advice}:\n" + "\n".join(found)
 
 

@@ -13,8 +13,9 @@ def small_stack(t=4, h=3, w=5):
     values = np.arange(t * h * w, dtype=np.float32).reshape(t, h, w)
     values[1, 0, 0] = np.nan
     times = np.datetime64("2019-03-01T00:00:00") + np.arange(t) * np.timedelta64(6, "h")
-    grid = GridSpec(w, h, rasterio.Affine(1000, 0, 500000, 0, -1000, 5800000),
-                    rasterio.crs.CRS.from_epsg(32632).to_wkt())
+    grid = GridSpec(
+        w, h, rasterio.Affine(1000, 0, 500000, 0, -1000, 5800000), rasterio.crs.CRS.from_epsg(32632).to_wkt()
+    )
     return RasterStack(values, times, grid)
 
 
@@ -54,8 +55,10 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_times_from_iso_band_descriptions(write_raster):
     path = write_raster("d.tif", np.ones((2, 2, 2)), description=["2010-08-26T00:00:00Z", "2010-08-26T00:05:00Z"])
     with rasterio.open(path) as src:
-        assert [format_time(t) for t in band_times_from_metadata(src)] == \
-            ["2010-08-26T00:00:00Z", "2010-08-26T00:05:00Z"]
+        assert [format_time(t) for t in band_times_from_metadata(src)] == [
+            "2010-08-26T00:00:00Z",
+            "2010-08-26T00:05:00Z",
+        ]
 
 
 def test_times_from_tiff_datetime_tag(write_raster):
@@ -78,8 +81,11 @@ def test_times_from_netcdf_time_dimension(tmp_path):
         t2m = ds.createVariable("t2m", "f4", ("time", "lat", "lon"))
         t2m[:] = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
     stack = read_stack(path)
-    assert [format_time(t) for t in stack.times] == \
-        ["2019-01-11T00:00:00Z", "2019-01-11T01:00:00Z", "2019-01-12T00:00:00Z"]
+    assert [format_time(t) for t in stack.times] == [
+        "2019-01-11T00:00:00Z",
+        "2019-01-11T01:00:00Z",
+        "2019-01-12T00:00:00Z",
+    ]
     assert stack.values.shape == (3, 2, 2)
 
 

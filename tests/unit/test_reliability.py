@@ -38,13 +38,15 @@ def default_memory_limit():
 
 # --- outputs and inputs ----------------------------------------------------------------------------
 
+
 def test_output_that_is_the_input_stack_is_refused_before_any_work(tmp_path):
     stack = tmp_path / "s.tif"
     shutil.copy(HOURLY, stack)
     before = digest(stack)
     with pytest.raises(UserInputError, match="is the input file .* never writes over its inputs"):
-        run_command("baselineforecast", {"input": str(stack), "method": "persistence", "horizon": 2,
-                                         "output": str(stack)})
+        run_command(
+            "baselineforecast", {"input": str(stack), "method": "persistence", "horizon": 2, "output": str(stack)}
+        )
     assert digest(stack) == before and sorted(p.name for p in tmp_path.iterdir()) == ["s.tif"]
 
 
@@ -54,15 +56,19 @@ def test_output_that_is_the_input_geopackage_through_a_symlink_is_refused(tmp_pa
     (tmp_path / "link.gpkg").symlink_to(gpkg)
     before = digest(gpkg)
     with pytest.raises(UserInputError, match="never writes over its inputs"):
-        run_command("timeseriesdiagnostics", {"source": {"points": {**PM10, "path": str(gpkg)}},
-                                              "output": str(tmp_path / "link.gpkg")})
+        run_command(
+            "timeseriesdiagnostics",
+            {"source": {"points": {**PM10, "path": str(gpkg)}}, "output": str(tmp_path / "link.gpkg")},
+        )
     assert digest(gpkg) == before
 
 
 def test_two_outputs_on_one_path_are_refused(tmp_path):
     with pytest.raises(UserInputError, match="are the same file"):
-        run_command("describespacetime", {"raster": str(HOURLY), "output_html": str(tmp_path / "a.html"),
-                                          "output_table": str(tmp_path / "a.html")})
+        run_command(
+            "describespacetime",
+            {"raster": str(HOURLY), "output_html": str(tmp_path / "a.html"), "output_table": str(tmp_path / "a.html")},
+        )
 
 
 def test_model_folder_holding_other_files_is_refused_before_training(tmp_path):
@@ -96,6 +102,7 @@ def test_an_existing_model_folder_is_replaced_whole(tmp_path):
 
 # --- temporaries ----------------------------------------------------------------------------------
 
+
 def test_temporaries_are_announced_unique_and_removed_on_failure(tmp_path):
     announced = []
     set_temporary_listener(lambda path, sidecars: announced.append(path))
@@ -117,42 +124,62 @@ def test_temporaries_are_announced_unique_and_removed_on_failure(tmp_path):
 def test_another_runs_temporary_file_survives_a_failing_run(tmp_path):
     others = tmp_path / ".k05.tif.99999-0000abcd.partial.tif"
     others.write_text("another run is writing this")
-    code, messages = _cli(tmp_path, "stkriging", {"points": PM10, "model_file": str(tmp_path / "missing.json"),
-                                                   "grid": {"xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1,
-                                                            "pixel_size": 1}, "output": str(tmp_path / "k05.tif")})
+    code, messages = _cli(
+        tmp_path,
+        "stkriging",
+        {
+            "points": PM10,
+            "model_file": str(tmp_path / "missing.json"),
+            "grid": {"xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1, "pixel_size": 1},
+            "output": str(tmp_path / "k05.tif"),
+        },
+    )
     assert code == 1 and "does not exist" in messages[-1]["message"]
     assert others.exists()
 
 
 # --- the CLI and its parent ------------------------------------------------------------------------
 
+
 def _cli(tmp_path, command, request):
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
-    done = subprocess.run([sys.executable, "-m", "backend", command, str(path)], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", command, str(path)], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
 
-@pytest.mark.parametrize("content, message", [(b'{"input": "caf\xe9"}', "is not UTF-8 text"),
-                                              (None, "is a folder; give a JSON request file")])
+@pytest.mark.parametrize(
+    "content, message",
+    [(b'{"input": "caf\xe9"}', "is not UTF-8 text"), (None, "is a folder; give a JSON request file")],
+)
 def test_unreadable_request_files_are_input_errors(tmp_path, content, message):
     request = tmp_path / "request"
     if content is None:
         request.mkdir()
     else:
         request.write_bytes(content)
-    done = subprocess.run([sys.executable, "-m", "backend", "describespacetime", str(request)], capture_output=True,
-                          text=True, cwd=REPO, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "backend", "describespacetime", str(request)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     last = json.loads(done.stdout.splitlines()[-1])
     assert done.returncode == 1 and last["kind"] == "input" and message in last["message"]
 
 
 def test_backend_ends_within_two_seconds_when_its_parent_pipe_closes(slow_build_request):
     _request, path, out_dir = slow_build_request
-    child = subprocess.Popen([sys.executable, "-m", "backend", "buildrasterstack", str(path)], cwd=REPO,
-                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                             env={**os.environ, "ST_ANALYZER_PARENT_PID": str(os.getpid())})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "backend", "buildrasterstack", str(path)],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "ST_ANALYZER_PARENT_PID": str(os.getpid())},
+    )
     deadline = time.monotonic() + 60
     while not list(out_dir.glob(".big.tif.*.partial*")):
         assert time.monotonic() < deadline and child.poll() is None, "the build ended before the test could act"
@@ -165,10 +192,12 @@ def test_backend_ends_within_two_seconds_when_its_parent_pipe_closes(slow_build_
 
 
 def test_sigterm_acts_while_the_main_thread_is_busy(tmp_path):
-    script = ("from backend import lifeline\nlifeline.install(130, 131, lambda: print('cancelled', flush=True))\n"
-              "import numpy\nfrom backend.data.atomic import AtomicOutputs\n"
-              f"outputs = AtomicOutputs()\noutputs.temporary({str(tmp_path / 'x.tif')!r}).write_text('partial')\n"
-              "print('ready', flush=True)\nwhile True:\n    numpy.linalg.eigvalsh(numpy.eye(1500))\n")
+    script = (
+        "from backend import lifeline\nlifeline.install(130, 131, lambda: print('cancelled', flush=True))\n"
+        "import numpy\nfrom backend.data.atomic import AtomicOutputs\n"
+        f"outputs = AtomicOutputs()\noutputs.temporary({str(tmp_path / 'x.tif')!r}).write_text('partial')\n"
+        "print('ready', flush=True)\nwhile True:\n    numpy.linalg.eigvalsh(numpy.eye(1500))\n"
+    )
     child = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"
     started = time.monotonic()
@@ -179,16 +208,34 @@ def test_sigterm_acts_while_the_main_thread_is_busy(tmp_path):
 
 # --- sizes ------------------------------------------------------------------------------------------
 
+
 def test_a_grid_beyond_the_memory_budget_is_refused_with_what_to_change(tmp_path):
-    model = run_command("fitstvariogram", {"points": PM10, "output_model": str(tmp_path / "m.json"),
-                                           "variogram": {"model": "separable", "tlags": 3}})
+    model = run_command(
+        "fitstvariogram",
+        {"points": PM10, "output_model": str(tmp_path / "m.json"), "variogram": {"model": "separable", "tlags": 3}},
+    )
     started = time.monotonic()
-    with pytest.raises(UserInputError, match="needs about .* of memory, more than the memory limit of 64 MB.*"
-                                             "PIXEL_SIZE"):
-        run_command("stkriging", {"points": PM10, "model_file": model.outputs["OUTPUT_MODEL"], "memory_limit_mb": 64,
-                                  "grid": {"xmin": 280000, "ymin": 5230000, "xmax": 920000, "ymax": 6100000,
-                                           "pixel_size": 100, "start": "2005-01-10", "end": "2005-01-11"},
-                                  "output": str(tmp_path / "k.tif")})
+    with pytest.raises(
+        UserInputError, match="needs about .* of memory, more than the memory limit of 64 MB.*PIXEL_SIZE"
+    ):
+        run_command(
+            "stkriging",
+            {
+                "points": PM10,
+                "model_file": model.outputs["OUTPUT_MODEL"],
+                "memory_limit_mb": 64,
+                "grid": {
+                    "xmin": 280000,
+                    "ymin": 5230000,
+                    "xmax": 920000,
+                    "ymax": 6100000,
+                    "pixel_size": 100,
+                    "start": "2005-01-10",
+                    "end": "2005-01-11",
+                },
+                "output": str(tmp_path / "k.tif"),
+            },
+        )
     assert time.monotonic() - started < 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
 
@@ -199,19 +246,32 @@ def test_require_memory_names_the_default_budget():
 
 
 def test_irregular_times_are_not_spread_on_a_minute_axis():
-    times = np.array(["2005-01-01T00:00", "2005-01-01T00:01", "2005-02-01T00:00", "2005-03-03T07:13"],
-                     dtype="datetime64[s]")
+    times = np.array(
+        ["2005-01-01T00:00", "2005-01-01T00:01", "2005-02-01T00:00", "2005-03-03T07:13"], dtype="datetime64[s]"
+    )
     with pytest.raises(UserInputError, match="too irregular for a regular axis"):
         on_regular_axis(times, np.zeros((2, 4), np.float32), axis=1)
 
 
-@pytest.mark.parametrize("key, value, message", [("hidden", 4096, "hidden size must be between 2 and 1024"),
-                                                 ("lookback", 10 ** 9, "lookback must be between 1 and 10000")])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("hidden", 4096, "hidden size must be between 2 and 1024"),
+        ("lookback", 10**9, "lookback must be between 1 and 10000"),
+    ],
+)
 def test_model_folders_with_absurd_sizes_are_refused(tmp_path, key, value, message):
     pytest.importorskip("torch")
     folder = tmp_path / "m"
-    run_command("trainrasterforecaster", {"input": str(HOURLY), "output_model": str(folder), "device": "cpu",
-                                          "config": {"epochs": 1, "hidden": 4, "max_batches_per_epoch": 1}})
+    run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(HOURLY),
+            "output_model": str(folder),
+            "device": "cpu",
+            "config": {"epochs": 1, "hidden": 4, "max_batches_per_epoch": 1},
+        },
+    )
     config = json.loads((folder / "config.json").read_text())
     config[key] = value
     (folder / "config.json").write_text(json.dumps(config))
@@ -227,8 +287,15 @@ class _Payload:
 def test_a_pickle_with_code_is_refused_without_suggesting_to_unpickle_it(tmp_path):
     torch = pytest.importorskip("torch")
     folder = tmp_path / "m"
-    run_command("trainrasterforecaster", {"input": str(HOURLY), "output_model": str(folder), "device": "cpu",
-                                          "config": {"epochs": 1, "hidden": 4, "max_batches_per_epoch": 1}})
+    run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(HOURLY),
+            "output_model": str(folder),
+            "device": "cpu",
+            "config": {"epochs": 1, "hidden": 4, "max_batches_per_epoch": 1},
+        },
+    )
     torch.save({"weights": _Payload()}, folder / "weights.pt", pickle_protocol=pickle.DEFAULT_PROTOCOL)
     with pytest.raises(UserInputError) as error:
         run_command("forecastraster", {"input": str(HOURLY), "model": str(folder), "output": str(tmp_path / "f.tif")})
@@ -237,6 +304,7 @@ def test_a_pickle_with_code_is_refused_without_suggesting_to_unpickle_it(tmp_pat
 
 
 # --- times -------------------------------------------------------------------------------------------
+
 
 def test_day_first_dates_are_read_with_one_format_for_the_column():
     january = parse_times([f"{day:02d}/01/2005" for day in range(1, 32)])
@@ -255,8 +323,14 @@ def test_ambiguous_day_month_order_is_refused_and_time_format_resolves_it():
 @pytest.mark.parametrize("window", ["-2 days", "0h", "soon"])
 def test_rolling_windows_must_be_positive_durations(window):
     with pytest.raises(UserInputError, match="rolling window"):
-        run_command("detectpointanomalies", {"points": PM10, "output": "/tmp/never_written.gpkg",
-                                             "detection": {"method": "rolling_median", "window": window}})
+        run_command(
+            "detectpointanomalies",
+            {
+                "points": PM10,
+                "output": "/tmp/never_written.gpkg",
+                "detection": {"method": "rolling_median", "window": window},
+            },
+        )
     assert not Path("/tmp/never_written.gpkg").exists()
 
 

@@ -17,8 +17,7 @@ def days(*isos):
 
 def test_parse_times_converts_time_zones_to_naive_utc():
     times = parse_times(["2019-03-01T01:00:00+01:00", "2019-03-01", "2019-03-01 12:30"])
-    assert [format_time(t) for t in times] == ["2019-03-01T00:00:00Z", "2019-03-01T00:00:00Z",
-                                               "2019-03-01T12:30:00Z"]
+    assert [format_time(t) for t in times] == ["2019-03-01T00:00:00Z", "2019-03-01T00:00:00Z", "2019-03-01T12:30:00Z"]
 
 
 def test_parse_times_quotes_unparseable_values():
@@ -31,12 +30,15 @@ def test_parse_times_rejects_empty_values():
         parse_times(["2019-03-01", ""])
 
 
-@pytest.mark.parametrize("name, pattern, expected", [
-    ("t2m_20190301.tif", "%Y%m%d", "2019-03-01T00:00:00Z"),
-    ("MOD13_2019_032.tif", "%Y_%j", "2019-02-01T00:00:00Z"),
-    ("rain_2010-08-26_0735.tif", "%Y-%m-%d_%H%M", "2010-08-26T07:35:00Z"),
-    ("v1_20190399_20190302.tif", "%Y%m%d", "2019-03-02T00:00:00Z"),  # first match is no date
-])
+@pytest.mark.parametrize(
+    "name, pattern, expected",
+    [
+        ("t2m_20190301.tif", "%Y%m%d", "2019-03-01T00:00:00Z"),
+        ("MOD13_2019_032.tif", "%Y_%j", "2019-02-01T00:00:00Z"),
+        ("rain_2010-08-26_0735.tif", "%Y-%m-%d_%H%M", "2010-08-26T07:35:00Z"),
+        ("v1_20190399_20190302.tif", "%Y%m%d", "2019-03-02T00:00:00Z"),  # first match is no date
+    ],
+)
 def test_time_from_filename(name, pattern, expected):
     assert format_time(time_from_filename(name, pattern)) == expected
 

@@ -13,8 +13,17 @@ from tests.collect import CollectingReporter
 from tests.paths import ERA5_DAILY
 
 
-@pytest.mark.parametrize("value, text", [(123456.7, "123,457"), (12.3456, "12.35"), (0.0, "0"), (0.00012, "0.00012"),
-                                         (-45000.0, "-45,000"), (float("nan"), "n/a")])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (123456.7, "123,457"),
+        (12.3456, "12.35"),
+        (0.0, "0"),
+        (0.00012, "0.00012"),
+        (-45000.0, "-45,000"),
+        (float("nan"), "n/a"),
+    ],
+)
 def test_numbers_are_written_without_scientific_notation(value, text):
     assert readable_number(value) == text
 
@@ -33,18 +42,24 @@ def test_unit_texts():
 
 
 def test_model_description_gives_ranges_in_km():
-    model = SpaceTimeModel.from_dict({"stModel": "separable", "sill": 120.0,
-                                      "space": {"model": "Exp", "psill": 1.0, "range": 150000.0},
-                                      "time": {"model": "Exp", "psill": 1.0, "range": 2.5}})
+    model = SpaceTimeModel.from_dict(
+        {
+            "stModel": "separable",
+            "sill": 120.0,
+            "space": {"model": "Exp", "psill": 1.0, "range": 150000.0},
+            "time": {"model": "Exp", "psill": 1.0, "range": 2.5},
+        }
+    )
     text = model.describe()
     assert "range=150 km" in text and "range=2.5 day" in text and "e+" not in text
 
 
 def test_series_lines_break_across_gaps_and_not_elsewhere():
-    times = np.concatenate([np.arange("2020-01", "2020-07", dtype="datetime64[M]"),
-                            np.arange("2020-10", "2021-01", dtype="datetime64[M]")]).astype("datetime64[s]")
+    times = np.concatenate(
+        [np.arange("2020-01", "2020-07", dtype="datetime64[M]"), np.arange("2020-10", "2021-01", dtype="datetime64[M]")]
+    ).astype("datetime64[s]")
     _fig, ax = new_figure()
-    line, = plot_series(ax, times, np.arange(times.size, dtype=float))
+    (line,) = plot_series(ax, times, np.arange(times.size, dtype=float))
     drawn = np.asarray(line.get_ydata(), dtype=float)
     assert drawn.size == times.size + 1 and np.isnan(drawn).sum() == 1  # one break: July–September missing
     assert np.flatnonzero(np.isnan(drawn))[0] == 6
@@ -59,18 +74,28 @@ def test_stack_keeps_the_inputs_band_unit_or_the_one_asked_for(tmp_path):
         with rasterio.open(target, "w", **profile) as dst:
             dst.write(values)
             dst.set_band_unit(1, "K")
-    result = run_command("buildrasterstack", {"output": str(tmp_path / "stack.tif"), "folder": str(tmp_path),
-                                              "file_filter": "t2m_*.tif"})
+    result = run_command(
+        "buildrasterstack", {"output": str(tmp_path / "stack.tif"), "folder": str(tmp_path), "file_filter": "t2m_*.tif"}
+    )
     assert result.summary["units"] == "K" and read_stack(tmp_path / "stack.tif").units == "K"
-    result = run_command("buildrasterstack", {"output": str(tmp_path / "celsius.tif"), "folder": str(tmp_path),
-                                              "file_filter": "t2m_*.tif", "units": "kelvin"})
+    result = run_command(
+        "buildrasterstack",
+        {
+            "output": str(tmp_path / "celsius.tif"),
+            "folder": str(tmp_path),
+            "file_filter": "t2m_*.tif",
+            "units": "kelvin",
+        },
+    )
     with rasterio.open(tmp_path / "celsius.tif") as src:
         assert set(src.units) == {"kelvin"}
 
 
 def test_inputs_without_units_give_a_stack_without_units(tmp_path):
-    result = run_command("buildrasterstack", {"output": str(tmp_path / "stack.tif"), "folder": str(ERA5_DAILY),
-                                              "file_filter": "t2m_2019030[1-3].tif"})
+    result = run_command(
+        "buildrasterstack",
+        {"output": str(tmp_path / "stack.tif"), "folder": str(ERA5_DAILY), "file_filter": "t2m_2019030[1-3].tif"},
+    )
     assert result.summary["units"] is None and read_stack(tmp_path / "stack.tif").units is None
 
 
@@ -85,10 +110,21 @@ def test_reports_label_axes_with_units(tmp_path, monkeypatch):
         return original(ax, times, values, **style)
 
     monkeypatch.setattr("backend.commands.detect_anomalies.plot_series", spy)
-    run_command("detectpointanomalies", {
-        "points": {"path": str(PM10_Q1), "id_field": "station_id", "time_field": "date", "value_field": "pm10",
-                   "units": "µg/m³"},
-        "output": str(tmp_path / "a.gpkg"), "output_report": str(tmp_path / "a.html"),
-        "detection": {"method": "rolling_median", "window": "7D"}}, CollectingReporter())
+    run_command(
+        "detectpointanomalies",
+        {
+            "points": {
+                "path": str(PM10_Q1),
+                "id_field": "station_id",
+                "time_field": "date",
+                "value_field": "pm10",
+                "units": "µg/m³",
+            },
+            "output": str(tmp_path / "a.gpkg"),
+            "output_report": str(tmp_path / "a.html"),
+            "detection": {"method": "rolling_median", "window": "7D"},
+        },
+        CollectingReporter(),
+    )
     assert labels and {ax.get_ylabel() for ax in labels} == {"value (µg/m³)"}
     assert {ax.get_xlabel() for ax in labels} == {"time (UTC)"}
