@@ -53,7 +53,7 @@ def main() -> None:
         return
     import torch
 
-    from backend.forecast.training import TrainConfig, evaluate, train_network
+    from backend.forecast.raster.training import TrainConfig, evaluate, train_raster_model
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(
@@ -67,7 +67,7 @@ def main() -> None:
         patience=max(6, args.epochs // 4),
     )
     started = time.perf_counter()
-    network, split, norm, history = train_network(values, times, 3600.0, config, args.device)
+    network, split, norm, history = train_raster_model(values, times, 3600.0, config, args.device)
     train_seconds = time.perf_counter() - started
     evaluation = evaluate(
         network, values, times, 3600.0, split, norm, config, args.device, margins=history.interval_margins

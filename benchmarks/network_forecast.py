@@ -22,8 +22,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.device import choose_device  # noqa: E402
-from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices  # noqa: E402
-from backend.forecast.network_training import NetworkTrainConfig, evaluate_sensor_network, train_sensor_network  # noqa: E402
+from backend.forecast.sensors.graph import GraphSettings, build_adjacency, transition_matrices  # noqa: E402
+from backend.forecast.sensors.training import NetworkTrainConfig, evaluate_sensor_network, train_sensor_network  # noqa: E402
 from backend.progress import Reporter  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -76,7 +76,7 @@ def _kriging_expected(panel: PointPanel, reporter: Reporter) -> np.ndarray:
 
 def _forecaster_expected(panel: PointPanel, settings: DetectionSettings, reporter: Reporter) -> np.ndarray:
     from backend.device import choose_device, require_torch
-    from backend.forecast.network_model import one_step_expected
+    from backend.forecast.sensors.predict import one_step_expected
 
     if not settings.model:
         raise UserInputError("The forecaster method needs a trained network forecaster folder (MODEL).")

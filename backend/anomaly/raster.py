@@ -13,9 +13,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from backend.anomaly.scores import robust_z
+from backend.data.seasons import season_index
 from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
-from backend.forecast.baselines import season_index
 
 RASTER_METHODS = ("auto", "seasonal", "rolling_median")
 

@@ -223,8 +223,8 @@ def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str, repo
 
 def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
     """(times, Gi* z float[T, N], locations description) for points or raster cells."""
+    from backend.data.distances import station_distances
     from backend.diagnostics.hotspots import gi_star, gi_star_grid, grid_kernel, point_weights
-    from backend.forecast.graph import station_distances
 
     if request.source.is_raster():
         times, flat, grid = _whole_stack(request.source, request.time_step, "hot spot analysis", reporter)

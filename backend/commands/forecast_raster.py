@@ -9,14 +9,13 @@ import numpy as np
 
 from backend.commands.base import CommandResult, command
 from backend.data.atomic import AtomicOutputs
-from backend.data.raster_io import StackWriter, reproject_values
-from backend.data.raster_stack import RasterStack
+from backend.data.raster_io import StackWriter
 from backend.data.time_axis import format_time
 from backend.device import choose_device
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet
-from backend.forecast.stacks import regular_stack
-from backend.forecast.windows import future_times, time_features
+from backend.forecast.raster.stacks import regular_stack
+from backend.forecast.windows import future_times
 from backend.progress import Reporter
 
 
@@ -60,41 +59,16 @@ def _summary(times, values, step, units: str | None):
 
 @command("forecastraster", ForecastRasterRequest, "Forecast raster")
 def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> CommandResult:
-    from backend.forecast.model_io import check_compatible, load_model
-    from backend.forecast.training import predict_windows, prepare
+    from backend.forecast.raster.predict import forecast_from_folder
 
     device = choose_device(request.device)
-    config, network = load_model(request.model, device)
     stack, step = regular_stack(request.input, reporter)
-    if request.resample and config.grid.difference(stack.grid):
-        reporter.warning(f"The stack has {config.grid.difference(stack.grid)}; it is resampled onto the model's grid.")
-        stack = RasterStack(
-            reproject_values(stack.values, stack.grid, config.grid), stack.times, config.grid, units=stack.units
-        )
-    check_compatible(config, stack.grid, step)
-    if stack.times.size < config.lookback:
-        raise UserInputError(
-            f"The stack has {stack.times.size} time steps; the model needs the last {config.lookback}."
-        )
-    times = future_times(stack.times[-1], step, config.horizon)
-    prepared = prepare(stack.values, stack.times, step, config.normalisation)
-    origin = np.array([stack.times.size - 1])
-    mean, low, high = predict_windows(
-        network,
-        prepared,
-        origin,
-        config.lookback,
-        config.horizon,
-        device,
-        future_features=time_features(times, step)[None],
-        margins=config.training.get("history", {}).get("interval_margins"),
-    )
-    never = ~np.isfinite(stack.values).any(axis=0)  # cells with no data ever stay no data
-    frames = [np.where(never[None], np.nan, a[0]) for a in (mean, low, high)]
+    forecast = forecast_from_folder(request.model, stack, step, device, request.resample, reporter)
+    times, frames = forecast.times, forecast.frames
     with AtomicOutputs() as outputs:
         _write(
             outputs,
-            stack.grid,
+            forecast.grid,
             times,
             {request.output: frames[0], request.output_lower: frames[1], request.output_upper: frames[2]},
             stack.units,

@@ -19,8 +19,8 @@ from backend.data.time_axis import TimeStep, format_time, parse_times
 from backend.data.units import axis_label
 from backend.device import choose_device, require_torch
 from backend.errors import UserInputError
-from backend.forecast.graph import GraphSettings, build_adjacency, transition_matrices
-from backend.forecast.network_training import NetworkTrainConfig
+from backend.forecast.sensors.graph import GraphSettings, build_adjacency, transition_matrices
+from backend.forecast.sensors.training import NetworkTrainConfig
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
@@ -119,9 +119,9 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
 @command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
 def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: Reporter) -> CommandResult:
     require_torch("Sensor-network forecasting")
-    from backend.forecast.model_io import save_model
-    from backend.forecast.network_model import NetworkModelConfig
-    from backend.forecast.network_training import evaluate_sensor_network, train_sensor_network
+    from backend.forecast.model_files import save_model
+    from backend.forecast.sensors.config import NetworkModelConfig
+    from backend.forecast.sensors.training import evaluate_sensor_network, train_sensor_network
 
     device = choose_device(request.device)
     config = request.config
@@ -199,48 +199,10 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     )
 
 
-def forecast_from_model(
-    config, network, panel: PointPanel, step: TimeStep, origin_index: int, device: str, reporter: Reporter
-):
-    """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model at ``origin_index``."""
-    from backend.forecast.network_model import align_to_model
-    from backend.forecast.network_training import SensorArrays, predict_sensor_windows
-    from backend.forecast.windows import calendar_features, future_times
-
-    if step != config.step:
-        raise UserInputError(
-            f"The data's time step ({step.text}) differs from the model's ({config.step.text}); "
-            "resample the data to the model's step (RESAMPLE) or retrain."
-        )
-    values, present = align_to_model(config, panel, reporter)
-    if origin_index + 1 < config.lookback:
-        raise UserInputError(
-            f"The history up to the forecast origin has {origin_index + 1} time steps; the model needs "
-            f"the last {config.lookback}."
-        )
-    window = values[origin_index - config.lookback + 1 : origin_index + 1]
-    if not np.isfinite(window).any():
-        raise UserInputError(f"No sensor has a reading in the {config.lookback} steps before the forecast origin.")
-    times = future_times(panel.times[origin_index], step, config.horizon)
-    arrays = SensorArrays.prepare(
-        values[: origin_index + 1], panel.times[: origin_index + 1], step, config.normalisation
-    )
-    mean, low, high = predict_sensor_windows(
-        network,
-        arrays,
-        np.array([origin_index]),
-        config.lookback,
-        config.horizon,
-        device,
-        future_features=calendar_features(times, step)[None],
-        margins=config.training.get("history", {}).get("interval_margins"),
-    )
-    return present, times, mean[0], low[0], high[0]
-
-
 @command("forecastnetwork", ForecastNetworkRequest, "Forecast sensor network")
 def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> CommandResult:
-    from backend.forecast.network_model import load_network_model
+    from backend.forecast.sensors.config import load_network_model
+    from backend.forecast.sensors.predict import forecast_from_model
 
     require_torch("Sensor-network forecasting")
     device = choose_device(request.device)

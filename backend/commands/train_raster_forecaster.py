@@ -14,8 +14,8 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.time_axis import format_time
 from backend.data.units import axis_label
 from backend.device import choose_device
-from backend.forecast.stacks import regular_stack
-from backend.forecast.training import TrainConfig
+from backend.forecast.raster.stacks import regular_stack
+from backend.forecast.raster.training import TrainConfig
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
 
@@ -80,14 +80,15 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     from backend.device import require_torch
 
     require_torch("Training")
-    from backend.forecast.model_io import ForecasterConfig, save_model
-    from backend.forecast.training import evaluate, train_network
+    from backend.forecast.model_files import save_model
+    from backend.forecast.raster.config import ForecasterConfig
+    from backend.forecast.raster.training import evaluate, train_raster_model
 
     device = choose_device(request.device)
     reporter.log(f"Training on {device}.")
     stack, step = regular_stack(request.input, reporter)
     config = request.config
-    network, split, norm, history = train_network(
+    network, split, norm, history = train_raster_model(
         stack.values, stack.times, step, config, device, reporter.scaled(0, 90)
     )
     evaluation = evaluate(

@@ -1,1 +1,2 @@
-"""Forecasting raster time stacks: baselines, ConvLSTM / CNN-LSTM (torch), evaluation, model folders."""
+"""Forecasting: baselines, training windows, the training loop and model folders shared by the raster
+(``raster/``) and sensor-network (``sensors/``) forecasters."""

@@ -236,13 +236,13 @@ def test_baseline_forecast_command(tmp_path, small_stack, method):
 
 @pytest.mark.parametrize("architecture", ["convlstm", "cnnlstm"])
 def test_tiled_prediction_equals_whole_frame(small_stack, architecture):
-    from backend.forecast.networks import build_network
-    from backend.forecast.training import predict_windows, prepare
+    from backend.forecast.raster.architectures import build_raster_model
+    from backend.forecast.raster.training import predict_windows, prepare
     from backend.forecast.windows import Normalisation
 
     _, stack = small_stack
     torch.manual_seed(0)
-    network = build_network(architecture, horizon=2, hidden=4)
+    network = build_raster_model(architecture, horizon=2, hidden=4)
     p = prepare(stack.values, stack.times, TimeStep(seconds=3600), Normalisation.fit(stack.values[:100]))
     origins = np.array([50, 120])
     whole = predict_windows(network, p, origins, 3, 2, "cpu", tile=256)

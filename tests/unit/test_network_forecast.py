@@ -11,7 +11,7 @@ from backend.commands.inputs import SensorInput
 from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BaselineSet, fit_ar
-from backend.forecast.graph import (
+from backend.forecast.sensors.graph import (
     GraphSettings,
     build_adjacency,
     gaussian_adjacency,
@@ -148,7 +148,7 @@ def test_sensor_table_problems_are_clear(tmp_path):
 
 @pytest.mark.parametrize("architecture", ["graph_gru", "st_transformer", "fc_lstm"])
 def test_network_shapes_and_graph_use(architecture):
-    from backend.forecast.sensor_networks import build_sensor_network
+    from backend.forecast.sensors.architectures import build_sensor_network
 
     torch.manual_seed(0)
     n, lookback, horizon = 5, 6, 3

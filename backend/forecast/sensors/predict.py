@@ -1,114 +1,16 @@
-"""Sensor-network forecaster folders and matching a model's sensors to an input panel.
-
-Folder: ``config.json`` (architecture, windows, normalisation, time step, the sensors' ids and
-coordinates, the graph settings, training summary) + ``weights.pt`` (state_dict incl. the graph's
-transition matrices; loaded with ``weights_only=True``).
-"""
+"""Forecasts from a trained sensor-network model: the next steps from an origin, and one-step-ahead expected
+values of every reading (for anomaly scores)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from backend.data.point_panel import PointPanel
 from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
-from backend.forecast.limits import check_model_sizes
-from backend.forecast.windows import Normalisation
+from backend.forecast.sensors.config import NetworkModelConfig, load_network_model
+from backend.forecast.windows import calendar_features, future_times
 from backend.progress import Reporter
-
-FORMAT = "st_analyzer.network_forecaster"
-VERSION = 1
-
-
-@dataclass
-class NetworkModelConfig:
-    architecture: str
-    lookback: int
-    horizon: int
-    hidden: int
-    normalisation: Normalisation
-    step_seconds: float
-    ids: list[str]
-    xy: list[list[float]]
-    crs: str
-    missing_value: float | None = None
-    graph: dict = field(default_factory=dict)
-    training: dict = field(default_factory=dict)
-    step_months: int = 0  # calendar steps (1 month, 3 quarter, 12 year); 0 = fixed step_seconds
-
-    @property
-    def step(self) -> TimeStep:
-        return TimeStep.from_fields(self.step_seconds, self.step_months)
-
-    def to_dict(self) -> dict:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "architecture": self.architecture,
-            "lookback": self.lookback,
-            "horizon": self.horizon,
-            "hidden": self.hidden,
-            "quantiles": [0.1, 0.9],
-            "normalisation": self.normalisation.to_dict(),
-            "step_seconds": self.step_seconds,
-            "step_months": self.step_months,
-            "missing_value": self.missing_value,
-            "time_features": "time of day (sub-daily), day of week, day of year",
-            "sensors": {"ids": self.ids, "xy": self.xy, "crs": self.crs},
-            "graph": self.graph,
-            "training": self.training,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict, where: str) -> NetworkModelConfig:
-        try:
-            if data.get("format") != FORMAT:
-                raise KeyError("format (not a sensor-network forecaster)")
-            sensors = data["sensors"]
-            check_model_sizes(f"{where}/config.json", int(data["hidden"]), int(data["lookback"]), int(data["horizon"]))
-            return cls(
-                str(data["architecture"]),
-                int(data["lookback"]),
-                int(data["horizon"]),
-                int(data["hidden"]),
-                Normalisation.from_dict(data["normalisation"]),
-                float(data["step_seconds"]),
-                [str(i) for i in sensors["ids"]],
-                [[float(a), float(b)] for a, b in sensors["xy"]],
-                str(sensors["crs"]),
-                data.get("missing_value"),
-                dict(data.get("graph") or {}),
-                dict(data.get("training") or {}),
-                int(data.get("step_months") or 0),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserInputError(
-                f"{where} is not a sensor-network forecaster folder (config.json: missing or bad {exc})."
-            ) from exc
-
-
-def load_network_model(folder, device: str):
-    """(config, network on ``device`` in eval mode)."""
-    from backend.forecast.model_io import load_weights, read_model_config
-    from backend.forecast.network_training import N_CALENDAR
-    from backend.forecast.sensor_networks import NETWORK_ARCHITECTURES, build_sensor_network
-
-    config = NetworkModelConfig.from_dict(read_model_config(folder, "Train network forecaster"), str(folder))
-    if config.architecture not in NETWORK_ARCHITECTURES:
-        raise UserInputError(f"{folder}: unknown architecture {config.architecture!r}.")
-    n = len(config.ids)
-    network = build_sensor_network(
-        config.architecture,
-        np.zeros((2, n, n), np.float32),
-        n,
-        config.lookback,
-        config.horizon,
-        config.hidden,
-        N_CALENDAR,
-    )
-    return config, load_weights(network, folder, device)
 
 
 def align_to_model(config: NetworkModelConfig, panel: PointPanel, reporter: Reporter) -> tuple[np.ndarray, np.ndarray]:
@@ -140,11 +42,47 @@ def align_to_model(config: NetworkModelConfig, panel: PointPanel, reporter: Repo
     return values, present
 
 
+def forecast_from_model(
+    config, network, panel: PointPanel, step: TimeStep, origin_index: int, device: str, reporter: Reporter
+):
+    """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model at ``origin_index``."""
+    from backend.forecast.sensors.training import SensorArrays, predict_sensor_windows
+
+    if step != config.step:
+        raise UserInputError(
+            f"The data's time step ({step.text}) differs from the model's ({config.step.text}); "
+            "resample the data to the model's step (RESAMPLE) or retrain."
+        )
+    values, present = align_to_model(config, panel, reporter)
+    if origin_index + 1 < config.lookback:
+        raise UserInputError(
+            f"The history up to the forecast origin has {origin_index + 1} time steps; the model needs "
+            f"the last {config.lookback}."
+        )
+    window = values[origin_index - config.lookback + 1 : origin_index + 1]
+    if not np.isfinite(window).any():
+        raise UserInputError(f"No sensor has a reading in the {config.lookback} steps before the forecast origin.")
+    times = future_times(panel.times[origin_index], step, config.horizon)
+    arrays = SensorArrays.prepare(
+        values[: origin_index + 1], panel.times[: origin_index + 1], step, config.normalisation
+    )
+    mean, low, high = predict_sensor_windows(
+        network,
+        arrays,
+        np.array([origin_index]),
+        config.lookback,
+        config.horizon,
+        device,
+        future_features=calendar_features(times, step)[None],
+        margins=config.training.get("history", {}).get("interval_margins"),
+    )
+    return present, times, mean[0], low[0], high[0]
+
+
 def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter) -> np.ndarray:
     """float64[N, T]: the model's one-step-ahead forecast of every reading of ``panel`` (rolling origins; NaN for
     the first lookback steps and for sensors the model does not know). The panel must be on the model's step."""
-    from backend.forecast.network_training import SensorArrays, predict_sensor_windows
-    from backend.forecast.windows import calendar_features, future_times
+    from backend.forecast.sensors.training import SensorArrays, predict_sensor_windows
 
     config, network = load_network_model(folder, device)
     regular, step = panel.on_regular_axis()

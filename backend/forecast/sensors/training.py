@@ -39,7 +39,7 @@ class NetworkTrainConfig:
     max_validation_windows: int = 1500  # validation windows scored each epoch (evenly spaced)
 
     def check(self) -> None:
-        from backend.forecast.sensor_networks import NETWORK_ARCHITECTURES
+        from backend.forecast.sensors.architectures import NETWORK_ARCHITECTURES
 
         if self.architecture not in NETWORK_ARCHITECTURES:
             raise UserInputError(
@@ -139,7 +139,7 @@ def train_sensor_network(
     """
     import torch
 
-    from backend.forecast.sensor_networks import build_sensor_network
+    from backend.forecast.sensors.architectures import build_sensor_network
 
     reporter = reporter or Reporter()
     config.check()

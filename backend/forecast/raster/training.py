@@ -149,7 +149,7 @@ def interval_margins(
     return conformal_margins(low, high, truth, coverage)
 
 
-def train_network(
+def train_raster_model(
     values: np.ndarray,
     times: np.ndarray,
     step: TimeStep,
@@ -160,7 +160,7 @@ def train_network(
     """Train on the training split with early stopping on validation RMSE; returns (network, split, norm, history)."""
     import torch
 
-    from backend.forecast.networks import ARCHITECTURES, build_network
+    from backend.forecast.raster.architectures import ARCHITECTURES, build_raster_model
 
     reporter = reporter or Reporter()
     if config.architecture not in ARCHITECTURES:
@@ -182,7 +182,7 @@ def train_network(
     torch.manual_seed(config.seed)
     norm = Normalisation.fit(values[: split.train_end])
     p = prepare(values, times, step, norm)
-    network = build_network(config.architecture, config.horizon, config.hidden).to(device)
+    network = build_raster_model(config.architecture, config.horizon, config.hidden).to(device)
     train_origins = split.origins("train", config.lookback, config.horizon)
     val_origins = split.origins("validation", config.lookback, config.horizon)
     height, width = values.shape[1:]

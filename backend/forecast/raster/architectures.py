@@ -104,5 +104,5 @@ class CnnLstmForecaster(nn.Module):
 ARCHITECTURES = {"convlstm": ConvLSTMForecaster, "cnnlstm": CnnLstmForecaster}
 
 
-def build_network(architecture: str, horizon: int, hidden: int) -> nn.Module:
+def build_raster_model(architecture: str, horizon: int, hidden: int) -> nn.Module:
     return ARCHITECTURES[architecture](horizon=horizon, hidden=hidden)

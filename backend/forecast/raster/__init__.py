@@ -1,0 +1,1 @@
+"""Forecasting raster time stacks: ConvLSTM and CNN-LSTM models, their training, config and prediction."""
