@@ -67,7 +67,7 @@ def _kriging_expected(panel: PointPanel, reporter: Reporter) -> np.ndarray:
     metric = kriging_panel(panel, reporter)
     fit = fit_variogram(metric, reporter=reporter.scaled(0, 30))
     reporter.log(f"Kriging model for the expected values: {fit.best.model.describe()}")
-    cv = leave_one_station_out(metric, fit.best.model, KrigingOptions(nmax=50), reporter.scaled(30, 100))
+    cv = leave_one_station_out(metric, fit.best.model, KrigingOptions(), reporter.scaled(30, 100))
     expected = np.full(panel.values.shape, np.nan)
     station, step = np.nonzero(np.isfinite(panel.values))
     expected[station, step] = cv.residuals["predicted"].to_numpy()

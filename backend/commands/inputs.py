@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ from backend.data.point_io import PointLayerRef, read_long_points, read_wide_poi
 from backend.data.point_panel import PointPanel
 from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
+from backend.kriging.kriging import KrigingOptions, all_data_if_zero
 
 POINT_FORMATS = ("long", "wide")
 
@@ -146,27 +148,21 @@ class SeriesSource:
 
 
 @dataclass
-class KrigingSettings:
-    """Neighbourhood and solver options shared by the kriging commands.
+class KrigingSettings(KrigingOptions):
+    """The kriging options as requests give them: ``nmax`` 0 = all data, ``device`` auto, cpu or cuda (see
+    :class:`backend.kriging.kriging.KrigingOptions` for the rest)."""
 
-    nmax: neighbours per prediction (0 or None = all data); st_ani: metres per time unit used to
-    scale time in the neighbour search (None = from the model); mean: known mean for simple kriging.
-    """
-
-    nmax: int | None = 50
-    buffer_nmax: float = 2.0
-    st_ani: float | None = None
-    mean: float | None = None
     device: str = "auto"
 
-    def options(self):
+    def options(self) -> KrigingOptions:
+        """The engine's options: all data for nmax 0, numpy on the CPU or torch on the GPU."""
         from backend.device import choose_device
-        from backend.kriging.kriging import KrigingOptions
 
-        device = "numpy" if choose_device(self.device) == "cpu" else "cuda"
-        return KrigingOptions(
-            nmax=self.nmax or None, buffer_nmax=self.buffer_nmax, st_ani=self.st_ani, mean=self.mean, device=device
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(KrigingOptions)}
+        settings.update(
+            nmax=all_data_if_zero(self.nmax), device="numpy" if choose_device(self.device) == "cpu" else "cuda"
         )
+        return KrigingOptions(**settings)
 
 
 @dataclass

@@ -55,7 +55,7 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
     summary = {"model": model.to_dict(), "space_time": cv.metrics}
     baseline = None
     if request.compare_spatial:
-        spatial, baseline = _spatial_baseline(panel, request.kriging.nmax or None, reporter.scaled(80, 95))
+        spatial, baseline = _spatial_baseline(panel, options.nmax, reporter.scaled(80, 95))
         summary["spatial_only"] = baseline.metrics
         reporter.log(
             "Pure spatial kriging per time step: " + ", ".join(f"{k} {v:.4g}" for k, v in baseline.metrics.items())

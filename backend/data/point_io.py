@@ -31,7 +31,7 @@ class PointLayerRef:
     layer: str | None = None
 
 
-def _read_layer(ref: PointLayerRef):
+def read_layer_frame(ref: PointLayerRef):
     import geopandas as gpd
 
     if not Path(ref.path).exists():
@@ -45,7 +45,7 @@ def _read_layer(ref: PointLayerRef):
     return frame
 
 
-def _require_fields(frame, fields: Sequence[str]) -> None:
+def require_fields(frame, fields: Sequence[str]) -> None:
     geometry = getattr(frame, "_geometry_column_name", None)
     available = [str(c) for c in frame.columns if c != geometry]
     for name in fields:
@@ -53,7 +53,7 @@ def _require_fields(frame, fields: Sequence[str]) -> None:
             raise UserInputError(f"Unknown field {name!r}; the layer has: {', '.join(available)}.")
 
 
-def _numeric(series: pd.Series, field: str) -> np.ndarray:
+def numeric_values(series: pd.Series, field: str) -> np.ndarray:
     values = pd.to_numeric(series, errors="coerce")
     bad = values.isna() & series.notna() & (series.astype(str).str.strip() != "")
     if bad.any():
@@ -62,7 +62,7 @@ def _numeric(series: pd.Series, field: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64)
 
 
-def _point_xy(frame) -> np.ndarray:
+def point_xy(frame) -> np.ndarray:
     geometry = frame.geometry
     if geometry.isna().any() or geometry.is_empty.any():
         raise UserInputError(
@@ -76,7 +76,7 @@ def _point_xy(frame) -> np.ndarray:
     return np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
 
 
-def _crs_wkt(frame) -> str:
+def crs_wkt(frame) -> str:
     return frame.crs.to_wkt() if frame.crs is not None else ""
 
 
@@ -95,8 +95,8 @@ def read_long_points(
     ``duplicates``: what to do with repeated station-times (see :func:`merge_duplicates`; default: refuse).
     A station's location is its first feature's point.
     """
-    frame = _read_layer(ref)
-    _require_fields(frame, [id_field, time_field, value_field])
+    frame = read_layer_frame(ref)
+    require_fields(frame, [id_field, time_field, value_field])
     ids = frame[id_field]
     if ids.isna().any():
         raise UserInputError(f"{int(ids.isna().sum())} features have an empty {id_field!r}.")
@@ -104,10 +104,10 @@ def read_long_points(
         {
             "id": ids.astype(str).to_numpy(),
             "time": parse_times(frame[time_field], f"values of {time_field!r}", time_format),
-            "value": _numeric(frame[value_field], value_field),
+            "value": numeric_values(frame[value_field], value_field),
         }
     )
-    xy = _point_xy(frame)
+    xy = point_xy(frame)
     station_ids, first_row = np.unique(table["id"].to_numpy(), return_index=True)
     table = merge_duplicates(table, duplicates, "features", reporter)
     times = np.unique(table["time"].to_numpy())
@@ -115,7 +115,7 @@ def read_long_points(
     return PointPanel(
         station_ids,
         xy[first_row],
-        _crs_wkt(frame),
+        crs_wkt(frame),
         times,
         grid.to_numpy(np.float32),
         {"source": ref.path, "format": "long", "value_field": value_field},
@@ -134,10 +134,10 @@ def read_wide_points(
     Times come from ``times`` (one per field, in order) or from the field names, parsed with
     ``field_time_pattern`` (e.g. ``pm%Y%m%d``) or as ISO dates.
     """
-    frame = _read_layer(ref)
+    frame = read_layer_frame(ref)
     if not value_fields:
         raise UserInputError("Choose the value fields, one per time step.")
-    _require_fields(frame, [id_field, *value_fields])
+    require_fields(frame, [id_field, *value_fields])
     if times is not None:
         if len(times) != len(value_fields):
             raise UserInputError(f"{len(times)} times for {len(value_fields)} value fields; give one each.")
@@ -147,11 +147,11 @@ def read_wide_points(
     else:
         field_times = parse_times(value_fields, "field names read as times")
     order = np.argsort(field_times, kind="stable")
-    values = np.column_stack([_numeric(frame[f], f) for f in value_fields])[:, order]
+    values = np.column_stack([numeric_values(frame[f], f) for f in value_fields])[:, order]
     return PointPanel(
         frame[id_field].astype(str).to_numpy(),
-        _point_xy(frame),
-        _crs_wkt(frame),
+        point_xy(frame),
+        crs_wkt(frame),
         field_times[order],
         values.astype(np.float32),
         {"source": ref.path, "format": "wide"},

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from backend.data.duplicates import merge_duplicates
-from backend.data.point_io import PointLayerRef, _crs_wkt, _numeric, _point_xy, _read_layer, _require_fields
+from backend.data.point_io import PointLayerRef, crs_wkt, numeric_values, point_xy, read_layer_frame, require_fields
 from backend.data.point_panel import PointPanel
 from backend.data.time_axis import parse_times
 from backend.errors import UserInputError
@@ -40,7 +40,7 @@ def read_table(path: str) -> pd.DataFrame:
                     "Reading Parquet needs the 'pyarrow' package; install it "
                     "('pip install pyarrow') or save the table as CSV."
                 ) from exc
-        frame = _read_layer(PointLayerRef(str(source)))
+        frame = read_layer_frame(PointLayerRef(str(source)))
         return pd.DataFrame(frame.drop(columns=frame.geometry.name)) if hasattr(frame, "geometry") else frame
     except UserInputError:
         raise
@@ -57,7 +57,7 @@ def _times(column: pd.Series, name: str, time_format: str | None = None) -> np.n
 
 def _time_column(table: pd.DataFrame, time_field: str) -> str:
     if time_field:
-        _require_fields(table, [time_field])
+        require_fields(table, [time_field])
         return time_field
     for guess in TIME_COLUMN_GUESSES:
         if guess in table.columns:
@@ -70,12 +70,12 @@ def _time_column(table: pd.DataFrame, time_field: str) -> str:
 def _long_matrix(table, id_field, time_field, value_field, time_format=None, duplicates="refuse", reporter=None):
     if not value_field:
         raise UserInputError("A long observation table (id, time, value per row) needs the value column (VALUE_FIELD).")
-    _require_fields(table, [value_field])
+    require_fields(table, [value_field])
     frame = pd.DataFrame(
         {
             "id": table[id_field].astype(str).to_numpy(),
             "time": _times(table[time_field], time_field, time_format),
-            "value": _numeric(table[value_field], value_field),
+            "value": numeric_values(table[value_field], value_field),
         }
     )
     frame = merge_duplicates(frame, duplicates, "rows", reporter)
@@ -88,7 +88,7 @@ def _wide_matrix(table, time_field, time_format=None):
     columns = [c for c in table.columns if c != time_field]
     if not columns:
         raise UserInputError("The wide observation table has no sensor column besides the time column.")
-    values = np.column_stack([_numeric(table[c], str(c)) for c in columns]).astype(np.float32)
+    values = np.column_stack([numeric_values(table[c], str(c)) for c in columns]).astype(np.float32)
     unique, counts = np.unique(times, return_counts=True)
     if (counts > 1).any():
         raise UserInputError(
@@ -113,10 +113,10 @@ def read_sensors_and_table(
     reporter = reporter or Reporter()
     if not id_field:
         raise UserInputError("Choose the sensor id field (ID_FIELD).")
-    layer = _read_layer(sensors)
-    _require_fields(layer, [id_field])
+    layer = read_layer_frame(sensors)
+    require_fields(layer, [id_field])
     sensor_ids = layer[id_field].astype(str).to_numpy()
-    xy = _point_xy(layer)
+    xy = point_xy(layer)
     _refuse_duplicate_sensors(sensor_ids, xy)
     table = read_table(observations)
     if table.empty:
@@ -126,8 +126,8 @@ def read_sensors_and_table(
         ids, times, values = _long_matrix(table, id_field, time_field, value_field, time_format, duplicates, reporter)
     else:
         ids, times, values = _wide_matrix(table, time_field, time_format)
-    ids = np.array([_normalise_id(i) for i in ids])
-    sensor_keys = np.array([_normalise_id(i) for i in sensor_ids])
+    ids = np.array([normalise_id(i) for i in ids])
+    sensor_keys = np.array([normalise_id(i) for i in sensor_ids])
     position = {key: i for i, key in enumerate(ids)}
     unknown = sorted(set(ids) - set(sensor_keys))
     if unknown:
@@ -143,12 +143,10 @@ def read_sensors_and_table(
         )
     rows = np.array([position.get(key, -1) for key in sensor_keys])
     panel_values = np.where(rows[:, None] >= 0, values[np.maximum(rows, 0)], np.nan).astype(np.float32)
-    return PointPanel(
-        sensor_keys, xy, _crs_wkt(layer), times, panel_values, {"source": observations, "format": "table"}
-    )
+    return PointPanel(sensor_keys, xy, crs_wkt(layer), times, panel_values, {"source": observations, "format": "table"})
 
 
-def _normalise_id(value) -> str:
+def normalise_id(value) -> str:
     """Sensor ids compare as text; '773869.0' (a float column) equals '773869'."""
     text = str(value).strip()
     return text[:-2] if text.endswith(".0") and text[:-2].lstrip("-").isdigit() else text

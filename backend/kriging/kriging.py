@@ -111,9 +111,21 @@ def default_st_ani(model: SpaceTimeModel) -> float:
     return float(model.space.structure.range / model.time.structure.range)
 
 
+DEFAULT_NMAX = 50  # neighbours per prediction unless asked otherwise
+
+
+def all_data_if_zero(nmax: int | None) -> int | None:
+    """A neighbourhood size as requests give it (0 or None = all data) as the engine takes it (None = all)."""
+    return int(nmax) if nmax else None
+
+
 @dataclass
 class KrigingOptions:
-    nmax: int | None = 50  # None = all data
+    """How to krige: ``nmax`` nearest observations in scaled space-time distance (None = all data), searched among
+    ``buffer_nmax`` × nmax candidates; ``st_ani`` metres per time unit (None = from the model); ``mean`` a known mean
+    (simple kriging; None = ordinary); ``device`` numpy or a torch device; ``batch_size`` targets per batch."""
+
+    nmax: int | None = DEFAULT_NMAX
     buffer_nmax: float = 2.0
     st_ani: float | None = None  # neighbourhood scaling; default from the model
     mean: float | None = None  # simple kriging with this known mean; None = ordinary kriging

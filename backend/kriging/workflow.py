@@ -82,7 +82,7 @@ def fit_variogram(
         from backend.kriging.kriging import KrigingOptions
 
         for fit in fits:
-            cv = leave_one_station_out(panel, fit.model, KrigingOptions(nmax=50))
+            cv = leave_one_station_out(panel, fit.model, KrigingOptions())
             fit.model.fit["cv_rmse"] = cv.metrics["rmse"]
             reporter.log(f"{fit.model.stModel}: leave-one-station-out RMSE {cv.metrics['rmse']:.4g}")
         best = min(fits, key=lambda f: f.model.fit["cv_rmse"])

@@ -79,7 +79,7 @@ def kriging_request(alg, parameters, context) -> dict:
     return {
         "model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
         "kriging": {
-            "nmax": alg.parameterAsInt(parameters, "NMAX", context) or None,
+            "nmax": alg.parameterAsInt(parameters, "NMAX", context),  # 0 = all data
             "st_ani": st_ani or None,
             "mean": alg.parameterAsDouble(parameters, "MEAN", context) if has_mean else None,
             "device": device_of(alg, parameters, context),

@@ -60,15 +60,15 @@ def knn_adjacency(distances: np.ndarray, k: int, sigma: float | None = None) -> 
 
 def edges_adjacency(path: str, ids: np.ndarray, sigma: float | None = None, threshold: float = 0.0) -> np.ndarray:
     """Directed weights from an edge table: columns from, to and weight (used as is) or distance/cost (kernel)."""
-    from backend.data.sensor_io import _normalise_id, read_table
+    from backend.data.sensor_io import normalise_id, read_table
 
     table = read_table(path)
     columns = {c.lower(): c for c in table.columns}
     if "from" not in columns or "to" not in columns:
         raise UserInputError(f"The edge table needs 'from' and 'to' columns; it has: {', '.join(table.columns)}.")
     position = {key: i for i, key in enumerate(ids)}
-    src = table[columns["from"]].map(_normalise_id).map(position)
-    dst = table[columns["to"]].map(_normalise_id).map(position)
+    src = table[columns["from"]].map(normalise_id).map(position)
+    dst = table[columns["to"]].map(normalise_id).map(position)
     known = src.notna() & dst.notna()
     if not known.any():
         raise UserInputError(
