@@ -7,6 +7,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from backend.errors import UserInputError
@@ -19,6 +20,11 @@ class CommandResult:
 
     outputs: dict[str, str]
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, produced: dict[str, str | None], summary: dict[str, Any] | None = None) -> CommandResult:
+        """A result from output paths by name (absolute; outputs not asked for, None, are left out)."""
+        return cls({name: str(Path(path).absolute()) for name, path in produced.items() if path}, summary or {})
 
 
 @dataclass(frozen=True)

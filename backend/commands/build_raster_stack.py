@@ -179,8 +179,8 @@ def build_raster_stack(request: BuildRasterStackRequest, reporter: Reporter) -> 
             raise UserInputError("Every input band is entirely no data; the stack would be empty.")
     if valid_bands < len(bands):
         reporter.warning(f"{len(bands) - valid_bands} band(s) hold no valid value.")
-    return CommandResult(
-        {"OUTPUT": str(Path(request.output).absolute())},
+    return CommandResult.of(
+        {"OUTPUT": request.output},
         {
             "bands": len(bands),
             "time_axis": summary.to_dict(),

@@ -346,4 +346,4 @@ def describe_space_time(request: DescribeSpaceTimeRequest, reporter: Reporter) -
         "OUTPUT_TABLE": request.output_table,
         "OUTPUT_MISSING": request.output_missing,
     }
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v}, summary)
+    return CommandResult.of(produced, summary)

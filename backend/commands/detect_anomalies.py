@@ -115,8 +115,8 @@ def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporte
         "OUTPUT_EVENTS": request.output_events,
         "OUTPUT_REPORT": request.output_report,
     }
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "threshold": detection.threshold,
             "flagged": int(detection.table["is_anomaly"].sum()),
@@ -199,8 +199,8 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
         "OUTPUT_FLAGS": request.output_flags,
         "OUTPUT_SUMMARY": request.output_summary,
     }
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "threshold": threshold,
             "flagged": int(np.nansum(count)),

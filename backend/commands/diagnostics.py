@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -176,8 +175,8 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
         f"p < {settings.alpha})."
     )
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "locations": int(fields["n_values"].size),
             "significant_trends": significant,
@@ -339,8 +338,8 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
             report.write(request.output_report, outputs)
     reporter.log("Categories: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "categories": {str(k): int(v) for k, v in counts.items()},
             "time_steps": int(times.size),
@@ -449,7 +448,6 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
             report.write(request.output_report, outputs)
     reporter.log(f"{k} clusters: " + ", ".join(f"{c}: {n}" for c, n in sizes.items()))
     produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report, "OUTPUT_PROFILES": request.output_profiles}
-    return CommandResult(
-        {k_: str(Path(v).absolute()) for k_, v in produced.items() if v},
-        {"clusters": k, "sizes": sizes, "silhouette": model.silhouette, "raster": source.is_raster()},
+    return CommandResult.of(
+        produced, {"clusters": k, "sizes": sizes, "silhouette": model.silhouette, "raster": source.is_raster()}
     )

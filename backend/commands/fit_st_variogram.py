@@ -134,8 +134,8 @@ def fit_st_variogram(request: FitStVariogramRequest, reporter: Reporter) -> Comm
         "OUTPUT_REPORT": request.output_report,
         "OUTPUT_TABLE": request.output_table,
     }
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "model": fit.best.model.to_dict(),
             "mse": fit.best.mse,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -75,9 +74,7 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
         )
     reporter.progress(100, f"forecast {format_time(times[0])} … {format_time(times[-1])}")
     produced = {"OUTPUT": request.output, "OUTPUT_LOWER": request.output_lower, "OUTPUT_UPPER": request.output_upper}
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v}, _summary(times, frames[0], step, stack.units)
-    )
+    return CommandResult.of(produced, _summary(times, frames[0], step, stack.units))
 
 
 @command("baselineforecast", BaselineForecastRequest, "Baseline forecast")
@@ -92,4 +89,4 @@ def baseline_forecast(request: BaselineForecastRequest, reporter: Reporter) -> C
     times = future_times(stack.times[-1], step, request.horizon)
     with AtomicOutputs() as outputs:
         _write(outputs, stack.grid, times, {request.output: frames}, stack.units)
-    return CommandResult({"OUTPUT": str(Path(request.output).absolute())}, _summary(times, frames, step, stack.units))
+    return CommandResult.of({"OUTPUT": request.output}, _summary(times, frames, step, stack.units))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -186,8 +185,8 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
             )
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "test": evaluation.to_dict(),
             "epochs": len(history.train_loss),
@@ -236,8 +235,8 @@ def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> Com
     with AtomicOutputs() as outputs:
         write_table(table, request.output, outputs, xy=xy, crs=config.crs)
     reporter.progress(100, f"{len(table)} forecasts, {format_time(times[0])} … {format_time(times[-1])}")
-    return CommandResult(
-        {"OUTPUT": str(Path(request.output).absolute())},
+    return CommandResult.of(
+        {"OUTPUT": request.output},
         {
             "features": int(len(table)),
             "sensors": int(sensors.size),

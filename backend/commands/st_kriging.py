@@ -255,4 +255,4 @@ def st_kriging(request: StKrigingRequest, reporter: Reporter) -> CommandResult:
         else:
             produced, summary = _krige_points(request, panel, model, data, origin, reporter, outputs, source.crs)
     summary["model"] = model.to_dict()
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items()}, summary)
+    return CommandResult.of(produced, summary)

@@ -71,7 +71,7 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
         "OUTPUT_RESIDUALS": request.output_residuals,
         "OUTPUT_REPORT": request.output_report,
     }
-    return CommandResult({k: str(Path(v).absolute()) for k, v in produced.items() if v}, summary)
+    return CommandResult.of(produced, summary)
 
 
 def _report(request, model, cv, baseline) -> HtmlReport:

@@ -135,8 +135,8 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
             )
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
-    return CommandResult(
-        {k: str(Path(v).absolute()) for k, v in produced.items() if v},
+    return CommandResult.of(
+        produced,
         {
             "test": evaluation.to_dict(),
             "epochs": len(history.train_loss),

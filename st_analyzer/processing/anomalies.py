@@ -71,7 +71,6 @@ class DetectPointAnomaliesAlgorithm(StAlgorithm):
     ALG_ID = "detectpointanomalies"
     TITLE = "Detect point anomalies"
     GROUP_ID, GROUP = "anomalies", "Anomalies"
-    COMMAND = "detectpointanomalies"
     HELP = (
         "Flags unusual values in station time series (sensors, gauges, monitoring stations).\n\n"
         "Input: a point layer, long format (station id, time, value fields) or wide. Irregular times are fine; "
@@ -173,7 +172,6 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
     ALG_ID = "detectrasteranomalies"
     TITLE = "Detect raster anomalies"
     GROUP_ID, GROUP = "anomalies", "Anomalies"
-    COMMAND = "detectrasteranomalies"
     HELP = (
         "Scores every cell and time step of a raster time stack, block by block (bounded memory).\n\n"
         "METHOD gives the expected value per cell: auto (default) takes the seasonal profile when the stack covers "

@@ -43,7 +43,6 @@ def stack_name(path: str) -> str:
 class BuildRasterStackAlgorithm(StAlgorithm):
     ALG_ID = "buildrasterstack"
     TITLE = "Build raster time stack"
-    COMMAND = "buildrasterstack"
     HELP = (
         "Stacks rasters into one multiband GeoTIFF with one band per time step, in time order. "
         "Each band's description is its ISO 8601 UTC time (also stored as band and dataset tags), "

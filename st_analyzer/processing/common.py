@@ -71,7 +71,7 @@ class StAlgorithm(QgsProcessingAlgorithm):
     TITLE = ""
     GROUP_ID, GROUP = "data", "Data"
     HELP = ""
-    COMMAND = ""
+    COMMAND = ""  # the backend command; empty = the same as ALG_ID
 
     def name(self) -> str:
         return self.ALG_ID
@@ -135,7 +135,9 @@ class StAlgorithm(QgsProcessingAlgorithm):
         python = resolve_python(configured_python())
         feedback.pushDebugInfo(f"Backend interpreter: {python}")
         try:
-            return BackendRunner(python, feedback, idle=process_events_on_main_thread).run(self.COMMAND, request)
+            return BackendRunner(python, feedback, idle=process_events_on_main_thread).run(
+                self.COMMAND or self.ALG_ID, request
+            )
         except BackendError as exc:
             raise QgsProcessingException(str(exc)) from exc
         finally:

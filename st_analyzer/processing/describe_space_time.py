@@ -24,7 +24,6 @@ from st_analyzer.processing.common import (
 class DescribeSpaceTimeAlgorithm(StAlgorithm):
     ALG_ID = "describespacetime"
     TITLE = "Describe space-time data"
-    COMMAND = "describespacetime"
     HELP = (
         "Summarises a raster time stack or a point layer of station time series before analysis: "
         "time range, detected time step, whether it is regular, gaps (with the number of missing "

@@ -116,7 +116,6 @@ class TimeSeriesDiagnosticsAlgorithm(SeriesResultAlgorithm):
     TITLE = "Time-series diagnostics"
     LAYER_NAME = "trends and diagnostics"
     LAYER_ABSTRACT = "Trend (Mann-Kendall, Sen's slope), seasonality, stationarity and change points per location"
-    COMMAND = "timeseriesdiagnostics"
     HELP = (
         "Tests every station or raster cell for trend, seasonality, stationarity and change points.\n\n"
         + INPUT_HELP
@@ -177,7 +176,6 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
     TITLE = "Emerging hot spots"
     LAYER_NAME = "emerging hot spots"
     LAYER_ABSTRACT = "Emerging hot and cold spot categories (Gi* per time step, Mann-Kendall of the z-scores)"
-    COMMAND = "emerginghotspots"
     NEIGHBOURHOODS = [
         ("auto", "Automatic (distance band for points, queen for rasters)"),
         ("distance_band", "Distance band (DISTANCE)"),
@@ -257,7 +255,6 @@ class TimeSeriesClusteringAlgorithm(SeriesResultAlgorithm):
     TITLE = "Time-series clustering"
     LAYER_NAME = "clusters"
     LAYER_ABSTRACT = "Time-series clusters (k-means) per location"
-    COMMAND = "timeseriesclustering"
     FEATURES = [
         ("value", "Value (level and shape: series scaled together)"),
         ("shape", "Shape (each series standardised: correlation-like)"),

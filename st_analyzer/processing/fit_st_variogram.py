@@ -33,7 +33,6 @@ class FitStVariogramAlgorithm(StAlgorithm):
     ALG_ID = "fitstvariogram"
     TITLE = "Fit space-time variogram"
     GROUP_ID, GROUP = "interpolation", "Interpolation"
-    COMMAND = "fitstvariogram"
     HELP = (
         "Computes the sample space-time variogram of station observations (semivariance by distance bin and "
         "time lag) and fits a space-time variogram model by weighted least squares, as R gstat's variogramST "

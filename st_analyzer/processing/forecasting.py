@@ -62,7 +62,6 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
     ALG_ID = "trainrasterforecaster"
     TITLE = "Train raster forecaster"
     GROUP_ID, GROUP = "forecasting", "Forecasting"
-    COMMAND = "trainrasterforecaster"
     HELP = (
         "Trains a deep-learning forecaster (ConvLSTM or CNN-LSTM, PyTorch; GPU when present) to predict the next "
         "HORIZON steps of a raster time stack from the last LOOKBACK steps, and tests it against baselines.\n\n"
@@ -106,7 +105,6 @@ class ForecastRasterAlgorithm(StAlgorithm):
     ALG_ID = "forecastraster"
     TITLE = "Forecast raster"
     GROUP_ID, GROUP = "forecasting", "Forecasting"
-    COMMAND = "forecastraster"
     HELP = (
         "Forecasts the next steps of a raster time stack with a model from 'Train raster forecaster'.\n\n"
         "Input: the stack (same grid, CRS and time step as the training stack; its last LOOKBACK steps are the "
@@ -160,7 +158,6 @@ class BaselineForecastAlgorithm(StAlgorithm):
     ALG_ID = "baselineforecast"
     TITLE = "Baseline forecast"
     GROUP_ID, GROUP = "forecasting", "Forecasting"
-    COMMAND = "baselineforecast"
     HELP = (
         "Forecasts the next HORIZON steps of a raster time stack with a simple reference method, fitted on the "
         "whole stack: persistence (last valid value per cell), seasonal climatology (mean by hour of day for "

@@ -158,7 +158,6 @@ class TrainNetworkForecasterAlgorithm(StAlgorithm):
     ALG_ID = "trainnetworkforecaster"
     TITLE = "Train network forecaster"
     GROUP_ID, GROUP = "forecasting", "Forecasting"
-    COMMAND = "trainnetworkforecaster"
     HELP = (
         "Trains a deep-learning forecaster for a network of located sensors (traffic detectors, air-quality or "
         "weather stations) that predicts the next HORIZON steps at every sensor from the last LOOKBACK steps of "
@@ -241,7 +240,6 @@ class ForecastNetworkAlgorithm(StAlgorithm):
     ALG_ID = "forecastnetwork"
     TITLE = "Forecast sensor network"
     GROUP_ID, GROUP = "forecasting", "Forecasting"
-    COMMAND = "forecastnetwork"
     HELP = (
         "Forecasts the next steps at every sensor with a model from 'Train network forecaster'.\n\n"
         + SENSOR_INPUT_HELP

@@ -29,7 +29,6 @@ class StKrigingAlgorithm(StAlgorithm):
     ALG_ID = "stkriging"
     TITLE = "Space-time kriging"
     GROUP_ID, GROUP = "interpolation", "Interpolation"
-    COMMAND = "stkriging"
     HELP = (
         "Interpolates station observations in space and time by ordinary space-time kriging (the same "
         "predictions and kriging variances as R gstat's krigeST for the same model and neighbourhood).\n\n"

@@ -15,7 +15,6 @@ class StKrigingCvAlgorithm(StAlgorithm):
     ALG_ID = "stkrigingcv"
     TITLE = "Space-time kriging cross-validation"
     GROUP_ID, GROUP = "interpolation", "Interpolation"
-    COMMAND = "stkrigingcv"
     HELP = (
         "Checks a space-time kriging model honestly: every station is left out in turn and all its observations "
         "are predicted from the other stations only (leave-one-station-out).\n\n"
