@@ -18,17 +18,14 @@ from st_analyzer.layers import (
     time_span_text,
 )
 from st_analyzer.processing.common import (
-    RESAMPLE_HELP,
     StAlgorithm,
     add_choice,
     add_html_output,
     add_memory_limit_parameter,
-    add_stack_input,
     choice_of,
     file_output,
-    stack_input,
 )
-from st_analyzer.processing.kriging_parameters import add_station_input, station_input
+from st_analyzer.processing.inputs import RESAMPLE_HELP, add_stack_input, add_station_input, stack_input, station_input
 
 SEASONAL = ("seasonal", "Seasonal profile (robust, by hour of day / day of year / calendar month)")
 ROLLING_MEDIAN = ("rolling_median", "Rolling median of the preceding window")

@@ -14,12 +14,10 @@ from qgis.core import (
 )
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
-from st_analyzer.processing.common import (
-    StAlgorithm,
-    add_choice,
+from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of
+from st_analyzer.processing.inputs import (
     add_units_parameter,
     add_variable_parameter,
-    choice_of,
     file_of_gdal_name,
     raster_paths_of,
     units_of,

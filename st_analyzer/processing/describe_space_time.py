@@ -1,24 +1,10 @@
 """stanalyzer:describespacetime — HTML summary and table of a raster stack or a point layer."""
 
-from qgis.core import (
-    QgsProcessing,
-    QgsProcessingException,
-    QgsProcessingParameterMapLayer,
-    QgsProcessingParameterRasterDestination,
-    QgsProcessingParameterVectorDestination,
-)
+from qgis.core import QgsProcessing, QgsProcessingParameterRasterDestination, QgsProcessingParameterVectorDestination
 
 from st_analyzer.layers import RasterResultPostProcessor
-from st_analyzer.processing.common import (
-    ANY_POINT_OR_RASTER,
-    StAlgorithm,
-    add_html_output,
-    add_point_field_parameters,
-    add_variable_parameter,
-    input_raster_or_layer,
-    is_point_layer,
-    point_input_request,
-)
+from st_analyzer.processing.common import StAlgorithm, add_html_output
+from st_analyzer.processing.inputs import add_series_input, series_source
 
 
 class DescribeSpaceTimeAlgorithm(StAlgorithm):
@@ -39,11 +25,7 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
-        self.addParameter(
-            QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer", types=ANY_POINT_OR_RASTER)
-        )
-        add_variable_parameter(self)
-        add_point_field_parameters(self, parent="INPUT", optional=True)
+        add_series_input(self, memory_limit=False)
         add_html_output(self, "OUTPUT_HTML", "Summary report", optional=False)
         self.addParameter(
             QgsProcessingParameterVectorDestination(
@@ -61,19 +43,13 @@ class DescribeSpaceTimeAlgorithm(StAlgorithm):
         )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        raster, layer = input_raster_or_layer(self, parameters, context)
-        if raster is None and layer is None:
-            raise QgsProcessingException("Choose a raster stack or a point layer.")
+        source, is_raster = series_source(self, parameters, context, feedback)
         html = self.parameterAsFileOutput(parameters, "OUTPUT_HTML", context)
         table = self.parameterAsOutputLayer(parameters, "OUTPUT_TABLE", context) or None
         missing = self.parameterAsOutputLayer(parameters, "OUTPUT_MISSING", context) or None
-        request = {"output_html": html, "output_table": table}
-        if raster is not None:
-            request.update(raster=raster, output_missing=missing)
-        elif is_point_layer(layer):
-            request["points"] = point_input_request(self, parameters, context, layer, feedback)
-        else:
-            raise QgsProcessingException(f"{layer.name()} is neither a raster nor a point layer.")
+        request = {"output_html": html, "output_table": table, **source}
+        if is_raster:
+            request["output_missing"] = missing
         result = self.run_backend(request, [p for p in (html, table, missing) if p], feedback)
         axis = result.summary["time_axis"]
         feedback.pushInfo(

@@ -1,30 +1,10 @@
 """stanalyzer:timeseriesdiagnostics, timeseriesclustering and emerginghotspots (raster stacks or point layers)."""
 
-from qgis.core import (
-    QgsProcessingException,
-    QgsProcessingParameterFileDestination,
-    QgsProcessingParameterMapLayer,
-    QgsProcessingParameterNumber,
-    QgsProcessingParameterString,
-)
+from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString
 
 from st_analyzer.layers import CLUSTER_COLOURS, HOT_SPOT_COLOURS, load_result, style_categories, style_diverging
-from st_analyzer.processing.common import (
-    ANY_POINT_OR_RASTER,
-    RESAMPLE_HELP,
-    StAlgorithm,
-    add_choice,
-    add_html_output,
-    add_memory_limit_parameter,
-    add_point_field_parameters,
-    add_variable_parameter,
-    choice_of,
-    file_output,
-    input_raster_or_layer,
-    is_point_layer,
-    point_input_request,
-    text_of,
-)
+from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, file_output, text_of
+from st_analyzer.processing.inputs import RESAMPLE_HELP, add_series_input, series_source
 
 RESULT_FILTER = "GeoTIFF for raster input (*.tif);;GeoPackage for point input (*.gpkg);;CSV (*.csv)"
 INPUT_HELP = (
@@ -35,28 +15,8 @@ INPUT_HELP = (
 )
 
 
-def add_series_input(alg) -> None:
-    """INPUT (raster stack or point layer) with the shared point field parameters, and TIME_STEP."""
-    alg.addParameter(QgsProcessingParameterMapLayer("INPUT", "Raster stack or point layer", types=ANY_POINT_OR_RASTER))
-    add_variable_parameter(alg)
-    add_point_field_parameters(alg, parent="INPUT", optional=True)
-    add_memory_limit_parameter(alg)
-
-
 def add_time_step(alg, description: str) -> None:
     alg.addParameter(QgsProcessingParameterString("TIME_STEP", description, optional=True))
-
-
-def series_source(alg, parameters, context, feedback) -> tuple[dict, bool]:
-    """The backend ``SeriesSource`` and whether the input is a raster."""
-    raster, layer = input_raster_or_layer(alg, parameters, context)
-    if raster is not None:
-        return {"raster": raster}, True
-    if layer is None:
-        raise QgsProcessingException("Choose a raster stack or a point layer.")
-    if is_point_layer(layer):
-        return {"points": point_input_request(alg, parameters, context, layer, feedback)}, False
-    raise QgsProcessingException(f"{layer.name()} is neither a raster nor a point layer.")
 
 
 def add_result_output(alg, name: str, description: str) -> None:

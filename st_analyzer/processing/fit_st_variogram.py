@@ -7,7 +7,7 @@ from qgis.core import (
 )
 
 from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, file_output
-from st_analyzer.processing.kriging_parameters import add_station_input, station_input
+from st_analyzer.processing.inputs import add_station_input, station_input
 
 MODELS = [
     ("best", "Best by fit error (tries all)"),

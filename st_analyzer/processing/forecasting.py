@@ -14,14 +14,13 @@ from st_analyzer.processing.common import (
     add_choice,
     add_device_parameter,
     add_html_output,
-    add_stack_input,
     add_training_parameters,
     choice_of,
     device_of,
     file_output,
-    stack_input,
     training_config,
 )
+from st_analyzer.processing.inputs import add_stack_input, stack_input
 
 MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
 BASELINE_METHODS = [

@@ -2,39 +2,9 @@
 
 from __future__ import annotations
 
-from qgis.core import (
-    QgsProcessing,
-    QgsProcessingException,
-    QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
-    QgsProcessingParameterVectorLayer,
-)
+from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterNumber
 
-from st_analyzer.processing.common import (
-    add_device_parameter,
-    add_memory_limit_parameter,
-    add_point_field_parameters,
-    device_of,
-    point_input_request,
-)
-
-
-def add_station_input(alg) -> None:
-    """INPUT point layer (station observations) with the shared field parameters."""
-    alg.addParameter(
-        QgsProcessingParameterVectorLayer(
-            "INPUT", "Station observations (point layer)", types=[QgsProcessing.TypeVectorPoint]
-        )
-    )
-    add_point_field_parameters(alg, parent="INPUT")
-
-
-def station_input(alg, parameters, context, feedback):
-    """(layer, backend PointInput request) for INPUT."""
-    layer = alg.parameterAsVectorLayer(parameters, "INPUT", context)
-    if layer is None:
-        raise QgsProcessingException("Choose the station observation layer.")
-    return layer, point_input_request(alg, parameters, context, layer, feedback)
+from st_analyzer.processing.common import add_device_parameter, add_memory_limit_parameter, device_of
 
 
 def add_kriging_parameters(alg) -> None:

@@ -2,13 +2,11 @@
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingException,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
-    QgsProcessingParameterVectorLayer,
 )
 
 from st_analyzer.layers import GraduatedPointsPostProcessor, time_span_text
@@ -16,23 +14,15 @@ from st_analyzer.processing.common import (
     StAlgorithm,
     add_choice,
     add_device_parameter,
-    add_duplicates_parameter,
     add_html_output,
-    add_resample_parameters,
-    add_time_format_parameter,
     add_training_parameters,
-    add_units_parameter,
     choice_of,
     device_of,
-    duplicates_of,
     file_output,
-    ogr_path_of,
-    resample_of,
     text_of,
-    time_format_of,
     training_config,
-    units_of,
 )
+from st_analyzer.processing.inputs import SENSOR_INPUT_HELP, TABLE_FILTER, add_sensor_inputs, sensor_request
 
 NETWORK_MODEL_TYPES = [
     ("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),
@@ -44,114 +34,6 @@ GRAPHS = [
     ("knn", "k nearest sensors"),
     ("edges", "Edge table (EDGES: from, to, weight or distance)"),
 ]
-TABLE_FILTER = "Tables (*.csv *.parquet *.gpkg *.txt);;All files (*.*)"
-
-SENSOR_INPUT_HELP = (
-    "Input, either: SENSORS, a point layer with one feature per sensor and its ID_FIELD, plus OBSERVATIONS, a "
-    "CSV/Parquet/GeoPackage table that is long (ID_FIELD, TIME_FIELD, VALUE_FIELD columns) or wide (a TIME_FIELD "
-    "column and one column per sensor id, as traffic data usually come); or, for small data, INPUT, one long point "
-    "layer with ID_FIELD, TIME_FIELD and VALUE_FIELD. Field names are typed (they may name columns of the table). "
-    "MISSING_VALUE marks readings that mean 'no data' (e.g. 0 for loop-detector speeds). Readings must be on a "
-    "regular step; set RESAMPLE (e.g. 5min, 1h, 1D, 1M) to aggregate irregular readings onto one with "
-    "RESAMPLE_STATISTIC (mean by default)."
-)
-
-
-def add_sensor_inputs(alg) -> None:
-    """SENSORS, ID_FIELD, OBSERVATIONS, INPUT, TIME_FIELD, VALUE_FIELD, TIME_FORMAT, MISSING_VALUE, RESAMPLE."""
-    alg.addParameter(
-        QgsProcessingParameterVectorLayer(
-            "SENSORS",
-            "Sensors (point layer, one feature per sensor)",
-            types=[QgsProcessing.TypeVectorPoint],
-            optional=True,
-        )
-    )
-    alg.addParameter(QgsProcessingParameterString("ID_FIELD", "Sensor id field"))
-    alg.addParameter(
-        QgsProcessingParameterFile(
-            "OBSERVATIONS",
-            "Observation table (long or wide; CSV, Parquet, GeoPackage)",
-            fileFilter=TABLE_FILTER,
-            optional=True,
-        )
-    )
-    alg.addParameter(
-        QgsProcessingParameterVectorLayer(
-            "INPUT", "Or: observations as one long point layer", types=[QgsProcessing.TypeVectorPoint], optional=True
-        )
-    )
-    alg.addParameter(
-        QgsProcessingParameterString("TIME_FIELD", "Time field (empty = a column named time/date)", optional=True)
-    )
-    alg.addParameter(QgsProcessingParameterString("VALUE_FIELD", "Value field (long format)", optional=True))
-    add_time_format_parameter(alg)
-    add_duplicates_parameter(alg)
-    alg.addParameter(
-        QgsProcessingParameterNumber(
-            "MISSING_VALUE",
-            "Value that means missing (e.g. 0; empty = none)",
-            QgsProcessingParameterNumber.Double,
-            optional=True,
-        )
-    )
-    alg.addParameter(
-        QgsProcessingParameterString(
-            "RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D, 1M; empty = no)", optional=True
-        )
-    )
-    add_resample_parameters(alg, with_step=False)
-    add_units_parameter(alg, "Units of the readings (e.g. mph; for legends and reports)")
-
-
-def sensor_request(alg, parameters, context, feedback) -> tuple[dict, str | None]:
-    """The backend ``SensorInput`` and the RESAMPLE rule."""
-    id_field = alg.parameterAsString(parameters, "ID_FIELD", context).strip()
-    time_field = (alg.parameterAsString(parameters, "TIME_FIELD", context) or "").strip()
-    value_field = (alg.parameterAsString(parameters, "VALUE_FIELD", context) or "").strip()
-    time_format = time_format_of(alg, parameters, context)
-    duplicates = duplicates_of(alg, parameters, context)
-    resample = resample_of(alg, parameters, context)
-    request = {
-        "id_field": id_field,
-        "time_field": time_field,
-        "value_field": value_field,
-        "time_format": time_format,
-        "duplicates": duplicates,
-        "resample_statistic": resample["resample_statistic"],
-        "units": units_of(alg, parameters, context),
-    }
-    if parameters.get("MISSING_VALUE") not in (None, ""):
-        request["missing_value"] = alg.parameterAsDouble(parameters, "MISSING_VALUE", context)
-    sensors = alg.parameterAsVectorLayer(parameters, "SENSORS", context)
-    observations = alg.parameterAsFile(parameters, "OBSERVATIONS", context)
-    points = alg.parameterAsVectorLayer(parameters, "INPUT", context)
-    if sensors is not None and observations:
-        if sensors.featureCount() == 0:
-            raise QgsProcessingException(f"The sensor layer {sensors.name()} has no features.")
-        path, layer_name = ogr_path_of(sensors, feedback)
-        request |= {"sensors": path, "sensors_layer": layer_name, "observations": observations}
-    elif points is not None:
-        if points.featureCount() == 0:
-            raise QgsProcessingException(f"The layer {points.name()} has no features.")
-        if not time_field or not value_field:
-            raise QgsProcessingException("A long point layer (INPUT) needs TIME_FIELD and VALUE_FIELD.")
-        path, layer_name = ogr_path_of(points, feedback)
-        request["points"] = {
-            "path": path,
-            "layer": layer_name,
-            "format": "long",
-            "id_field": id_field,
-            "time_field": time_field,
-            "value_field": value_field,
-            "time_format": time_format,
-            "duplicates": duplicates,
-        }
-    else:
-        raise QgsProcessingException(
-            "Give SENSORS (point layer) with an OBSERVATIONS table, or INPUT (one long point layer)."
-        )
-    return request, resample["resample"]
 
 
 class TrainNetworkForecasterAlgorithm(StAlgorithm):

@@ -16,13 +16,9 @@ from qgis.core import (
 )
 
 from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
-from st_analyzer.processing.common import StAlgorithm, ogr_path_of
-from st_analyzer.processing.kriging_parameters import (
-    add_kriging_parameters,
-    add_station_input,
-    kriging_request,
-    station_input,
-)
+from st_analyzer.processing.common import StAlgorithm
+from st_analyzer.processing.inputs import add_station_input, ogr_path_of, station_input
+from st_analyzer.processing.kriging_parameters import add_kriging_parameters, kriging_request
 
 
 class StKrigingAlgorithm(StAlgorithm):

@@ -3,12 +3,8 @@
 from qgis.core import QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterVectorDestination
 
 from st_analyzer.processing.common import StAlgorithm, add_html_output, file_output
-from st_analyzer.processing.kriging_parameters import (
-    add_kriging_parameters,
-    add_station_input,
-    kriging_request,
-    station_input,
-)
+from st_analyzer.processing.inputs import add_station_input, station_input
+from st_analyzer.processing.kriging_parameters import add_kriging_parameters, kriging_request
 
 
 class StKrigingCvAlgorithm(StAlgorithm):
