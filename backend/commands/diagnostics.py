@@ -12,6 +12,7 @@ from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
+from backend.data.raster_stack import GridSpec
 from backend.data.time_axis import TimeStep, format_time
 from backend.data.units import axis_label, per_year_units, readable_length
 from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose, seasonal_test_period
@@ -221,77 +222,38 @@ def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str, repo
 
 
 def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
-    """(times, Gi* z float[T, N], locations description) for points or raster cells."""
+    """(times, :class:`HotSpotSeries`, grid or panel) for raster cells or points."""
     from backend.data.distances import station_distances
-    from backend.diagnostics.hotspots import gi_star, gi_star_grid, grid_kernel, point_weights
+    from backend.diagnostics.hotspots import point_hot_spot_series, raster_hot_spot_series
 
     if request.source.is_raster():
         times, flat, grid = _whole_stack(request.source, request.time_step, "hot spot analysis", reporter)
         values = flat.reshape(-1, grid.height, grid.width)
-        kind = "queen" if request.neighbourhood in ("auto", "") else request.neighbourhood
-        if kind not in ("queen", "rook", "distance_band"):
-            raise UserInputError(f"Raster neighbourhoods are queen, rook or distance_band, not {kind!r}.")
-        radius = request.distance / abs(grid.transform.a) if kind == "distance_band" else 1.0
-        if kind == "distance_band" and radius < 1:
-            raise UserInputError(
-                f"The distance band ({request.distance:g}) is smaller than one cell "
-                f"({abs(grid.transform.a):g}); use a larger DISTANCE."
-            )
-        z = gi_star_grid(values, grid_kernel(kind, radius)).reshape(values.shape[0], -1)
-        return times, z, values.reshape(values.shape[0], -1), {"grid": grid, "kind": kind}
-    panel, _step = request.source.panel(request.time_step, reporter)
-    if panel.n_stations < 3:
-        raise UserInputError(f"Hot spot analysis needs at least 3 locations; the layer has {panel.n_stations}.")
-    distances = station_distances(panel.xy, panel.crs)
-    kind = "distance_band" if request.neighbourhood in ("auto", "") else request.neighbourhood
-    if kind not in ("distance_band", "knn"):
-        raise UserInputError(f"Point neighbourhoods are distance_band or knn, not {kind!r}.")
-    weights, band = point_weights(distances, kind, request.distance, request.k)
-    isolated = int((weights.sum(axis=1) <= 1).sum())
-    if isolated:
-        reporter.warning(
-            f"{isolated} of {panel.n_stations} locations have no neighbour within the distance band "
-            f"({readable_length(band)}); their Gi* only compares them with the mean. Use a larger DISTANCE or knn."
+        return (
+            times,
+            raster_hot_spot_series(values, abs(grid.transform.a), request.neighbourhood, request.distance),
+            grid,
         )
-    if band is not None:
-        reporter.log(f"Distance band: {readable_length(band)} (ellipsoidal distances for geographic layers).")
-    values = panel.values.T.astype(np.float64)
-    return panel.times, gi_star(values, weights), values, {"panel": panel, "kind": kind, "band": band}
+    panel, _step = request.source.panel(request.time_step, reporter)
+    distances = station_distances(panel.xy, panel.crs) if panel.n_stations >= 3 else np.zeros((0, 0))
+    series = point_hot_spot_series(
+        panel.values, distances, request.neighbourhood, request.distance, request.k, reporter
+    )
+    return panel.times, series, panel
 
 
 @command("emerginghotspots", HotSpotRequest, "Emerging hot spots")
-def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandResult:
-    from backend.diagnostics.hotspots import CATEGORIES, categorise, fdr_adjust, p_two_sided
-    from backend.diagnostics.trend import mann_kendall
+def emerging_hot_spots_command(request: HotSpotRequest, reporter: Reporter) -> CommandResult:
+    from backend.diagnostics.hotspots import CATEGORIES, emerging_hot_spots
 
-    if not 0 < request.alpha < 0.5:
-        raise UserInputError("The significance level must be between 0 and 0.5.")
-    times, z, values, where = _hot_spot_series(request, reporter)
-    if times.size < 4:
-        raise UserInputError(
-            f"{times.size} time steps after aggregation: emerging hot spots need at least 4 "
-            "(the trend test needs them). Use a shorter TIME_STEP."
-        )
-    p = fdr_adjust(p_two_sided(z), axis=1)
-    significant = p < request.alpha
-    hot, cold = significant & (z > 0), significant & (z < 0)
-    trend = mann_kendall(z, hamed_rao=False)
-    codes = categorise(hot, cold, trend.z, trend.p, request.alpha)
-    observed = np.isfinite(values).any(axis=0)
-    columns = {
-        "category": np.array(CATEGORIES)[codes],
-        "category_code": codes.astype(np.int32),
-        "trend_z": trend.z,
-        "trend_p": trend.p,
-        "hot_steps": hot.sum(axis=0).astype(np.int32),
-        "cold_steps": cold.sum(axis=0).astype(np.int32),
-        "last_z": z[-1],
-    }
-    counts = pd.Series(columns["category"][observed]).value_counts()
+    times, series, where = _hot_spot_series(request, reporter)
+    result = emerging_hot_spots(series, request.alpha)
+    columns, observed, counts = result.columns, result.observed, result.counts
+    is_raster = isinstance(where, GridSpec)
     with AtomicOutputs() as outputs:
-        if "grid" in where:
+        if is_raster:
             output = raster_output_path(request.output)
-            grid = where["grid"]
+            grid = where
             bands = ["category_code", "trend_z", "trend_p", "hot_steps", "cold_steps"]
             stack = np.stack(
                 [
@@ -314,8 +276,7 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
                 writer.write_window(stack, Window(0, 0, grid.width, grid.height))
         else:
             output = point_output_path(request.output)
-            panel = where["panel"]
-            write_table(_point_frame(panel, columns), output, outputs, xy=panel.xy, crs=panel.crs)
+            write_table(_point_frame(where, columns), output, outputs, xy=where.xy, crs=where.crs)
         if request.output_report:
             report = HtmlReport("Emerging hot spots")
             report.key_values(
@@ -323,15 +284,15 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
                     "locations": int(observed.sum()),
                     "time steps": int(times.size),
                     "first / last step": f"{format_time(times[0])} / {format_time(times[-1])}",
-                    "neighbourhood": where["kind"].replace("_", " ")
-                    + (f" of {readable_length(where['band'])}" if where.get("band") else ""),
+                    "neighbourhood": series.kind.replace("_", " ")
+                    + (f" of {readable_length(series.band)}" if series.band else ""),
                     "significance": f"FDR-adjusted p < {request.alpha}",
                 }
             )
             report.table(pd.DataFrame({"category": counts.index, "locations": counts.to_numpy()}))
             fig, ax = new_figure(8, 3)
-            plot_series(ax, times, hot.sum(axis=1), color="#c0504d", label="hot")
-            plot_series(ax, times, cold.sum(axis=1), color="#2d5384", label="cold")
+            plot_series(ax, times, result.hot.sum(axis=1), color="#c0504d", label="hot")
+            plot_series(ax, times, result.cold.sum(axis=1), color="#2d5384", label="cold")
             label_time_axes(ax, "significant locations")
             ax.legend(fontsize=7)
             report.figure(fig, "Number of significant hot and cold spots per time step.")
@@ -343,7 +304,7 @@ def emerging_hot_spots(request: HotSpotRequest, reporter: Reporter) -> CommandRe
         {
             "categories": {str(k): int(v) for k, v in counts.items()},
             "time_steps": int(times.size),
-            "raster": "grid" in where,
+            "raster": is_raster,
             "category_names": CATEGORIES,
         },
     )

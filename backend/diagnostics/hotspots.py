@@ -12,8 +12,14 @@ Mann-Kendall trend of its Gi* z series (see ``categorise``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
+
+from backend.data.units import readable_length
+from backend.errors import UserInputError
 
 CATEGORIES = [
     "no pattern",
@@ -177,3 +183,96 @@ def point_weights(distances: np.ndarray, kind: str, distance: float = 0.0, k: in
     w = (distances <= band).astype(float)
     np.fill_diagonal(w, 1.0)
     return w, band
+
+
+@dataclass
+class HotSpotSeries:
+    """Gi* z-scores float64[T, N] of N locations (points, or raster cells row by row) with their values
+    float64[T, N], the neighbourhood used (``kind``) and, for a point distance band, its width in metres."""
+
+    z: np.ndarray
+    values: np.ndarray
+    kind: str
+    band: float | None = None
+
+
+def raster_hot_spot_series(values: np.ndarray, cell_size: float, neighbourhood: str, distance: float) -> HotSpotSeries:
+    """Gi* of every cell of float64[T, H, W] (``neighbourhood`` queen, rook or distance_band of ``distance`` map
+    units; auto = queen)."""
+    kind = "queen" if neighbourhood in ("auto", "") else neighbourhood
+    if kind not in ("queen", "rook", "distance_band"):
+        raise UserInputError(f"Raster neighbourhoods are queen, rook or distance_band, not {kind!r}.")
+    radius = distance / cell_size if kind == "distance_band" else 1.0
+    if kind == "distance_band" and radius < 1:
+        raise UserInputError(
+            f"The distance band ({distance:g}) is smaller than one cell ({cell_size:g}); use a larger DISTANCE."
+        )
+    z = gi_star_grid(values, grid_kernel(kind, radius)).reshape(values.shape[0], -1)
+    return HotSpotSeries(z, values.reshape(values.shape[0], -1), kind)
+
+
+def point_hot_spot_series(
+    values_nt: np.ndarray, distances: np.ndarray, neighbourhood: str, distance: float, k: int, reporter
+) -> HotSpotSeries:
+    """Gi* of N stations (values float[N, T], distances float[N, N] in metres; ``neighbourhood`` distance_band of
+    ``distance`` metres, 0 = the smallest band giving every station a neighbour, or knn with ``k``)."""
+    n = values_nt.shape[0]
+    if n < 3:
+        raise UserInputError(f"Hot spot analysis needs at least 3 locations; the layer has {n}.")
+    kind = "distance_band" if neighbourhood in ("auto", "") else neighbourhood
+    if kind not in ("distance_band", "knn"):
+        raise UserInputError(f"Point neighbourhoods are distance_band or knn, not {kind!r}.")
+    weights, band = point_weights(distances, kind, distance, k)
+    isolated = int((weights.sum(axis=1) <= 1).sum())
+    if isolated:
+        reporter.warning(
+            f"{isolated} of {n} locations have no neighbour within the distance band ({readable_length(band)}); "
+            "their Gi* only compares them with the mean. Use a larger DISTANCE or knn."
+        )
+    if band is not None:
+        reporter.log(f"Distance band: {readable_length(band)} (ellipsoidal distances for geographic layers).")
+    values = values_nt.T.astype(np.float64)
+    return HotSpotSeries(gi_star(values, weights), values, kind, band)
+
+
+@dataclass
+class EmergingHotSpots:
+    """Per location: ``columns`` (category, category_code, trend_z, trend_p, hot_steps, cold_steps, last_z);
+    ``hot``/``cold`` bool[T, N] significant steps; ``observed`` bool[N]; ``counts`` locations per category."""
+
+    columns: dict[str, np.ndarray]
+    hot: np.ndarray
+    cold: np.ndarray
+    observed: np.ndarray
+    counts: pd.Series
+
+
+def emerging_hot_spots(series: HotSpotSeries, alpha: float) -> EmergingHotSpots:
+    """FDR-adjusted significance of each step's Gi* z, the Mann-Kendall trend of each location's z and the
+    emerging hot spot category (see :func:`categorise`); at least 4 time steps."""
+    from backend.diagnostics.trend import mann_kendall
+
+    if not 0 < alpha < 0.5:
+        raise UserInputError("The significance level must be between 0 and 0.5.")
+    z = series.z
+    if z.shape[0] < 4:
+        raise UserInputError(
+            f"{z.shape[0]} time steps after aggregation: emerging hot spots need at least 4 "
+            "(the trend test needs them). Use a shorter TIME_STEP."
+        )
+    significant = fdr_adjust(p_two_sided(z), axis=1) < alpha
+    hot, cold = significant & (z > 0), significant & (z < 0)
+    trend = mann_kendall(z, hamed_rao=False)
+    codes = categorise(hot, cold, trend.z, trend.p, alpha)
+    observed = np.isfinite(series.values).any(axis=0)
+    columns = {
+        "category": np.array(CATEGORIES)[codes],
+        "category_code": codes.astype(np.int32),
+        "trend_z": trend.z,
+        "trend_p": trend.p,
+        "hot_steps": hot.sum(axis=0).astype(np.int32),
+        "cold_steps": cold.sum(axis=0).astype(np.int32),
+        "last_z": z[-1],
+    }
+    counts = pd.Series(columns["category"][observed]).value_counts()
+    return EmergingHotSpots(columns, hot, cold, observed, counts)
