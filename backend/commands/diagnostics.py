@@ -325,30 +325,9 @@ class ClusteringRequest:
     seed: int = 0
 
 
-def _profiles(times, series, labels, k) -> pd.DataFrame:
-    rows = []
-    for cluster in range(1, k + 1):
-        members = series[labels == cluster]
-        if not members.size:
-            continue
-        with np.errstate(invalid="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(members, axis=0)
-                low, high = np.nanpercentile(members, [10, 90], axis=0)
-        rows.append(
-            pd.DataFrame(
-                {"cluster": cluster, "time": times, "members": members.shape[0], "mean": mean, "p10": low, "p90": high}
-            )
-        )
-    return pd.concat(rows, ignore_index=True)
-
-
 @command("timeseriesclustering", ClusteringRequest, "Time-series clustering")
 def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> CommandResult:
-    from backend.diagnostics.clustering import fit_clusters
+    from backend.diagnostics.clustering import cluster_profiles, fit_clusters
 
     source = request.source
     if source.is_raster():
@@ -361,7 +340,7 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
     k = int(model.kmeans.n_clusters)
     labels = model.predict(series)
     sizes = {int(c): int((labels == c).sum()) for c in range(1, k + 1)}
-    profiles = _profiles(times, series, labels, k)
+    profiles = cluster_profiles(times, series, labels, k)
     with AtomicOutputs() as outputs:
         if source.is_raster():
             output = raster_output_path(request.output)

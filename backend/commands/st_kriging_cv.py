@@ -13,9 +13,7 @@ from backend.commands.inputs import KrigingSettings, PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.units import axis_label
-from backend.kriging.cross_validation import leave_one_station_out, spatial_leave_one_station_out
-from backend.kriging.fitting import fit_model, initial_model
-from backend.kriging.sample_variogram import sample_variogram
+from backend.kriging.cross_validation import leave_one_station_out, spatial_baseline
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
@@ -32,17 +30,6 @@ class StKrigingCvRequest:
     compare_spatial: bool = True
 
 
-def _spatial_baseline(panel, nmax, reporter):
-    """Pure spatial kriging per time step with a variogram fitted to the time-lag-0 bins."""
-    from scipy.spatial.distance import pdist
-
-    regular, step = panel.on_regular_axis()
-    cutoff = float(pdist(panel.xy).max()) / 3.0
-    sample = sample_variogram(regular, cutoff, cutoff / 15.0, 0, step.nominal_seconds)
-    spatial = fit_model(sample, initial_model("metric", sample), 6).model.joint
-    return spatial, spatial_leave_one_station_out(panel, spatial, nmax, reporter=reporter)
-
-
 @command("stkrigingcv", StKrigingCvRequest, "Space-time kriging cross-validation")
 def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandResult:
     panel = kriging_panel(request.points.read(reporter), reporter)
@@ -55,7 +42,7 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
     summary = {"model": model.to_dict(), "space_time": cv.metrics}
     baseline = None
     if request.compare_spatial:
-        spatial, baseline = _spatial_baseline(panel, options.nmax, reporter.scaled(80, 95))
+        spatial, baseline = spatial_baseline(panel, options.nmax, reporter.scaled(80, 95))
         summary["spatial_only"] = baseline.metrics
         reporter.log(
             "Pure spatial kriging per time step: " + ", ".join(f"{k} {v:.4g}" for k, v in baseline.metrics.items())

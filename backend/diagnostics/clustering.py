@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from backend.errors import UserInputError
 
@@ -77,3 +78,25 @@ def fit_clusters(
             n_clusters = max(model.silhouette, key=model.silhouette.get)
     model.kmeans = KMeans(n_clusters, n_init=10, random_state=seed).fit(z)
     return model
+
+
+def cluster_profiles(times: np.ndarray, series: np.ndarray, labels: np.ndarray, k: int) -> pd.DataFrame:
+    """Per cluster 1…k and time: members, mean and the 10/90 % percentiles of the member series float[N, T]."""
+    rows = []
+    for cluster in range(1, k + 1):
+        members = series[labels == cluster]
+        if not members.size:
+            continue
+        with np.errstate(invalid="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(members, axis=0)
+                low, high = np.nanpercentile(members, [10, 90], axis=0)
+        rows.append(
+            pd.DataFrame(
+                {"cluster": cluster, "time": times, "members": members.shape[0], "mean": mean, "p10": low, "p90": high}
+            )
+        )
+    return pd.concat(rows, ignore_index=True)

@@ -116,3 +116,18 @@ def spatial_leave_one_station_out(
             reporter.progress(100.0 * (t + 1) / panel.times.size, f"time step {t + 1}")
     observed = panel.values[station_of, step_of].astype(np.float64)
     return _summarize(panel, station_of, step_of, observed, predicted, variance)
+
+
+def spatial_baseline(panel: PointPanel, nmax: int | None, reporter: Reporter | None = None):
+    """(spatial variogram, :class:`CrossValidation`) of pure spatial kriging per time step, the baseline of
+    space-time kriging: a metric variogram fitted to the time-lag-0 bins up to a third of the largest distance."""
+    from scipy.spatial.distance import pdist
+
+    from backend.kriging.fitting import fit_model, initial_model
+    from backend.kriging.sample_variogram import sample_variogram
+
+    regular, step = panel.on_regular_axis()
+    cutoff = float(pdist(panel.xy).max()) / 3.0
+    sample = sample_variogram(regular, cutoff, cutoff / 15.0, 0, step.nominal_seconds)
+    spatial = fit_model(sample, initial_model("metric", sample), 6).model.joint
+    return spatial, spatial_leave_one_station_out(panel, spatial, nmax, reporter=reporter)
