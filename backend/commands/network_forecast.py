@@ -118,7 +118,7 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
 @command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
 def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: Reporter) -> CommandResult:
     require_torch("Sensor-network forecasting")
-    from backend.forecast.model_files import save_model
+    from backend.forecast.model_files import save_model, training_record
     from backend.forecast.sensors.config import NetworkModelConfig
     from backend.forecast.sensors.training import evaluate_sensor_network, train_sensor_network
 
@@ -142,32 +142,22 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
         + "; skill vs best baseline: "
         + ", ".join(f"{v:+.1%}" for v in evaluation.skill_mae)
     )
-    training = {
-        "config": asdict(config),
-        "device": device,
-        "first_time": format_time(panel.times[0]),
-        "train_until": format_time(panel.times[split.train_end - 1]),
-        "validation_until": format_time(panel.times[split.val_end - 1]),
-        "last_time": format_time(panel.times[-1]),
-        "history": asdict(history),
-        "test": evaluation.to_dict(),
-        "resample": request.resample,
-    }
+    training = training_record(config, device, panel.times, split, history, evaluation) | {"resample": request.resample}
     graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
     model_config = NetworkModelConfig(
-        config.architecture,
-        config.lookback,
-        config.horizon,
-        config.hidden,
-        norm,
-        step.nominal_seconds,
-        list(panel.ids),
-        panel.xy.tolist(),
-        panel.crs,
-        request.sensors.missing_value,
-        graph,
-        training,
-        step.months,
+        architecture=config.architecture,
+        lookback=config.lookback,
+        horizon=config.horizon,
+        hidden=config.hidden,
+        normalisation=norm,
+        step_seconds=step.nominal_seconds,
+        step_months=step.months,
+        training=training,
+        ids=list(panel.ids),
+        xy=panel.xy.tolist(),
+        crs=panel.crs,
+        missing_value=request.sensors.missing_value,
+        graph=graph,
     )
     with AtomicOutputs() as outputs:
         if request.output_report:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,6 @@ import pandas as pd
 from backend.commands.base import CommandResult, command
 from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
-from backend.data.time_axis import format_time
 from backend.data.units import axis_label
 from backend.device import choose_device
 from backend.forecast.raster.stacks import regular_stack
@@ -80,7 +79,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     from backend.device import require_torch
 
     require_torch("Training")
-    from backend.forecast.model_files import save_model
+    from backend.forecast.model_files import save_model, training_record
     from backend.forecast.raster.config import ForecasterConfig
     from backend.forecast.raster.training import evaluate, train_raster_model
 
@@ -100,26 +99,17 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
         + "; skill vs best baseline: "
         + ", ".join(f"{v:+.1%}" for v in evaluation.skill)
     )
-    training = {
-        "config": asdict(config),
-        "device": device,
-        "first_time": format_time(stack.times[0]),
-        "train_until": format_time(stack.times[split.train_end - 1]),
-        "validation_until": format_time(stack.times[split.val_end - 1]),
-        "last_time": format_time(stack.times[-1]),
-        "history": asdict(history),
-        "test": evaluation.to_dict(),
-    }
+    training = training_record(config, device, stack.times, split, history, evaluation)
     model_config = ForecasterConfig(
-        config.architecture,
-        config.lookback,
-        config.horizon,
-        config.hidden,
-        norm,
-        stack.grid,
-        step.nominal_seconds,
-        training,
-        step.months,
+        architecture=config.architecture,
+        lookback=config.lookback,
+        horizon=config.horizon,
+        hidden=config.hidden,
+        normalisation=norm,
+        step_seconds=step.nominal_seconds,
+        step_months=step.months,
+        training=training,
+        grid=stack.grid,
     )
     with AtomicOutputs() as outputs:
         if request.output_report:

@@ -4,10 +4,93 @@ with ``weights_only=True``; never unpickled code), written atomically."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from backend.data.atomic import AtomicOutputs
+from backend.data.time_axis import TimeStep, format_time
 from backend.errors import UserInputError
+from backend.forecast.limits import check_model_sizes
+from backend.forecast.windows import Normalisation, Split
+
+
+@dataclass(kw_only=True)
+class ModelConfig:
+    """What every forecaster's config.json holds: architecture, windows, size, normalisation, time step (fixed
+    ``step_seconds`` or calendar ``step_months``: 1 month, 3 quarter, 12 year) and the training record.
+    Subclasses add what their model needs and set FORMAT (the folder kind) and TIME_FEATURES (a description)."""
+
+    FORMAT: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+    TIME_FEATURES: ClassVar[str] = ""
+    KIND: ClassVar[str] = "forecaster"
+
+    architecture: str
+    lookback: int
+    horizon: int
+    hidden: int
+    normalisation: Normalisation
+    step_seconds: float
+    step_months: int = 0
+    training: dict = field(default_factory=dict)
+
+    @property
+    def step(self) -> TimeStep:
+        return TimeStep.from_fields(self.step_seconds, self.step_months)
+
+    def common_dict(self) -> dict:
+        """The shared keys of config.json."""
+        return {
+            "format": self.FORMAT,
+            "version": self.VERSION,
+            "architecture": self.architecture,
+            "lookback": self.lookback,
+            "horizon": self.horizon,
+            "hidden": self.hidden,
+            "quantiles": [0.1, 0.9],
+            "normalisation": self.normalisation.to_dict(),
+            "step_seconds": self.step_seconds,
+            "step_months": self.step_months,
+            "time_features": self.TIME_FEATURES,
+            "training": self.training,
+        }
+
+    @classmethod
+    def parse(cls, data: dict, where: str, read_own):
+        """A config from config.json's ``data``: the shared keys, plus ``read_own(data)`` → this kind's fields;
+        a clear error naming the folder for anything missing or bad."""
+        try:
+            if data.get("format") != cls.FORMAT:
+                raise KeyError(f"format (not a {cls.KIND} folder)")
+            check_model_sizes(f"{where}/config.json", int(data["hidden"]), int(data["lookback"]), int(data["horizon"]))
+            return cls(
+                architecture=str(data["architecture"]),
+                lookback=int(data["lookback"]),
+                horizon=int(data["horizon"]),
+                hidden=int(data["hidden"]),
+                normalisation=Normalisation.from_dict(data["normalisation"]),
+                step_seconds=float(data["step_seconds"]),
+                step_months=int(data.get("step_months") or 0),
+                training=dict(data.get("training") or {}),
+                **read_own(data),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserInputError(f"{where} is not a {cls.KIND} folder (config.json: missing or bad {exc}).") from exc
+
+
+def training_record(config, device: str, times, split: Split, history, evaluation) -> dict:
+    """The ``training`` entry of config.json: settings, device, the periods of the split, history, test scores."""
+    return {
+        "config": asdict(config),
+        "device": device,
+        "first_time": format_time(times[0]),
+        "train_until": format_time(times[split.train_end - 1]),
+        "validation_until": format_time(times[split.val_end - 1]),
+        "last_time": format_time(times[-1]),
+        "history": asdict(history),
+        "test": evaluation.to_dict(),
+    }
 
 
 def save_model(folder: str | Path, config, network, outputs: AtomicOutputs) -> Path:
