@@ -11,26 +11,9 @@ import numpy as np
 import rasterio
 from qgis.core import QgsApplication, QgsRasterLayer, QgsVectorLayer
 
+from backend.diagnostics.hotspots import CATEGORIES
+
 STYLES = Path(__file__).resolve().parents[1] / "st_analyzer" / "resources" / "styles"
-CATEGORIES = [
-    "no pattern",
-    "new hot spot",
-    "consecutive hot spot",
-    "intensifying hot spot",
-    "persistent hot spot",
-    "diminishing hot spot",
-    "sporadic hot spot",
-    "oscillating hot spot",
-    "historical hot spot",
-    "new cold spot",
-    "consecutive cold spot",
-    "intensifying cold spot",
-    "persistent cold spot",
-    "diminishing cold spot",
-    "sporadic cold spot",
-    "oscillating cold spot",
-    "historical cold spot",
-]
 
 
 def one_band_raster(folder: Path) -> str:

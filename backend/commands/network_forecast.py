@@ -144,15 +144,11 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     )
     training = training_record(config, device, panel.times, split, history, evaluation) | {"resample": request.resample}
     graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
-    model_config = NetworkModelConfig(
-        architecture=config.architecture,
-        lookback=config.lookback,
-        horizon=config.horizon,
-        hidden=config.hidden,
-        normalisation=norm,
-        step_seconds=step.nominal_seconds,
-        step_months=step.months,
-        training=training,
+    model_config = NetworkModelConfig.trained(
+        config,
+        norm,
+        step,
+        training,
         ids=list(panel.ids),
         xy=panel.xy.tolist(),
         crs=panel.crs,

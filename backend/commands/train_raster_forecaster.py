@@ -100,17 +100,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
         + ", ".join(f"{v:+.1%}" for v in evaluation.skill)
     )
     training = training_record(config, device, stack.times, split, history, evaluation)
-    model_config = ForecasterConfig(
-        architecture=config.architecture,
-        lookback=config.lookback,
-        horizon=config.horizon,
-        hidden=config.hidden,
-        normalisation=norm,
-        step_seconds=step.nominal_seconds,
-        step_months=step.months,
-        training=training,
-        grid=stack.grid,
-    )
+    model_config = ForecasterConfig.trained(config, norm, step, training, grid=stack.grid)
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(

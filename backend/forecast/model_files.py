@@ -39,6 +39,22 @@ class ModelConfig:
     def step(self) -> TimeStep:
         return TimeStep.from_fields(self.step_seconds, self.step_months)
 
+    @classmethod
+    def trained(cls, config, normalisation: Normalisation, step: TimeStep, training: dict, **own):
+        """The config of a model just trained with ``config`` (architecture, lookback, horizon, hidden) on data
+        of ``step``; ``own``: this kind's fields."""
+        return cls(
+            architecture=config.architecture,
+            lookback=config.lookback,
+            horizon=config.horizon,
+            hidden=config.hidden,
+            normalisation=normalisation,
+            step_seconds=step.nominal_seconds,
+            step_months=step.months,
+            training=training,
+            **own,
+        )
+
     def common_dict(self) -> dict:
         """The shared keys of config.json."""
         return {

@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterString,
     QgsProviderRegistry,
 )
 
@@ -272,6 +273,11 @@ def file_output(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> 
 
 
 # --- point layers -------------------------------------------------------------------------
+
+
+def add_optional_text(alg: QgsProcessingAlgorithm, name: str, description: str) -> None:
+    """An optional text parameter (read with :func:`text_of`)."""
+    alg.addParameter(QgsProcessingParameterString(name, description, optional=True))
 
 
 def text_of(alg: QgsProcessingAlgorithm, parameters, name: str, context) -> str | None:

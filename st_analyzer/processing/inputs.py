@@ -27,7 +27,7 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from st_analyzer.processing.common import add_choice, add_memory_limit_parameter, choice_of, text_of
+from st_analyzer.processing.common import add_choice, add_memory_limit_parameter, add_optional_text, choice_of, text_of
 from st_analyzer.runner import INPUT_COPY_PREFIX
 
 POINT_FORMATS = [
@@ -66,12 +66,10 @@ def add_point_field_parameters(alg: QgsProcessingAlgorithm, parent: str = "INPUT
             type=QgsProcessingParameterField.Numeric,
         )
     )
-    alg.addParameter(
-        QgsProcessingParameterString(
-            "FIELD_TIME_PATTERN",
-            "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
-            optional=True,
-        )
+    add_optional_text(
+        alg,
+        "FIELD_TIME_PATTERN",
+        "Time pattern in the value field names (wide format, e.g. pm%Y%m%d; empty = ISO names)",
     )
     add_time_format_parameter(alg)
     add_duplicates_parameter(alg)
@@ -91,7 +89,7 @@ def add_units_parameter(
     alg: QgsProcessingAlgorithm, description: str = "Units of the values (e.g. µg/m³; for legends and reports)"
 ) -> None:
     """UNITS: the unit of the input values (optional text)."""
-    alg.addParameter(QgsProcessingParameterString("UNITS", description, optional=True))
+    add_optional_text(alg, "UNITS", description)
 
 
 def units_of(alg: QgsProcessingAlgorithm, parameters, context) -> str | None:
@@ -119,10 +117,8 @@ RESAMPLE_HELP = (
 def add_resample_parameters(alg: QgsProcessingAlgorithm, with_step: bool = True) -> None:
     """RESAMPLE (a regular step: 1h, 1D, 1M, 3M, 1Y; empty = as read) and RESAMPLE_STATISTIC (0 mean … 6 max)."""
     if with_step:
-        alg.addParameter(
-            QgsProcessingParameterString(
-                "RESAMPLE", "Resample to a regular step first (e.g. 1h, 1D, 1M, 3M, 1Y; empty = as read)", optional=True
-            )
+        add_optional_text(
+            alg, "RESAMPLE", "Resample to a regular step first (e.g. 1h, 1D, 1M, 3M, 1Y; empty = as read)"
         )
     add_choice(alg, "RESAMPLE_STATISTIC", "Statistic of the readings in each resampled step", RESAMPLE_STATISTICS, 0)
 
@@ -156,12 +152,8 @@ def duplicates_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
 
 def add_time_format_parameter(alg: QgsProcessingAlgorithm) -> None:
     """TIME_FORMAT: strptime pattern of a text time field (empty = ISO 8601, or one format inferred per column)."""
-    alg.addParameter(
-        QgsProcessingParameterString(
-            "TIME_FORMAT",
-            "Format of a text time field (e.g. %d/%m/%Y %H:%M; empty = ISO 8601 or detected)",
-            optional=True,
-        )
+    add_optional_text(
+        alg, "TIME_FORMAT", "Format of a text time field (e.g. %d/%m/%Y %H:%M; empty = ISO 8601 or detected)"
     )
 
 
@@ -237,12 +229,8 @@ VARIABLE_FILE_SUFFIXES = (".nc", ".nc4", ".cdf", ".h5", ".hdf5", ".he5")
 
 def add_variable_parameter(alg: QgsProcessingAlgorithm) -> None:
     """VARIABLE: the variable of a NetCDF/HDF5 file with several (band times then come from the file)."""
-    alg.addParameter(
-        QgsProcessingParameterString(
-            "VARIABLE",
-            "Variable of a NetCDF/HDF5 file with several (e.g. t2m; empty = the file's only one)",
-            optional=True,
-        )
+    add_optional_text(
+        alg, "VARIABLE", "Variable of a NetCDF/HDF5 file with several (e.g. t2m; empty = the file's only one)"
     )
 
 
@@ -406,10 +394,8 @@ def add_sensor_inputs(alg) -> None:
             "INPUT", "Or: observations as one long point layer", types=[QgsProcessing.TypeVectorPoint], optional=True
         )
     )
-    alg.addParameter(
-        QgsProcessingParameterString("TIME_FIELD", "Time field (empty = a column named time/date)", optional=True)
-    )
-    alg.addParameter(QgsProcessingParameterString("VALUE_FIELD", "Value field (long format)", optional=True))
+    add_optional_text(alg, "TIME_FIELD", "Time field (empty = a column named time/date)")
+    add_optional_text(alg, "VALUE_FIELD", "Value field (long format)")
     add_time_format_parameter(alg)
     add_duplicates_parameter(alg)
     alg.addParameter(
@@ -420,11 +406,7 @@ def add_sensor_inputs(alg) -> None:
             optional=True,
         )
     )
-    alg.addParameter(
-        QgsProcessingParameterString(
-            "RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D, 1M; empty = no)", optional=True
-        )
-    )
+    add_optional_text(alg, "RESAMPLE", "Resample to a regular step first (e.g. 5min, 1h, 1D, 1M; empty = no)")
     add_resample_parameters(alg, with_step=False)
     add_units_parameter(alg, "Units of the readings (e.g. mph; for legends and reports)")
 
