@@ -161,3 +161,25 @@ def widen(mean, low, high, margins, shape) -> tuple:
     """Apply conformal margins (float[H], reshaped to ``shape``) to a quantile interval around ``mean``."""
     m = np.asarray(margins, dtype=np.float32).reshape(shape)
     return np.minimum(low - m, mean), np.maximum(high + m, mean)
+
+
+def epoch_chunks(rng, origins: np.ndarray, batch_size: int, max_batches: int) -> list[np.ndarray]:
+    """One epoch's training windows (their origin indices) in random order, in batches of ``batch_size``; at most
+    ``max_batches`` batches (0 = all)."""
+    order = rng.permutation(origins)
+    chunks = [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
+    return chunks[: max_batches or None]
+
+
+def loop_settings(config, train_windows: int) -> LoopSettings:
+    """The loop's settings from a training config (epochs, learning_rate, patience, seed, batch_size,
+    max_batches_per_epoch) for ``train_windows`` training windows."""
+    per_epoch = -(-train_windows // config.batch_size)
+    batches = min(per_epoch, config.max_batches_per_epoch or per_epoch)
+    return LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed, batches)
+
+
+def interval_coverage(truth: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """Share of the valid targets inside [low, high] (NaN without any valid target)."""
+    valid = np.isfinite(truth)
+    return float(((truth >= low) & (truth <= high))[valid].mean()) if valid.any() else float("nan")

@@ -14,7 +14,7 @@ from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
+from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings, widen
 from backend.forecast.windows import Normalisation, Split, check_length, time_features
 from backend.progress import Reporter
 
@@ -190,9 +190,7 @@ def train_raster_model(
     offsets = np.arange(1, config.horizon + 1)[None]
 
     def batches(rng):
-        order = rng.permutation(train_origins)
-        chunks = [order[i : i + config.batch_size] for i in range(0, order.size, config.batch_size)]
-        for chunk in chunks[: config.max_batches_per_epoch or None]:
+        for chunk in epoch_chunks(rng, train_origins, config.batch_size, config.max_batches_per_epoch):
             r, c = int(rng.integers(0, height - ph + 1)), int(rng.integers(0, width - pw + 1))
             x, future, last = window_batch(p, chunk, config.lookback, config.horizon, crop=(r, c, ph, pw))
             target_index = chunk[:, None] + offsets
@@ -208,15 +206,7 @@ def train_raster_model(
         mean, _, _ = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
         return float(np.sqrt(np.nanmean((mean - values[val_origins[:, None] + offsets]) ** 2)))
 
-    per_epoch = -(-train_origins.size // config.batch_size)
-    settings = LoopSettings(
-        config.epochs,
-        config.learning_rate,
-        config.patience,
-        config.seed,
-        min(per_epoch, config.max_batches_per_epoch or per_epoch),
-    )
-    history = fit(network, settings, device, batches, validate, reporter)
+    history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter)
     history.interval_margins = interval_margins(
         network, p, values, val_origins, config.lookback, config.horizon, device
     )
@@ -270,7 +260,6 @@ def evaluate(
     mae = {name: [float(v) for v in np.nanmean(np.abs(f - truth), axis=(0, 2, 3))] for name, f in forecasts.items()}
     best = [min(BASELINES, key=lambda b: rmse[b][h]) for h in range(config.horizon)]
     skill = [1.0 - rmse["model"][h] / rmse[best[h]][h] for h in range(config.horizon)]
-    inside = (truth >= low) & (truth <= high)
-    coverage = float(np.nanmean(np.where(np.isfinite(truth), inside, np.nan)))
+    coverage = interval_coverage(truth, low, high)
     error_map = np.sqrt(np.nanmean((mean[:, 0] - truth[:, 0]) ** 2, axis=0)).astype(np.float32)
     return Evaluation(rmse, mae, skill, best, coverage, int(origins.size), error_map)

@@ -15,7 +15,7 @@ from backend.data.time_axis import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import LoopSettings, conformal_margins, fit, widen
+from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings, widen
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
 from backend.progress import Reporter
 
@@ -164,24 +164,14 @@ def train_sensor_network(
     truth = values[scored[:, None] + np.arange(1, config.horizon + 1)[None]]
 
     def batches(rng):
-        order = rng.permutation(train_origins)
-        chunks = [order[i : i + config.batch_size] for i in range(0, order.size, config.batch_size)]
-        for chunk in chunks[: config.max_batches_per_epoch or None]:
+        for chunk in epoch_chunks(rng, train_origins, config.batch_size, config.max_batches_per_epoch):
             yield (*arrays.batch(chunk, config.lookback, config.horizon), *arrays.targets(chunk, config.horizon))
 
     def validate():
         mean, _, _ = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
         return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
 
-    per_epoch = -(-train_origins.size // config.batch_size)
-    settings = LoopSettings(
-        config.epochs,
-        config.learning_rate,
-        config.patience,
-        config.seed,
-        min(per_epoch, config.max_batches_per_epoch or per_epoch),
-    )
-    history = fit(network, settings, device, batches, validate, reporter)
+    history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter)
     _, low, high = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
     history.interval_margins = conformal_margins(low, high, truth)
     return network, split, norm, history
@@ -249,8 +239,7 @@ def evaluate_sensor_network(
     scores = {name: masked_scores(f, truth) for name, f in forecasts.items()}
     best = [min(NETWORK_BASELINES, key=lambda b: scores[b]["mae"][h]) for h in range(config.horizon)]
     skill = [1.0 - scores["model"]["mae"][h] / scores[best[h]]["mae"][h] for h in range(config.horizon)]
-    valid = np.isfinite(truth)
-    coverage = float(((truth >= low) & (truth <= high))[valid].mean()) if valid.any() else float("nan")
+    coverage = interval_coverage(truth, low, high)
     with np.errstate(invalid="ignore"):
         station = np.nanmean(np.abs(mean - truth), axis=(0, 1))
     first = origins[: min(origins.size, max(1, 4 * config.horizon))]
