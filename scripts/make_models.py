@@ -54,6 +54,23 @@ def inputs(model, parameters) -> None:
 Source = QgsProcessingModelChildParameterSource
 
 
+def field_inputs(id_label: str, value_default: str) -> list:
+    """The id, time and value field inputs of a long point layer (defaults: station_id, date, ``value_default``)."""
+    return [
+        QgsProcessingParameterString("id_field", id_label, "station_id"),
+        QgsProcessingParameterString("time_field", "Time field", "date"),
+        QgsProcessingParameterString("value_field", "Value field", value_default),
+    ]
+
+
+def point_layer_source(layer_input: str) -> dict:
+    """The INPUT and field parameters of an st_analyzer algorithm, taken from the model's inputs."""
+    return {
+        "INPUT": Source.fromModelParameter(layer_input),
+        **{name: Source.fromModelParameter(name.lower()) for name in ("ID_FIELD", "TIME_FIELD", "VALUE_FIELD")},
+    }
+
+
 def kriging_to_clipped_grid() -> QgsProcessingModelAlgorithm:
     model = QgsProcessingModelAlgorithm("Space-time kriging clipped to the stations' area", "Space-time analyzer")
     model.setHelpContent(
@@ -69,9 +86,7 @@ def kriging_to_clipped_grid() -> QgsProcessingModelAlgorithm:
             QgsProcessingParameterVectorLayer(
                 "stations", "Station observations (long point layer)", [QgsProcessing.TypeVectorPoint]
             ),
-            QgsProcessingParameterString("id_field", "Station id field", "station_id"),
-            QgsProcessingParameterString("time_field", "Time field", "date"),
-            QgsProcessingParameterString("value_field", "Value field", "pm10"),
+            *field_inputs("Station id field", "pm10"),
             QgsProcessingParameterDateTime(
                 "start", "First day", QgsProcessingParameterDateTime.DateTime, "2005-03-01T00:00:00"
             ),
@@ -80,12 +95,7 @@ def kriging_to_clipped_grid() -> QgsProcessingModelAlgorithm:
             ),
         ],
     )
-    points = {
-        "INPUT": Source.fromModelParameter("stations"),
-        "ID_FIELD": Source.fromModelParameter("id_field"),
-        "TIME_FIELD": Source.fromModelParameter("time_field"),
-        "VALUE_FIELD": Source.fromModelParameter("value_field"),
-    }
+    points = point_layer_source("stations")
     child(
         model,
         "stanalyzer:fitstvariogram",
@@ -235,20 +245,13 @@ def sensor_network_anomalies() -> QgsProcessingModelAlgorithm:
             QgsProcessingParameterVectorLayer(
                 "readings", "Sensor readings (long point layer)", [QgsProcessing.TypeVectorPoint]
             ),
-            QgsProcessingParameterString("id_field", "Sensor id field", "station_id"),
-            QgsProcessingParameterString("time_field", "Time field", "date"),
-            QgsProcessingParameterString("value_field", "Value field", "wind_speed_knots"),
+            *field_inputs("Sensor id field", "wind_speed_knots"),
             QgsProcessingParameterNumber(
                 "epochs", "Training epochs", QgsProcessingParameterNumber.Integer, 5, minValue=1
             ),
         ],
     )
-    readings = {
-        "INPUT": Source.fromModelParameter("readings"),
-        "ID_FIELD": Source.fromModelParameter("id_field"),
-        "TIME_FIELD": Source.fromModelParameter("time_field"),
-        "VALUE_FIELD": Source.fromModelParameter("value_field"),
-    }
+    readings = point_layer_source("readings")
     child(
         model,
         "stanalyzer:trainnetworkforecaster",
