@@ -11,7 +11,8 @@ from backend.anomaly.events import Event, event_id, find_events, threshold_value
 from backend.anomaly.expected import expected_values, seasonal_profile_problem
 from backend.anomaly.scores import causal_robust_z, robust_z
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import format_duration, median_step_seconds, parse_duration
+from backend.data.time_axis import median_step_seconds
+from backend.data.time_parsing import format_duration, parse_duration
 from backend.errors import UserInputError
 from backend.progress import Reporter
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backend.data.time_axis import median_step_seconds, parse_duration
+from backend.data.time_axis import median_step_seconds
+from backend.data.time_parsing import parse_duration
 from backend.errors import UserInputError
 
 EXPECTED_METHODS = ("seasonal", "rolling_median")

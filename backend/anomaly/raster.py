@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from backend.anomaly.scores import robust_z
 from backend.data.seasons import season_index
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 
 RASTER_METHODS = ("auto", "seasonal", "rolling_median")

@@ -20,13 +20,8 @@ from backend.data.raster_io import (
     reproject_values,
 )
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import (
-    check_strictly_increasing,
-    format_time,
-    parse_times,
-    summarize_time_axis,
-    time_from_filename,
-)
+from backend.data.time_axis import check_strictly_increasing, summarize_time_axis
+from backend.data.time_parsing import format_time, parse_times, time_from_filename
 from backend.errors import UserInputError
 from backend.progress import Reporter
 

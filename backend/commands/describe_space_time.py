@@ -23,7 +23,8 @@ from backend.data.raster_io import (
     required_band_times,
     write_single_raster,
 )
-from backend.data.time_axis import TimeAxisSummary, format_time
+from backend.data.time_axis import TimeAxisSummary
+from backend.data.time_parsing import format_time
 from backend.data.units import axis_label
 from backend.diagnostics.describe import describe_panel, describe_raster_blocks
 from backend.errors import UserInputError

@@ -25,7 +25,8 @@ from backend.data.raster_io import (
     read_block,
     write_single_raster,
 )
-from backend.data.time_axis import format_time, summarize_time_axis
+from backend.data.time_axis import summarize_time_axis
+from backend.data.time_parsing import format_time
 from backend.data.units import axis_label
 from backend.errors import UserInputError
 from backend.progress import Reporter

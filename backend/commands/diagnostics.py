@@ -13,7 +13,8 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import TimeStep, format_time
+from backend.data.time_parsing import format_time
+from backend.data.time_step import TimeStep
 from backend.data.units import axis_label, per_year_units, readable_length
 from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose, seasonal_test_period
 from backend.diagnostics.series_tests import VERDICTS, default_period

@@ -9,7 +9,7 @@ import numpy as np
 from backend.commands.base import CommandResult, command
 from backend.data.atomic import AtomicOutputs
 from backend.data.raster_io import StackWriter
-from backend.data.time_axis import format_time
+from backend.data.time_parsing import format_time
 from backend.device import choose_device
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet

@@ -9,7 +9,7 @@ import numpy as np
 
 from backend.data.point_io import PointLayerRef, read_long_points, read_wide_points
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.kriging.kriging import KrigingOptions, all_data_if_zero
 

@@ -14,7 +14,8 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.sensor_io import drop_empty_stations
-from backend.data.time_axis import TimeStep, format_time, parse_times
+from backend.data.time_parsing import format_time, parse_times
+from backend.data.time_step import TimeStep
 from backend.data.units import axis_label
 from backend.device import choose_device, require_torch
 from backend.errors import UserInputError

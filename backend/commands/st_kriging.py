@@ -15,7 +15,9 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import TimeStep, format_time, parse_time_step, parse_times, steps_until, summarize_time_axis
+from backend.data.time_axis import summarize_time_axis
+from backend.data.time_parsing import format_time, parse_times
+from backend.data.time_step import TimeStep, parse_time_step, steps_until
 from backend.data.units import squared_units
 from backend.errors import UserInputError
 from backend.kriging.kriging import SpaceTimePoints, krige, kriging_work_bytes, observations, time_in_model_units

@@ -18,7 +18,7 @@ import pandas as pd
 from backend.data.atomic import AtomicOutputs
 from backend.data.duplicates import merge_duplicates
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import parse_times, time_from_filename
+from backend.data.time_parsing import parse_times, time_from_filename
 from backend.errors import UserInputError
 from backend.progress import Reporter
 

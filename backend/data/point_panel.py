@@ -9,13 +9,12 @@ import pandas as pd
 
 from backend.data.time_axis import (
     TimeAxisSummary,
-    TimeStep,
     check_strictly_increasing,
     on_regular_axis,
-    parse_time_step,
     resample_values,
     summarize_time_axis,
 )
+from backend.data.time_step import TimeStep, parse_time_step
 from backend.errors import UserInputError
 
 

@@ -21,7 +21,7 @@ from rasterio.windows import Window
 from backend.data.atomic import AtomicOutputs
 from backend.data.gdal_names import file_of, variable_of
 from backend.data.raster_stack import GridSpec, RasterStack
-from backend.data.time_axis import format_time, parse_times, to_utc_naive
+from backend.data.time_parsing import format_time, parse_times, to_utc_naive
 from backend.errors import UserInputError
 from backend.memory import require_disk_space, require_memory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 
 WEEK_SECONDS = 7 * 86400
 

@@ -16,7 +16,7 @@ import pandas as pd
 from backend.data.duplicates import merge_duplicates
 from backend.data.point_io import PointLayerRef, crs_wkt, numeric_values, point_xy, read_layer_frame, require_fields
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import parse_times
+from backend.data.time_parsing import parse_times
 from backend.errors import UserInputError
 from backend.progress import Reporter
 

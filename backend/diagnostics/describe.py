@@ -11,7 +11,8 @@ import pandas as pd
 
 from backend.data.point_panel import PointPanel
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import TimeAxisSummary, format_time, summarize_time_axis
+from backend.data.time_axis import TimeAxisSummary, summarize_time_axis
+from backend.data.time_parsing import format_time
 from backend.errors import UserInputError
 from backend.progress import Reporter
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.diagnostics.changepoints import binary_segmentation
 from backend.diagnostics.series_tests import dominant_period, seasonality_strength, stationarity_tests
 from backend.diagnostics.trend import MIN_LENGTH, mann_kendall, seasonal_mann_kendall

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from scipy.stats import norm
 
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 
 VERDICTS = {0: "stationary", 1: "trend-stationary", 2: "difference-stationary", 3: "non-stationary"}
 

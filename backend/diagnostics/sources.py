@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.data.time_axis import TimeStep, on_regular_axis, parse_time_step, resample_values
+from backend.data.time_axis import on_regular_axis, resample_values
+from backend.data.time_step import TimeStep, parse_time_step
 
 
 def regular_block(times: np.ndarray, block: np.ndarray) -> np.ndarray:

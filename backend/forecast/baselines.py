@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from backend.data.seasons import WEEK_SECONDS, season_index
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 
 BASELINES = ("persistence", "climatology", "persisted_anomaly", "exponential_smoothing")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from backend.data.atomic import AtomicOutputs
-from backend.data.time_axis import TimeStep, format_time
+from backend.data.time_parsing import format_time
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.limits import check_model_sizes
 from backend.forecast.windows import Normalisation, Split

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.spatial.distance import cdist
 
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import format_time
+from backend.data.time_parsing import format_time
 from backend.kriging.basic_models import BasicVariogram
 from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations
 from backend.kriging.solver import krige_batch

@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import calendar_months
+from backend.data.time_step import calendar_months
 from backend.errors import UserInputError
 from backend.kriging.solver import krige_batch
 from backend.kriging.st_models import SpaceTimeModel

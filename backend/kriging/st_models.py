@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.data.time_axis import MEAN_MONTH_SECONDS
+from backend.data.time_step import MEAN_MONTH_SECONDS
 from backend.data.units import readable_length, readable_number
 from backend.errors import UserInputError
 from backend.kriging.basic_models import MAX_MAGNITUDE, BasicVariogram, VariogramComponent

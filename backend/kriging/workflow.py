@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from scipy.spatial.distance import pdist
 
 from backend.data.point_panel import PointPanel, to_metric
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.kriging.fitting import FitResult, fit_model, initial_model
 from backend.kriging.sample_variogram import SampleVariogram, check_kriging_data, sample_variogram

@@ -17,7 +17,7 @@ from backend.commands import run_command
 from backend.data.point_panel import PointPanel
 from backend.data.raster_io import read_stack, write_stack
 from backend.data.raster_stack import GridSpec, RasterStack
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from tests.collect import CollectingReporter
 from tests.paths import PM10_Q1, SAMPLE

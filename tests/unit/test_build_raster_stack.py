@@ -8,7 +8,7 @@ from affine import Affine
 
 from backend.commands import run_command
 from backend.data.raster_io import read_stack
-from backend.data.time_axis import format_time
+from backend.data.time_parsing import format_time
 from backend.errors import UserInputError
 from tests.paths import ERA5_DAILY
 

@@ -5,15 +5,8 @@ import pandas as pd
 import pytest
 
 from backend.commands import run_command
-from backend.data.time_axis import (
-    TimeStep,
-    calendar_months,
-    on_regular_axis,
-    parse_time_step,
-    resample_values,
-    steps_until,
-    summarize_time_axis,
-)
+from backend.data.time_axis import on_regular_axis, resample_values, summarize_time_axis
+from backend.data.time_step import TimeStep, calendar_months, parse_time_step, steps_until
 from backend.errors import UserInputError
 from tests.collect import CollectingReporter
 from tests.monthly_data import irish_wind_monthly

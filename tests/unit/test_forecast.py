@@ -9,7 +9,7 @@ import rasterio
 from backend.commands import run_command
 from backend.data.raster_io import read_stack, write_stack
 from backend.data.raster_stack import GridSpec, RasterStack
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BaselineSet
 from backend.forecast.windows import Split, time_features

@@ -344,7 +344,7 @@ def test_best_by_cross_validation_keeps_the_lowest_cv_error(tmp_path):
 
 def test_time_step_text_calendar_steps_and_bare_numbers():
     from backend.commands.st_kriging import prediction_step
-    from backend.data.time_axis import TimeStep
+    from backend.data.time_step import TimeStep
 
     assert prediction_step("1 day").seconds == 86400 and prediction_step("6h").seconds == 21600
     assert prediction_step("30min").seconds == 1800

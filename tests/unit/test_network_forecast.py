@@ -8,7 +8,7 @@ import pytest
 
 from backend.commands import run_command
 from backend.commands.inputs import SensorInput
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BaselineSet, fit_ar
 from backend.forecast.sensors.graph import (

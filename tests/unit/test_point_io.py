@@ -6,7 +6,7 @@ from shapely.geometry import LineString, Point
 
 from backend.data.point_io import PointLayerRef, read_long_points, read_wide_points
 from backend.data.point_panel import to_metric
-from backend.data.time_axis import format_time
+from backend.data.time_parsing import format_time
 from backend.errors import UserInputError
 from tests.paths import PM10_Q1, shared
 

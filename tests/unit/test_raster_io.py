@@ -4,7 +4,7 @@ import rasterio
 
 from backend.data.raster_io import band_times_from_metadata, inspect_raster, read_stack, write_stack
 from backend.data.raster_stack import GridSpec, RasterStack
-from backend.data.time_axis import format_time
+from backend.data.time_parsing import format_time
 from backend.errors import UserInputError
 from tests.paths import shared
 

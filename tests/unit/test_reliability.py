@@ -17,7 +17,8 @@ import pytest
 
 from backend.commands import run_command
 from backend.data.atomic import AtomicOutputs, set_temporary_listener
-from backend.data.time_axis import on_regular_axis, parse_times
+from backend.data.time_axis import on_regular_axis
+from backend.data.time_parsing import parse_times
 from backend.errors import UserInputError
 from backend.memory import require_memory, set_limit_mb
 from tests.paths import PM10_Q1, REPO, SAMPLE

@@ -10,7 +10,7 @@ from typing import ClassVar
 from affine import Affine
 
 from backend.data.raster_stack import GridSpec
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.model_files import ModelConfig, load_weights, read_model_config
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from backend.data.raster_io import reproject_values
 from backend.data.raster_stack import GridSpec, RasterStack
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.windows import future_times, time_features
 from backend.progress import Reporter

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from backend.data.raster_io import read_stack
 from backend.data.raster_stack import RasterStack
-from backend.data.time_axis import TimeStep, on_regular_axis
+from backend.data.time_axis import on_regular_axis
+from backend.data.time_step import TimeStep
 from backend.progress import Reporter
 
 

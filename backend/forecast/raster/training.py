@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
 from backend.forecast.limits import check_model_sizes, require_training_memory

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from backend.data.point_panel import PointPanel
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.sensors.config import NetworkModelConfig, load_network_model
 from backend.forecast.windows import calendar_features, future_times

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from backend.data.time_axis import TimeStep
+from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
 from backend.forecast.limits import check_model_sizes, require_training_memory
