@@ -37,7 +37,7 @@ def one_band_raster(folder: Path) -> str:
 
 def main() -> None:
     from backend.diagnostics.hotspots import CATEGORIES as BACKEND_CATEGORIES
-    from st_analyzer.layers import HOT_SPOT_COLOURS, style_categories
+    from st_analyzer.styles import HOT_SPOT_COLOURS, style_categories
 
     assert CATEGORIES == BACKEND_CATEGORIES
     STYLES.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Raster stacks on the map's time axis, however they were opened, on every supported QGIS.
+"""Times on the map: band times of raster stacks and feature times of point results, set by the plugin and kept
+however the layer was opened, on every supported QGIS.
 
 A stack is any raster layer whose band descriptions are all ISO times (as st_analyzer writes them). When one is
 added to the project without active temporal properties (opened by hand: QGIS < 3.38 does not take them from the
@@ -13,6 +14,89 @@ import re
 
 from qgis.core import Qgis, QgsDateTimeRange, QgsProject, QgsRasterLayer
 from qgis.PyQt.QtCore import QDateTime, Qt
+
+
+def _qdatetime(iso: str) -> QDateTime:
+    value = QDateTime.fromString(iso.rstrip("Z"), Qt.DateFormat.ISODate)
+    value.setTimeSpec(Qt.TimeSpec.UTC)
+    return value
+
+
+def band_times(summary: dict) -> dict:
+    """The band-time keywords of :class:`RasterResultPostProcessor` from a backend summary (``times`` with
+    ``step_seconds``/``step_months`` at the top or under ``time_axis``)."""
+    axis = summary.get("time_axis") or summary
+    return {
+        "times_iso": summary.get("times") or [],
+        "step_seconds": axis.get("step_seconds"),
+        "step_months": axis.get("step_months"),
+    }
+
+
+def set_band_times(
+    layer: QgsRasterLayer, times_iso: list[str], step_seconds: float | None, step_months: int | None = None
+) -> str:
+    """Give the layer its times: one range per band on QGIS ≥ 3.38, else the whole time span. The last band
+    lasts one step (calendar months for monthly, quarterly or yearly stacks).
+
+    Returns which mode was used ("per band", "fixed range" or "none").
+    """
+    if not times_iso:
+        return "none"
+    starts = [_qdatetime(t) for t in times_iso]
+    if step_months:
+        last_end = starts[-1].addMonths(int(step_months))
+    else:
+        last_end = starts[-1].addSecs(int(step_seconds or 0)) if step_seconds else starts[-1]
+    ends = starts[1:] + [last_end]
+    properties = layer.temporalProperties()
+    per_band_mode = getattr(getattr(Qgis, "RasterTemporalMode", None), "FixedRangePerBand", None)
+    if per_band_mode is not None and hasattr(properties, "setFixedRangePerBand"):
+        properties.setFixedRangePerBand(
+            {
+                band: QgsDateTimeRange(start, end, True, False)
+                for band, (start, end) in enumerate(zip(starts, ends), start=1)
+            }
+        )
+        properties.setMode(per_band_mode)
+        properties.setIsActive(True)
+        return "per band"
+    properties.setFixedTemporalRange(QgsDateTimeRange(starts[0], last_end))
+    properties.setMode(properties.ModeFixedTemporalRange)
+    properties.setIsActive(True)
+    return "fixed range"
+
+
+TIME_FIELD_PROPERTY = "st_analyzer/time_field"  # kept in the sidecar style: the field that holds feature times
+
+
+def set_feature_times(layer, time_field: str) -> bool:
+    """Feature times from ``time_field`` (instants), remembered in the layer's style; False without that field."""
+    from qgis.core import QgsVectorLayerTemporalProperties
+
+    if time_field not in layer.fields().names():
+        return False
+    temporal = layer.temporalProperties()
+    temporal.setMode(QgsVectorLayerTemporalProperties.ModeFeatureDateTimeInstantFromField)
+    temporal.setStartField(time_field)
+    temporal.setIsActive(True)
+    layer.setCustomProperty(TIME_FIELD_PROPERTY, time_field)
+    return True
+
+
+def time_span_text(times_iso: list[str]) -> str:
+    """Short text of a time span for layer names: 2005-01-10…16, 2005-01-10…03-31, 2005-01-10…2006-01-09, and
+    with hours when the times are not all midnight: 2019-03-09 00:00…05:00."""
+    if not times_iso:
+        return ""
+    first, last = times_iso[0][:10], times_iso[-1][:10]
+    clock = [t[11:16] for t in (times_iso[0], times_iso[-1])] if len(times_iso[0]) > 11 else ["00:00", "00:00"]
+    if clock != ["00:00", "00:00"]:
+        return f"{first} {clock[0]}…{'' if first == last else last + ' '}{clock[1]}"
+    if first == last:
+        return first
+    common = 8 if first[:8] == last[:8] else 5 if first[:5] == last[:5] else 0
+    return f"{first}…{last[common:]}"
 
 
 def has_per_band_mode() -> bool:
@@ -51,8 +135,6 @@ def make_temporal(layer) -> bool:
     """Times for a result opened without them: band times for a stack (the last band lasts as long as the one
     before, in calendar months when the bands are months apart), feature times for a point result whose style
     names its time field; True when they were set."""
-    from st_analyzer.layers import TIME_FIELD_PROPERTY, set_band_times, set_feature_times
-
     properties = getattr(layer, "temporalProperties", lambda: None)()
     if properties is None or properties.isActive():
         return False

@@ -10,13 +10,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from st_analyzer.layers import (
-    AnomalyPointsPostProcessor,
-    RasterResultPostProcessor,
-    band_times,
-    name_result,
-    time_span_text,
-)
+from st_analyzer.layers import AnomalyPointsPostProcessor, RasterResultPostProcessor, name_result
 from st_analyzer.processing.common import (
     StAlgorithm,
     add_choice,
@@ -26,6 +20,7 @@ from st_analyzer.processing.common import (
     file_output,
 )
 from st_analyzer.processing.inputs import RESAMPLE_HELP, add_stack_input, add_station_input, stack_input, station_input
+from st_analyzer.temporal import band_times, time_span_text
 
 SEASONAL = ("seasonal", "Seasonal profile (robust, by hour of day / day of year / calendar month)")
 ROLLING_MEDIAN = ("rolling_median", "Rolling median of the preceding window")

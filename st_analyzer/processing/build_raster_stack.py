@@ -13,7 +13,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
+from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import StAlgorithm, add_choice, choice_of
 from st_analyzer.processing.inputs import (
     add_units_parameter,
@@ -23,6 +23,7 @@ from st_analyzer.processing.inputs import (
     units_of,
     variable_of,
 )
+from st_analyzer.temporal import band_times, time_span_text
 
 TIME_SOURCES = [
     ("filename", "From the file name (pattern)"),

@@ -2,9 +2,10 @@
 
 from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString
 
-from st_analyzer.layers import CLUSTER_COLOURS, HOT_SPOT_COLOURS, load_result, style_categories, style_diverging
+from st_analyzer.layers import load_result
 from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, file_output, text_of
 from st_analyzer.processing.inputs import RESAMPLE_HELP, add_series_input, series_source
+from st_analyzer.styles import CLUSTER_COLOURS, HOT_SPOT_COLOURS, style_categories, style_diverging
 
 RESULT_FILTER = "GeoTIFF for raster input (*.tif);;GeoPackage for point input (*.gpkg);;CSV (*.csv)"
 INPUT_HELP = (

@@ -8,7 +8,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
+from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import (
     StAlgorithm,
     add_choice,
@@ -21,6 +21,7 @@ from st_analyzer.processing.common import (
     training_config,
 )
 from st_analyzer.processing.inputs import add_stack_input, stack_input
+from st_analyzer.temporal import band_times, time_span_text
 
 MODEL_TYPES = [("convlstm", "ConvLSTM (encoder–forecaster)"), ("cnnlstm", "CNN-LSTM (per-step CNN, LSTM per pixel)")]
 BASELINE_METHODS = [

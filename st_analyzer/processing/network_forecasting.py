@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from st_analyzer.layers import GraduatedPointsPostProcessor, time_span_text
+from st_analyzer.layers import GraduatedPointsPostProcessor
 from st_analyzer.processing.common import (
     StAlgorithm,
     add_choice,
@@ -23,6 +23,7 @@ from st_analyzer.processing.common import (
     training_config,
 )
 from st_analyzer.processing.inputs import SENSOR_INPUT_HELP, TABLE_FILTER, add_sensor_inputs, sensor_request
+from st_analyzer.temporal import time_span_text
 
 NETWORK_MODEL_TYPES = [
     ("graph_gru", "Graph GRU (diffusion convolution + GRU, DCRNN-style)"),

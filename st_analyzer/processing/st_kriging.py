@@ -15,10 +15,11 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
-from st_analyzer.layers import RasterResultPostProcessor, band_times, time_span_text
+from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import StAlgorithm
 from st_analyzer.processing.inputs import add_station_input, ogr_path_of, station_input
 from st_analyzer.processing.kriging_parameters import add_kriging_parameters, kriging_request
+from st_analyzer.temporal import band_times, time_span_text
 
 
 class StKrigingAlgorithm(StAlgorithm):
