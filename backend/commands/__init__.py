@@ -2,11 +2,13 @@
 
 from backend.commands import (  # noqa: F401
     build_raster_stack,
+    clustering,
     describe_space_time,
     detect_anomalies,
     diagnostics,
     fit_st_variogram,
     forecast_raster,
+    hot_spots,
     network_forecast,
     st_kriging,
     st_kriging_cv,

@@ -1,4 +1,4 @@
-"""Commands ``timeseriesdiagnostics``, ``timeseriesclustering`` and ``emerginghotspots`` (rasters or points)."""
+"""Command ``timeseriesdiagnostics``: trend, seasonality, stationarity and change points per cell or station."""
 
 from __future__ import annotations
 
@@ -12,15 +12,13 @@ from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
-from backend.data.raster_stack import GridSpec
 from backend.data.time_parsing import format_time
 from backend.data.time_step import TimeStep
-from backend.data.units import axis_label, per_year_units, readable_length
+from backend.data.units import axis_label, per_year_units
 from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose, seasonal_test_period
 from backend.diagnostics.series_tests import VERDICTS, default_period
-from backend.diagnostics.sources import aggregate, point_output_path, raster_output_path, regular_axis, regular_block
+from backend.diagnostics.sources import point_output_path, raster_output_path, regular_axis, regular_block
 from backend.errors import UserInputError
-from backend.memory import require_memory
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
@@ -32,10 +30,6 @@ class DiagnosticsRequest:
     output_report: str | None = None
     settings: DiagnosticSettings = field(default_factory=DiagnosticSettings)
     time_step: str | None = None  # average to this step first (pandas offset), e.g. 1D
-
-
-def _point_frame(panel, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame({"station_id": panel.ids, **{k: np.asarray(v) for k, v in columns.items()}})
 
 
 def _diagnostics_report(title, fields, period, step, outputs, path, examples, units: str | None) -> None:
@@ -149,7 +143,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             fields = diagnosis.fields
             first = fields["first_change"]
             change_time = [format_time(panel.times[int(c)]) if np.isfinite(c) else "" for c in first]
-            table = _point_frame(panel, {**fields, "first_change_time": change_time})
+            table = panel.frame({**fields, "first_change_time": change_time})
             write_table(table, output, outputs, xy=panel.xy, crs=panel.crs)
             examples = _examples(panel.ids, panel.times, values, diagnosis)
         if not (fields["n_values"] > 0).any():
@@ -187,208 +181,4 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
             "fields": FIELDS,
             "time_step": step.to_dict(),
         },
-    )
-
-
-# --- emerging hot spots ------------------------------------------------------------------------------
-
-
-@dataclass
-class HotSpotRequest:
-    source: SeriesSource
-    output: str
-    output_report: str | None = None
-    neighbourhood: str = "auto"  # points: distance_band | knn; rasters: queen | rook | distance_band
-    distance: float = 0.0  # metres (points; 0 = smallest band giving everyone a neighbour) or map units
-    k: int = 8
-    time_step: str | None = None  # aggregate to this step first (pandas offset)
-    alpha: float = 0.05
-
-
-def _whole_stack(source: SeriesSource, time_step: str | None, purpose: str, reporter: Reporter):
-    """(times, values float64[T, H·W], grid) of a whole raster stack on its regular axis, averaged to ``time_step``;
-    refused when it would not fit in memory."""
-    times, step = source.raster_times()
-    axis = regular_axis(times, step)
-    with open_raster(source.raster) as src:
-        grid = grid_of(src)
-        require_memory(
-            axis.size * grid.width * grid.height * 8 * 3,
-            f"{purpose.capitalize()} of a {grid.width}×{grid.height} px stack with {axis.size} time steps",
-            "Aggregate it to fewer time steps (TIME_STEP) or use a coarser grid or a smaller extent.",
-        )
-        values = regular_block(times, read_block(src)).astype(np.float64)
-    times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step, reporter)
-    return times, flat, grid
-
-
-def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
-    """(times, :class:`HotSpotSeries`, grid or panel) for raster cells or points."""
-    from backend.data.distances import station_distances
-    from backend.diagnostics.hotspots import point_hot_spot_series, raster_hot_spot_series
-
-    if request.source.is_raster():
-        times, flat, grid = _whole_stack(request.source, request.time_step, "hot spot analysis", reporter)
-        values = flat.reshape(-1, grid.height, grid.width)
-        return (
-            times,
-            raster_hot_spot_series(values, abs(grid.transform.a), request.neighbourhood, request.distance),
-            grid,
-        )
-    panel, _step = request.source.panel(request.time_step, reporter)
-    distances = station_distances(panel.xy, panel.crs) if panel.n_stations >= 3 else np.zeros((0, 0))
-    series = point_hot_spot_series(
-        panel.values, distances, request.neighbourhood, request.distance, request.k, reporter
-    )
-    return panel.times, series, panel
-
-
-@command("emerginghotspots", HotSpotRequest, "Emerging hot spots")
-def emerging_hot_spots_command(request: HotSpotRequest, reporter: Reporter) -> CommandResult:
-    from backend.diagnostics.hotspots import CATEGORIES, emerging_hot_spots
-
-    times, series, where = _hot_spot_series(request, reporter)
-    result = emerging_hot_spots(series, request.alpha)
-    columns, observed, counts = result.columns, result.observed, result.counts
-    is_raster = isinstance(where, GridSpec)
-    with AtomicOutputs() as outputs:
-        if is_raster:
-            output = raster_output_path(request.output)
-            grid = where
-            bands = ["category_code", "trend_z", "trend_p", "hot_steps", "cold_steps"]
-            stack = np.stack(
-                [
-                    np.where(observed, np.asarray(columns[b], dtype=np.float64), np.nan).reshape(
-                        grid.height, grid.width
-                    )
-                    for b in bands
-                ]
-            )
-            from rasterio.windows import Window
-
-            with StackWriter(
-                output,
-                grid,
-                None,
-                bands,
-                tags={"CATEGORIES": ";".join(f"{i}={c}" for i, c in enumerate(CATEGORIES))},
-                outputs=outputs,
-            ) as writer:
-                writer.write_window(stack, Window(0, 0, grid.width, grid.height))
-        else:
-            output = point_output_path(request.output)
-            write_table(_point_frame(where, columns), output, outputs, xy=where.xy, crs=where.crs)
-        if request.output_report:
-            report = HtmlReport("Emerging hot spots")
-            report.key_values(
-                {
-                    "locations": int(observed.sum()),
-                    "time steps": int(times.size),
-                    "first / last step": f"{format_time(times[0])} / {format_time(times[-1])}",
-                    "neighbourhood": series.kind.replace("_", " ")
-                    + (f" of {readable_length(series.band)}" if series.band else ""),
-                    "significance": f"FDR-adjusted p < {request.alpha}",
-                }
-            )
-            report.table(pd.DataFrame({"category": counts.index, "locations": counts.to_numpy()}))
-            fig, ax = new_figure(8, 3)
-            plot_series(ax, times, result.hot.sum(axis=1), color="#c0504d", label="hot")
-            plot_series(ax, times, result.cold.sum(axis=1), color="#2d5384", label="cold")
-            label_time_axes(ax, "significant locations")
-            ax.legend(fontsize=7)
-            report.figure(fig, "Number of significant hot and cold spots per time step.")
-            report.write(request.output_report, outputs)
-    reporter.log("Categories: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
-    produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report}
-    return CommandResult.of(
-        produced,
-        {
-            "categories": {str(k): int(v) for k, v in counts.items()},
-            "time_steps": int(times.size),
-            "raster": is_raster,
-            "category_names": CATEGORIES,
-        },
-    )
-
-
-# --- clustering --------------------------------------------------------------------------------------
-
-
-@dataclass
-class ClusteringRequest:
-    source: SeriesSource
-    output: str
-    output_report: str | None = None
-    output_profiles: str | None = None  # CSV/GeoPackage table: cluster, time, mean, p10, p90
-    n_clusters: int = 0  # 0 = chosen by silhouette
-    features: str = "value"  # value | shape
-    time_step: str | None = None
-    seed: int = 0
-
-
-@command("timeseriesclustering", ClusteringRequest, "Time-series clustering")
-def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> CommandResult:
-    from backend.diagnostics.clustering import cluster_profiles, fit_clusters
-
-    source = request.source
-    if source.is_raster():
-        times, flat, grid = _whole_stack(source, request.time_step, "clustering", reporter)
-        series = flat.T
-    else:
-        panel, _step = source.panel(request.time_step, reporter)
-        times, series = panel.times, panel.values.astype(np.float64)
-    model = fit_clusters(series, request.n_clusters, request.features, request.seed)
-    k = int(model.kmeans.n_clusters)
-    labels = model.predict(series)
-    sizes = {int(c): int((labels == c).sum()) for c in range(1, k + 1)}
-    profiles = cluster_profiles(times, series, labels, k)
-    with AtomicOutputs() as outputs:
-        if source.is_raster():
-            output = raster_output_path(request.output)
-            from rasterio.windows import Window
-
-            band = np.where(labels > 0, labels, np.nan).reshape(1, grid.height, grid.width)
-            with StackWriter(output, grid, None, ["cluster (0 = no data)"], outputs=outputs) as writer:
-                writer.write_window(band, Window(0, 0, grid.width, grid.height))
-        else:
-            output = point_output_path(request.output)
-            write_table(
-                _point_frame(panel, {"cluster": labels.astype(np.int32)}), output, outputs, xy=panel.xy, crs=panel.crs
-            )
-        if request.output_profiles:
-            write_table(profiles, request.output_profiles, outputs)
-        if request.output_report:
-            report = HtmlReport("Time-series clustering")
-            report.key_values(
-                {
-                    "series": int((labels > 0).sum()),
-                    "features": request.features,
-                    "clusters": k,
-                    "chosen by": "silhouette" if request.n_clusters <= 0 else "user",
-                }
-            )
-            if model.silhouette:
-                report.table(
-                    pd.DataFrame(
-                        {
-                            "clusters": list(model.silhouette),
-                            "silhouette": [round(v, 4) for v in model.silhouette.values()],
-                        }
-                    )
-                )
-            report.table(pd.DataFrame({"cluster": list(sizes), "members": list(sizes.values())}))
-            fig, ax = new_figure(8, 3.2)
-            colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-            for cluster, part in profiles.groupby("cluster"):
-                colour = colours[(cluster - 1) % len(colours)]
-                plot_series(ax, part["time"], part["mean"], color=colour, lw=1.2, label=f"cluster {cluster}")
-                ax.fill_between(part["time"], part["p10"], part["p90"], color=colour, alpha=0.15)
-            label_time_axes(ax, axis_label("cluster mean", source.units()))
-            ax.legend(fontsize=7)
-            report.figure(fig, "Cluster mean profiles with the 10–90 % band of their members.")
-            report.write(request.output_report, outputs)
-    reporter.log(f"{k} clusters: " + ", ".join(f"{c}: {n}" for c, n in sizes.items()))
-    produced = {"OUTPUT": output, "OUTPUT_REPORT": request.output_report, "OUTPUT_PROFILES": request.output_profiles}
-    return CommandResult.of(
-        produced, {"clusters": k, "sizes": sizes, "silhouette": model.silhouette, "raster": source.is_raster()}
     )

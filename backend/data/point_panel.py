@@ -35,6 +35,10 @@ class PointPanel:
     values: np.ndarray
     attributes: dict[str, str] = field(default_factory=dict)
 
+    def frame(self, columns: dict) -> pd.DataFrame:
+        """A table with one row per station: ``station_id`` and ``columns`` (name → array[N])."""
+        return pd.DataFrame({"station_id": self.ids, **{k: np.asarray(v) for k, v in columns.items()}})
+
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids).astype(str)
         self.xy = np.asarray(self.xy, dtype=np.float64).reshape(-1, 2)
