@@ -1,4 +1,5 @@
-"""Sensor-network forecaster folders and matching a model's sensors to an input panel.
+"""Sensor-network forecaster folders: the config and loading a model (matching its sensors to an input is in
+:mod:`backend.forecast.sensors.predict`).
 
 Folder: ``config.json`` (architecture, windows, normalisation, time step, the sensors' ids and
 coordinates, the graph settings, training summary) + ``weights.pt`` (state_dict incl. the graph's
