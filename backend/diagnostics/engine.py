@@ -8,7 +8,7 @@ import numpy as np
 
 from backend.data.time_step import TimeStep
 from backend.diagnostics.changepoints import binary_segmentation
-from backend.diagnostics.series_tests import dominant_period, seasonality_strength, stationarity_tests
+from backend.diagnostics.series_tests import dominant_period, seasonality_strengths, stationarity_tests
 from backend.diagnostics.trend import MIN_LENGTH, mann_kendall, seasonal_mann_kendall
 
 FIELDS = [
@@ -117,10 +117,7 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step
     adf, kpss_p, verdict = stationarity_tests(block, settings.alpha)
     out["adf_p"][usable], out["kpss_p"][usable] = adf, kpss_p
     out["stationarity"][usable] = np.where(verdict >= 0, verdict, np.nan)
-    for k, column in enumerate(np.flatnonzero(usable)):
-        series = block[:, k]
-        if np.nanmax(series) > np.nanmin(series):
-            out["seasonality"][column] = seasonality_strength(series, period)
+    out["seasonality"][usable] = seasonality_strengths(block, period)
     constant = usable & (
         np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0)
         == np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0)

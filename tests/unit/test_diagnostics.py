@@ -318,3 +318,24 @@ def test_bad_inputs_are_clear(tmp_path):
             "timeseriesclustering", {"source": {"points": PM10}, "output": str(tmp_path / "c.gpkg"), "n_clusters": 100}
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_batched_stl_strength_equals_statsmodels_stl_per_series():
+    from backend.diagnostics import series_tests
+
+    rng = np.random.default_rng(3)
+    t, period = 120, 12
+    phase = 2 * np.pi * np.arange(t) / period
+    amplitude = rng.uniform(0, 3, 150)
+    values = amplitude * np.sin(phase)[:, None] + 0.02 * np.arange(t)[:, None] + rng.normal(0, 1, (t, 150))
+    values[40:43, 5] = np.nan  # an interior gap: interpolated, still on the shared operator
+    values[:10, 7] = np.nan  # a missing start: its own STL
+    values[:, 9] = 4.0  # constant: no strength
+    series_tests._stl_operators.clear()
+    batched = series_tests.seasonality_strengths(values, period)
+    assert (t, period) in series_tests._stl_operators  # 150 series ≥ 120 steps: the shared operator was used
+    each = np.array([series_tests.seasonality_strength(values[:, k], period) for k in range(values.shape[1])])
+    np.testing.assert_allclose(batched, each, rtol=0, atol=1e-10, equal_nan=True)
+    assert np.isnan(batched[9]) and 0.0 <= np.nanmin(batched) and np.nanmax(batched) <= 1.0
+    few = series_tests.seasonality_strengths(values[:, :3], 24)  # few series, another period: per-series STL
+    np.testing.assert_allclose(few, [series_tests.seasonality_strength(values[:, k], 24) for k in range(3)])
