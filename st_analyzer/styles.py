@@ -66,10 +66,8 @@ def legend_number(value: float, span: float) -> str:
 def set_continuous_legend(function: QgsColorRampShader, span: float, units: str | None) -> None:
     """The continuous ramp legend (QGIS ≥ 3.18 draws it instead of the item labels) with the same rounding and
     the unit as a suffix."""
-    try:
-        from qgis.core import QgsBasicNumericFormat, QgsColorRampLegendNodeSettings
-    except ImportError:
-        return
+    from qgis.core import QgsBasicNumericFormat, QgsColorRampLegendNodeSettings
+
     number_format = QgsBasicNumericFormat()
     number_format.setNumberDecimalPlaces(legend_decimals(span))
     number_format.setShowThousandsSeparator(True)

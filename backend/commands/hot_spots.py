@@ -34,7 +34,6 @@ class HotSpotRequest:
 
 def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
     """(times, :class:`HotSpotSeries`, grid or panel) for raster cells or points."""
-    from backend.data.distances import station_distances
     from backend.diagnostics.hotspots import point_hot_spot_series, raster_hot_spot_series
 
     if request.source.is_raster():
@@ -46,10 +45,7 @@ def _hot_spot_series(request: HotSpotRequest, reporter: Reporter):
             grid,
         )
     panel, _step = request.source.panel(request.time_step, reporter)
-    distances = station_distances(panel.xy, panel.crs) if panel.n_stations >= 3 else np.zeros((0, 0))
-    series = point_hot_spot_series(
-        panel.values, distances, request.neighbourhood, request.distance, request.k, reporter
-    )
+    series = point_hot_spot_series(panel, request.neighbourhood, request.distance, request.k, reporter)
     return panel.times, series, panel
 
 

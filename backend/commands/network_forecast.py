@@ -119,7 +119,7 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
 @command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
 def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: Reporter) -> CommandResult:
     require_torch("Sensor-network forecasting")
-    from backend.forecast.model_files import save_model, training_record
+    from backend.forecast.model_files import held_out_scores_text, save_model, training_record
     from backend.forecast.sensors.config import NetworkModelConfig
     from backend.forecast.sensors.training import evaluate_sensor_network, train_sensor_network
 
@@ -137,12 +137,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     evaluation = evaluate_sensor_network(
         network, values, panel.times, step, split, norm, config, device, margins=history.interval_margins
     )
-    reporter.log(
-        "Test MAE per step — model: "
-        + ", ".join(f"{v:.4g}" for v in evaluation.scores["model"]["mae"])
-        + "; skill vs best baseline: "
-        + ", ".join(f"{v:+.1%}" for v in evaluation.skill_mae)
-    )
+    reporter.log(held_out_scores_text("MAE", evaluation.scores["model"]["mae"], evaluation.skill_mae))
     training = training_record(config, device, panel.times, split, history, evaluation) | {"resample": request.resample}
     graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
     model_config = NetworkModelConfig.trained(

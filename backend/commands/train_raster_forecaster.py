@@ -79,7 +79,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     from backend.device import require_torch
 
     require_torch("Training")
-    from backend.forecast.model_files import save_model, training_record
+    from backend.forecast.model_files import held_out_scores_text, save_model, training_record
     from backend.forecast.raster.config import ForecasterConfig
     from backend.forecast.raster.training import evaluate, train_raster_model
 
@@ -93,12 +93,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     evaluation = evaluate(
         network, stack.values, stack.times, step, split, norm, config, device, margins=history.interval_margins
     )
-    reporter.log(
-        "Test RMSE per step — model: "
-        + ", ".join(f"{v:.4g}" for v in evaluation.rmse["model"])
-        + "; skill vs best baseline: "
-        + ", ".join(f"{v:+.1%}" for v in evaluation.skill)
-    )
+    reporter.log(held_out_scores_text("RMSE", evaluation.rmse["model"], evaluation.skill))
     training = training_record(config, device, stack.times, split, history, evaluation)
     model_config = ForecasterConfig.trained(config, norm, step, training, grid=stack.grid)
     with AtomicOutputs() as outputs:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from backend.data.distances import station_distances
+from backend.data.point_panel import PointPanel
 from backend.data.units import readable_length
 from backend.errors import UserInputError
 
@@ -211,14 +213,13 @@ def raster_hot_spot_series(values: np.ndarray, cell_size: float, neighbourhood: 
     return HotSpotSeries(z, values.reshape(values.shape[0], -1), kind)
 
 
-def point_hot_spot_series(
-    values_nt: np.ndarray, distances: np.ndarray, neighbourhood: str, distance: float, k: int, reporter
-) -> HotSpotSeries:
-    """Gi* of N stations (values float[N, T], distances float[N, N] in metres; ``neighbourhood`` distance_band of
-    ``distance`` metres, 0 = the smallest band giving every station a neighbour, or knn with ``k``)."""
-    n = values_nt.shape[0]
+def point_hot_spot_series(panel: PointPanel, neighbourhood: str, distance: float, k: int, reporter) -> HotSpotSeries:
+    """Gi* of the panel's N stations (ellipsoidal distances for geographic layers; ``neighbourhood`` distance_band
+    of ``distance`` metres, 0 = the smallest band giving every station a neighbour, or knn with ``k``)."""
+    n = panel.n_stations
     if n < 3:
         raise UserInputError(f"Hot spot analysis needs at least 3 locations; the layer has {n}.")
+    distances = station_distances(panel.xy, panel.crs)
     kind = "distance_band" if neighbourhood in ("auto", "") else neighbourhood
     if kind not in ("distance_band", "knn"):
         raise UserInputError(f"Point neighbourhoods are distance_band or knn, not {kind!r}.")
@@ -231,7 +232,7 @@ def point_hot_spot_series(
         )
     if band is not None:
         reporter.log(f"Distance band: {readable_length(band)} (ellipsoidal distances for geographic layers).")
-    values = values_nt.T.astype(np.float64)
+    values = panel.values.T.astype(np.float64)
     return HotSpotSeries(gi_star(values, weights), values, kind, band)
 
 

@@ -96,6 +96,16 @@ class ModelConfig:
             raise UserInputError(f"{where} is not a {cls.KIND} folder (config.json: missing or bad {exc}).") from exc
 
 
+def held_out_scores_text(metric: str, model_scores: list[float], skill: list[float]) -> str:
+    """The log line of a model's held-out scores: ``metric`` per horizon step and the skill vs the best baseline."""
+    return (
+        f"Test {metric} per step — model: "
+        + ", ".join(f"{v:.4g}" for v in model_scores)
+        + "; skill vs best baseline: "
+        + ", ".join(f"{v:+.1%}" for v in skill)
+    )
+
+
 def training_record(config, device: str, times, split: Split, history, evaluation) -> dict:
     """The ``training`` entry of config.json: settings, device, the periods of the split, history, test scores."""
     return {
