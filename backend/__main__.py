@@ -4,4 +4,5 @@ import sys
 
 from backend.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # a local process pool's workers import this module again (spawn): they must not run
+    sys.exit(main())

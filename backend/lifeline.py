@@ -42,6 +42,16 @@ def on_end(cleanup: Callable[[], None]) -> None:
 
 
 @contextmanager
+def on_end_while(cleanup: Callable[[], None]) -> Iterator[None]:
+    """Run ``cleanup`` if the run is cancelled or orphaned while inside the block (e.g. cancel a cluster's work)."""
+    _cleanups.append(cleanup)
+    try:
+        yield
+    finally:
+        _cleanups.remove(cleanup)
+
+
+@contextmanager
 def commit_guard() -> Iterator[bool]:
     """Hold while moving outputs into place; yields False once the run is ending (do not commit then).
 

@@ -88,6 +88,7 @@ def request_from_dict(request_type: type, data: dict[str, Any], prefix: str = ""
 
 
 MEMORY_LIMIT_FIELD = "memory_limit_mb"  # accepted by every command: the run's memory budget (MB, 0 = default)
+# also accepted by every command: "scheduler" (backend.scale.scheduler.SCHEDULER_FIELD), where chunked work runs
 
 
 def run_command(name: str, request: dict[str, Any], reporter: Reporter | None = None) -> CommandResult:
@@ -97,6 +98,7 @@ def run_command(name: str, request: dict[str, Any], reporter: Reporter | None = 
     from backend import commands  # noqa: F401  (registers the commands)
     from backend.commands.preflight import check_request_paths
     from backend.memory import set_limit_mb
+    from backend.scale.scheduler import SCHEDULER_FIELD, set_scheduler
 
     if name not in COMMANDS:
         raise UserInputError(f"Unknown command {name!r}; available: {', '.join(sorted(COMMANDS))}.")
@@ -106,6 +108,10 @@ def run_command(name: str, request: dict[str, Any], reporter: Reporter | None = 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
         raise UserInputError(f"Request field {MEMORY_LIMIT_FIELD!r} must be a number of MB, got {limit!r}.")
     set_limit_mb(limit)
+    scheduler = request.pop(SCHEDULER_FIELD, None)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise UserInputError(f"Request field {SCHEDULER_FIELD!r} must be text, got {scheduler!r}.")
+    set_scheduler(scheduler)
     parsed = request_from_dict(spec.request_type, request)
     check_request_paths(parsed)
     return spec.run(parsed, reporter or Reporter())

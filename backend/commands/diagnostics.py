@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -10,17 +11,30 @@ import pandas as pd
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
+from backend.data.lazy_stack import file_block_shape, open_lazy_stack
 from backend.data.point_io import write_table
-from backend.data.raster_io import StackWriter, grid_of, iter_windows, open_raster, read_block
+from backend.data.raster_io import StackWriter, open_raster, read_block
 from backend.data.time_parsing import format_time
 from backend.data.time_step import TimeStep
 from backend.data.units import axis_label, per_year_units
-from backend.diagnostics.engine import DESCRIPTIONS, FIELDS, DiagnosticSettings, diagnose, seasonal_test_period
+from backend.diagnostics.engine import (
+    DESCRIPTIONS,
+    FIELDS,
+    WORK_BYTES_PER_VALUE,
+    DiagnosticSettings,
+    diagnose,
+    diagnose_chunk,
+    seasonal_test_period,
+)
 from backend.diagnostics.series_tests import VERDICTS, default_period
 from backend.diagnostics.sources import point_output_path, raster_output_path, regular_axis, regular_block
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
+from backend.scale.blocks import chunk_side, describe_run, run_chunks, workers_of
+from backend.scale.scheduler import open_client
+
+REPORT_FIELDS = ("n_values", "trend_p", "trend_slope", "slope_per_year", "seasonality", "stationarity", "change_points")
 
 
 @dataclass
@@ -94,6 +108,46 @@ def _log_step(reporter: Reporter, step: TimeStep, period: int) -> None:
     )
 
 
+def _diagnose_stack(request, times, step, period, output, outputs, reporter):
+    """Diagnostics of every cell, chunk by chunk on this run's scheduler; the output raster is written as chunks
+    come back. Returns the fields the report summarises (float32[H·W] each) and the report's examples."""
+    import dask
+
+    path, settings = request.source.raster, request.settings
+    axis_size = regular_axis(times, step).size
+    with open_client() as client, open_raster(path) as src:
+        cells = src.width * src.height
+        side = chunk_side(axis_size * WORK_BYTES_PER_VALUE, workers_of(client).threads, cells, file_block_shape(path))
+        stack = open_lazy_stack(path, side)
+        windows = stack.windows()
+        reporter.log(f"{len(windows)} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")
+        grid = stack.grid
+        summary = {name: np.full((grid.height, grid.width), np.nan, np.float32) for name in REPORT_FIELDS}
+        examples = []
+        task = dask.delayed(diagnose_chunk, pure=True)
+
+        with StackWriter(output, grid, None, [f"{k}: {DESCRIPTIONS[k]}" for k in FIELDS], outputs=outputs) as writer:
+
+            def write(index: int, diagnosis) -> None:
+                window = windows[index]
+                h, w = window.height, window.width
+                writer.write_window(np.stack([diagnosis.fields[k].reshape(h, w) for k in FIELDS]), window)
+                rows, cols = slice(window.row_off, window.row_off + h), slice(window.col_off, window.col_off + w)
+                for k in REPORT_FIELDS:
+                    summary[k][rows, cols] = diagnosis.fields[k].reshape(h, w)
+                if index == 0:
+                    names = [f"cell row {window.row_off + j // w}, col {window.col_off + j % w}" for j in range(h * w)]
+                    with open_raster(path) as src:
+                        values = regular_block(times, read_block(src, window))
+                    examples.extend(
+                        _examples(names, regular_axis(times, step), values.reshape(values.shape[0], -1), diagnosis)
+                    )
+
+            tasks = [partial(task, stack.chunk(i), times, period, settings, step, cells) for i in range(len(windows))]
+            run_chunks(tasks, write, reporter, client)
+    return {k: v.ravel() for k, v in summary.items()}, examples
+
+
 @command("timeseriesdiagnostics", DiagnosticsRequest, "Time-series diagnostics")
 def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> CommandResult:
     settings = request.settings
@@ -110,29 +164,7 @@ def timeseries_diagnostics(request: DiagnosticsRequest, reporter: Reporter) -> C
                 )
             period = settings.period or default_period(step, regular_axis(times, step).size)
             _log_step(reporter, step, period)
-            with open_raster(request.source.raster) as src:
-                grid = grid_of(src)
-                windows = list(iter_windows(grid, 128))
-                summary = {name: [] for name in FIELDS}
-                examples = []
-                with StackWriter(
-                    output, grid, None, [f"{k}: {DESCRIPTIONS[k]}" for k in FIELDS], outputs=outputs
-                ) as writer:
-                    for i, window in enumerate(windows):
-                        block = regular_block(times, read_block(src, window))
-                        t, h, w = block.shape
-                        diagnosis = diagnose(block.reshape(t, -1), period, settings, step)
-                        writer.write_window(np.stack([diagnosis.fields[k].reshape(h, w) for k in FIELDS]), window)
-                        for k in FIELDS:
-                            summary[k].append(diagnosis.fields[k])
-                        if i == 0:
-                            names = [
-                                f"cell row {window.row_off + j // w}, col {window.col_off + j % w}"
-                                for j in range(h * w)
-                            ]
-                            examples = _examples(names, regular_axis(times, step), block.reshape(t, -1), diagnosis)
-                        reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
-            fields = {k: np.concatenate(v) for k, v in summary.items()}
+            fields, examples = _diagnose_stack(request, times, step, period, output, outputs, reporter)
         else:
             output = point_output_path(request.output)
             panel, step = request.source.panel(request.time_step, reporter)

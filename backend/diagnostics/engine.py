@@ -80,9 +80,12 @@ class Diagnosis:
     intercept: np.ndarray
 
 
-def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step: TimeStep | None = None) -> Diagnosis:
+def diagnose(
+    values: np.ndarray, period: int, settings: DiagnosticSettings, step: TimeStep | None = None, series_in_run: int = 0
+) -> Diagnosis:
     """The diagnostics of series float[T, M] on a regular axis of ``step`` (per-year slopes and the seasonal test
-    need it; without it they stay NaN).
+    need it; without it they stay NaN); ``series_in_run``: the series of all chunks of the run (see
+    :func:`seasonality_strengths`).
 
     Vectorised: trend, periodogram, change points, ADF; per series (statsmodels): STL and KPSS.
     Series with fewer than 4 values, or constant, get NaN (their ``n_values`` says why).
@@ -117,7 +120,7 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step
     adf, kpss_p, verdict = stationarity_tests(block, settings.alpha)
     out["adf_p"][usable], out["kpss_p"][usable] = adf, kpss_p
     out["stationarity"][usable] = np.where(verdict >= 0, verdict, np.nan)
-    out["seasonality"][usable] = seasonality_strengths(block, period)
+    out["seasonality"][usable] = seasonality_strengths(block, period, series_in_run)
     constant = usable & (
         np.nanmax(np.where(np.isfinite(values), values, -np.inf), axis=0)
         == np.nanmin(np.where(np.isfinite(values), values, np.inf), axis=0)
@@ -125,3 +128,22 @@ def diagnose(values: np.ndarray, period: int, settings: DiagnosticSettings, step
     for name in ("trend_z", "trend_p", "period", "mk_z", "mk_p", "seasonal_mk_z", "seasonal_mk_p"):
         out[name][constant] = np.nan
     return Diagnosis(out, changes, intercept)
+
+
+WORK_BYTES_PER_VALUE = 8 * 96  # peak working memory of diagnose per value (float64 copies, MK pairs, STL), measured
+
+
+def diagnose_chunk(
+    block_thw: np.ndarray,
+    times: np.ndarray,
+    period: int,
+    settings: DiagnosticSettings,
+    step: TimeStep | None,
+    series_in_run: int = 0,
+) -> Diagnosis:
+    """The diagnostics of the cells of one raster chunk float32[T, h, w] with band ``times`` (datetime64[s][T]),
+    placed on their regular axis first (missing steps as NaN); fields per cell in row order (float64[h·w])."""
+    from backend.diagnostics.sources import regular_block
+
+    block = regular_block(times, block_thw)
+    return diagnose(block.reshape(block.shape[0], -1), period, settings, step, series_in_run)

@@ -10,6 +10,7 @@ periodogram peak (scipy, vectorised, mean-filled gaps). ADF (H0: unit root) and 
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -81,33 +82,38 @@ def _strength(seasonal: np.ndarray, remainder: np.ndarray) -> float | np.ndarray
 
 STL_OPERATOR_MAX_BYTES = 512 * 2**20  # the two T×T matrices of one time axis; longer axes use per-series STL
 _stl_operators: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+_stl_operators_lock = threading.Lock()  # chunks on threads build a time axis's operator once
 
 
 def stl_operators(length: int, period: int) -> tuple[np.ndarray, np.ndarray]:
     """(seasonal, remainder) float64[T, T]: non-robust STL is linear in the series, so its seasonal and remainder
     components of any series x of this length are ``S @ x`` and ``R @ x`` (the same numbers as statsmodels' STL, to
     rounding). Built once per (length, period) from the STL of the unit vectors, and kept for the run."""
+    key = (length, period)
+    with _stl_operators_lock:
+        return _stl_operators[key] if key in _stl_operators else _build_stl_operators(length, period)
+
+
+def _build_stl_operators(length: int, period: int) -> tuple[np.ndarray, np.ndarray]:
     from statsmodels.tsa.seasonal import STL
 
-    key = (length, period)
-    if key not in _stl_operators:
-        seasonal, remainder = np.empty((length, length)), np.empty((length, length))
-        unit = np.zeros(length)
-        for i in range(length):
-            unit[i] = 1.0
-            result = STL(unit, period=period).fit()
-            seasonal[:, i], remainder[:, i] = result.seasonal, result.resid
-            unit[i] = 0.0
-        _stl_operators.clear()  # one time axis per run: keep the memory of one pair
-        _stl_operators[key] = (seasonal, remainder)
-    return _stl_operators[key]
+    seasonal, remainder = np.empty((length, length)), np.empty((length, length))
+    unit = np.zeros(length)
+    for i in range(length):
+        unit[i] = 1.0
+        result = STL(unit, period=period).fit()
+        seasonal[:, i], remainder[:, i] = result.seasonal, result.resid
+        unit[i] = 0.0
+    _stl_operators.clear()  # one time axis per run: keep the memory of one pair
+    _stl_operators[(length, period)] = (seasonal, remainder)
+    return seasonal, remainder
 
 
-def seasonality_strengths(values: np.ndarray, period: int) -> np.ndarray:
+def seasonality_strengths(values: np.ndarray, period: int, series_in_run: int = 0) -> np.ndarray:
     """float64[M]: :func:`seasonality_strength` of every column of float[T, M]. Columns without missing ends share
-    one linear STL operator (interior gaps interpolated first): when there are at least T of them, or the operator
-    is already built, that is one matrix product instead of M STL fits (≈ 200× faster per series); the others get
-    their own STL."""
+    one linear STL operator (interior gaps interpolated first): when there are at least T of them (in this call, or
+    ``series_in_run`` in all the chunks of a run), or the operator is already built, that is one matrix product
+    instead of M STL fits (≈ 200× faster per series); the others get their own STL."""
     t, m = values.shape
     out = np.full(m, np.nan)
     if period < 2 or t < 2 * period + 1:
@@ -118,7 +124,7 @@ def seasonality_strengths(values: np.ndarray, period: int) -> np.ndarray:
         varies = np.nanmax(values, axis=0) > np.nanmin(values, axis=0)
     whole = finite[0] & finite[-1] & varies
     fits_in_memory = 2 * 8 * t * t <= STL_OPERATOR_MAX_BYTES
-    if fits_in_memory and whole.any() and (whole.sum() >= t or (t, period) in _stl_operators):
+    if fits_in_memory and whole.any() and (max(whole.sum(), series_in_run) >= t or (t, period) in _stl_operators):
         columns = np.flatnonzero(whole)
         filled = np.stack([_filled(values[:, k]) for k in columns], axis=1) if not finite[:, columns].all() else None
         x = values[:, columns].astype(np.float64) if filled is None else filled

@@ -1,0 +1,61 @@
+"""Raster stacks opened lazily as chunked arrays: xarray + dask through rioxarray (GeoTIFF/COG, a NetCDF or HDF5
+variable by its GDAL name, anything else GDAL reads). Nothing is read until a chunk is computed, where the chunk
+is computed (a worker of a dask cluster reads its own chunks).
+
+Values are those of :func:`backend.data.raster_io.read_block`: float32, no data → NaN. The band times, CRS and
+transform stay with :mod:`backend.data.raster_io` (``band_times_from_metadata``, ``grid_of``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.windows import Window
+
+from backend.data.raster_io import grid_of, open_raster
+from backend.data.raster_stack import GridSpec
+
+
+@dataclass
+class LazyStack:
+    """``data``: dask float32[T, H, W] in chunks of all T × ``side`` × ``side`` cells; ``grid`` its raster grid."""
+
+    path: str
+    data: object  # dask.array.Array
+    grid: GridSpec
+    side: int
+
+    def windows(self) -> list[Window]:
+        """The chunks as raster windows, row by row (the order of :meth:`chunk`'s indices)."""
+        rows, cols = self.data.chunks[1], self.data.chunks[2]
+        row_offsets, col_offsets = np.cumsum((0, *rows[:-1])), np.cumsum((0, *cols[:-1]))
+        return [
+            Window(int(c0), int(r0), int(w), int(h))
+            for r0, h in zip(row_offsets, rows)
+            for c0, w in zip(col_offsets, cols)
+        ]
+
+    def chunk(self, index: int):
+        """Chunk ``index`` (of :meth:`windows`) as a dask array float32[T, h, w]."""
+        n_cols = len(self.data.chunks[2])
+        return self.data.blocks[:, index // n_cols, index % n_cols]
+
+
+def file_block_shape(path: str) -> tuple[int, int] | None:
+    """(rows, cols) of the file's internal blocks (tiles or strips) of its first band."""
+    with open_raster(path) as src:
+        shape = src.block_shapes[0] if src.count else None
+    return tuple(int(v) for v in shape) if shape else None
+
+
+def open_lazy_stack(path: str, side: int) -> LazyStack:
+    """The stack at ``path`` in chunks of ``side`` × ``side`` cells (all bands in each chunk)."""
+    import rioxarray
+
+    with open_raster(path) as src:
+        grid = grid_of(src)
+    array = rioxarray.open_rasterio(
+        path, chunks={"band": -1, "y": side, "x": side}, masked=True, lock=False, cache=False, parse_coordinates=False
+    )
+    return LazyStack(path, array.data.astype(np.float32), grid, side)

@@ -1,0 +1,152 @@
+"""One engine function per chunk on a dask.distributed client: results come back in any order and are handed to
+the caller (who writes them), with at most a few chunks in flight per worker thread, so memory stays bounded
+whatever the size of the whole.
+
+Progress counts finished chunks; cancelling the run cancels the futures on the scheduler. A worker that dies
+mid-run is replaced by dask (its chunks run again elsewhere: the tasks are pure, so the output is the same); a
+cluster left without workers, or a chunk that killed several workers, stops the run with a message.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backend import lifeline
+from backend.errors import UserInputError
+from backend.memory import budget_bytes, format_bytes
+from backend.progress import Reporter
+from backend.scale.scheduler import SchedulerChoice, current_scheduler, open_client
+
+IN_FLIGHT_PER_THREAD = 2
+NO_WORKERS_WAIT_S = 60.0
+WAIT_S = 0.02  # between looks at the futures
+CHECK_S = 2.0  # between looks at the cluster's workers
+MIN_SIDE, MAX_SIDE = 16, 2048
+
+
+@dataclass(frozen=True)
+class Workers:
+    """What a client can run on: worker processes and their threads in all."""
+
+    processes: int
+    threads: int
+
+
+def workers_of(client) -> Workers:
+    info = client.scheduler_info().get("workers", {})
+    return Workers(len(info), sum(int(w.get("nthreads", 1)) for w in info.values()))
+
+
+def chunk_side(bytes_per_cell: float, threads: int, grid_cells: int, file_block: tuple[int, int] | None = None) -> int:
+    """Side (cells) of square chunks such that the chunks in flight (``IN_FLIGHT_PER_THREAD`` per thread), each
+    needing ``bytes_per_cell`` per cell (all time steps and the engine's work arrays), fit the run's memory budget
+    (MEMORY_LIMIT); a multiple of the file's block (rows, cols) where that is smaller, so a chunk reads whole
+    blocks; and small enough that each thread gets chunks of a grid of ``grid_cells`` cells."""
+    in_flight = max(1, threads) * IN_FLIGHT_PER_THREAD
+    side = int(math.sqrt(budget_bytes() / (in_flight * max(bytes_per_cell, 1.0))))
+    if side < MIN_SIDE:
+        raise UserInputError(
+            f"A chunk of {MIN_SIDE}×{MIN_SIDE} cells needs {format_bytes(MIN_SIDE**2 * bytes_per_cell)} for each of "
+            f"{in_flight} chunks in flight, more than the memory budget ({format_bytes(budget_bytes())}). Raise "
+            "MEMORY_LIMIT, or use fewer time steps."
+        )
+    side = max(MIN_SIDE, min(side, MAX_SIDE, math.ceil(math.sqrt(grid_cells / in_flight))))
+    if file_block:
+        block = max(file_block)
+        if 16 <= block <= side:
+            side = side // block * block
+    return side
+
+
+def run_chunks(
+    tasks: Sequence[Callable[[], Any]],
+    on_result: Callable[[int, Any], None],
+    reporter: Reporter,
+    client=None,
+    what: str = "chunk",
+) -> None:
+    """Compute ``tasks[i]()`` — each returns a dask collection or Delayed for chunk i — on ``client`` (default:
+    a client for this run's scheduler) and call ``on_result(i, value)`` in this process as each finishes."""
+    if client is None:
+        with open_client() as own:
+            return run_chunks(tasks, on_result, reporter, own, what)
+    threads = max(1, workers_of(client).threads)
+    limit = threads * IN_FLIGHT_PER_THREAD
+    running: dict[Any, int] = {}
+    pending = iter(range(len(tasks)))
+    done = 0
+    no_workers_since: float | None = None
+
+    def submit_next() -> None:
+        index = next(pending, None)
+        if index is not None:
+            running[client.compute(tasks[index]())] = index
+
+    def cancel_all() -> None:
+        try:
+            client.cancel(list(running))
+        except Exception:  # noqa: BLE001 - the client may already be closing
+            pass
+
+    with lifeline.on_end_while(cancel_all):
+        try:
+            for _ in range(limit):
+                submit_next()
+            last_check = time.monotonic()
+            while running:
+                finished = [future for future in running if future.done()]
+                if not finished:
+                    time.sleep(WAIT_S)
+                    if time.monotonic() - last_check > CHECK_S:
+                        no_workers_since, last_check = _check_workers(client, no_workers_since), time.monotonic()
+                    continue
+                for future in finished:
+                    index = running.pop(future)
+                    on_result(index, _value(future, index, what))
+                    future.release()
+                    done += 1
+                    reporter.progress(100.0 * done / len(tasks), f"{what} {done}/{len(tasks)}")
+                    submit_next()
+        except BaseException:
+            cancel_all()
+            raise
+
+
+def _value(future, index: int, what: str) -> Any:
+    from distributed import CancelledError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        raise UserInputError(
+            f"Dask workers died while computing {what} {index + 1} (several times): most often they ran out of "
+            "memory. Lower MEMORY_LIMIT (smaller chunks) or give the workers more memory."
+        ) from None
+    except CancelledError:
+        raise UserInputError(
+            f"The scheduler cancelled {what} {index + 1} (it restarted, or another client cancelled it); run again."
+        ) from None
+
+
+def _check_workers(client, since: float | None) -> float | None:
+    if workers_of(client).processes:
+        return None
+    now = time.monotonic()
+    since = since or now
+    if now - since > NO_WORKERS_WAIT_S:
+        raise UserInputError(
+            f"The dask scheduler has had no workers for {NO_WORKERS_WAIT_S:.0f} s, so the run cannot go on. Start "
+            "workers (dask worker <scheduler address>) or leave SCHEDULER empty to run locally."
+        )
+    return since
+
+
+def describe_run(client, choice: SchedulerChoice | None = None) -> str:
+    """E.g. "local threads (2)" or "the dask scheduler at tcp://… (2 workers, 4 threads)"."""
+    workers = workers_of(client)
+    return (choice or current_scheduler()).describe(workers.processes, workers.threads)

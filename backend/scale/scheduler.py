@@ -1,0 +1,112 @@
+"""Where chunked work runs: ``SCHEDULER`` (request field ``scheduler``).
+
+- ``""`` (default): local threads on all cores, in this process (no server needed);
+- ``"processes"``: a local pool of worker processes, one per core;
+- ``"tcp://host:port"``: an existing dask.distributed scheduler (the user's cluster). Its workers read the inputs
+  by path (they must see the same files) and send results back; this process writes the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from backend.errors import UserInputError
+
+SCHEDULER_FIELD = "scheduler"  # accepted by every command (see commands/base.py)
+CONNECT_TIMEOUT_S = 20
+_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}/?$")
+
+
+@dataclass(frozen=True)
+class SchedulerChoice:
+    """kind: "threads", "processes" or "cluster" (then ``address``, e.g. tcp://10.0.0.5:8786)."""
+
+    kind: str = "threads"
+    address: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> SchedulerChoice:
+        value = (text or "").strip()
+        if value.lower() in ("", "threads", "local"):
+            return cls("threads")
+        if value.lower() == "processes":
+            return cls("processes")
+        if _ADDRESS.match(value):
+            return cls("cluster", value.rstrip("/"))
+        raise UserInputError(
+            f"SCHEDULER {value!r} is not understood: leave it empty for local threads on all cores, write "
+            "'processes' for a local process pool, or give a dask scheduler's address such as tcp://host:8786."
+        )
+
+    def describe(self, workers: int, threads: int) -> str:
+        if self.kind == "cluster":
+            return f"the dask scheduler at {self.address} ({workers} workers, {threads} threads)"
+        if self.kind == "processes":
+            return f"a local pool of {workers} worker processes"
+        return f"local threads ({threads})"
+
+
+_current = SchedulerChoice()
+
+
+def set_scheduler(text: str | None) -> None:
+    """This run's scheduler (from the request's ``scheduler`` field)."""
+    global _current
+    _current = SchedulerChoice.parse(text)
+
+
+def current_scheduler() -> SchedulerChoice:
+    return _current
+
+
+def local_cores() -> int:
+    """Cores this process may use (its CPU affinity where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # Windows, macOS
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def open_client(choice: SchedulerChoice | None = None) -> Iterator:
+    """A dask.distributed Client for ``choice`` (default: this run's); a local cluster is closed on exit."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    choice = choice or current_scheduler()
+    for name in ("distributed", "distributed.core", "distributed.worker", "distributed.scheduler", "distributed.nanny"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # our own log says what runs where
+    if choice.kind == "cluster":
+        try:
+            client = Client(choice.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise UserInputError(
+                f"Could not reach the dask scheduler at {choice.address} within {CONNECT_TIMEOUT_S} s ({exc}). "
+                "Check that it runs and that this machine may connect to it, or leave SCHEDULER empty to run "
+                "locally."
+            ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    processes = choice.kind == "processes"
+    cores = local_cores()
+    cluster = LocalCluster(
+        processes=processes,
+        n_workers=cores if processes else 1,
+        threads_per_worker=1 if processes else cores,
+        dashboard_address=None,
+        memory_limit=0,  # chunk sizes keep to MEMORY_LIMIT; the workers are not restarted for memory
+    )
+    client = Client(cluster, set_as_default=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
