@@ -8,6 +8,7 @@ least twice, else the rolling median, and says so in ``choice``. Memory is bound
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -74,3 +75,26 @@ class RasterScorer:
         else:
             expected = rolling_expected_block(values_thw, self.window_steps)
         return np.abs(robust_z(values_thw - expected)).astype(np.float32)
+
+
+WORK_BYTES_PER_VALUE = 4 * 12  # peak working memory of scoring a chunk, per float32 value (expected, z, flags …)
+
+
+@dataclass
+class ChunkScores:
+    """One chunk's results: ``scores`` |z| float32[T, h, w]; ``flags`` 1/0 float32[T, h, w] (NaN = no data);
+    ``count`` flagged steps per cell float32[h, w] (NaN where the cell has no data at all)."""
+
+    scores: np.ndarray
+    flags: np.ndarray
+    count: np.ndarray
+
+
+def score_chunk(scorer: RasterScorer, values_thw: np.ndarray, threshold: float) -> ChunkScores:
+    """Scores, flags (score > ``threshold``) and counts of a chunk float32[T, h, w] (NaN = no data)."""
+    valid = np.isfinite(values_thw)
+    score = scorer.score(values_thw)
+    flagged = (score > threshold) & valid
+    flags = np.where(valid, flagged, np.nan).astype(np.float32)
+    count = np.where(valid.any(axis=0), flagged.sum(axis=0), np.nan).astype(np.float32)
+    return ChunkScores(score, flags, count)

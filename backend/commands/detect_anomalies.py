@@ -4,33 +4,30 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import dask
 import numpy as np
 import pandas as pd
 
 from backend.anomaly.detect import Detection, DetectionSettings, detect_point_anomalies
 from backend.anomaly.events import threshold_value
-from backend.anomaly.raster import RasterScorer
+from backend.anomaly.raster import WORK_BYTES_PER_VALUE, ChunkScores, RasterScorer, score_chunk
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
+from backend.data.lazy_stack import file_block_shape, open_lazy_stack
 from backend.data.point_io import write_table
-from backend.data.raster_io import (
-    StackWriter,
-    band_times_from_metadata,
-    grid_of,
-    iter_windows,
-    open_raster,
-    read_block,
-    write_single_raster,
-)
+from backend.data.raster_io import StackWriter, band_times_from_metadata, grid_of, open_raster
 from backend.data.time_axis import summarize_time_axis
 from backend.data.time_parsing import format_time
 from backend.data.units import axis_label
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
+from backend.scale.blocks import chunk_side, describe_run, run_chunks, workers_of
+from backend.scale.scheduler import open_client
 
 
 @dataclass
@@ -142,7 +139,7 @@ class DetectRasterAnomaliesRequest:
     window_steps: int = 24
     threshold_mode: str = "score"
     threshold: float = 3.5
-    block: int = 128
+    block: int = 0  # chunk side in cells; 0 = from the memory budget and the workers (backend.scale.blocks)
 
 
 @command("detectrasteranomalies", DetectRasterAnomaliesRequest, "Detect raster anomalies")
@@ -168,33 +165,49 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
         if request.method == "auto":
             reporter.log(scorer.choice)
         grid = grid_of(src)
-        count = np.zeros((grid.height, grid.width), dtype=np.float32)
-        any_valid = False
-        windows = list(iter_windows(grid, request.block))
-        with AtomicOutputs() as outputs, ExitStack() as writers:
+        totals = {"flagged": 0.0, "max_count": 0.0, "valid": False}
+        with AtomicOutputs() as outputs, ExitStack() as writers, open_client() as client:
             scores_out = writers.enter_context(StackWriter(request.output_scores, grid, times, outputs=outputs))
             flags_out = (
                 writers.enter_context(StackWriter(request.output_flags, grid, times, outputs=outputs))
                 if request.output_flags
                 else None
             )
-            for i, window in enumerate(windows):
-                block = read_block(src, window)
-                valid = np.isfinite(block)
-                any_valid |= bool(valid.any())
-                score = scorer.score(block)
-                flagged = (score > threshold) & valid
-                scores_out.write_window(score, window)
+            summary_out = (
+                writers.enter_context(
+                    StackWriter(request.output_summary, grid, None, ["anomalous steps"], outputs=outputs)
+                )
+                if request.output_summary
+                else None
+            )
+            side = request.block or chunk_side(
+                times.size * WORK_BYTES_PER_VALUE,
+                workers_of(client).threads,
+                grid.width * grid.height,
+                file_block_shape(request.input),
+            )
+            stack = open_lazy_stack(request.input, side)
+            windows = stack.windows()
+            reporter.log(f"{len(windows)} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")
+
+            def write(index: int, result: ChunkScores) -> None:
+                window = windows[index]
+                scores_out.write_window(result.scores, window)
                 if flags_out is not None:
-                    flags_out.write_window(np.where(valid, flagged, np.nan).astype(np.float32), window)
-                count[
-                    window.row_off : window.row_off + window.height, window.col_off : window.col_off + window.width
-                ] = np.where(valid.any(axis=0), flagged.sum(axis=0), np.nan)
-                reporter.progress(100.0 * (i + 1) / len(windows), f"block {i + 1}/{len(windows)}")
-            if not any_valid:
+                    flags_out.write_window(result.flags, window)
+                if summary_out is not None:
+                    summary_out.write_window(result.count[None], window)
+                if np.isfinite(result.count).any():
+                    totals["valid"] = True
+                    totals["flagged"] += float(np.nansum(result.count))
+                    totals["max_count"] = max(totals["max_count"], float(np.nanmax(result.count)))
+
+            task = dask.delayed(score_chunk, pure=True)
+            run_chunks(
+                [partial(task, scorer, stack.chunk(i), threshold) for i in range(len(windows))], write, reporter, client
+            )
+            if not totals["valid"]:
                 raise UserInputError("The stack holds no valid value: every cell is no data in every band.")
-            if request.output_summary:
-                write_single_raster(count, grid, request.output_summary, "anomalous steps", outputs)
     produced = {
         "OUTPUT_SCORES": request.output_scores,
         "OUTPUT_FLAGS": request.output_flags,
@@ -204,10 +217,10 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
         produced,
         {
             "threshold": threshold,
-            "flagged": int(np.nansum(count)),
+            "flagged": int(totals["flagged"]),
             "cells": grid.width * grid.height,
             "times": [format_time(t) for t in times],
             **axis.step.fields(),
-            "max_count": float(np.nanmax(count)) if np.isfinite(count).any() else 0.0,
+            "max_count": totals["max_count"],
         },
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import dask
 import numpy as np
 from affine import Affine
+from rasterio.windows import Window
 
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import KrigingSettings, PointInput
@@ -20,12 +24,22 @@ from backend.data.time_parsing import format_time, parse_times
 from backend.data.time_step import TimeStep, parse_time_step, steps_until
 from backend.data.units import squared_units
 from backend.errors import UserInputError
-from backend.kriging.kriging import SpaceTimePoints, krige, kriging_work_bytes, observations, time_in_model_units
+from backend.kriging.kriging import (
+    SpaceTimePoints,
+    krige,
+    krige_grid_rows,
+    kriging_work_bytes,
+    observations,
+    time_in_model_units,
+)
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.memory import require_memory
 from backend.progress import Reporter, ScaledReporter
+from backend.scale.blocks import IN_FLIGHT_PER_THREAD, describe_run, run_chunks, workers_of
+from backend.scale.scheduler import open_client
 
 GRID_BYTES_PER_CELL = 96  # cell centres, coordinates, times, prediction and variance of one band (float64)
+CHUNK_TARGETS = 32768  # predictions per chunk of a grid (whole rows of one time step)
 
 
 @dataclass
@@ -121,37 +135,56 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     total = cells * times.size
     reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
     options = request.kriging.options()
-    require_memory(
-        cells * GRID_BYTES_PER_CELL + kriging_work_bytes(data.t.size, options),
-        f"Kriging to a {spec.width}×{spec.height} px grid",
-        "Use a larger PIXEL_SIZE or a smaller EXTENT.",
-    )
-    cols, rows = np.meshgrid(np.arange(spec.width) + 0.5, np.arange(spec.height) + 0.5)
-    x, y = spec.transform * (cols.ravel(), rows.ravel())
-    xy = np.column_stack([x, y]) / model.distance_scale()
-    low, high, var_low, var_high = np.inf, -np.inf, np.inf, -np.inf
     units = request.points.units
-    with (
-        StackWriter(request.output, spec, times, outputs=outputs, units=units) as pred_out,
-        StackWriter(
-            request.output_variance or _variance_path(request.output),
-            spec,
-            times,
-            outputs=outputs,
-            units=squared_units(units),
-        ) as var_out,
-    ):
-        for band, when in enumerate(times):
-            t = np.full(cells, time_in_model_units(np.array([when]), origin, model)[0])
-            band_reporter = reporter.scaled(20 + 80 * band / times.size, 20 + 80 * (band + 1) / times.size)
-            if band == 0 and total > request.max_predictions:
-                band_reporter = RunTimeEstimate(band_reporter, cells, total, request.max_predictions)
-            prediction, variance = krige(data, SpaceTimePoints(xy, t), model, options, band_reporter)
-            pred_out.write_band(band, prediction.reshape(spec.height, spec.width))
-            var_out.write_band(band, variance.reshape(spec.height, spec.width))
-            low, high = min(low, float(prediction.min())), max(high, float(prediction.max()))
-            var_low, var_high = min(var_low, float(variance.min())), max(var_high, float(variance.max()))
-            reporter.progress(20 + 80 * (band + 1) / times.size, format_time(when))
+    band_times = time_in_model_units(times, origin, model)
+    with open_client() as client:
+        threads = workers_of(client).threads
+        rows_per_chunk = max(1, min(spec.height, math.ceil(CHUNK_TARGETS / spec.width)))
+        require_memory(
+            threads * IN_FLIGHT_PER_THREAD * (rows_per_chunk * spec.width * GRID_BYTES_PER_CELL)
+            + threads * kriging_work_bytes(data.t.size, options),
+            f"Kriging to a {spec.width}×{spec.height} px grid on {threads} threads",
+            "Use a larger PIXEL_SIZE, or a neighbourhood (NMAX) with fewer observations.",
+        )
+        chunks = [
+            (band, (row, min(spec.height, row + rows_per_chunk)))
+            for band in range(times.size)
+            for row in range(0, spec.height, rows_per_chunk)
+        ]
+        reporter.log(f"{len(chunks)} chunk(s) of up to {rows_per_chunk} rows on {describe_run(client)}.")
+        shared = client.scatter([data, model], broadcast=True)
+        task = dask.delayed(krige_grid_rows, pure=True)
+        tasks = [
+            partial(task, *shared, options, spec.transform, spec.width, rows, float(band_times[band]))
+            for band, rows in chunks
+        ]
+        ranges = {"value": [np.inf, -np.inf], "variance": [np.inf, -np.inf]}
+        chunk_reporter = reporter.scaled(20, 100)
+        if total > request.max_predictions:
+            chunk_reporter = RunTimeEstimate(chunk_reporter, total, total, request.max_predictions)
+        with (
+            StackWriter(request.output, spec, times, outputs=outputs, units=units) as pred_out,
+            StackWriter(
+                request.output_variance or _variance_path(request.output),
+                spec,
+                times,
+                outputs=outputs,
+                units=squared_units(units),
+            ) as var_out,
+        ):
+
+            def write(index: int, result: tuple[np.ndarray, np.ndarray]) -> None:
+                band, (start, stop) = chunks[index]
+                window = Window(0, start, spec.width, stop - start)
+                for writer, values, name in ((pred_out, result[0], "value"), (var_out, result[1], "variance")):
+                    writer.write_band(band, values, window)
+                    ranges[name] = [
+                        min(ranges[name][0], float(values.min())),
+                        max(ranges[name][1], float(values.max())),
+                    ]
+
+            run_chunks(tasks, write, chunk_reporter, client, what="chunk")
+    (low, high), (var_low, var_high) = ranges["value"], ranges["variance"]
     return {"OUTPUT": request.output, "OUTPUT_VARIANCE": request.output_variance or _variance_path(request.output)}, {
         "width": spec.width,
         "height": spec.height,

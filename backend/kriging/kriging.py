@@ -223,3 +223,23 @@ def _krige_global(data, targets, model, c0, options, reporter):
         variances[start:stop] = variance
         reporter.progress(100.0 * stop / m, f"{stop} of {m} predictions")
     return predictions, variances
+
+
+def krige_grid_rows(
+    data: SpaceTimePoints,
+    model: SpaceTimeModel,
+    options: KrigingOptions,
+    transform,
+    width: int,
+    rows: tuple[int, int],
+    t: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and variances float64[h, w] at the cell centres of grid rows ``rows`` (start, stop) of a
+    ``width``-column grid with affine ``transform`` (data CRS, metres), at time ``t`` (model units): one chunk of
+    a gridded prediction."""
+    start, stop = rows
+    cols, rows_index = np.meshgrid(np.arange(width) + 0.5, np.arange(start, stop) + 0.5)
+    x, y = transform * (cols.ravel(), rows_index.ravel())
+    xy = np.column_stack([x, y]) / model.distance_scale()
+    prediction, variance = krige(data, SpaceTimePoints(xy, np.full(xy.shape[0], t)), model, options)
+    return prediction.reshape(stop - start, width), variance.reshape(stop - start, width)

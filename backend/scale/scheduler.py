@@ -95,6 +95,8 @@ def open_client(choice: SchedulerChoice | None = None) -> Iterator:
         finally:
             client.close()
         return
+    from threadpoolctl import threadpool_limits
+
     processes = choice.kind == "processes"
     cores = local_cores()
     cluster = LocalCluster(
@@ -105,8 +107,13 @@ def open_client(choice: SchedulerChoice | None = None) -> Iterator:
         memory_limit=0,  # chunk sizes keep to MEMORY_LIMIT; the workers are not restarted for memory
     )
     client = Client(cluster, set_as_default=False)
+    # One BLAS/OpenMP thread per worker thread: the chunks are the parallelism (n threads × n BLAS threads each
+    # was twice as slow). Worker processes get the same from dask's own pre-spawn settings (OMP_NUM_THREADS=1).
+    limits = threadpool_limits(1) if not processes else None
     try:
         yield client
     finally:
+        if limits is not None:
+            limits.restore_original_limits()
         client.close()
         cluster.close()
