@@ -10,7 +10,8 @@ ACTION=${1:?setup or run}; SUITE=${2:?trixie or sid}; shift 2
 ROOT=/var/cache/st_analyzer/chroot-$SUITE
 STAMP=$ROOT/.st_analyzer-ready
 PACKAGES="qgis python3-qgis qgis-providers python3-rasterio python3-geopandas python3-scipy python3-statsmodels
-  python3-sklearn python3-matplotlib python3-netcdf4 python3-venv python3-pip python3-pytest xvfb xauth git"
+  python3-sklearn python3-matplotlib python3-netcdf4 python3-dask python3-distributed python3-xarray python3-rioxarray
+  python3-threadpoolctl python3-venv python3-pip python3-pytest xvfb xauth git"
 
 setup() {
   if [ -f "$STAMP" ]; then

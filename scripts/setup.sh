@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(qgis python3-qgis qgis-providers xvfb python3-rasterio python3-geopandas python3-fiona
   python3-shapely python3-pyproj python3-pandas python3-scipy python3-numpy python3-matplotlib
-  python3-statsmodels python3-netcdf4 python3-sklearn python3-venv python3-pip git)
+  python3-statsmodels python3-netcdf4 python3-sklearn python3-dask python3-distributed python3-xarray
+  python3-rioxarray python3-threadpoolctl python3-venv python3-pip git)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 

@@ -40,7 +40,13 @@ PIP_PACKAGES = {
     "statsmodels": "statsmodels",
     "sklearn": "scikit-learn",
     "affine": "affine",
+    "threadpoolctl": "threadpoolctl",
+    "dask": "dask",
+    "distributed": "distributed",
+    "xarray": "xarray",
 }
+# Installed without their dependencies: they would pull pip wheels of the GDAL stack (rioxarray → rasterio, pyproj).
+PIP_PACKAGES_NO_DEPS = {"rioxarray": "rioxarray"}
 GDAL_STACK_HINT = {
     "linux": "install them with the system's packages (Debian/Ubuntu: apt install python3-rasterio python3-geopandas)",
     "win32": "install them with the OSGeo4W installer (Advanced install: python3-rasterio, python3-geopandas)",
@@ -238,6 +244,10 @@ class BackendSetup:
                 f"Installing {', '.join(PIP_PACKAGES[m] for m in missing)}",
             )
             numpy_pin = numpy_pin or self._installed_numpy_pin(python)  # numpy was just added
+        missing_no_deps = self._missing(python, list(PIP_PACKAGES_NO_DEPS))
+        if missing_no_deps:
+            names = [PIP_PACKAGES_NO_DEPS[m] for m in missing_no_deps]
+            self._pip(python, ["--no-deps", *names], f"Installing {', '.join(names)} (on QGIS's GDAL stack)")
         next_step()
         self._pip(python, ["--no-deps", "--force-reinstall", str(plan.wheel)], "Installing the st_analyzer backend")
         next_step()

@@ -16,6 +16,7 @@ from st_analyzer.processing.common import (
     add_choice,
     add_html_output,
     add_memory_limit_parameter,
+    add_scheduler_parameter,
     choice_of,
     file_output,
 )
@@ -165,7 +166,7 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
     TITLE = "Detect raster anomalies"
     GROUP_ID, GROUP = "anomalies", "Anomalies"
     HELP = (
-        "Scores every cell and time step of a raster time stack, block by block (bounded memory).\n\n"
+        "Scores every cell and time step of a raster time stack, chunk by chunk (bounded memory, all cores).\n\n"
         "METHOD gives the expected value per cell: auto (default) takes the seasonal profile when the stack covers "
         "every season twice, else the rolling median, and says which; the median of the cell's values in the same "
         "season (2; hour of day for sub-daily stacks, day of year for daily, calendar month otherwise) or the median "
@@ -194,6 +195,7 @@ class DetectRasterAnomaliesAlgorithm(StAlgorithm):
             QgsProcessingParameterRasterDestination("OUTPUT_SUMMARY", "Flagged steps per cell", optional=True)
         )
         add_memory_limit_parameter(self)
+        add_scheduler_parameter(self)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         outputs = {

@@ -69,6 +69,7 @@ class StAlgorithm(QgsProcessingAlgorithm):
         from st_analyzer.processing.inputs import UNITS_HELP
 
         text = self.HELP + ("\n\n" + UNITS_HELP if self.parameterDefinition("UNITS") is not None else "")
+        text += "\n\n" + SCHEDULER_HELP if self.parameterDefinition(SCHEDULER) is not None else ""
         return help_with_labels(text, self.parameterDefinitions())
 
     def createInstance(self):  # noqa: N802
@@ -83,6 +84,11 @@ class StAlgorithm(QgsProcessingAlgorithm):
             self.parameterAsDouble(parameters, MEMORY_LIMIT, context)
             if self.parameterDefinition(MEMORY_LIMIT) is not None
             else 0.0
+        )
+        self._scheduler = (
+            self.parameterAsString(parameters, SCHEDULER, context).strip()
+            if self.parameterDefinition(SCHEDULER) is not None
+            else ""
         )
         return True
 
@@ -113,6 +119,9 @@ class StAlgorithm(QgsProcessingAlgorithm):
         memory_limit = getattr(self, "_memory_limit_mb", 0.0)
         if memory_limit:
             request = {**request, "memory_limit_mb": memory_limit}
+        scheduler = getattr(self, "_scheduler", "")
+        if scheduler:
+            request = {**request, "scheduler": scheduler}
         python = resolve_python(configured_python())
         feedback.pushDebugInfo(f"Backend interpreter: {python}")
         try:
@@ -192,6 +201,26 @@ def add_memory_limit_parameter(alg: QgsProcessingAlgorithm) -> None:
         QgsProcessingParameterNumber.Double,
         0.0,
         minValue=0.0,
+    )
+    parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    alg.addParameter(parameter)
+
+
+SCHEDULER = "SCHEDULER"
+SCHEDULER_HELP = (
+    "SCHEDULER (advanced) says where the work runs, chunk by chunk: empty = threads on all cores of this machine "
+    "(the default), 'processes' = a local pool of worker processes, tcp://host:8786 = an existing dask.distributed "
+    "scheduler (your cluster; its workers must read the input files by the same path, and the outputs are written "
+    "here). MEMORY_LIMIT sets the chunk size."
+)
+
+
+def add_scheduler_parameter(alg: QgsProcessingAlgorithm) -> None:
+    """SCHEDULER (text, advanced): where chunked work runs (see SCHEDULER_HELP); with MEMORY_LIMIT for chunk sizes."""
+    from qgis.core import QgsProcessingParameterDefinition, QgsProcessingParameterString
+
+    parameter = QgsProcessingParameterString(
+        SCHEDULER, "Dask scheduler (empty = all local cores; processes; tcp://host:port)", "", optional=True
     )
     parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     alg.addParameter(parameter)

@@ -3,7 +3,15 @@
 from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterNumber, QgsProcessingParameterString
 
 from st_analyzer.layers import load_result
-from st_analyzer.processing.common import StAlgorithm, add_choice, add_html_output, choice_of, file_output, text_of
+from st_analyzer.processing.common import (
+    StAlgorithm,
+    add_choice,
+    add_html_output,
+    add_scheduler_parameter,
+    choice_of,
+    file_output,
+    text_of,
+)
 from st_analyzer.processing.inputs import RESAMPLE_HELP, add_series_input, series_source
 from st_analyzer.styles import CLUSTER_COLOURS, HOT_SPOT_COLOURS, style_categories, style_diverging
 
@@ -117,6 +125,7 @@ class TimeSeriesDiagnosticsAlgorithm(SeriesResultAlgorithm):
         )
         add_result_output(self, "OUTPUT", "Diagnostics")
         add_html_output(self, "OUTPUT_REPORT", "Diagnostics report")
+        add_scheduler_parameter(self)
 
     def request(self, parameters, context) -> dict:
         return {

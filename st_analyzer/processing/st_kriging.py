@@ -16,7 +16,7 @@ from qgis.core import (
 )
 
 from st_analyzer.layers import RasterResultPostProcessor
-from st_analyzer.processing.common import StAlgorithm
+from st_analyzer.processing.common import StAlgorithm, add_scheduler_parameter
 from st_analyzer.processing.inputs import add_station_input, ogr_path_of, station_input
 from st_analyzer.processing.kriging_parameters import add_kriging_parameters, kriging_request
 from st_analyzer.temporal import band_times, time_span_text
@@ -73,6 +73,7 @@ class StKrigingAlgorithm(StAlgorithm):
         )
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Predictions", optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT_VARIANCE", "Kriging variance", optional=True))
+        add_scheduler_parameter(self)
         self.addParameter(
             QgsProcessingParameterVectorDestination(
                 "OUTPUT_POINTS", "Predicted points", QgsProcessing.TypeVectorPoint, optional=True, createByDefault=False

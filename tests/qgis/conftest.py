@@ -68,6 +68,7 @@ def qgis_process(tmp_path_factory):
     def call(*args, timeout=300):
         return subprocess.run([QGIS_PROCESS, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
+    call.env = env  # for tests that start qgis_process themselves (e.g. to act while it runs)
     return call
 
 

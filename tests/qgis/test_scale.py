@@ -1,0 +1,165 @@
+"""SCHEDULER: the chunked algorithms on a real dask.distributed cluster (a scheduler and two worker processes on
+127.0.0.1, started here) through qgis_process give the local run's outputs, and the work runs on the workers; a
+worker killed mid-run does not change the output (dask runs its chunks again elsewhere)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import rasterio
+
+from tests.paths import REPO
+from tests.qgis.conftest import QGIS_PROCESS
+from tests.qgis.data import PM10_Q1, SAMPLE_COPY
+
+pytestmark = pytest.mark.qgis_process
+SEPARABLE = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())["separable"]
+WORKER_PYTHON = os.environ.get("ST_ANALYZER_PYTHON", sys.executable)  # the backend's interpreter: it imports backend
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalDaskCluster:
+    """``dask scheduler`` and ``dask worker`` processes (each in its own process group, so a worker and its nanny
+    can be killed together, as when a machine is lost)."""
+
+    def __init__(self, workers: int) -> None:
+        from distributed import Client
+
+        self.address = f"tcp://127.0.0.1:{_free_port()}"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        common = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+        port = self.address.rsplit(":", 1)[1]
+        self.scheduler = subprocess.Popen(
+            [WORKER_PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port]
+            + ["--dashboard-address", ":0"],
+            **common,
+        )
+        self.workers = [
+            subprocess.Popen(
+                [WORKER_PYTHON, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1"]
+                + ["--name", f"w{i}", "--dashboard-address", ":0"],
+                **common,
+            )
+            for i in range(workers)
+        ]
+        self.client = Client(self.address, timeout=60, set_as_default=False)
+        self.client.wait_for_workers(workers, timeout=120)
+
+    def kill_worker(self, index: int) -> None:
+        os.killpg(self.workers[index].pid, signal.SIGKILL)
+        self.workers[index].wait(timeout=30)
+
+    def tasks_done_per_worker(self) -> dict[str, list[str]]:
+        """Keys of the tasks each live worker finished (its transition log)."""
+
+        def finished(dask_worker):
+            log = dask_worker.state.log if hasattr(dask_worker, "state") else dask_worker.log
+            return [str(entry[0]) for entry in log if len(entry) > 2 and entry[2] == "memory"]
+
+        return self.client.run(finished)
+
+    def close(self) -> None:
+        self.client.close()
+        for process in [*self.workers, self.scheduler]:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in [*self.workers, self.scheduler]:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def cluster():
+    started = LocalDaskCluster(workers=2)
+    yield started
+    started.close()
+
+
+def _read(path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read()
+
+
+def _run(qgis_process, algorithm: str, *arguments: str) -> None:
+    done = qgis_process("run", f"stanalyzer:{algorithm}", "--", *arguments, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_chunked_algorithms_on_a_cluster_equal_the_local_run(qgis_process, cluster, tmp_path, small_stack):
+    (tmp_path / "m.json").write_text(json.dumps(SEPARABLE))
+    runs = {
+        "timeseriesdiagnostics": ([f"INPUT={small_stack}"], ["OUTPUT"]),
+        "detectrasteranomalies": ([f"INPUT={small_stack}"], ["OUTPUT_SCORES", "OUTPUT_FLAGS", "OUTPUT_SUMMARY"]),
+        "stkriging": (
+            [
+                f"INPUT={PM10_Q1}",
+                "ID_FIELD=station_id",
+                "TIME_FIELD=date",
+                "VALUE_FIELD=pm10",
+                f"MODEL_FILE={tmp_path / 'm.json'}",
+                "NMAX=25",
+                "ST_ANI=60000",
+                "PIXEL_SIZE=25000",
+                "START=2005-01-05T00:00:00",
+                "END=2005-01-07T00:00:00",
+                "STEP=1 day",
+            ],
+            ["OUTPUT", "OUTPUT_VARIANCE"],
+        ),
+    }
+    for algorithm, (arguments, outputs) in runs.items():
+        for where, scheduler in (("local", ""), ("cluster", cluster.address)):
+            files = [f"{name}={tmp_path / f'{algorithm}_{name}_{where}.tif'}" for name in outputs]
+            _run(qgis_process, algorithm, *arguments, *files, *([f"SCHEDULER={scheduler}"] if scheduler else []))
+        for name in outputs:
+            local, remote = (_read(tmp_path / f"{algorithm}_{name}_{where}.tif") for where in ("local", "cluster"))
+            np.testing.assert_array_equal(local, remote, err_msg=f"{algorithm} {name}")
+    done = cluster.tasks_done_per_worker()
+    assert len(done) == 2
+    for function in ("diagnose_chunk", "score_chunk", "krige_grid_rows"):
+        assert any(key.startswith(function) for keys in done.values() for key in keys), (function, done)
+
+
+def test_a_worker_killed_mid_run_does_not_change_the_output(qgis_process, cluster, tmp_path):
+    from backend.data.raster_io import read_stack, write_stack
+    from backend.data.raster_stack import GridSpec, RasterStack
+
+    full = read_stack(SAMPLE_COPY / "era5_t2m_uk_2019_03_hourly.tif")  # every hour of March: STL needs seconds
+    stack = tmp_path / "crop.tif"
+    grid = GridSpec(16, 16, full.grid.transform, full.grid.crs)
+    write_stack(RasterStack(full.values[:, :16, :16], full.times, grid), stack)
+    _run(qgis_process, "timeseriesdiagnostics", f"INPUT={stack}", f"OUTPUT={tmp_path / 'local.tif'}")
+    command = [
+        "run",
+        "stanalyzer:timeseriesdiagnostics",
+        "--",
+        f"INPUT={stack}",
+        f"OUTPUT={tmp_path / 'cluster.tif'}",
+        f"SCHEDULER={cluster.address}",
+    ]
+    run = subprocess.Popen(
+        [QGIS_PROCESS, *command], env=qgis_process.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not cluster.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+        assert run.poll() is None and time.monotonic() < deadline, run.stdout.read()
+        time.sleep(0.1)
+    time.sleep(1.0)  # the workers are inside their first chunks
+    cluster.kill_worker(0)
+    output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output[-3000:]
+    np.testing.assert_array_equal(_read(tmp_path / "local.tif"), _read(tmp_path / "cluster.tif"))
+    assert list(cluster.client.scheduler_info()["workers"].values())[0]["name"] == "w1"
