@@ -20,6 +20,7 @@ from backend.data.units import axis_label, per_year_units
 from backend.diagnostics.engine import (
     DESCRIPTIONS,
     FIELDS,
+    WORK_BYTES_PER_CHUNK,
     WORK_BYTES_PER_VALUE,
     DiagnosticSettings,
     diagnose,
@@ -117,7 +118,10 @@ def _diagnose_stack(request, times, step, period, output, outputs, reporter):
     axis_size = regular_axis(times, step).size
     with open_client() as client, open_raster(path) as src:
         cells = src.width * src.height
-        side = chunk_side(axis_size * WORK_BYTES_PER_VALUE, workers_of(client).threads, cells, file_block_shape(path))
+        threads = workers_of(client).threads
+        side = chunk_side(
+            axis_size * WORK_BYTES_PER_VALUE, threads, cells, file_block_shape(path), WORK_BYTES_PER_CHUNK
+        )
         stack = open_lazy_stack(path, side)
         windows = stack.windows()
         reporter.log(f"{len(windows)} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")

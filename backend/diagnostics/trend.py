@@ -74,8 +74,9 @@ def z_from_s(s: np.ndarray, var_s: np.ndarray) -> np.ndarray:
         return np.where(s > 0, (s - 1) / np.sqrt(var_s), np.where(s < 0, (s + 1) / np.sqrt(var_s), 0.0))
 
 
-def sens_slope(values: np.ndarray, max_pairs: int = 20_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """(slope per step, intercept) per series; series are processed in chunks of bounded memory."""
+def sens_slope(values: np.ndarray, max_pairs: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """(slope per step, intercept) per series; series are processed in chunks of bounded memory (``max_pairs``
+    slopes, ≈ 50 MB: also faster than larger chunks, which leave the cache)."""
     t, m = values.shape
     i, j = np.triu_indices(t, 1)
     pairs = i.size
@@ -166,7 +167,7 @@ class SeasonalTrendResult:
     slope: np.ndarray
 
 
-def seasonal_mann_kendall(values: np.ndarray, period: int, max_pairs: int = 20_000_000) -> SeasonalTrendResult:
+def seasonal_mann_kendall(values: np.ndarray, period: int, max_pairs: int = 2_000_000) -> SeasonalTrendResult:
     """Seasonal Mann-Kendall test of each column of ``values`` float[T, M] on a regular axis, ``period`` steps per
     cycle (12 for monthly, 4 for quarterly data); equals pymannkendall 1.4 ``seasonal_test(x, period)``: the
     series is cut into cycles from its first step (a short last cycle is padded with NaN), S and Var(S) of each

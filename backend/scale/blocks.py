@@ -25,7 +25,7 @@ IN_FLIGHT_PER_THREAD = 2
 NO_WORKERS_WAIT_S = 60.0
 WAIT_S = 0.02  # between looks at the futures
 CHECK_S = 2.0  # between looks at the cluster's workers
-MIN_SIDE, MAX_SIDE = 16, 2048
+MIN_SIDE, MAX_SIDE = 8, 2048
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,25 @@ def workers_of(client) -> Workers:
     return Workers(len(info), sum(int(w.get("nthreads", 1)) for w in info.values()))
 
 
-def chunk_side(bytes_per_cell: float, threads: int, grid_cells: int, file_block: tuple[int, int] | None = None) -> int:
+def chunk_side(
+    bytes_per_cell: float,
+    threads: int,
+    grid_cells: int,
+    file_block: tuple[int, int] | None = None,
+    bytes_per_chunk: float = 0.0,
+) -> int:
     """Side (cells) of square chunks such that the chunks in flight (``IN_FLIGHT_PER_THREAD`` per thread), each
-    needing ``bytes_per_cell`` per cell (all time steps and the engine's work arrays), fit the run's memory budget
+    needing ``bytes_per_cell`` per cell (all time steps and the engine's work arrays) and ``bytes_per_chunk`` whatever
+    its size, fit the run's memory budget
     (MEMORY_LIMIT); a multiple of the file's block (rows, cols) where that is smaller, so a chunk reads whole
     blocks; and small enough that each thread gets chunks of a grid of ``grid_cells`` cells."""
     in_flight = max(1, threads) * IN_FLIGHT_PER_THREAD
-    side = int(math.sqrt(budget_bytes() / (in_flight * max(bytes_per_cell, 1.0))))
+    per_chunk = budget_bytes() / in_flight - bytes_per_chunk
+    side = int(math.sqrt(max(per_chunk, 0.0) / max(bytes_per_cell, 1.0)))
     if side < MIN_SIDE:
+        needed = MIN_SIDE**2 * bytes_per_cell + bytes_per_chunk
         raise UserInputError(
-            f"A chunk of {MIN_SIDE}×{MIN_SIDE} cells needs {format_bytes(MIN_SIDE**2 * bytes_per_cell)} for each of "
+            f"A chunk of {MIN_SIDE}×{MIN_SIDE} cells needs {format_bytes(needed)} for each of "
             f"{in_flight} chunks in flight, more than the memory budget ({format_bytes(budget_bytes())}). Raise "
             "MEMORY_LIMIT, or use fewer time steps."
         )

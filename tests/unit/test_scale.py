@@ -60,7 +60,7 @@ def test_chunk_sizes_follow_the_memory_limit():
         assert 16 <= side and 4 * side * side * 744 * 8 * 96 <= 1000 * 2**20  # 4 chunks in flight fit in 1000 MB
         set_limit_mb(4000)
         assert chunk_side(1000, threads=2, grid_cells=10**8, file_block=(256, 256)) % 256 == 0  # whole blocks
-        assert chunk_side(1000, threads=2, grid_cells=400) == 16  # small grids still give every thread work
+        assert chunk_side(1000, threads=2, grid_cells=400) == 10  # small grids still give every thread work
         set_limit_mb(100)
         with pytest.raises(UserInputError, match="Raise MEMORY_LIMIT"):
             chunk_side(744 * 8 * 96, threads=2, grid_cells=10**8)
@@ -85,7 +85,7 @@ def _read(path):
 
 def test_outputs_do_not_depend_on_chunks_or_scheduler(week_stack, tmp_path):
     """Small MEMORY_LIMIT (many chunks), the default, and a local process pool: the same files."""
-    runs = {"default": {}, "small_chunks": {"memory_limit_mb": 140}, "processes": {"scheduler": "processes"}}
+    runs = {"default": {}, "small_chunks": {"memory_limit_mb": 290}, "processes": {"scheduler": "processes"}}
     for name, extra in runs.items():
         run_command(
             "timeseriesdiagnostics",
@@ -109,7 +109,7 @@ def test_diagnostics_of_many_chunks_equal_one_block(week_stack, tmp_path):
 
     run_command(
         "timeseriesdiagnostics",
-        {"source": {"raster": str(week_stack)}, "output": str(tmp_path / "d.tif"), "memory_limit_mb": 140},
+        {"source": {"raster": str(week_stack)}, "output": str(tmp_path / "d.tif"), "memory_limit_mb": 290},
     )
     stack = read_stack(week_stack)
     step = summarize_time_axis(stack.times).step
