@@ -177,6 +177,23 @@ def adf_batch(x: np.ndarray, lags: int) -> np.ndarray:
     return mackinnon_p(beta[:, 0] / np.sqrt(sigma2 * inverse00))
 
 
+KPSS_LEVEL_CRITICAL = (0.347, 0.463, 0.574, 0.739)  # Kwiatkowski et al. (1992), table 1, level stationarity
+KPSS_P = (0.10, 0.05, 0.025, 0.01)
+
+
+def kpss_batch(x: np.ndarray, lags: int) -> np.ndarray:
+    """KPSS p-values (level stationarity, Bartlett window of ``lags``) of complete series x float[T, M] at once;
+    equals statsmodels ``kpss(series, regression="c", nlags=lags)[1]`` per column (p clipped to 0.01–0.1 as its
+    table)."""
+    t = x.shape[0]
+    resids = x - x.mean(axis=0)
+    eta = (np.cumsum(resids, axis=0) ** 2).sum(axis=0) / t**2
+    s_hat = (resids**2).sum(axis=0)
+    for i in range(1, lags + 1):
+        s_hat += 2 * np.einsum("tm,tm->m", resids[i:], resids[: t - i]) * (1.0 - i / (lags + 1.0))
+    return np.interp(eta / (s_hat / t), KPSS_LEVEL_CRITICAL, KPSS_P)
+
+
 def _kpss_p(x: np.ndarray, lags: int) -> float:
     from statsmodels.tsa.stattools import kpss
 
@@ -195,17 +212,16 @@ def stationarity_tests(values: np.ndarray, alpha: float = 0.05) -> tuple[np.ndar
     complete = np.isfinite(values).all(axis=0) & (np.ptp(np.nan_to_num(values), axis=0) > 0)
     if t >= 12 and complete.any():
         adf[complete] = adf_batch(values[:, complete], schwert_lags(t))
-    for column in range(m):
-        if not np.isfinite(values[:, column]).any():
-            continue
+        kpss_p[complete] = kpss_batch(values[:, complete], schwert_lags(t))
+    for column in np.flatnonzero(~complete & np.isfinite(values).any(axis=0)):
         x = _filled(values[:, column])
         if x.size < 12 or np.ptp(x) == 0:
             continue
         lags = schwert_lags(x.size)
-        if not complete[column]:
-            adf[column] = float(adfuller(x, maxlag=lags, autolag=None)[1])
+        adf[column] = float(adfuller(x, maxlag=lags, autolag=None)[1])
         kpss_p[column] = _kpss_p(x, lags)
-        verdict[column] = {(True, True): 0, (False, True): 1, (True, False): 2, (False, False): 3}[
-            (adf[column] < alpha, kpss_p[column] >= alpha)
-        ]
+    tested = np.isfinite(kpss_p)
+    with np.errstate(invalid="ignore"):
+        codes = np.array([[3, 1], [2, 0]])[(adf < alpha).astype(int), (kpss_p >= alpha).astype(int)]
+    verdict = np.where(tested, codes, -1)
     return adf, kpss_p, verdict
