@@ -17,7 +17,6 @@ from backend.anomaly.raster import WORK_BYTES_PER_VALUE, ChunkScores, RasterScor
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
-from backend.data.lazy_stack import file_block_shape, open_lazy_stack
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, band_times_from_metadata, grid_of, open_raster
 from backend.data.time_axis import summarize_time_axis
@@ -26,7 +25,7 @@ from backend.data.units import axis_label
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
-from backend.scale.blocks import chunk_side, describe_run, run_chunks, workers_of
+from backend.scale.blocks import open_in_chunks, run_chunks
 from backend.scale.scheduler import open_client
 
 
@@ -144,7 +143,8 @@ class DetectRasterAnomaliesRequest:
 
 @command("detectrasteranomalies", DetectRasterAnomaliesRequest, "Detect raster anomalies")
 def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Reporter) -> CommandResult:
-    """Scores (|robust z|) per cell and time, 0/1 flags and a count of flagged steps per cell, block by block."""
+    """Scores (|robust z|) per cell and time, 0/1 flags and a count of flagged steps per cell, chunk by chunk on
+    the run's scheduler (backend.scale)."""
     if request.threshold_mode == "quantile":
         raise UserInputError(
             "A quantile threshold needs all scores at once; for rasters use a score or a false alarm rate threshold."
@@ -180,15 +180,10 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
                 if request.output_summary
                 else None
             )
-            side = request.block or chunk_side(
-                times.size * WORK_BYTES_PER_VALUE,
-                workers_of(client).threads,
-                grid.width * grid.height,
-                file_block_shape(request.input),
+            stack = open_in_chunks(
+                request.input, client, times.size * WORK_BYTES_PER_VALUE, reporter, side=request.block
             )
-            stack = open_lazy_stack(request.input, side)
             windows = stack.windows()
-            reporter.log(f"{len(windows)} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")
 
             def write(index: int, result: ChunkScores) -> None:
                 window = windows[index]

@@ -11,7 +11,6 @@ import pandas as pd
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
-from backend.data.lazy_stack import file_block_shape, open_lazy_stack
 from backend.data.point_io import write_table
 from backend.data.raster_io import StackWriter, open_raster, read_block
 from backend.data.time_parsing import format_time
@@ -32,7 +31,7 @@ from backend.diagnostics.sources import point_output_path, raster_output_path, r
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
-from backend.scale.blocks import chunk_side, describe_run, run_chunks, workers_of
+from backend.scale.blocks import open_in_chunks, run_chunks
 from backend.scale.scheduler import open_client
 
 REPORT_FIELDS = ("n_values", "trend_p", "trend_slope", "slope_per_year", "seasonality", "stationarity", "change_points")
@@ -116,15 +115,9 @@ def _diagnose_stack(request, times, step, period, output, outputs, reporter):
 
     path, settings = request.source.raster, request.settings
     axis_size = regular_axis(times, step).size
-    with open_client() as client, open_raster(path) as src:
-        cells = src.width * src.height
-        threads = workers_of(client).threads
-        side = chunk_side(
-            axis_size * WORK_BYTES_PER_VALUE, threads, cells, file_block_shape(path), WORK_BYTES_PER_CHUNK
-        )
-        stack = open_lazy_stack(path, side)
+    with open_client() as client:
+        stack = open_in_chunks(path, client, axis_size * WORK_BYTES_PER_VALUE, reporter, WORK_BYTES_PER_CHUNK)
         windows = stack.windows()
-        reporter.log(f"{len(windows)} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")
         grid = stack.grid
         summary = {name: np.full((grid.height, grid.width), np.nan, np.float32) for name in REPORT_FIELDS}
         examples = []
@@ -147,7 +140,10 @@ def _diagnose_stack(request, times, step, period, output, outputs, reporter):
                         _examples(names, regular_axis(times, step), values.reshape(values.shape[0], -1), diagnosis)
                     )
 
-            tasks = [partial(task, stack.chunk(i), times, period, settings, step, cells) for i in range(len(windows))]
+            tasks = [
+                partial(task, stack.chunk(i), times, period, settings, step, grid.width * grid.height)
+                for i in range(len(windows))
+            ]
             run_chunks(tasks, write, reporter, client)
     return {k: v.ravel() for k, v in summary.items()}, examples
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
+import dask
 import numpy as np
 
 from backend.commands.base import CommandResult, command
 from backend.data.atomic import AtomicOutputs
-from backend.data.raster_io import StackWriter
+from backend.data.raster_io import StackWriter, band_units, grid_of, open_raster, required_band_times
+from backend.data.time_axis import on_regular_axis
 from backend.data.time_parsing import format_time
 from backend.device import choose_device
 from backend.errors import UserInputError
-from backend.forecast.baselines import BASELINES, BaselineSet
+from backend.forecast.baselines import BASELINE_BYTES_PER_VALUE, BASELINES, baseline_forecast_chunk
 from backend.forecast.raster.stacks import regular_stack
 from backend.forecast.windows import future_times
 from backend.progress import Reporter
+from backend.scale.blocks import open_in_chunks, run_chunks
+from backend.scale.scheduler import open_client
 
 
 @dataclass
@@ -83,10 +88,35 @@ def baseline_forecast(request: BaselineForecastRequest, reporter: Reporter) -> C
         raise UserInputError(f"Unknown method {request.method!r}; use one of {', '.join(BASELINES)}.")
     if request.horizon < 1:
         raise UserInputError("The horizon must be at least 1 step.")
-    stack, step = regular_stack(request.input, reporter)
-    baselines = BaselineSet(stack.values, stack.times, step, stack.times.size)
-    frames = baselines.predict(request.method, stack.times.size - 1, request.horizon)
-    times = future_times(stack.times[-1], step, request.horizon)
-    with AtomicOutputs() as outputs:
-        _write(outputs, stack.grid, times, {request.output: frames}, stack.units)
-    return CommandResult.of({"OUTPUT": request.output}, _summary(times, frames, step, stack.units))
+
+    with open_raster(request.input) as src:
+        times, grid, units = required_band_times(src, request.input), grid_of(src), band_units(src)
+    regular_times, _, step = on_regular_axis(times, np.empty((times.size, 0), np.float32))
+    if regular_times.size > times.size:
+        reporter.warning(f"{regular_times.size - times.size} missing time step(s) are treated as no data.")
+    future = future_times(regular_times[-1], step, request.horizon)
+    ranges = {"low": np.inf, "high": -np.inf}
+    with AtomicOutputs() as outputs, open_client() as client:
+        stack = open_in_chunks(request.input, client, regular_times.size * BASELINE_BYTES_PER_VALUE, reporter)
+        windows = stack.windows()
+        with StackWriter(request.output, grid, future, outputs=outputs, units=units) as writer:
+
+            def write(index: int, frames: np.ndarray) -> None:
+                writer.write_window(frames, windows[index])
+                finite = frames[np.isfinite(frames)]
+                if finite.size:
+                    ranges["low"], ranges["high"] = min(ranges["low"], finite.min()), max(ranges["high"], finite.max())
+
+            task = dask.delayed(baseline_forecast_chunk, pure=True)
+            tasks = [partial(task, stack.chunk(i), times, request.method, request.horizon) for i in range(len(windows))]
+            run_chunks(tasks, write, reporter, client)
+            if not np.isfinite(ranges["low"]):
+                raise UserInputError("The raster stack holds no valid value: every cell is no data in every band.")
+    summary = {
+        "times": [format_time(t) for t in future],
+        **step.fields(),
+        "units": units,
+        "value_min": float(ranges["low"]),
+        "value_max": float(ranges["high"]),
+    }
+    return CommandResult.of({"OUTPUT": request.output}, summary)

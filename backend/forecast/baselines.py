@@ -203,3 +203,16 @@ class BaselineSet:
         if name == "exponential_smoothing":
             return np.repeat(self.levels[origin][None], horizon, axis=0)
         raise ValueError(f"unknown baseline {name!r}; use one of {BASELINES}")
+
+
+BASELINE_BYTES_PER_VALUE = 4 * 16  # values, filled, levels, anomalies (float32) and float64 temporaries, per value
+
+
+def baseline_forecast_chunk(block_thw: np.ndarray, times: np.ndarray, method: str, horizon: int) -> np.ndarray:
+    """float32[H, h, w]: the ``method`` baseline's next ``horizon`` steps after the last of ``times`` for the cells
+    of one chunk float32[T, h, w] (placed on its regular time axis first; every baseline works per cell)."""
+    from backend.data.time_axis import on_regular_axis
+
+    regular_times, values, step = on_regular_axis(times, block_thw)
+    baselines = BaselineSet(values, regular_times, step, regular_times.size)
+    return baselines.predict(method, regular_times.size - 1, horizon).astype(np.float32)

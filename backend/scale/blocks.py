@@ -159,3 +159,21 @@ def describe_run(client, choice: SchedulerChoice | None = None) -> str:
     """E.g. "local threads (2)" or "the dask scheduler at tcp://… (2 workers, 4 threads)"."""
     workers = workers_of(client)
     return (choice or current_scheduler()).describe(workers.processes, workers.threads)
+
+
+def open_in_chunks(
+    path: str, client, bytes_per_cell: float, reporter: Reporter, bytes_per_chunk: float = 0.0, side: int = 0
+):
+    """The stack at ``path`` as a :class:`~backend.data.lazy_stack.LazyStack` in chunks sized for ``client``'s
+    threads and the memory budget (:func:`chunk_side`; ``side`` > 0 forces it); the log says how it will run."""
+    from backend.data.lazy_stack import file_block_shape, open_lazy_stack
+    from backend.data.raster_io import open_raster
+
+    if not side:
+        with open_raster(path) as src:
+            cells = src.width * src.height
+        threads = workers_of(client).threads
+        side = chunk_side(bytes_per_cell, threads, cells, file_block_shape(path), bytes_per_chunk)
+    stack = open_lazy_stack(path, side)
+    reporter.log(f"{len(stack.windows())} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")
+    return stack

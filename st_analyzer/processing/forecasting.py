@@ -14,6 +14,8 @@ from st_analyzer.processing.common import (
     add_choice,
     add_device_parameter,
     add_html_output,
+    add_memory_limit_parameter,
+    add_scheduler_parameter,
     add_training_parameters,
     choice_of,
     device_of,
@@ -176,6 +178,8 @@ class BaselineForecastAlgorithm(StAlgorithm):
             )
         )
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Forecast"))
+        add_memory_limit_parameter(self)
+        add_scheduler_parameter(self)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
