@@ -166,7 +166,7 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
             reporter.log(scorer.choice)
         grid = grid_of(src)
         totals = {"flagged": 0.0, "max_count": 0.0, "valid": False}
-        with AtomicOutputs() as outputs, ExitStack() as writers, open_client() as client:
+        with AtomicOutputs() as outputs, ExitStack() as writers, open_client(reporter=reporter) as client:
             scores_out = writers.enter_context(StackWriter(request.output_scores, grid, times, outputs=outputs))
             flags_out = (
                 writers.enter_context(StackWriter(request.output_flags, grid, times, outputs=outputs))

@@ -115,7 +115,7 @@ def _diagnose_stack(request, times, step, period, output, outputs, reporter):
 
     path, settings = request.source.raster, request.settings
     axis_size = regular_axis(times, step).size
-    with open_client() as client:
+    with open_client(reporter=reporter) as client:
         stack = open_in_chunks(path, client, axis_size * WORK_BYTES_PER_VALUE, reporter, WORK_BYTES_PER_CHUNK)
         windows = stack.windows()
         grid = stack.grid

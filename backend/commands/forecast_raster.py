@@ -96,7 +96,7 @@ def baseline_forecast(request: BaselineForecastRequest, reporter: Reporter) -> C
         reporter.warning(f"{regular_times.size - times.size} missing time step(s) are treated as no data.")
     future = future_times(regular_times[-1], step, request.horizon)
     ranges = {"low": np.inf, "high": -np.inf}
-    with AtomicOutputs() as outputs, open_client() as client:
+    with AtomicOutputs() as outputs, open_client(reporter=reporter) as client:
         stack = open_in_chunks(request.input, client, regular_times.size * BASELINE_BYTES_PER_VALUE, reporter)
         windows = stack.windows()
         with StackWriter(request.output, grid, future, outputs=outputs, units=units) as writer:

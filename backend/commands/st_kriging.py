@@ -137,7 +137,7 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
     options = request.kriging.options()
     units = request.points.units
     band_times = time_in_model_units(times, origin, model)
-    with open_client() as client:
+    with open_client(reporter=reporter) as client:
         threads = workers_of(client).threads
         rows_per_chunk = max(1, min(spec.height, math.ceil(CHUNK_TARGETS / spec.width)))
         require_memory(

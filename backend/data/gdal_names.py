@@ -43,3 +43,14 @@ def variable_of(name: str) -> str | None:
     """The variable of a subdataset name (None for a plain file)."""
     match = _SUBDATASET.match(str(name))
     return match.group("variable") if match else None
+
+
+def absolute_name(name: str) -> str:
+    """``name`` with its file as an absolute path (a plain file or a subdataset name), so that another process
+    with another working folder (a dask worker) opens the same file; URLs and /vsi paths are kept."""
+    file = file_of(name)
+    if "://" in file or file.startswith("/vsi") or Path(file).is_absolute():
+        return str(name)
+    absolute = str(Path(file).absolute())
+    match = _SUBDATASET.match(str(name))
+    return f'{match.group("driver")}:"{absolute}":{match.group("variable")}' if match else absolute

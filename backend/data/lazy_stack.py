@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from rasterio.windows import Window
 
+from backend.data.gdal_names import absolute_name
 from backend.data.raster_io import grid_of, open_raster
 from backend.data.raster_stack import GridSpec
 
@@ -50,9 +51,11 @@ def file_block_shape(path: str) -> tuple[int, int] | None:
 
 
 def open_lazy_stack(path: str, side: int) -> LazyStack:
-    """The stack at ``path`` in chunks of ``side`` × ``side`` cells (all bands in each chunk)."""
+    """The stack at ``path`` in chunks of ``side`` × ``side`` cells (all bands in each chunk). The path is made
+    absolute: the chunks may be read by workers in other folders (or on other machines sharing the storage)."""
     import rioxarray
 
+    path = absolute_name(path)
     with open_raster(path) as src:
         grid = grid_of(src)
     array = rioxarray.open_rasterio(

@@ -128,6 +128,7 @@ def run_chunks(
 def _value(future, index: int, what: str) -> Any:
     from distributed import CancelledError
     from distributed.scheduler import KilledWorker
+    from rasterio.errors import RasterioIOError
 
     try:
         return future.result()
@@ -135,6 +136,11 @@ def _value(future, index: int, what: str) -> Any:
         raise UserInputError(
             f"Dask workers died while computing {what} {index + 1} (several times): most often they ran out of "
             "memory. Lower MEMORY_LIMIT (smaller chunks) or give the workers more memory."
+        ) from None
+    except (OSError, RasterioIOError) as exc:
+        raise UserInputError(
+            f"A worker could not read or write while computing {what} {index + 1}: {exc}. On a dask cluster the "
+            "workers read the inputs by the same path as this machine: put them on storage the workers share."
         ) from None
     except CancelledError:
         raise UserInputError(

@@ -72,8 +72,9 @@ def local_cores() -> int:
 
 
 @contextmanager
-def open_client(choice: SchedulerChoice | None = None) -> Iterator:
-    """A dask.distributed Client for ``choice`` (default: this run's); a local cluster is closed on exit."""
+def open_client(choice: SchedulerChoice | None = None, reporter=None) -> Iterator:
+    """A dask.distributed Client for ``choice`` (default: this run's); a local cluster is closed on exit. A
+    cluster's workers get the backend if they lack it (``reporter`` says so)."""
     import logging
 
     from distributed import Client, LocalCluster
@@ -91,6 +92,10 @@ def open_client(choice: SchedulerChoice | None = None) -> Iterator:
                 "locally."
             ) from None
         try:
+            from backend.progress import Reporter
+            from backend.scale.workers import ensure_backend_on_workers
+
+            ensure_backend_on_workers(client, reporter or Reporter())
             yield client
         finally:
             client.close()

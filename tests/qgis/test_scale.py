@@ -33,21 +33,24 @@ class LocalDaskCluster:
     """``dask scheduler`` and ``dask worker`` processes (each in its own process group, so a worker and its nanny
     can be killed together, as when a machine is lost)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, python: str = WORKER_PYTHON, with_backend: bool = True, cwd=None) -> None:
         from distributed import Client
 
         self.address = f"tcp://127.0.0.1:{_free_port()}"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if with_backend:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
         common = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+        common["cwd"] = cwd
         port = self.address.rsplit(":", 1)[1]
         self.scheduler = subprocess.Popen(
-            [WORKER_PYTHON, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port]
+            [python, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port]
             + ["--dashboard-address", ":0"],
             **common,
         )
         self.workers = [
             subprocess.Popen(
-                [WORKER_PYTHON, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1"]
+                [python, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1"]
                 + ["--name", f"w{i}", "--dashboard-address", ":0"],
                 **common,
             )
@@ -163,3 +166,35 @@ def test_a_worker_killed_mid_run_does_not_change_the_output(qgis_process, cluste
     assert run.returncode == 0, output[-3000:]
     np.testing.assert_array_equal(_read(tmp_path / "local.tif"), _read(tmp_path / "cluster.tif"))
     assert list(cluster.client.scheduler_info()["workers"].values())[0]["name"] == "w1"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs the system Python (with dask) as a worker")
+def test_workers_without_the_backend_get_it_and_read_relative_paths(tmp_path, small_stack, monkeypatch):
+    """Workers of the system Python, in another folder and without st_analyzer: the run sends them the backend and
+    the input's relative path is made absolute."""
+    from backend.commands import run_command
+    from backend.progress import Reporter
+
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import distributed, rasterio, statsmodels"], capture_output=True)
+    if probe.returncode:
+        pytest.skip("the system Python lacks distributed, rasterio or statsmodels")
+    logs = []
+
+    class Log(Reporter):
+        def log(self, message, level="info"):
+            logs.append(message)
+
+    workers = LocalDaskCluster(1, python="/usr/bin/python3", with_backend=False, cwd=tmp_path)
+    try:
+        monkeypatch.chdir(os.path.dirname(small_stack))
+        request = {"input": os.path.basename(small_stack), "method": "rolling_median"}
+        run_command("detectrasteranomalies", {**request, "output_scores": str(tmp_path / "local.tif")})
+        run_command(
+            "detectrasteranomalies",
+            {**request, "output_scores": str(tmp_path / "cluster.tif"), "scheduler": workers.address},
+            Log(),
+        )
+    finally:
+        workers.close()
+    assert any("was sent to 1 worker(s)" in line for line in logs), logs
+    np.testing.assert_array_equal(_read(tmp_path / "local.tif"), _read(tmp_path / "cluster.tif"))
