@@ -69,15 +69,18 @@ class RasterScorer:
         if method == "rolling_median" and window_steps < 2:
             raise UserInputError("The rolling window needs at least 2 steps.")
 
+    @property
+    def work_bytes_per_value(self) -> int:
+        """Peak working memory of :func:`score_chunk` per value of a chunk, input included (measured with
+        tracemalloc: 21 B seasonal; the rolling median's window view and its median's copy, ≈ 19 B per step)."""
+        return 32 if self.method == "seasonal" else 32 + 20 * self.window_steps
+
     def score(self, values_thw: np.ndarray) -> np.ndarray:
         if self.method == "seasonal":
             expected = seasonal_expected_block(values_thw, self.seasons, self.n_seasons)
         else:
             expected = rolling_expected_block(values_thw, self.window_steps)
         return np.abs(robust_z(values_thw - expected)).astype(np.float32)
-
-
-WORK_BYTES_PER_VALUE = 4 * 12  # peak working memory of scoring a chunk, per float32 value (expected, z, flags …)
 
 
 @dataclass

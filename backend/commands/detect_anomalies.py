@@ -13,7 +13,7 @@ import pandas as pd
 
 from backend.anomaly.detect import Detection, DetectionSettings, detect_point_anomalies
 from backend.anomaly.events import threshold_value
-from backend.anomaly.raster import WORK_BYTES_PER_VALUE, ChunkScores, RasterScorer, score_chunk
+from backend.anomaly.raster import ChunkScores, RasterScorer, score_chunk
 from backend.commands.base import CommandResult, command
 from backend.commands.inputs import PointInput
 from backend.data.atomic import AtomicOutputs
@@ -181,7 +181,7 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
                 else None
             )
             stack = open_in_chunks(
-                request.input, client, times.size * WORK_BYTES_PER_VALUE, reporter, side=request.block
+                request.input, client, times.size * scorer.work_bytes_per_value, reporter, side=request.block
             )
             windows = stack.windows()
 
