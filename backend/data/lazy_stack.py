@@ -58,7 +58,8 @@ def open_lazy_stack(path: str, side: int) -> LazyStack:
     path = absolute_name(path)
     with open_raster(path) as src:
         grid = grid_of(src)
+    # chunks by position: the first dimension is "band", or "time" for a NetCDF variable
     array = rioxarray.open_rasterio(
-        path, chunks={"band": -1, "y": side, "x": side}, masked=True, lock=False, cache=False, parse_coordinates=False
+        path, chunks=(-1, side, side), masked=True, lock=False, cache=False, parse_coordinates=False
     )
     return LazyStack(path, array.data.astype(np.float32), grid, side)

@@ -170,11 +170,27 @@ def adf_batch(x: np.ndarray, lags: int) -> np.ndarray:
     target = diff[lags:].T  # [M, nobs]
     xtx = design.transpose(0, 2, 1) @ design
     xty = np.einsum("mnk,mn->mk", design, target)
-    beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    inverse = _batched_inverse(xtx)
+    beta = np.einsum("mkj,mj->mk", inverse, xty)
     residual = target - np.einsum("mnk,mk->mn", design, beta)
     sigma2 = (residual**2).sum(axis=1) / (nobs - design.shape[2])
-    inverse00 = np.linalg.inv(xtx)[:, 0, 0]
-    return mackinnon_p(beta[:, 0] / np.sqrt(sigma2 * inverse00))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mackinnon_p(beta[:, 0] / np.sqrt(sigma2 * inverse[:, 0, 0]))
+
+
+def _batched_inverse(matrices: np.ndarray) -> np.ndarray:
+    """Inverses of float[M, k, k]; NaN for a singular one (e.g. a series whose lagged differences are collinear:
+    its ADF test is undefined), instead of failing the whole batch."""
+    try:
+        return np.linalg.inv(matrices)
+    except np.linalg.LinAlgError:
+        out = np.full(matrices.shape, np.nan)
+        for index, matrix in enumerate(matrices):
+            try:
+                out[index] = np.linalg.inv(matrix)
+            except np.linalg.LinAlgError:
+                pass
+        return out
 
 
 KPSS_LEVEL_CRITICAL = (0.347, 0.463, 0.574, 0.739)  # Kwiatkowski et al. (1992), table 1, level stationarity
@@ -220,7 +236,7 @@ def stationarity_tests(values: np.ndarray, alpha: float = 0.05) -> tuple[np.ndar
         lags = schwert_lags(x.size)
         adf[column] = float(adfuller(x, maxlag=lags, autolag=None)[1])
         kpss_p[column] = _kpss_p(x, lags)
-    tested = np.isfinite(kpss_p)
+    tested = np.isfinite(kpss_p) & np.isfinite(adf)
     with np.errstate(invalid="ignore"):
         codes = np.array([[3, 1], [2, 0]])[(adf < alpha).astype(int), (kpss_p >= alpha).astype(int)]
     verdict = np.where(tested, codes, -1)

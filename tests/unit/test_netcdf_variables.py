@@ -62,3 +62,16 @@ def test_monthly_netcdf_gets_calendar_month_times(tmp_path):
     )
     assert forecast.summary["times"] == ["2020-03-01T00:00:00Z", "2020-04-01T00:00:00Z", "2020-05-01T00:00:00Z"]
     assert forecast.summary["step_months"] == 1
+
+
+def test_a_variable_read_in_chunks_equals_read_block(two_variables):
+    """The chunked reader (rioxarray: the first dimension is "time" for a NetCDF variable) gives read_block's
+    values."""
+    from backend.data.lazy_stack import open_lazy_stack
+    from backend.data.raster_io import open_raster, read_block
+
+    name = subdataset_name(two_variables, "t2m")
+    stack = open_lazy_stack(name, 8)
+    with open_raster(name) as src:
+        for index, window in enumerate(stack.windows()):
+            np.testing.assert_array_equal(stack.chunk(index).compute(scheduler="sync"), read_block(src, window))
