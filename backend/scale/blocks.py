@@ -116,7 +116,8 @@ def run_chunks(
                 for future in finished:
                     index = running.pop(future)
                     on_result(index, _value(future, index, what))
-                    future.release()
+                    if hasattr(future, "release"):  # a distributed future: let the scheduler forget it
+                        future.release()
                     done += 1
                     reporter.progress(100.0 * done / len(tasks), f"{what} {done}/{len(tasks)}")
                     submit_next()

@@ -73,52 +73,86 @@ def local_cores() -> int:
 
 @contextmanager
 def open_client(choice: SchedulerChoice | None = None, reporter=None) -> Iterator:
-    """A dask.distributed Client for ``choice`` (default: this run's); a local cluster is closed on exit. A
-    cluster's workers get the backend if they lack it (``reporter`` says so)."""
+    """A client for ``choice`` (default: this run's): :class:`LocalThreads` for local threads, else a
+    dask.distributed Client (a local process pool is closed on exit; a cluster's workers get the backend if they
+    lack it, and ``reporter`` says so)."""
+    choice = choice or current_scheduler()
+    if choice.kind == "threads":
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS/OpenMP thread per chunk thread: the chunks are the parallelism (n threads × n BLAS threads
+        # each was twice as slow). Worker processes get the same from dask's pre-spawn settings (OMP_NUM_THREADS=1).
+        limits = threadpool_limits(1)
+        client = LocalThreads(local_cores())
+        try:
+            yield client
+        finally:
+            client.close()
+            limits.restore_original_limits()
+        return
     import logging
 
     from distributed import Client, LocalCluster
 
-    choice = choice or current_scheduler()
     for name in ("distributed", "distributed.core", "distributed.worker", "distributed.scheduler", "distributed.nanny"):
         logging.getLogger(name).setLevel(logging.ERROR)  # our own log says what runs where
-    if choice.kind == "cluster":
+    if choice.kind == "processes":
+        cluster = LocalCluster(
+            processes=True,
+            n_workers=local_cores(),
+            threads_per_worker=1,
+            dashboard_address=":0",  # any free port: never a clash with a dashboard already on 8787
+            memory_limit=0,  # chunk sizes keep to MEMORY_LIMIT; the workers are not restarted for memory
+        )
+        client = Client(cluster, set_as_default=False)
         try:
-            client = Client(choice.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise UserInputError(
-                f"Could not reach the dask scheduler at {choice.address} within {CONNECT_TIMEOUT_S} s ({exc}). "
-                "Check that it runs and that this machine may connect to it, or leave SCHEDULER empty to run "
-                "locally."
-            ) from None
-        try:
-            from backend.progress import Reporter
-            from backend.scale.workers import ensure_backend_on_workers
-
-            ensure_backend_on_workers(client, reporter or Reporter())
             yield client
         finally:
             client.close()
+            cluster.close()
         return
-    from threadpoolctl import threadpool_limits
-
-    processes = choice.kind == "processes"
-    cores = local_cores()
-    cluster = LocalCluster(
-        processes=processes,
-        n_workers=cores if processes else 1,
-        threads_per_worker=1 if processes else cores,
-        dashboard_address=None,
-        memory_limit=0,  # chunk sizes keep to MEMORY_LIMIT; the workers are not restarted for memory
-    )
-    client = Client(cluster, set_as_default=False)
-    # One BLAS/OpenMP thread per worker thread: the chunks are the parallelism (n threads × n BLAS threads each
-    # was twice as slow). Worker processes get the same from dask's own pre-spawn settings (OMP_NUM_THREADS=1).
-    limits = threadpool_limits(1) if not processes else None
     try:
+        client = Client(choice.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise UserInputError(
+            f"Could not reach the dask scheduler at {choice.address} within {CONNECT_TIMEOUT_S} s ({exc}). "
+            "Check that it runs and that this machine may connect to it, or leave SCHEDULER empty to run locally."
+        ) from None
+    try:
+        from backend.progress import Reporter
+        from backend.scale.workers import ensure_backend_on_workers
+
+        ensure_backend_on_workers(client, reporter or Reporter())
         yield client
     finally:
-        if limits is not None:
-            limits.restore_original_limits()
         client.close()
-        cluster.close()
+
+
+class LocalThreads:
+    """The default scheduler: a pool of threads in this process, each computing one chunk's dask graph with dask's
+    synchronous scheduler (no event loop, no server). Offers the part of a distributed Client that
+    :func:`backend.scale.blocks.run_chunks` uses."""
+
+    def __init__(self, threads: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="st-analyzer-chunk")
+
+    def scheduler_info(self) -> dict:
+        return {"workers": {"local": {"nthreads": self.threads}}}
+
+    def compute(self, collection):
+        import dask
+
+        return self._pool.submit(lambda: dask.compute(collection, scheduler="sync")[0])
+
+    def scatter(self, data, broadcast: bool = True):
+        return data  # one process: the chunks share it as it is
+
+    def cancel(self, futures) -> None:
+        for future in futures:
+            future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
