@@ -127,26 +127,28 @@ def run_chunks(
 
 
 def _value(future, index: int, what: str) -> Any:
-    from distributed import CancelledError
-    from distributed.scheduler import KilledWorker
+    """The chunk's result; failures that have a cause the user can act on become one message. (distributed's
+    exceptions are told by name: the default thread pool never imports distributed.)"""
     from rasterio.errors import RasterioIOError
 
     try:
         return future.result()
-    except KilledWorker:
-        raise UserInputError(
-            f"Dask workers died while computing {what} {index + 1} (several times): most often they ran out of "
-            "memory. Lower MEMORY_LIMIT (smaller chunks) or give the workers more memory."
-        ) from None
     except (OSError, RasterioIOError) as exc:
         raise UserInputError(
             f"A worker could not read or write while computing {what} {index + 1}: {exc}. On a dask cluster the "
             "workers read the inputs by the same path as this machine: put them on storage the workers share."
         ) from None
-    except CancelledError:
-        raise UserInputError(
-            f"The scheduler cancelled {what} {index + 1} (it restarted, or another client cancelled it); run again."
-        ) from None
+    except Exception as exc:
+        if type(exc).__name__ == "KilledWorker":
+            raise UserInputError(
+                f"Dask workers died while computing {what} {index + 1} (several times): most often they ran out "
+                "of memory. Lower MEMORY_LIMIT (smaller chunks) or give the workers more memory."
+            ) from None
+        if type(exc).__name__ == "CancelledError":
+            raise UserInputError(
+                f"The scheduler cancelled {what} {index + 1} (it restarted, or another client cancelled it); run again."
+            ) from None
+        raise
 
 
 def _check_workers(client, since: float | None) -> float | None:

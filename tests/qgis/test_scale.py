@@ -29,13 +29,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def ask_cluster(address: str, code: str):
+    """Run ``code`` (which defines ``answer(client)``) in a child Python holding a distributed Client on ``address``
+    and return its JSON answer: the test process itself never starts distributed's event loop (at exit it could
+    crash a QGIS process)."""
+    script = (
+        "import json, sys\nfrom distributed import Client\n" + code + "\nclient = Client(sys.argv[1], timeout=60)\n"
+        "print(json.dumps(answer(client)))\nclient.close()\n"
+    )
+    done = subprocess.run([WORKER_PYTHON, "-c", script, address], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 class LocalDaskCluster:
     """``dask scheduler`` and ``dask worker`` processes (each in its own process group, so a worker and its nanny
     can be killed together, as when a machine is lost)."""
 
     def __init__(self, workers: int, python: str = WORKER_PYTHON, with_backend: bool = True, cwd=None) -> None:
-        from distributed import Client
-
         self.address = f"tcp://127.0.0.1:{_free_port()}"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         if with_backend:
@@ -56,8 +67,7 @@ class LocalDaskCluster:
             )
             for i in range(workers)
         ]
-        self.client = Client(self.address, timeout=60, set_as_default=False)
-        self.client.wait_for_workers(workers, timeout=120)
+        ask_cluster(self.address, f"def answer(client):\n    client.wait_for_workers({workers}, timeout=120)")
 
     def kill_worker(self, index: int) -> None:
         os.killpg(self.workers[index].pid, signal.SIGKILL)
@@ -65,15 +75,27 @@ class LocalDaskCluster:
 
     def tasks_done_per_worker(self) -> dict[str, list[str]]:
         """Keys of the tasks each live worker finished (its transition log)."""
+        return ask_cluster(
+            self.address,
+            "def finished(dask_worker):\n"
+            "    log = dask_worker.state.log if hasattr(dask_worker, 'state') else dask_worker.log\n"
+            "    return [str(entry[0]) for entry in log if len(entry) > 2 and entry[2] == 'memory']\n"
+            "def answer(client):\n    return client.run(finished)",
+        )
 
-        def finished(dask_worker):
-            log = dask_worker.state.log if hasattr(dask_worker, "state") else dask_worker.log
-            return [str(entry[0]) for entry in log if len(entry) > 2 and entry[2] == "memory"]
+    def tasks_on_scheduler(self) -> int:
+        return ask_cluster(
+            self.address,
+            "def answer(client):\n    return client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))",
+        )
 
-        return self.client.run(finished)
+    def worker_names(self) -> list[str]:
+        return ask_cluster(
+            self.address,
+            "def answer(client):\n    return [w['name'] for w in client.scheduler_info()['workers'].values()]",
+        )
 
     def close(self) -> None:
-        self.client.close()
         for process in [*self.workers, self.scheduler]:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -157,44 +179,40 @@ def test_a_worker_killed_mid_run_does_not_change_the_output(qgis_process, cluste
         [QGIS_PROCESS, *command], env=qgis_process.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     deadline = time.monotonic() + 120
-    while not cluster.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+    while not cluster.tasks_on_scheduler():
         assert run.poll() is None and time.monotonic() < deadline, run.stdout.read()
-        time.sleep(0.1)
     time.sleep(1.0)  # the workers are inside their first chunks
     cluster.kill_worker(0)
     output, _ = run.communicate(timeout=600)
     assert run.returncode == 0, output[-3000:]
     np.testing.assert_array_equal(_read(tmp_path / "local.tif"), _read(tmp_path / "cluster.tif"))
-    assert list(cluster.client.scheduler_info()["workers"].values())[0]["name"] == "w1"
+    assert cluster.worker_names() == ["w1"]
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs the system Python (with dask) as a worker")
-def test_workers_without_the_backend_get_it_and_read_relative_paths(tmp_path, small_stack, monkeypatch):
+def test_workers_without_the_backend_get_it_and_read_relative_paths(tmp_path, small_stack):
     """Workers of the system Python, in another folder and without st_analyzer: the run sends them the backend and
     the input's relative path is made absolute."""
-    from backend.commands import run_command
-    from backend.progress import Reporter
-
     probe = subprocess.run(["/usr/bin/python3", "-c", "import distributed, rasterio, statsmodels"], capture_output=True)
     if probe.returncode:
         pytest.skip("the system Python lacks distributed, rasterio or statsmodels")
-    logs = []
-
-    class Log(Reporter):
-        def log(self, message, level="info"):
-            logs.append(message)
-
     workers = LocalDaskCluster(1, python="/usr/bin/python3", with_backend=False, cwd=tmp_path)
+    lines = []
     try:
-        monkeypatch.chdir(os.path.dirname(small_stack))
-        request = {"input": os.path.basename(small_stack), "method": "rolling_median"}
-        run_command("detectrasteranomalies", {**request, "output_scores": str(tmp_path / "local.tif")})
-        run_command(
-            "detectrasteranomalies",
-            {**request, "output_scores": str(tmp_path / "cluster.tif"), "scheduler": workers.address},
-            Log(),
-        )
+        for where, scheduler in (("local", ""), ("cluster", workers.address)):
+            request = {"input": os.path.basename(small_stack), "output_scores": str(tmp_path / f"{where}.tif")}
+            (tmp_path / f"{where}.json").write_text(json.dumps({**request, "scheduler": scheduler}))
+            done = subprocess.run(
+                [WORKER_PYTHON, "-m", "backend", "detectrasteranomalies", str(tmp_path / f"{where}.json")],
+                capture_output=True,
+                text=True,
+                cwd=os.path.dirname(small_stack),
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            lines += done.stdout.splitlines()
     finally:
         workers.close()
-    assert any("was sent to 1 worker(s)" in line for line in logs), logs
+    assert any("was sent to 1 worker(s)" in line for line in lines), lines
     np.testing.assert_array_equal(_read(tmp_path / "local.tif"), _read(tmp_path / "cluster.tif"))
