@@ -93,7 +93,7 @@ class ChunkScores:
     count: np.ndarray
 
 
-def score_chunk(scorer: RasterScorer, values_thw: np.ndarray, threshold: float) -> ChunkScores:
+def score_chunk(values_thw: np.ndarray, scorer: RasterScorer, threshold: float) -> ChunkScores:
     """Scores, flags (score > ``threshold``) and counts of a chunk float32[T, h, w] (NaN = no data)."""
     valid = np.isfinite(values_thw)
     score = scorer.score(values_thw)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
 
@@ -25,7 +23,7 @@ from backend.data.units import axis_label
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
-from backend.scale.blocks import open_in_chunks, run_chunks
+from backend.scale.blocks import chunk_tasks, open_in_chunks, run_chunks
 from backend.scale.scheduler import open_client
 
 
@@ -197,10 +195,7 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
                     totals["flagged"] += float(np.nansum(result.count))
                     totals["max_count"] = max(totals["max_count"], float(np.nanmax(result.count)))
 
-            task = dask.delayed(score_chunk, pure=True)
-            run_chunks(
-                [partial(task, scorer, stack.chunk(i), threshold) for i in range(len(windows))], write, reporter, client
-            )
+            run_chunks(chunk_tasks(score_chunk, stack, scorer, threshold), write, reporter, client)
             if not totals["valid"]:
                 raise UserInputError("The stack holds no valid value: every cell is no data in every band.")
     produced = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,7 @@ from backend.diagnostics.sources import point_output_path, raster_output_path, r
 from backend.errors import UserInputError
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
-from backend.scale.blocks import open_in_chunks, run_chunks
+from backend.scale.blocks import chunk_tasks, open_in_chunks, run_chunks
 from backend.scale.scheduler import open_client
 
 REPORT_FIELDS = ("n_values", "trend_p", "trend_slope", "slope_per_year", "seasonality", "stationarity", "change_points")
@@ -111,8 +110,6 @@ def _log_step(reporter: Reporter, step: TimeStep, period: int) -> None:
 def _diagnose_stack(request, times, step, period, output, outputs, reporter):
     """Diagnostics of every cell, chunk by chunk on this run's scheduler; the output raster is written as chunks
     come back. Returns the fields the report summarises (float32[H·W] each) and the report's examples."""
-    import dask
-
     path, settings = request.source.raster, request.settings
     axis_size = regular_axis(times, step).size
     with open_client(reporter=reporter) as client:
@@ -121,8 +118,6 @@ def _diagnose_stack(request, times, step, period, output, outputs, reporter):
         grid = stack.grid
         summary = {name: np.full((grid.height, grid.width), np.nan, np.float32) for name in REPORT_FIELDS}
         examples = []
-        task = dask.delayed(diagnose_chunk, pure=True)
-
         with StackWriter(output, grid, None, [f"{k}: {DESCRIPTIONS[k]}" for k in FIELDS], outputs=outputs) as writer:
 
             def write(index: int, diagnosis) -> None:
@@ -140,10 +135,7 @@ def _diagnose_stack(request, times, step, period, output, outputs, reporter):
                         _examples(names, regular_axis(times, step), values.reshape(values.shape[0], -1), diagnosis)
                     )
 
-            tasks = [
-                partial(task, stack.chunk(i), times, period, settings, step, grid.width * grid.height)
-                for i in range(len(windows))
-            ]
+            tasks = chunk_tasks(diagnose_chunk, stack, times, period, settings, step, grid.width * grid.height)
             run_chunks(tasks, write, reporter, client)
     return {k: v.ravel() for k, v in summary.items()}, examples
 

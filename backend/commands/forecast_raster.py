@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
-import dask
 import numpy as np
 
 from backend.commands.base import CommandResult, command
@@ -19,7 +17,7 @@ from backend.forecast.baselines import BASELINE_BYTES_PER_VALUE, BASELINES, base
 from backend.forecast.raster.stacks import regular_stack
 from backend.forecast.windows import future_times
 from backend.progress import Reporter
-from backend.scale.blocks import open_in_chunks, run_chunks
+from backend.scale.blocks import chunk_tasks, open_in_chunks, run_chunks
 from backend.scale.scheduler import open_client
 
 
@@ -107,8 +105,7 @@ def baseline_forecast(request: BaselineForecastRequest, reporter: Reporter) -> C
                 if finite.size:
                     ranges["low"], ranges["high"] = min(ranges["low"], finite.min()), max(ranges["high"], finite.max())
 
-            task = dask.delayed(baseline_forecast_chunk, pure=True)
-            tasks = [partial(task, stack.chunk(i), times, request.method, request.horizon) for i in range(len(windows))]
+            tasks = chunk_tasks(baseline_forecast_chunk, stack, times, request.method, request.horizon)
             run_chunks(tasks, write, reporter, client)
             if not np.isfinite(ranges["low"]):
                 raise UserInputError("The raster stack holds no valid value: every cell is no data in every band.")

@@ -161,7 +161,7 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
         ranges = {"value": [np.inf, -np.inf], "variance": [np.inf, -np.inf]}
         chunk_reporter = reporter.scaled(20, 100)
         if total > request.max_predictions:
-            chunk_reporter = RunTimeEstimate(chunk_reporter, total, total, request.max_predictions)
+            chunk_reporter = RunTimeEstimate(chunk_reporter, total, request.max_predictions)
         with (
             StackWriter(request.output, spec, times, outputs=outputs, units=units) as pred_out,
             StackWriter(
@@ -200,11 +200,12 @@ def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_c
 
 
 class RunTimeEstimate(ScaledReporter):
-    """Passes progress on; at the first batch of a large run, warns with the estimated run time."""
+    """Passes progress on; at the first progress of a run of ``total`` predictions (more than ``limit``), warns with
+    the estimated run time."""
 
-    def __init__(self, parent: Reporter, band_predictions: int, total: int, limit: int) -> None:
+    def __init__(self, parent: Reporter, total: int, limit: int) -> None:
         super().__init__(parent, 0.0, 100.0)
-        self._band, self._total, self._limit = band_predictions, total, limit
+        self._total, self._limit = total, limit
         self._started = time.perf_counter()
         self._warned = False
 
@@ -212,7 +213,7 @@ class RunTimeEstimate(ScaledReporter):
         super().progress(percent, message)
         if not self._warned and percent > 0:
             self._warned = True
-            seconds = (time.perf_counter() - self._started) / (percent / 100 * self._band) * self._total
+            seconds = (time.perf_counter() - self._started) / (percent / 100)
             self.warning(
                 f"{self._total} predictions exceed {self._limit}: estimated run time {seconds / 60:.0f} min. "
                 "Use a larger PIXEL_SIZE, a smaller EXTENT or fewer time steps to go faster; cancel stops "

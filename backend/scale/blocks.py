@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from backend import lifeline
@@ -69,6 +70,15 @@ def chunk_side(
         if 16 <= block <= side:
             side = side // block * block
     return side
+
+
+def chunk_tasks(function: Callable, stack, *args) -> list[Callable[[], Any]]:
+    """For :func:`run_chunks`: one task per chunk of ``stack`` (a LazyStack), ``function(values float32[T, h, w],
+    *args)`` as a dask Delayed that reads its chunk where it runs."""
+    import dask
+
+    task = dask.delayed(function, pure=True)
+    return [partial(task, stack.chunk(i), *args) for i in range(len(stack.windows()))]
 
 
 def run_chunks(
