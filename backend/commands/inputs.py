@@ -9,7 +9,6 @@ import numpy as np
 
 from backend.data.point_io import PointLayerRef, read_long_points, read_wide_points
 from backend.data.point_panel import PointPanel
-from backend.data.raster_stack import GridSpec
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.kriging.kriging import KrigingOptions, all_data_if_zero
@@ -133,25 +132,13 @@ class SeriesSource:
         with open_raster(self.raster) as src:
             return band_units(src)
 
-    def whole_stack(self, time_step: str | None, purpose: str, reporter) -> tuple[np.ndarray, np.ndarray, GridSpec]:
-        """(times, values float64[T, H·W], grid) of the whole raster stack on its regular axis, averaged to
-        ``time_step``; refused, naming ``purpose``, when it would not fit in memory."""
-        from backend.data.raster_io import grid_of, open_raster, read_block
-        from backend.diagnostics.sources import aggregate, regular_axis, regular_block
-        from backend.memory import require_memory
+    def raster_axis(self, time_step: str | None, reporter=None):
+        """The stack's :class:`~backend.diagnostics.sources.StackAxis`: band times and the times of every cell's
+        series (the regular axis, averaged to ``time_step``; the log says how)."""
+        from backend.diagnostics.sources import StackAxis
 
         times, step = self.raster_times()
-        axis = regular_axis(times, step)
-        with open_raster(self.raster) as src:
-            grid = grid_of(src)
-            require_memory(
-                axis.size * grid.width * grid.height * 8 * 3,
-                f"{purpose.capitalize()} of a {grid.width}×{grid.height} px stack with {axis.size} time steps",
-                "Aggregate it to fewer time steps (TIME_STEP) or use a coarser grid or a smaller extent.",
-            )
-            values = regular_block(times, read_block(src)).astype(np.float64)
-        times, flat = aggregate(axis, values.reshape(axis.size, -1), time_step, reporter)
-        return times, flat, grid
+        return StackAxis.of(times, step, time_step, reporter)
 
     def raster_times(self) -> tuple[np.ndarray, TimeStep]:
         from backend.data.raster_io import open_raster, required_band_times

@@ -127,6 +127,7 @@ class AtomicOutputs:
     def __init__(self) -> None:
         self._pending: dict[Path, Path] = {}
         self._folders: set[Path] = set()
+        self._scratch: list[Path] = []
 
     def _register(self, final_path: Path) -> Path:
         replaced = self._pending.get(final_path)
@@ -150,6 +151,17 @@ class AtomicOutputs:
         tmp.mkdir()
         self._folders.add(final_path)
         return tmp
+
+    def scratch(self, beside: str | os.PathLike, suffix: str) -> Path:
+        """A temporary working file of this run (name ending in ``suffix``) beside the output ``beside``: announced
+        like the outputs and removed when they are committed or discarded."""
+        final = check_writable(beside)
+        path = partial_path(final.with_name(f"{final.stem}.scratch{suffix}"))
+        _announce(path)
+        self._scratch.append(path)
+        if self not in _ACTIVE:
+            _ACTIVE.append(self)
+        return path
 
     def __enter__(self) -> AtomicOutputs:
         return self
@@ -181,6 +193,7 @@ class AtomicOutputs:
                 for side_tmp, side_final in zip(_sidecars(tmp), _sidecars(final)):
                     if side_tmp.exists():
                         os.replace(side_tmp, side_final)
+            self._remove_scratch()
             self._forget()
 
     @staticmethod
@@ -198,7 +211,13 @@ class AtomicOutputs:
     def discard(self) -> None:
         for tmp in self._pending.values():
             _remove_temporary(tmp)
+        self._remove_scratch()
         self._forget()
+
+    def _remove_scratch(self) -> None:
+        for path in self._scratch:
+            _remove_temporary(path)
+        self._scratch.clear()
 
     def _forget(self) -> None:
         self._pending.clear()

@@ -14,7 +14,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from backend.data.gdal_names import absolute_name
-from backend.data.raster_io import grid_of, open_raster
+from backend.data.raster_io import grid_of, open_raster, read_block
 from backend.data.raster_stack import GridSpec
 
 
@@ -41,6 +41,36 @@ class LazyStack:
         """Chunk ``index`` (of :meth:`windows`) as a dask array float32[T, h, w]."""
         n_cols = len(self.data.chunks[2])
         return self.data.blocks[:, index // n_cols, index % n_cols]
+
+    def chunk_with_halo(self, index: int, halo: int) -> HaloChunk:
+        """Chunk ``index`` widened by ``halo`` cells on every side (as far as the grid goes), read in one window
+        where it is computed: for neighbourhood statistics that must equal those of the whole grid."""
+        import dask
+
+        window = self.windows()[index]
+        row0, col0 = max(0, window.row_off - halo), max(0, window.col_off - halo)
+        row1 = min(self.grid.height, window.row_off + window.height + halo)
+        col1 = min(self.grid.width, window.col_off + window.width + halo)
+        wide = Window(col0, row0, col1 - col0, row1 - row0)
+        values = dask.delayed(read_window, pure=True)(self.path, wide)
+        top, left = window.row_off - row0, window.col_off - col0
+        return HaloChunk(values, (top, top + window.height), (left, left + window.width))
+
+
+@dataclass(frozen=True)
+class HaloChunk:
+    """``values``: a Delayed float32[T, h + halos, w + halos]; the chunk itself is ``values[:, rows[0]:rows[1],
+    cols[0]:cols[1]]``."""
+
+    values: object
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+
+def read_window(path: str, window: Window) -> np.ndarray:
+    """float32[T, h, w] of all bands in ``window`` (no data → NaN)."""
+    with open_raster(path) as src:
+        return read_block(src, window)
 
 
 def file_block_shape(path: str) -> tuple[int, int] | None:

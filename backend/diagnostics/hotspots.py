@@ -145,21 +145,49 @@ def grid_kernel(kind: str, radius_cells: float = 1.0) -> np.ndarray:
     return (np.hypot(yy, xx) <= radius_cells + 1e-9).astype(float)
 
 
-def gi_star_grid(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class StepMoments:
+    """Per time step over all locations: ``count``, ``total`` and ``squares`` (sums of x and x²) of the observed
+    values, float64[T] each; chunks' moments add up to the whole grid's."""
+
+    count: np.ndarray
+    total: np.ndarray
+    squares: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> StepMoments:
+        """Moments of float[T, ...] (NaN = not observed)."""
+        x = np.asarray(values, dtype=np.float64).reshape(values.shape[0], -1)
+        ok = np.isfinite(x)
+        xz = np.where(ok, x, 0.0)
+        return cls(ok.sum(axis=1).astype(np.float64), xz.sum(axis=1), (xz**2).sum(axis=1))
+
+    def __add__(self, other: StepMoments) -> StepMoments:
+        return StepMoments(self.count + other.count, self.total + other.total, self.squares + other.squares)
+
+    def mean_and_sd(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and population standard deviation per step (NaN where nothing was observed)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.total / self.count
+            return mean, np.sqrt(self.squares / self.count - mean**2)
+
+
+def gi_star_grid(values: np.ndarray, kernel: np.ndarray, moments: StepMoments | None = None) -> np.ndarray:
     """Gi* z float[T, H, W] of raster cells with a binary kernel (same formula as :func:`gi_star`; no-data cells
-    are neither scored nor counted as neighbours)."""
+    are neither scored nor counted as neighbours). ``moments``: those of the whole grid when ``values`` is a part
+    of it (with a halo of the kernel's radius, whose cells get meaningless z); default those of ``values``."""
     from scipy.ndimage import convolve
 
     x = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(x)
     xz = np.where(ok, x, 0.0)
+    moments = moments or StepMoments.of(x)
+    means, sds = moments.mean_and_sd()
     out = np.full(x.shape, np.nan)
     for t in range(x.shape[0]):
-        n = ok[t].sum()
+        n, mean, s = moments.count[t], means[t], sds[t]
         if n < 3:
             continue
-        mean = xz[t].sum() / n
-        s = np.sqrt((xz[t] ** 2).sum() / n - mean**2)
         lag = convolve(xz[t], kernel, mode="constant")
         w_sum = convolve(ok[t].astype(np.float64), kernel, mode="constant")
         w_sq = convolve(ok[t].astype(np.float64), kernel**2, mode="constant")
@@ -198,9 +226,9 @@ class HotSpotSeries:
     band: float | None = None
 
 
-def raster_hot_spot_series(values: np.ndarray, cell_size: float, neighbourhood: str, distance: float) -> HotSpotSeries:
-    """Gi* of every cell of float64[T, H, W] (``neighbourhood`` queen, rook or distance_band of ``distance`` map
-    units; auto = queen)."""
+def raster_kernel(cell_size: float, neighbourhood: str, distance: float) -> tuple[str, np.ndarray]:
+    """(kind, binary kernel float[2r+1, 2r+1]) of a raster neighbourhood: queen, rook or distance_band of
+    ``distance`` map units (auto = queen)."""
     kind = "queen" if neighbourhood in ("auto", "") else neighbourhood
     if kind not in ("queen", "rook", "distance_band"):
         raise UserInputError(f"Raster neighbourhoods are queen, rook or distance_band, not {kind!r}.")
@@ -209,7 +237,14 @@ def raster_hot_spot_series(values: np.ndarray, cell_size: float, neighbourhood: 
         raise UserInputError(
             f"The distance band ({distance:g}) is smaller than one cell ({cell_size:g}); use a larger DISTANCE."
         )
-    z = gi_star_grid(values, grid_kernel(kind, radius)).reshape(values.shape[0], -1)
+    return kind, grid_kernel(kind, radius)
+
+
+def raster_hot_spot_series(values: np.ndarray, cell_size: float, neighbourhood: str, distance: float) -> HotSpotSeries:
+    """Gi* of every cell of float64[T, H, W] held in memory (see :func:`raster_kernel`; the emerging hot spots
+    command works chunk by chunk: :mod:`backend.diagnostics.hotspot_chunks`)."""
+    kind, kernel = raster_kernel(cell_size, neighbourhood, distance)
+    z = gi_star_grid(values, kernel).reshape(values.shape[0], -1)
     return HotSpotSeries(z, values.reshape(values.shape[0], -1), kind)
 
 
@@ -248,24 +283,44 @@ class EmergingHotSpots:
     counts: pd.Series
 
 
+def check_emerging_settings(steps: int, alpha: float) -> None:
+    if not 0 < alpha < 0.5:
+        raise UserInputError("The significance level must be between 0 and 0.5.")
+    if steps < 4:
+        raise UserInputError(
+            f"{steps} time steps after aggregation: emerging hot spots need at least 4 "
+            "(the trend test needs them). Use a shorter TIME_STEP."
+        )
+
+
 def emerging_hot_spots(series: HotSpotSeries, alpha: float) -> EmergingHotSpots:
     """FDR-adjusted significance of each step's Gi* z, the Mann-Kendall trend of each location's z and the
     emerging hot spot category (see :func:`categorise`); at least 4 time steps."""
+    z = series.z
+    check_emerging_settings(z.shape[0], alpha)
+    significant = fdr_adjust(p_two_sided(z), axis=1) < alpha
+    return classify_locations(z, significant, series.values, alpha)
+
+
+def fdr_threshold(p: np.ndarray, alpha: float) -> float:
+    """The largest p-value of float[N] (NaN ignored) whose Benjamini–Hochberg adjusted p-value is below ``alpha``
+    (−1 when none is): ``p <= fdr_threshold(p, alpha)`` equals ``fdr_adjust(p) < alpha`` (alpha < 1)."""
+    ranked = np.sort(p[np.isfinite(p)])
+    m = ranked.size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = np.flatnonzero(ranked * m / np.arange(1, m + 1) < alpha)
+    return float(ranked[below[-1]]) if below.size else -1.0
+
+
+def classify_locations(z: np.ndarray, significant: np.ndarray, values: np.ndarray, alpha: float) -> EmergingHotSpots:
+    """Categories of N locations from their Gi* z float[T, N], significant steps bool[T, N] and values float[T, N]
+    (see :class:`EmergingHotSpots`)."""
     from backend.diagnostics.trend import mann_kendall
 
-    if not 0 < alpha < 0.5:
-        raise UserInputError("The significance level must be between 0 and 0.5.")
-    z = series.z
-    if z.shape[0] < 4:
-        raise UserInputError(
-            f"{z.shape[0]} time steps after aggregation: emerging hot spots need at least 4 "
-            "(the trend test needs them). Use a shorter TIME_STEP."
-        )
-    significant = fdr_adjust(p_two_sided(z), axis=1) < alpha
     hot, cold = significant & (z > 0), significant & (z < 0)
     trend = mann_kendall(z, hamed_rao=False)
     codes = categorise(hot, cold, trend.z, trend.p, alpha)
-    observed = np.isfinite(series.values).any(axis=0)
+    observed = np.isfinite(values).any(axis=0)
     columns = {
         "category": np.array(CATEGORIES)[codes],
         "category_code": codes.astype(np.int32),

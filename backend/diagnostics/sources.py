@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,30 @@ def regular_block(times: np.ndarray, block: np.ndarray) -> np.ndarray:
 def regular_axis(times: np.ndarray, step: TimeStep) -> np.ndarray:
     """The regular time axis from the first to the last of ``times`` (datetime64[s]), gaps included."""
     return step.times(times[0], int(np.round(step.positions(times[-1:], times[0])[0])) + 1)
+
+
+@dataclass(frozen=True)
+class StackAxis:
+    """How a stack's bands become every cell's series: bands at ``band_times`` (regular with ``step``, gaps
+    allowed) placed on their regular axis and averaged to ``time_step`` (None = as they are), giving
+    ``series_times``."""
+
+    band_times: np.ndarray
+    step: TimeStep
+    time_step: str | None
+    series_times: np.ndarray
+
+    @classmethod
+    def of(cls, band_times: np.ndarray, step: TimeStep, time_step: str | None, reporter=None) -> StackAxis:
+        axis = regular_axis(band_times, step)
+        series_times, _ = aggregate(axis, np.empty((axis.size, 0)), time_step, reporter)
+        return cls(band_times, step, time_step, series_times)
+
+    def cells(self, values: np.ndarray) -> np.ndarray:
+        """float64[T', h·w]: the series of the cells of a chunk float32[T, h, w] (T bands, T' series times)."""
+        axis = regular_axis(self.band_times, self.step)
+        placed = regular_block(self.band_times, values).astype(np.float64)
+        return aggregate(axis, placed.reshape(axis.size, -1), self.time_step)[1]
 
 
 def aggregate(times: np.ndarray, values: np.ndarray, rule: str | None, reporter=None) -> tuple[np.ndarray, np.ndarray]:

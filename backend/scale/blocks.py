@@ -81,6 +81,20 @@ def chunk_tasks(function: Callable, stack, *args) -> list[Callable[[], Any]]:
     return [partial(task, stack.chunk(i), *args) for i in range(len(stack.windows()))]
 
 
+def halo_tasks(function: Callable, stack, halo: int, *args) -> list[Callable[[], Any]]:
+    """Like :func:`chunk_tasks` for neighbourhood statistics: ``function(values float32[T, h + halos, w + halos],
+    inner, *args)`` with the chunk read with ``halo`` cells around it; the chunk itself is
+    ``values[:, inner[0][0]:inner[0][1], inner[1][0]:inner[1][1]]``."""
+    import dask
+
+    task = dask.delayed(function, pure=True)
+    tasks = []
+    for i in range(len(stack.windows())):
+        chunk = stack.chunk_with_halo(i, halo)
+        tasks.append(partial(task, chunk.values, (chunk.rows, chunk.cols), *args))
+    return tasks
+
+
 def run_chunks(
     tasks: Sequence[Callable[[], Any]],
     on_result: Callable[[int, Any], None],

@@ -339,3 +339,50 @@ def test_batched_stl_strength_equals_statsmodels_stl_per_series():
     assert np.isnan(batched[9]) and 0.0 <= np.nanmin(batched) and np.nanmax(batched) <= 1.0
     few = series_tests.seasonality_strengths(values[:, :3], 24)  # few series, another period: per-series STL
     np.testing.assert_allclose(few, [series_tests.seasonality_strength(values[:, k], 24) for k in range(3)])
+
+
+@pytest.mark.parametrize("neighbourhood, distance", [("queen", 0.0), ("distance_band", 2.5)])
+def test_raster_hot_spots_in_chunks_equal_the_whole_grid(tmp_path, neighbourhood, distance):
+    """Chunks of 8×8 cells (the kernel's halo crossing chunk edges, the FDR thresholds of the whole grid) give the
+    in-memory engine's output; no scratch file is left."""
+    from backend.diagnostics.hotspots import emerging_hot_spots, raster_hot_spot_series
+    from backend.diagnostics.sources import aggregate
+
+    with rasterio.open(HOURLY) as src:
+        values, cell = src.read(masked=True).filled(np.nan).astype(np.float64), abs(src.transform.a)
+        times = pd.to_datetime([src.tags(b + 1)["time"] for b in range(src.count)]).to_numpy("datetime64[s]")
+    values[:, :3, :5] = np.nan  # a no-data corner
+    _, daily = aggregate(times, values.reshape(values.shape[0], -1), "1D")
+    daily = daily.reshape(-1, *values.shape[1:])
+    expected = emerging_hot_spots(raster_hot_spot_series(daily, cell, neighbourhood, distance * cell), 0.05)
+    assert len(expected.counts) >= 3 and expected.hot.any() and expected.cold.any()
+    source = tmp_path / "holed.tif"
+    with rasterio.open(HOURLY) as src:
+        profile, tags = src.profile, [src.tags(b + 1) for b in range(src.count)]
+        dataset_tags, descriptions = src.tags(), src.descriptions
+    with rasterio.open(source, "w", **{**profile, "nodata": np.nan}) as dst:
+        dst.write(np.where(np.isfinite(values), values, np.nan).astype(profile["dtype"]))
+        dst.update_tags(**dataset_tags)
+        for b, band_tags in enumerate(tags):
+            dst.update_tags(b + 1, **band_tags)
+            dst.set_band_description(b + 1, descriptions[b])
+    result = run_command(
+        "emerginghotspots",
+        {
+            "source": {"raster": str(source)},
+            "output": str(tmp_path / "h.tif"),
+            "time_step": "1D",
+            "neighbourhood": neighbourhood,
+            "distance": distance * cell,
+            "block": 8,
+        },
+    )
+    with rasterio.open(result.outputs["OUTPUT"]) as src:
+        bands = src.read().astype(np.float64)
+        assert src.width > 8 and src.height > 8
+    height, width = values.shape[1:]
+    for index, name in enumerate(["category_code", "trend_z", "trend_p", "hot_steps", "cold_steps"]):
+        want = np.where(expected.observed, np.asarray(expected.columns[name], np.float64), np.nan)
+        np.testing.assert_allclose(bands[index], want.reshape(height, width).astype(np.float32), rtol=1e-6, atol=1e-6)
+    assert result.summary["categories"] == {k: int(v) for k, v in expected.counts.items()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.tif", "holed.tif"]
