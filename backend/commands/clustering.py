@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ from backend.data.units import axis_label
 from backend.diagnostics.sources import point_output_path, raster_output_path
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
+from backend.scale.blocks import chunk_task, chunk_tasks, open_in_chunks, run_chunks
+from backend.scale.scheduler import open_client
 
 
 @dataclass
@@ -28,6 +31,98 @@ class ClusteringRequest:
     features: str = "value"  # value | shape
     time_step: str | None = None
     seed: int = 0
+    block: int = 0  # raster chunk side in cells; 0 = from the memory budget and the workers (backend.scale.blocks)
+
+
+def _sample_size(steps: int, reporter: Reporter) -> int:
+    """Series in the fit: :data:`MAX_FIT_ROWS`, or fewer where that many series of ``steps`` values would not fit
+    the memory budget (the fit holds a few copies of them)."""
+    from backend.diagnostics.clustering import MAX_FIT_ROWS
+    from backend.memory import budget_bytes
+
+    fitting = int(budget_bytes() // (steps * 8 * 6))
+    if fitting < MAX_FIT_ROWS:
+        reporter.log(
+            f"The k-means fit uses at most {fitting:,} series (the memory budget; raise MEMORY_LIMIT for more)."
+        )
+    return max(3, min(MAX_FIT_ROWS, fitting))
+
+
+def _cluster_stack(request: ClusteringRequest, output: str, outputs: AtomicOutputs, reporter: Reporter):
+    """Fit on a sample of the cells, label every cell (written as chunks come back); returns (model, sizes,
+    profiles)."""
+    from backend.diagnostics import cluster_chunks as chunks
+    from backend.diagnostics.clustering import cluster_profiles, fit_clusters_to_sample, fit_sample, require_series
+
+    source = request.source
+    axis = source.raster_axis(request.time_step, reporter)
+    steps = max(axis.series_times.size, axis.band_times.size)
+    with open_client(reporter=reporter) as client:
+        stack = open_in_chunks(source.raster, client, steps * chunks.WORK_BYTES_PER_VALUE, reporter, side=request.block)
+        grid, windows = stack.grid, stack.windows()
+        has_values = np.zeros((grid.height, grid.width), bool)  # one byte per cell
+
+        def keep_mask(index: int, mask: np.ndarray) -> None:
+            window = windows[index]
+            has_values[window.toslices()] = mask.reshape(window.height, window.width)
+
+        run_chunks(
+            chunk_tasks(chunks.chunk_has_values, stack),
+            keep_mask,
+            reporter.scaled(0, 20),
+            client,
+            "chunk (pass 1 of 3: cells with values)",
+        )
+        row_starts = np.concatenate([[0], np.cumsum(has_values.sum(axis=1))])  # cells with values before each row
+        require_series(int(row_starts[-1]))
+        # the fit's series are numbered row by row, as the in-memory path numbers them
+        chosen, rng = fit_sample(int(row_starts[-1]), request.seed, _sample_size(axis.series_times.size, reporter))
+        rows = np.searchsorted(row_starts, chosen, side="right") - 1
+        cols = np.empty_like(chosen)
+        for row in np.unique(rows):
+            picked = rows == row
+            cols[picked] = np.flatnonzero(has_values[row])[chosen[picked] - row_starts[row]]
+        n_cols = len(stack.data.chunks[2])
+        owner = rows // stack.side * n_cols + cols // stack.side
+        needed = np.unique(owner)
+        tasks, serves = [], []
+        for index in needed:
+            window = windows[index]
+            mine = np.flatnonzero(owner == index)
+            serves.append(mine)
+            positions = (rows[mine] - window.row_off) * window.width + cols[mine] - window.col_off
+            tasks.append(partial(chunk_task, chunks.chunk_series, stack, int(index), axis, positions))
+        sample = np.empty((chosen.size, axis.series_times.size))
+        run_chunks(
+            tasks,
+            lambda j, series: sample.__setitem__(serves[j], series),
+            reporter.scaled(20, 40),
+            client,
+            "chunk (pass 2 of 3: series for the fit)",
+        )
+        reporter.progress(45, "k-means fit")
+        model = fit_clusters_to_sample(sample, request.n_clusters, request.features, request.seed, rng)
+        k = int(model.kmeans.n_clusters)
+        totals = []
+        with StackWriter(output, grid, None, ["cluster (0 = no data)"], outputs=outputs) as writer:
+
+            def write(index: int, part) -> None:
+                window = windows[index]
+                band = np.where(part.labels > 0, part.labels, np.nan).reshape(1, window.height, window.width)
+                writer.write_window(band.astype(np.float32), window)
+                totals.append(part.totals)
+
+            run_chunks(
+                chunk_tasks(chunks.chunk_clusters, stack, axis, model),
+                write,
+                reporter.scaled(50, 100),
+                client,
+                "chunk (pass 3 of 3: clusters)",
+            )
+    total = sum(totals[1:], totals[0])
+    sizes = {c: int(total.members[c - 1]) for c in range(1, k + 1)}
+    profiles = cluster_profiles(axis.series_times, sample, model.predict(sample), k, total)
+    return model, sizes, profiles
 
 
 @command("timeseriesclustering", ClusteringRequest, "Time-series clustering")
@@ -35,35 +130,27 @@ def timeseries_clustering(request: ClusteringRequest, reporter: Reporter) -> Com
     from backend.diagnostics.clustering import cluster_profiles, fit_clusters
 
     source = request.source
-    if source.is_raster():
-        times, flat, grid = source.whole_stack(request.time_step, "clustering", reporter)
-        series = flat.T
-    else:
-        panel, _step = source.panel(request.time_step, reporter)
-        times, series = panel.times, panel.values.astype(np.float64)
-    model = fit_clusters(series, request.n_clusters, request.features, request.seed)
-    k = int(model.kmeans.n_clusters)
-    labels = model.predict(series)
-    sizes = {int(c): int((labels == c).sum()) for c in range(1, k + 1)}
-    profiles = cluster_profiles(times, series, labels, k)
     with AtomicOutputs() as outputs:
         if source.is_raster():
             output = raster_output_path(request.output)
-            from rasterio.windows import Window
-
-            band = np.where(labels > 0, labels, np.nan).reshape(1, grid.height, grid.width)
-            with StackWriter(output, grid, None, ["cluster (0 = no data)"], outputs=outputs) as writer:
-                writer.write_window(band, Window(0, 0, grid.width, grid.height))
+            model, sizes, profiles = _cluster_stack(request, output, outputs, reporter)
         else:
             output = point_output_path(request.output)
+            panel, _step = source.panel(request.time_step, reporter)
+            series = panel.values.astype(np.float64)
+            model = fit_clusters(series, request.n_clusters, request.features, request.seed)
+            labels = model.predict(series)
+            sizes = {c: int((labels == c).sum()) for c in range(1, int(model.kmeans.n_clusters) + 1)}
+            profiles = cluster_profiles(panel.times, series, labels, int(model.kmeans.n_clusters))
             write_table(panel.frame({"cluster": labels.astype(np.int32)}), output, outputs, xy=panel.xy, crs=panel.crs)
+        k = int(model.kmeans.n_clusters)
         if request.output_profiles:
             write_table(profiles, request.output_profiles, outputs)
         if request.output_report:
             report = HtmlReport("Time-series clustering")
             report.key_values(
                 {
-                    "series": int((labels > 0).sum()),
+                    "series": sum(sizes.values()),
                     "features": request.features,
                     "clusters": k,
                     "chosen by": "silhouette" if request.n_clusters <= 0 else "user",

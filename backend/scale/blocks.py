@@ -75,10 +75,14 @@ def chunk_side(
 def chunk_tasks(function: Callable, stack, *args) -> list[Callable[[], Any]]:
     """For :func:`run_chunks`: one task per chunk of ``stack`` (a LazyStack), ``function(values float32[T, h, w],
     *args)`` as a dask Delayed that reads its chunk where it runs."""
+    return [partial(chunk_task, function, stack, i, *args) for i in range(len(stack.windows()))]
+
+
+def chunk_task(function: Callable, stack, index: int, *args):
+    """``function(values of chunk index, *args)`` as a dask Delayed (see :func:`chunk_tasks`)."""
     import dask
 
-    task = dask.delayed(function, pure=True)
-    return [partial(task, stack.chunk(i), *args) for i in range(len(stack.windows()))]
+    return dask.delayed(function, pure=True)(stack.chunk(index), *args)
 
 
 def halo_tasks(function: Callable, stack, halo: int, *args) -> list[Callable[[], Any]]:

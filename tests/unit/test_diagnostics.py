@@ -341,31 +341,70 @@ def test_batched_stl_strength_equals_statsmodels_stl_per_series():
     np.testing.assert_allclose(few, [series_tests.seasonality_strength(values[:, k], 24) for k in range(3)])
 
 
-@pytest.mark.parametrize("neighbourhood, distance", [("queen", 0.0), ("distance_band", 2.5)])
-def test_raster_hot_spots_in_chunks_equal_the_whole_grid(tmp_path, neighbourhood, distance):
-    """Chunks of 8×8 cells (the kernel's halo crossing chunk edges, the FDR thresholds of the whole grid) give the
-    in-memory engine's output; no scratch file is left."""
-    from backend.diagnostics.hotspots import emerging_hot_spots, raster_hot_spot_series
+def _holed_daily_stack(tmp_path):
+    """The hourly ERA5 sample with a no-data corner written to tmp_path: (path, hourly values float64[T, H, W],
+    cell size, daily means float64[D, H, W])."""
     from backend.diagnostics.sources import aggregate
 
     with rasterio.open(HOURLY) as src:
         values, cell = src.read(masked=True).filled(np.nan).astype(np.float64), abs(src.transform.a)
         times = pd.to_datetime([src.tags(b + 1)["time"] for b in range(src.count)]).to_numpy("datetime64[s]")
-    values[:, :3, :5] = np.nan  # a no-data corner
-    _, daily = aggregate(times, values.reshape(values.shape[0], -1), "1D")
-    daily = daily.reshape(-1, *values.shape[1:])
-    expected = emerging_hot_spots(raster_hot_spot_series(daily, cell, neighbourhood, distance * cell), 0.05)
-    assert len(expected.counts) >= 3 and expected.hot.any() and expected.cold.any()
-    source = tmp_path / "holed.tif"
-    with rasterio.open(HOURLY) as src:
         profile, tags = src.profile, [src.tags(b + 1) for b in range(src.count)]
         dataset_tags, descriptions = src.tags(), src.descriptions
+    values[:, :3, :5] = np.nan
+    _, daily = aggregate(times, values.reshape(values.shape[0], -1), "1D")
+    source = tmp_path / "holed.tif"
     with rasterio.open(source, "w", **{**profile, "nodata": np.nan}) as dst:
-        dst.write(np.where(np.isfinite(values), values, np.nan).astype(profile["dtype"]))
+        dst.write(values.astype(profile["dtype"]))
         dst.update_tags(**dataset_tags)
         for b, band_tags in enumerate(tags):
             dst.update_tags(b + 1, **band_tags)
             dst.set_band_description(b + 1, descriptions[b])
+    return source, values, cell, daily.reshape(-1, *values.shape[1:])
+
+
+def test_raster_clustering_in_chunks_equals_the_whole_grid(tmp_path):
+    """Chunks of 8×8 cells: the fit sees the same series in the same order as in memory, so every cell gets the
+    in-memory cluster; profile means equal, percentiles the same."""
+    from backend.diagnostics.clustering import cluster_profiles, fit_clusters
+
+    source, _values, _cell, daily = _holed_daily_stack(tmp_path)
+    series = daily.reshape(daily.shape[0], -1).T
+    model = fit_clusters(series, 0, "shape", 3)
+    labels = model.predict(series)
+    expected = cluster_profiles(np.arange(daily.shape[0]), series, labels, int(model.kmeans.n_clusters))
+    result = run_command(
+        "timeseriesclustering",
+        {
+            "source": {"raster": str(source)},
+            "output": str(tmp_path / "c.tif"),
+            "output_profiles": str(tmp_path / "p.csv"),
+            "time_step": "1D",
+            "features": "shape",
+            "seed": 3,
+            "block": 8,
+        },
+    )
+    with rasterio.open(result.outputs["OUTPUT"]) as src:
+        got = src.read(1)
+    assert model.kmeans.n_clusters >= 2 and result.summary["clusters"] == model.kmeans.n_clusters
+    np.testing.assert_array_equal(np.nan_to_num(got, nan=0).ravel(), labels)
+    profiles = pd.read_csv(tmp_path / "p.csv")
+    np.testing.assert_array_equal(profiles["members"], expected["members"])
+    for column in ("mean", "p10", "p90"):
+        np.testing.assert_allclose(profiles[column], expected[column], rtol=1e-9)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tif", "holed.tif", "p.csv"]
+
+
+@pytest.mark.parametrize("neighbourhood, distance", [("queen", 0.0), ("distance_band", 2.5)])
+def test_raster_hot_spots_in_chunks_equal_the_whole_grid(tmp_path, neighbourhood, distance):
+    """Chunks of 8×8 cells (the kernel's halo crossing chunk edges, the FDR thresholds of the whole grid) give the
+    in-memory engine's output; no scratch file is left."""
+    from backend.diagnostics.hotspots import emerging_hot_spots, raster_hot_spot_series
+
+    source, values, cell, daily = _holed_daily_stack(tmp_path)
+    expected = emerging_hot_spots(raster_hot_spot_series(daily, cell, neighbourhood, distance * cell), 0.05)
+    assert len(expected.counts) >= 3 and expected.hot.any() and expected.cold.any()
     result = run_command(
         "emerginghotspots",
         {
