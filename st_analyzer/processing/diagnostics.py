@@ -201,6 +201,7 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
         )
         add_result_output(self, "OUTPUT", "Emerging hot spots")
         add_html_output(self, "OUTPUT_REPORT", "Hot spot report")
+        add_scheduler_parameter(self)
 
     def request(self, parameters, context) -> dict:
         return {
@@ -263,6 +264,7 @@ class TimeSeriesClusteringAlgorithm(SeriesResultAlgorithm):
             )
         )
         add_html_output(self, "OUTPUT_REPORT", "Clustering report")
+        add_scheduler_parameter(self)
 
     def request(self, parameters, context) -> dict:
         return {

@@ -128,6 +128,8 @@ def test_chunked_algorithms_on_a_cluster_equal_the_local_run(qgis_process, clust
     runs = {
         "timeseriesdiagnostics": ([f"INPUT={small_stack}"], ["OUTPUT"]),
         "detectrasteranomalies": ([f"INPUT={small_stack}"], ["OUTPUT_SCORES", "OUTPUT_FLAGS", "OUTPUT_SUMMARY"]),
+        "emerginghotspots": ([f"INPUT={small_stack}", "TIME_STEP=1D"], ["OUTPUT"]),
+        "timeseriesclustering": ([f"INPUT={small_stack}", "N_CLUSTERS=3"], ["OUTPUT"]),
         "stkriging": (
             [
                 f"INPUT={PM10_Q1}",
@@ -154,7 +156,7 @@ def test_chunked_algorithms_on_a_cluster_equal_the_local_run(qgis_process, clust
             np.testing.assert_array_equal(local, remote, err_msg=f"{algorithm} {name}")
     done = cluster.tasks_done_per_worker()
     assert len(done) == 2
-    for function in ("diagnose_chunk", "score_chunk", "krige_grid_rows"):
+    for function in ("diagnose_chunk", "score_chunk", "krige_grid_rows", "chunk_hot_spots", "chunk_clusters"):
         assert any(key.startswith(function) for keys in done.values() for key in keys), (function, done)
 
 
