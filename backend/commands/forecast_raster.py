@@ -14,7 +14,7 @@ from backend.data.time_parsing import format_time
 from backend.device import choose_device
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINE_BYTES_PER_VALUE, BASELINES, baseline_forecast_chunk
-from backend.forecast.raster.stacks import regular_stack
+from backend.forecast.raster.stacks import tail_stack
 from backend.forecast.windows import future_times
 from backend.progress import Reporter
 from backend.scale.blocks import chunk_tasks, open_in_chunks, run_chunks
@@ -61,10 +61,11 @@ def _summary(times, values, step, units: str | None):
 
 @command("forecastraster", ForecastRasterRequest, "Forecast raster")
 def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> CommandResult:
+    from backend.forecast.raster.config import read_config
     from backend.forecast.raster.predict import forecast_from_folder
 
     device = choose_device(request.device)
-    stack, step = regular_stack(request.input, reporter)
+    stack, step = tail_stack(request.input, read_config(request.model).lookback, reporter)
     forecast = forecast_from_folder(request.model, stack, step, device, request.resample, reporter)
     times, frames = forecast.times, forecast.frames
     with AtomicOutputs() as outputs:

@@ -110,7 +110,8 @@ class ForecastRasterAlgorithm(StAlgorithm):
     HELP = (
         "Forecasts the next steps of a raster time stack with a model from 'Train raster forecaster'.\n\n"
         "Input: the stack (same grid, CRS and time step as the training stack; its last LOOKBACK steps are the "
-        "model's input) and the model folder.\n\n"
+        "model's input — only they are read whole; the rest of the history is read chunk by chunk for each cell's "
+        "last value) and the model folder.\n\n"
         "Outputs: OUTPUT, one band per future step with its time; OUTPUT_LOWER and OUTPUT_UPPER, the 10 % and 90 % "
         "quantiles (an 80 % prediction interval). Cells that never hold data stay no data.\n\n"
         "Example: the last 12 hourly temperature fields → the next 6 hours."
@@ -136,6 +137,8 @@ class ForecastRasterAlgorithm(StAlgorithm):
                 "OUTPUT_UPPER", "Upper bound (90 % quantile)", optional=True, createByDefault=False
             )
         )
+        add_memory_limit_parameter(self)
+        add_scheduler_parameter(self)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         outputs = {

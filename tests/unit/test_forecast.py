@@ -13,6 +13,7 @@ from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BaselineSet
 from backend.forecast.windows import Split, time_features
+from backend.progress import Reporter
 from tests.paths import SAMPLE
 
 HOURLY = SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"
@@ -192,6 +193,41 @@ def test_corrupt_model_folder(tmp_path, small_stack):
         run_command(
             "forecastraster", {"input": str(path), "model": str(tmp_path / "m"), "output": str(tmp_path / "f.tif")}
         )
+
+
+def test_forecast_reads_only_the_last_steps_and_equals_the_whole_stack(tmp_path, small_stack):
+    """Cells whose data end before the lookback, a missing step inside it and a cell that never had data: the
+    forecast from the stack's tail (+ each cell's last earlier value) equals the forecast from the whole stack."""
+    from backend.forecast.raster.predict import forecast_from_folder
+    from backend.forecast.raster.stacks import regular_stack
+
+    _, stack = small_stack
+    values = stack.values.copy()
+    values[-9:, :3, :4] = np.nan  # data end before the 6-step lookback
+    values[:, 5, 5] = np.nan  # never any data
+    keep = np.ones(stack.times.size, bool)
+    keep[-3] = False  # a missing step
+    path = tmp_path / "holed.tif"
+    write_stack(RasterStack(values[keep], stack.times[keep], stack.grid), path)
+    run_command(
+        "trainrasterforecaster",
+        {
+            "input": str(path),
+            "output_model": str(tmp_path / "model"),
+            "device": "cpu",
+            "config": {"lookback": 6, "horizon": 2, "epochs": 1, "hidden": 4, "seed": 1},
+        },
+    )
+    whole, step = regular_stack(str(path), Reporter())
+    expected = forecast_from_folder(str(tmp_path / "model"), whole, step, "cpu", False, Reporter())
+    run_command(
+        "forecastraster",
+        {"input": str(path), "model": str(tmp_path / "model"), "device": "cpu", "output": str(tmp_path / "f.tif")},
+    )
+    with rasterio.open(tmp_path / "f.tif") as f:
+        got = f.read()
+    np.testing.assert_allclose(got, expected.frames[0], rtol=1e-6, atol=1e-5)
+    assert np.isfinite(got[:, :3, :4]).all() and np.isnan(got[:, 5, 5]).all()
 
 
 def test_too_short_stack_and_missing_cuda(tmp_path, small_stack):

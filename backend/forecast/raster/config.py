@@ -43,11 +43,16 @@ class ForecasterConfig(ModelConfig):
         return cls.parse(data, where, grid)
 
 
+def read_config(folder: str | Path) -> ForecasterConfig:
+    """The config of a raster forecaster folder (without loading the network)."""
+    return ForecasterConfig.from_dict(read_model_config(folder, "Train raster forecaster"), str(folder))
+
+
 def load_model(folder: str | Path, device: str):
     """(config, network on ``device`` in eval mode) of a raster forecaster folder."""
     from backend.forecast.raster.architectures import ARCHITECTURES, build_raster_model
 
-    config = ForecasterConfig.from_dict(read_model_config(folder, "Train raster forecaster"), str(folder))
+    config = read_config(folder)
     if config.architecture not in ARCHITECTURES:
         raise UserInputError(f"{folder}: unknown architecture {config.architecture!r}.")
     return config, load_weights(build_raster_model(config.architecture, config.horizon, config.hidden), folder, device)
