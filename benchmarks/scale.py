@@ -10,11 +10,13 @@ workers), next to the local default:
 - ``1 worker`` / ``2 workers``: a dask.distributed scheduler with that many one-thread worker processes
   (SCHEDULER=tcp://…), as a user's cluster would be used.
 
-Rows: anomaly scoring of a stack of ``--gigabytes`` (with MEMORY_LIMIT ``--memory-limit-mb``: a stack several times
-the memory limit runs in bounded memory), diagnostics of ``--diagnostics-cells`` cells, and kriging to a
-``--kriging-size``² × 28-day grid (nmax 50) against one thread.
+Rows (``--sections``, all by default): anomaly scoring of a stack of ``--gigabytes`` (with MEMORY_LIMIT
+``--memory-limit-mb``: a stack several times the memory limit runs in bounded memory), diagnostics of
+``--diagnostics-cells`` cells, emerging hot spots (daily means) and clustering of the big stack with the local
+default, and kriging to a ``--kriging-size``² × 28-day grid (nmax 50) against one thread.
 
     .venv/bin/python benchmarks/scale.py [--gigabytes 2] [--memory-limit-mb 512] [--diagnostics-cells 4096]
+        [--sections anomaly,diagnostics,neighbourhoods,kriging]
 """
 
 from __future__ import annotations
@@ -103,7 +105,9 @@ def main() -> None:
     parser.add_argument("--diagnostics-cells", type=int, default=4096, help="cells of the diagnostics stack")
     parser.add_argument("--kriging-size", type=int, default=200, help="grid side (cells) of the kriging row")
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "st_analyzer_scale_benchmark")
+    parser.add_argument("--sections", default="anomaly,diagnostics,neighbourhoods,kriging", help="rows to run")
     args = parser.parse_args()
+    sections = set(args.sections.split(","))
     args.folder.mkdir(parents=True, exist_ok=True)
     from backend.scale.scheduler import local_cores
 
@@ -121,28 +125,50 @@ def main() -> None:
     ts, hs, ws = tiled_stack(small, args.diagnostics_cells)
     limit = {"memory_limit_mb": args.memory_limit_mb}
     anomaly_rows, diagnostics_rows = [], []
-    for name, scheduler, cluster in schedulers(cores):
+    for name, scheduler, cluster in schedulers(cores) if sections & {"anomaly", "diagnostics"} else ():
         try:
-            wall, rss = run_backend(
-                "detectrasteranomalies",
-                {"input": str(big), "output_scores": str(args.folder / "scores.tif"), **limit},
-                scheduler,
-                args.folder,
-            )
-            anomaly_rows.append((name, wall, t * h * w / wall / 1e6, rss))
-            wall, rss = run_backend(
-                "timeseriesdiagnostics",
-                {"source": {"raster": str(small)}, "output": str(args.folder / "diagnostics.tif"), **limit},
-                scheduler,
-                args.folder,
-            )
-            diagnostics_rows.append((name, wall, ts * hs * ws / wall / 1e6, rss))
+            if "anomaly" in sections:
+                wall, rss = run_backend(
+                    "detectrasteranomalies",
+                    {"input": str(big), "output_scores": str(args.folder / "scores.tif"), **limit},
+                    scheduler,
+                    args.folder,
+                )
+                anomaly_rows.append((name, wall, t * h * w / wall / 1e6, rss))
+            if "diagnostics" in sections:
+                wall, rss = run_backend(
+                    "timeseriesdiagnostics",
+                    {"source": {"raster": str(small)}, "output": str(args.folder / "diagnostics.tif"), **limit},
+                    scheduler,
+                    args.folder,
+                )
+                diagnostics_rows.append((name, wall, ts * hs * ws / wall / 1e6, rss))
             print(f"  {name}: done", flush=True)
         finally:
             if cluster is not None:
                 cluster.close()
-    table("Anomaly scoring (read, score, write scores)", anomaly_rows, "threads (default)")
-    table(f"Diagnostics, {hs}×{ws} cells × {ts} steps (all tests, read + write)", diagnostics_rows, "threads (default)")
+    if anomaly_rows:
+        table("Anomaly scoring (read, score, write scores)", anomaly_rows, "threads (default)")
+    if diagnostics_rows:
+        table(
+            f"Diagnostics, {hs}×{ws} cells × {ts} steps (all tests, read + write)",
+            diagnostics_rows,
+            "threads (default)",
+        )
+    if "neighbourhoods" in sections:
+        rows = []
+        for label, command, request in (
+            ("emerging hot spots", "emerginghotspots", {"time_step": "1D", "output": str(args.folder / "hot.tif")}),
+            ("clustering", "timeseriesclustering", {"n_clusters": 4, "output": str(args.folder / "clusters.tif")}),
+        ):
+            wall, rss = run_backend(command, {"source": {"raster": str(big)}, **request, **limit}, "", args.folder)
+            rows.append((label, wall, t * h * w / wall / 1e6, rss))
+        print(f"\nThe {t * h * w * 4 / 2**30:.2f} GiB stack, MEMORY_LIMIT {args.memory_limit_mb:.0f} MB, local threads")
+        print(f"{'algorithm':<20}{'wall s':>9}{'M cell-steps/s':>16}{'peak RSS MB':>13}")
+        for label, wall, rate, rss in rows:
+            print(f"{label:<20}{wall:>9.1f}{rate:>16.3f}{rss:>13.0f}")
+    if "kriging" not in sections:
+        return
 
     from distributed import LocalCluster
 
