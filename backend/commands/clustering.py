@@ -40,7 +40,7 @@ def _sample_size(steps: int, reporter: Reporter) -> int:
     from backend.diagnostics.clustering import MAX_FIT_ROWS
     from backend.memory import budget_bytes
 
-    fitting = int(budget_bytes() // (steps * 8 * 6))
+    fitting = int(budget_bytes() / 2 // (steps * 8 * 6))  # the other half: chunks and the block cache
     if fitting < MAX_FIT_ROWS:
         reporter.log(
             f"The k-means fit uses at most {fitting:,} series (the memory budget; raise MEMORY_LIMIT for more)."
@@ -56,9 +56,9 @@ def _cluster_stack(request: ClusteringRequest, output: str, outputs: AtomicOutpu
 
     source = request.source
     axis = source.raster_axis(request.time_step, reporter)
-    steps = max(axis.series_times.size, axis.band_times.size)
+    per_cell = axis.band_times.size * chunks.BYTES_PER_BAND + axis.series_times.size * chunks.BYTES_PER_STEP
     with open_client(reporter=reporter) as client:
-        stack = open_in_chunks(source.raster, client, steps * chunks.WORK_BYTES_PER_VALUE, reporter, side=request.block)
+        stack = open_in_chunks(source.raster, client, per_cell, reporter, side=request.block)
         grid, windows = stack.grid, stack.windows()
         has_values = np.zeros((grid.height, grid.width), bool)  # one byte per cell
 

@@ -123,9 +123,6 @@ def detect_point_anomalies_command(request: DetectPointAnomaliesRequest, reporte
     )
 
 
-GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache would otherwise grow to 5 % of RAM (rasterio passes bytes)
-
-
 @dataclass
 class DetectRasterAnomaliesRequest:
     input: str
@@ -148,9 +145,7 @@ def detect_raster_anomalies(request: DetectRasterAnomaliesRequest, reporter: Rep
             "A quantile threshold needs all scores at once; for rasters use a score or a false alarm rate threshold."
         )
     threshold = threshold_value(request.threshold_mode, request.threshold, np.array([]))
-    import rasterio
-
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), open_raster(request.input) as src:
+    with open_raster(request.input) as src:
         times = band_times_from_metadata(src)
         if times is None:
             raise UserInputError(

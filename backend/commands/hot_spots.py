@@ -79,7 +79,7 @@ def _raster_hot_spots(
         stack = open_in_chunks(
             request.source.raster,
             client,
-            max(steps, axis.band_times.size) * chunks.WORK_BYTES_PER_VALUE,
+            axis.band_times.size * chunks.BYTES_PER_BAND + steps * chunks.BYTES_PER_STEP,
             reporter,
             chunks.WORK_BYTES_PER_CHUNK,
             side=request.block,

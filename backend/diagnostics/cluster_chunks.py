@@ -15,8 +15,10 @@ import numpy as np
 from backend.diagnostics.clustering import ClusterModel, ClusterTotals
 from backend.diagnostics.sources import StackAxis
 
-# Peak working memory per chunk: per cell-step the float64 series, its standardised copy and k-means' distances.
-WORK_BYTES_PER_VALUE = 8 * 6
+# Peak working memory of a chunk (tracemalloc, as for hot spots), with a margin: per cell and band read, and per
+# cell and series step (the float64 series, its standardised copy).
+BYTES_PER_BAND = 16
+BYTES_PER_STEP = 24
 
 
 @dataclass

@@ -19,10 +19,12 @@ from backend.diagnostics.hotspots import CATEGORIES, StepMoments, classify_locat
 from backend.diagnostics.sources import StackAxis
 
 RASTER_BANDS = ("category_code", "trend_z", "trend_p", "hot_steps", "cold_steps")
-# Peak working memory per chunk: per cell-step the values, z, p and flags in float64 and the trend test's
-# copies; per chunk the Mann-Kendall pairs in batches (as the diagnostics).
-WORK_BYTES_PER_VALUE = 8 * 16
-WORK_BYTES_PER_CHUNK = 64 * 2**20
+# Peak working memory of a chunk (tracemalloc, 62×62 cells of 744 hourly bands, as they are and as 31 daily means),
+# with a margin: per cell and band read (the values, their float64 copy on the regular axis, the aggregation);
+# per cell and series step (z, p, flags, the trend test's pairs); a fixed part for the batched pairs.
+BYTES_PER_BAND = 16
+BYTES_PER_STEP = 80
+WORK_BYTES_PER_CHUNK = 32 * 2**20
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from backend import lifeline
 from backend.errors import UserInputError
 from backend.memory import budget_bytes, format_bytes
@@ -48,14 +50,15 @@ def chunk_side(
     grid_cells: int,
     file_block: tuple[int, int] | None = None,
     bytes_per_chunk: float = 0.0,
+    reserved: float = 0.0,
 ) -> int:
     """Side (cells) of square chunks such that the chunks in flight (``IN_FLIGHT_PER_THREAD`` per thread), each
     needing ``bytes_per_cell`` per cell (all time steps and the engine's work arrays) and ``bytes_per_chunk`` whatever
-    its size, fit the run's memory budget
-    (MEMORY_LIMIT); a multiple of the file's block (rows, cols) where that is smaller, so a chunk reads whole
-    blocks; and small enough that each thread gets chunks of a grid of ``grid_cells`` cells."""
+    its size, fit the run's memory budget (MEMORY_LIMIT) less ``reserved`` bytes (GDAL's block cache); a multiple of
+    the file's block (rows, cols) where that is smaller, so a chunk reads whole blocks; and small enough that each
+    thread gets chunks of a grid of ``grid_cells`` cells."""
     in_flight = max(1, threads) * IN_FLIGHT_PER_THREAD
-    per_chunk = budget_bytes() / in_flight - bytes_per_chunk
+    per_chunk = (budget_bytes() - reserved) / in_flight - bytes_per_chunk
     side = int(math.sqrt(max(per_chunk, 0.0) / max(bytes_per_cell, 1.0)))
     if side < MIN_SIDE:
         needed = MIN_SIDE**2 * bytes_per_cell + bytes_per_chunk
@@ -206,11 +209,36 @@ def open_in_chunks(
     from backend.data.lazy_stack import file_block_shape, open_lazy_stack
     from backend.data.raster_io import open_raster
 
+    cache = set_block_cache(path, reporter)
     if not side:
         with open_raster(path) as src:
             cells = src.width * src.height
         threads = workers_of(client).threads
-        side = chunk_side(bytes_per_cell, threads, cells, file_block_shape(path), bytes_per_chunk)
+        side = chunk_side(bytes_per_cell, threads, cells, file_block_shape(path), bytes_per_chunk, cache)
     stack = open_lazy_stack(path, side)
     reporter.log(f"{len(stack.windows())} chunk(s) of up to {side}×{side} cells on {describe_run(client)}.")
     return stack
+
+
+def set_block_cache(path: str, reporter: Reporter) -> int:
+    """Size GDAL's block cache of this process (bytes, returned) for reading ``path`` in chunks taken row by row:
+    one row of the file's blocks over all bands, so that each compressed block is decoded once, but at most a
+    third of the memory budget (the chunks get the rest); the log says when that is too small. GDAL's default
+    (5 % of RAM) would otherwise come on top of MEMORY_LIMIT."""
+    from rasterio.env import set_gdal_config
+
+    from backend.data.raster_io import open_raster
+
+    with open_raster(path) as src:
+        block_rows = src.block_shapes[0][0] if src.count else 1
+        item = np.dtype(src.dtypes[0]).itemsize if src.count else 4
+        row_of_blocks = src.count * min(block_rows, src.height) * src.width * item
+    cache = int(min(row_of_blocks * 1.1 + 16 * 2**20, budget_bytes() / 3))
+    if cache < row_of_blocks:
+        reporter.log(
+            f"A row of the file's blocks over all bands takes {format_bytes(row_of_blocks)}; GDAL's cache gets "
+            f"{format_bytes(cache)} (a third of the memory budget), so blocks are decoded more than once. A larger "
+            "MEMORY_LIMIT, or a copy of the stack with smaller blocks or pixel interleave, reads faster."
+        )
+    set_gdal_config("GDAL_CACHEMAX", cache)
+    return cache
