@@ -74,14 +74,84 @@ def z_from_s(s: np.ndarray, var_s: np.ndarray) -> np.ndarray:
         return np.where(s > 0, (s - 1) / np.sqrt(var_s), np.where(s < 0, (s + 1) / np.sqrt(var_s), 0.0))
 
 
+SEN_SAMPLE_PAIRS = 16_384  # pairs drawn to bracket each series' median slope
+SEN_BRACKET = 0.015  # the bracket: the sample's 48.5 % and 51.5 % quantiles (≈ 3.8 sampling standard deviations)
+SEN_BAND_BYTES = 64 * 2**20  # memory for the slopes inside the brackets of a group of series
+
+
 def sens_slope(values: np.ndarray, max_pairs: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """(slope per step, intercept) per series; series are processed in chunks of bounded memory (``max_pairs``
-    slopes, ≈ 50 MB: also faster than larger chunks, which leave the cache)."""
+    """(slope per step, intercept) per series float[T, M]: the median of the pairwise slopes (x_j − x_i)/(j − i)
+    over pairs of values (gaps left out) — the same numbers as taking the median of all of them.
+
+    Exact without holding or sorting all T(T−1)/2 slopes of a series: a sample of pairs brackets each series'
+    median, one pass over the lags counts the slopes below the bracket and keeps those inside it (≈ 3 %), and the
+    median is picked among those. A series whose median falls outside its bracket (rare: heavy ties, few values)
+    gets all its slopes sorted (:func:`_sens_slope_all_pairs`, in groups of ``max_pairs`` slopes)."""
+    t, m = values.shape
+    slope = np.full(m, np.nan)
+    if t >= 2 and m:
+        band_per_series = 16 * SEN_BRACKET * 2.5 * t * (t - 1) / 2  # bytes (value + column) with a margin
+        group = max(1, int(SEN_BAND_BYTES // max(band_per_series, 1.0)))
+        for start in range(0, m, group):
+            block = np.ascontiguousarray(values[:, start : start + group], dtype=np.float64)
+            slope[start : start + group] = _bracketed_median_slopes(block, max_pairs)
+    index = np.arange(t, dtype=np.float64)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing series
+        median_index = np.nanmedian(np.where(np.isfinite(values), index, np.nan), axis=0)
+        intercept = np.nanmedian(values, axis=0) - median_index * slope
+    return slope, intercept
+
+
+def _bracketed_median_slopes(block: np.ndarray, max_pairs: int) -> np.ndarray:
+    """Median pairwise slope of each column of float64[T, G] (see :func:`sens_slope`)."""
+    t, g = block.shape
+    n = np.isfinite(block).sum(axis=0)
+    pairs = n * (n - 1) // 2  # valid pairs per series
+    if t * (t - 1) // 2 <= 4 * SEN_SAMPLE_PAIRS:  # short series: sorting all slopes is as quick
+        return _sens_slope_all_pairs(block, max_pairs)
+    all_i, all_j = np.triu_indices(t, 1)
+    drawn = np.random.default_rng(0).choice(all_i.size, SEN_SAMPLE_PAIRS, replace=False)  # uniform over pairs
+    i, j = all_i[drawn], all_j[drawn]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # series without a valid sampled pair
+        sample = (block[j] - block[i]) / (j - i)[:, None]
+        low, high = np.nanquantile(sample, [0.5 - SEN_BRACKET, 0.5 + SEN_BRACKET], axis=0)
+    below = np.zeros(g, np.int64)
+    kept_values, kept_columns = [], []
+    with np.errstate(invalid="ignore"):
+        for lag in range(1, t):
+            d = (block[lag:] - block[:-lag]) / lag
+            below += (d < low).sum(axis=0)
+            rows, columns = np.nonzero((d >= low) & (d <= high))
+            kept_values.append(d[rows, columns])
+            kept_columns.append(columns)
+    kept, owner = np.concatenate(kept_values), np.concatenate(kept_columns)
+    kept = kept[np.argsort(owner, kind="stable")]  # grouped by series
+    counts = np.bincount(owner, minlength=g)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # 0-based ranks of the middle slope(s) among the valid ones, then within the bracket
+    upper = pairs // 2 - below
+    lower = (pairs - 1) // 2 - below
+    found = (pairs > 0) & (lower >= 0) & (upper < counts)
+    result = np.full(g, np.nan)
+    for column in np.flatnonzero(found):
+        inside = np.partition(kept[first[column] : first[column] + counts[column]], (lower[column], upper[column]))
+        result[column] = (
+            inside[upper[column]] if pairs[column] % 2 else (inside[lower[column]] + inside[upper[column]]) / 2
+        )
+    missed = np.flatnonzero((pairs > 0) & ~found)
+    if missed.size:
+        result[missed] = _sens_slope_all_pairs(block[:, missed], max_pairs)
+    return result
+
+
+def _sens_slope_all_pairs(values: np.ndarray, max_pairs: int) -> np.ndarray:
+    """Median pairwise slope per series float[T, M] from all slopes, in chunks of ``max_pairs`` slopes."""
     t, m = values.shape
     i, j = np.triu_indices(t, 1)
-    pairs = i.size
     slope = np.full(m, np.nan)
-    chunk = max(1, max_pairs // max(pairs, 1))
+    chunk = max(1, max_pairs // max(i.size, 1))
     with np.errstate(invalid="ignore"):
         for start in range(0, m, chunk):
             block = values[:, start : start + chunk]
@@ -92,12 +162,7 @@ def sens_slope(values: np.ndarray, max_pairs: int = 2_000_000) -> tuple[np.ndarr
                 continue
             ok = np.isfinite(d).any(axis=1)
             slope[start : start + chunk][ok] = np.nanmedian(d[ok], axis=1)
-    index = np.arange(t, dtype=np.float64)[:, None]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing series
-        median_index = np.nanmedian(np.where(np.isfinite(values), index, np.nan), axis=0)
-        intercept = np.nanmedian(values, axis=0) - median_index * slope
-    return slope, intercept
+    return slope
 
 
 def _autocorrelation(x: np.ndarray) -> np.ndarray:

@@ -425,3 +425,23 @@ def test_raster_hot_spots_in_chunks_equal_the_whole_grid(tmp_path, neighbourhood
         np.testing.assert_allclose(bands[index], want.reshape(height, width).astype(np.float32), rtol=1e-6, atol=1e-6)
     assert result.summary["categories"] == {k: int(v) for k, v in expected.counts.items()}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.tif", "holed.tif"]
+
+
+def test_bracketed_sens_slope_equals_the_median_of_all_slopes():
+    """Gaps, ties, heavy ties (the bracket misses: all slopes sorted), constant, empty and one-value series."""
+    from backend.diagnostics.trend import _sens_slope_all_pairs, sens_slope
+
+    rng = np.random.default_rng(1)
+    steps = 400
+    x = np.cumsum(rng.normal(size=(steps, 80)), axis=0) + np.arange(steps)[:, None] * 0.01
+    x[:, 10:20] = np.round(x[:, 10:20])
+    x[:, 20:30] = rng.integers(0, 3, (steps, 10))
+    x[:, 30], x[:, 31] = 5.0, np.nan
+    x[rng.random(x.shape) < 0.1] = np.nan
+    x[:, 40:50] = np.nan_to_num(x[:, 40:50])
+    x[:350, 60] = np.nan
+    x[:, 61] = np.nan
+    x[5, 61] = 1.0
+    got = sens_slope(x)[0]
+    np.testing.assert_array_equal(got, _sens_slope_all_pairs(x, 2_000_000))
+    assert np.isfinite(got[:30]).all() and np.isnan(got[[31, 61]]).all()
