@@ -6,11 +6,16 @@ the scaled space (x, y, stAni·t), of which the ``nmax`` with the largest covari
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import cholesky, solve_triangular
+from scipy.linalg.blas import dtrsm
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
@@ -56,8 +61,9 @@ def observations(panel: PointPanel, model: SpaceTimeModel, origin: np.datetime64
 
 
 def covariance_between(model: SpaceTimeModel, a_xy, a_t, b_xy, b_t) -> np.ndarray:
-    """Covariance matrix [len(a), len(b)]."""
-    return model.covariance(cdist(a_xy, b_xy), np.abs(a_t[:, None] - b_t[None, :]))
+    """Covariance matrix [len(a), len(b)] (points ``a`` all at one time, as a grid's rows: time lags [1, len(b)])."""
+    lags = np.abs(a_t[:1, None] - b_t[None, :]) if np.all(a_t == a_t[0]) else np.abs(a_t[:, None] - b_t[None, :])
+    return np.broadcast_to(model.covariance(cdist(a_xy, b_xy), lags), (a_t.size, b_t.size))
 
 
 def _batched_cov(model, xy_bk2, t_bk, xy2_bk2, t2_bk):
@@ -89,19 +95,29 @@ class CovarianceLookup:
         station_xy[self.station] = data.xy
         self.distance = cdist(station_xy, station_xy)
         self.table = np.empty(self.distance.shape + (0,))
+        self._growing = threading.Lock()  # batches on several threads may extend the table
 
     def matrices(self, neighbours_bk: np.ndarray) -> np.ndarray:
         """Covariance matrices [B, k, k] among the neighbours (indices into the data)."""
         s, ti = self.station[neighbours_bk], self.time_index[neighbours_bk]
-        lag = np.abs(ti[:, :, None] - ti[:, None, :])
-        needed = int(lag.max()) + 1
-        if needed > self.table.shape[2]:
-            extra = [
-                self.model.covariance(self.distance, lag_index * self.step)
-                for lag_index in range(self.table.shape[2], needed)
-            ]
-            self.table = np.concatenate([self.table, np.stack(extra, axis=-1)], axis=-1)
-        return self.table[s[:, :, None], s[:, None, :], lag]
+        needed = int(ti.max(initial=0) - ti.min(initial=0)) + 1
+        with self._growing:
+            if needed > self.table.shape[2]:
+                extra = [
+                    self.model.covariance(self.distance, lag_index * self.step)
+                    for lag_index in range(self.table.shape[2], needed)
+                ]
+                self.table = np.ascontiguousarray(np.concatenate([self.table, np.stack(extra, axis=-1)], axis=-1))
+            table = self.table
+        # one gather from the flat table: index (s_i·S + s_j)·L + |t_i − t_j|, built in place (int32 where it fits)
+        lags, stations = table.shape[2], table.shape[0]
+        dtype = np.int32 if table.size < 2**31 else np.int64
+        s, ti = s.astype(dtype), ti.astype(dtype)
+        flat = ti[:, :, None] - ti[:, None, :]
+        np.abs(flat, out=flat)
+        flat += (s * (stations * lags))[:, :, None]
+        flat += (s * lags)[:, None, :]
+        return table.ravel().take(flat)
 
 
 def default_st_ani(model: SpaceTimeModel) -> float:
@@ -123,7 +139,8 @@ def all_data_if_zero(nmax: int | None) -> int | None:
 class KrigingOptions:
     """How to krige: ``nmax`` nearest observations in scaled space-time distance (None = all data), searched among
     ``buffer_nmax`` × nmax candidates; ``st_ani`` metres per time unit (None = from the model); ``mean`` a known mean
-    (simple kriging; None = ordinary); ``device`` numpy or a torch device; ``batch_size`` targets per batch."""
+    (simple kriging; None = ordinary); ``device`` numpy or a torch device; ``batch_size`` targets per batch;
+    ``threads`` batches solved at once (0 = all cores; 1 where the caller runs chunks in parallel itself)."""
 
     nmax: int | None = DEFAULT_NMAX
     buffer_nmax: float = 2.0
@@ -131,6 +148,7 @@ class KrigingOptions:
     mean: float | None = None  # simple kriging with this known mean; None = ordinary kriging
     device: str = "numpy"  # "numpy", or a torch device ("cpu", "cuda")
     batch_size: int = 2048
+    threads: int = 0
 
 
 def kriging_work_bytes(n_observations: int, options: KrigingOptions) -> float:
@@ -155,74 +173,114 @@ def krige(
     n, m = data.t.size, targets.t.size
     if n < 2:
         raise UserInputError("Kriging needs at least 2 observations.")
-    c0 = model.total_sill
     if options.nmax is None or options.nmax >= n:
-        return _krige_global(data, targets, model, c0, options, reporter)
-    nmax = int(options.nmax)
-    if nmax < 2:
-        raise UserInputError(f"nmax must be at least 2, got {nmax}.")
-    st_ani = options.st_ani or default_st_ani(model)
-    tree = cKDTree(np.column_stack([data.xy, st_ani * data.t]))
-    lookup = CovarianceLookup(model, data)
-    k = min(n, max(nmax, math.ceil(options.buffer_nmax * nmax)))
+        system = _AllData(data, targets, model, options, reporter.warning)
+    else:
+        if int(options.nmax) < 2:
+            raise UserInputError(f"nmax must be at least 2, got {options.nmax}.")
+        system = _Neighbourhood(data, targets, model, options, reporter.warning)
+    batches = [(start, min(m, start + options.batch_size)) for start in range(0, m, options.batch_size)]
     predictions, variances = np.empty(m), np.empty(m)
-    for start in range(0, m, options.batch_size):
-        stop = min(m, start + options.batch_size)
-        query = np.column_stack([targets.xy[start:stop], st_ani * targets.t[start:stop]])
-        _, candidates = tree.query(query, k=k)
-        candidates = np.sort(candidates.reshape(stop - start, k), axis=1)
-        if k > nmax:
-            cov = _batched_cov(
-                model,
-                data.xy[candidates],
-                data.t[candidates],
-                targets.xy[start:stop, None, :],
-                targets.t[start:stop, None],
-            )[:, :, 0]
-            best = np.argsort(-cov, axis=1, kind="stable")[:, :nmax]
-            candidates = np.sort(np.take_along_axis(candidates, best, axis=1), axis=1)
-        xy, t = data.xy[candidates], data.t[candidates]
-        v = lookup.matrices(candidates) if lookup.usable else _batched_cov(model, xy, t, xy, t)
-        v0 = _batched_cov(model, xy, t, targets.xy[start:stop, None, :], targets.t[start:stop, None])[:, :, 0]
-        predictions[start:stop], variances[start:stop] = krige_batch(
-            v, v0, data.z[candidates], c0, options.mean, options.device, reporter.warning
-        )
-        reporter.progress(100.0 * stop / m, f"{stop} of {m} predictions")
+    threads = 1 if isinstance(system, _AllData) else options.threads  # BLAS's threads solve all-data batches
+    with _batch_runner(threads, len(batches)) as run:
+        for (start, stop), (prediction, variance) in zip(batches, run(system.krige, batches)):
+            predictions[start:stop], variances[start:stop] = prediction, variance
+            reporter.progress(100.0 * stop / m, f"{stop} of {m} predictions")
     return predictions, variances
 
 
-def _krige_global(data, targets, model, c0, options, reporter):
-    n = data.t.size
-    if n > GLOBAL_LIMIT:
-        raise UserInputError(
-            f"Kriging with all {n} observations needs a {n}×{n} system; set a neighbourhood "
-            f"(nmax, e.g. 50) or use fewer than {GLOBAL_LIMIT} observations."
+class _AllData:
+    """Kriging from all observations: the n×n system factored once (Cholesky V = L·Lᵀ), then per batch of targets
+    one triangular solve y = L⁻¹·v0, with v0ᵀV⁻¹v0 = |y|² and 1ᵀV⁻¹v0 = (L⁻¹1)ᵀy (thread-safe)."""
+
+    def __init__(self, data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel, options, warn) -> None:
+        n = data.t.size
+        if n > GLOBAL_LIMIT:
+            raise UserInputError(
+                f"Kriging with all {n} observations needs a {n}×{n} system; set a neighbourhood "
+                f"(nmax, e.g. 50) or use fewer than {GLOBAL_LIMIT} observations."
+            )
+        self.data, self.targets, self.model, self.options = data, targets, model, options
+        self.c0 = model.total_sill
+        v = covariance_between(model, data.xy, data.t, data.xy, data.t)
+        try:
+            self.lower = np.asfortranarray(cholesky(v, lower=True))
+        except np.linalg.LinAlgError:
+            warn("The kriging system is not positive definite; a jitter of 1e-9 × sill was added.")
+            self.lower = np.asfortranarray(cholesky(v + 1e-9 * self.c0 * np.eye(n), lower=True))
+        self.w = solve_triangular(self.lower, np.ones(n), lower=True)  # L⁻¹1
+        self.denominator = float(self.w @ self.w)  # 1ᵀV⁻¹1
+        u = solve_triangular(self.lower, data.z, lower=True)
+        self.beta = float(self.w @ u) / self.denominator if options.mean is None else float(options.mean)
+        self.u = solve_triangular(self.lower, data.z - self.beta, lower=True)  # L⁻¹(z − β)
+
+    def krige(self, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and variances float64[stop − start] of targets ``rows`` = (start, stop)."""
+        start, stop = rows
+        data, targets = self.data, self.targets
+        # v0 [n, b] in Fortran order (the transpose of the targets × data matrix) for BLAS trsm in place
+        v0 = covariance_between(self.model, targets.xy[start:stop], targets.t[start:stop], data.xy, data.t).T
+        y = dtrsm(1.0, self.lower, v0, lower=1, overwrite_b=1)  # L⁻¹v0 [n, b]
+        prediction = self.beta + y.T @ self.u
+        variance = self.c0 - np.einsum("ij,ij->j", y, y)
+        if self.options.mean is None:
+            q = 1.0 - self.w @ y
+            variance += q * q / self.denominator
+        return prediction, variance
+
+
+class _Neighbourhood:
+    """Kriging from the ``nmax`` observations of largest covariance among the ``buffer_nmax``·nmax nearest in scaled
+    space-time (x, y, stAni·t), one batch of targets at a time (thread-safe: batches may run in parallel)."""
+
+    def __init__(self, data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel, options, warn) -> None:
+        self.data, self.targets, self.model, self.options, self.warn = data, targets, model, options, warn
+        self.st_ani = options.st_ani or default_st_ani(model)
+        self.tree = cKDTree(np.column_stack([data.xy, self.st_ani * data.t]))
+        self.lookup = CovarianceLookup(model, data)
+        self.nmax = int(options.nmax)
+        self.k = min(data.t.size, max(self.nmax, math.ceil(options.buffer_nmax * self.nmax)))
+
+    def krige(self, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions and variances float64[stop − start] of targets ``rows`` = (start, stop)."""
+        data, model = self.data, self.model
+        start, stop = rows
+        target_xy, target_t = self.targets.xy[start:stop, None, :], self.targets.t[start:stop, None]
+        query = np.column_stack([self.targets.xy[start:stop], self.st_ani * self.targets.t[start:stop]])
+        _, candidates = self.tree.query(query, k=self.k)
+        candidates = np.sort(candidates.reshape(stop - start, self.k), axis=1)
+        v0 = _batched_cov(model, data.xy[candidates], data.t[candidates], target_xy, target_t)[:, :, 0]
+        if self.k > self.nmax:  # keep the nmax of largest covariance, in the order of their data index
+            best = np.sort(np.argsort(-v0, axis=1, kind="stable")[:, : self.nmax], axis=1)
+            candidates, v0 = np.take_along_axis(candidates, best, axis=1), np.take_along_axis(v0, best, axis=1)
+        if self.lookup.usable:
+            v = self.lookup.matrices(candidates)
+        else:
+            xy, t = data.xy[candidates], data.t[candidates]
+            v = _batched_cov(model, xy, t, xy, t)
+        return krige_batch(
+            v, v0, data.z[candidates], model.total_sill, self.options.mean, self.options.device, self.warn
         )
-    v = covariance_between(model, data.xy, data.t, data.xy, data.t)
-    try:
-        factor = cho_factor(v, lower=True)
-    except np.linalg.LinAlgError:
-        reporter.warning("The kriging system is not positive definite; a jitter of 1e-9 × sill was added.")
-        factor = cho_factor(v + 1e-9 * c0 * np.eye(n), lower=True)
-    ones = np.ones(n)
-    b = cho_solve(factor, ones)
-    denominator = float(ones @ b)
-    beta = float(b @ data.z) / denominator if options.mean is None else float(options.mean)
-    residual = cho_solve(factor, data.z - beta)
-    m = targets.t.size
-    predictions, variances = np.empty(m), np.empty(m)
-    for start in range(0, m, options.batch_size):
-        stop = min(m, start + options.batch_size)
-        v0 = covariance_between(model, data.xy, data.t, targets.xy[start:stop], targets.t[start:stop])
-        a = cho_solve(factor, v0)
-        predictions[start:stop] = beta + v0.T @ residual
-        variance = c0 - (v0 * a).sum(axis=0)
-        if options.mean is None:
-            q = 1.0 - a.sum(axis=0)
-            variance += q * q / denominator
-        variances[start:stop] = variance
-        reporter.progress(100.0 * stop / m, f"{stop} of {m} predictions")
-    return predictions, variances
+
+
+@contextmanager
+def _batch_runner(threads: int, batches: int):
+    """A ``map(function, items)`` that runs on ``threads`` threads (0 = all cores) with one BLAS thread each, in
+    order; plain ``map`` for one thread or one batch."""
+    from backend.scale.scheduler import local_cores
+
+    threads = min(batches, threads or local_cores())
+    if threads <= 1:
+        yield map
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(threads) as pool:
+        try:
+            yield pool.map
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def krige_grid_rows(
@@ -241,5 +299,6 @@ def krige_grid_rows(
     cols, rows_index = np.meshgrid(np.arange(width) + 0.5, np.arange(start, stop) + 0.5)
     x, y = transform * (cols.ravel(), rows_index.ravel())
     xy = np.column_stack([x, y]) / model.distance_scale()
-    prediction, variance = krige(data, SpaceTimePoints(xy, np.full(xy.shape[0], t)), model, options)
+    one_thread = dataclasses.replace(options, threads=1)  # the chunks run in parallel
+    prediction, variance = krige(data, SpaceTimePoints(xy, np.full(xy.shape[0], t)), model, one_thread)
     return prediction.reshape(stop - start, width), variance.reshape(stop - start, width)

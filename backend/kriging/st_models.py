@@ -95,8 +95,9 @@ class SpaceTimeModel:
         return total
 
     def covariance(self, h, u) -> np.ndarray:
-        """Covariance at spatial lag ``h`` and time lag ``u``, as gstat's ``covfn.ST``."""
-        h, u = np.broadcast_arrays(np.abs(np.asarray(h, float)), np.abs(np.asarray(u, float)))
+        """Covariance at spatial lag ``h`` and time lag ``u`` (broadcast), as gstat's ``covfn.ST``. Each part is
+        evaluated on its own argument's shape before they are combined (u[1, n] against h[b, n]: n evaluations)."""
+        h, u = np.abs(np.asarray(h, float)), np.abs(np.asarray(u, float))
         kind = self.stModel
         if kind == "separable":
             return self.sill * self.space.covariance(h) * self.time.covariance(u)
