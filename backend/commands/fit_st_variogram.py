@@ -99,6 +99,10 @@ def variogram_report(
                 ]
             ).sort_values("MSE")
         )
+    if fit.choice is not None:
+        report.heading("Model choice: leave-one-station-out CV, with pure spatial kriging per time step")
+        report.paragraph(fit.choice.reason())
+        report.table(fit.choice.table())
     report.heading("Sample variogram")
     report.table(sample_table(fit, units), max_rows=40)
     return report

@@ -11,7 +11,7 @@ from backend.data.point_io import PointLayerRef, read_long_points, read_wide_poi
 from backend.data.point_panel import PointPanel
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
-from backend.kriging.kriging import KrigingOptions, all_data_if_zero
+from backend.kriging.kriging import KrigingOptions, requested_nmax
 
 POINT_FORMATS = ("long", "wide")
 
@@ -157,18 +157,21 @@ class SeriesSource:
 
 @dataclass
 class KrigingSettings(KrigingOptions):
-    """The kriging options as requests give them: ``nmax`` 0 = all data, ``device`` auto, cpu or cuda (see
+    """The kriging options as requests give them: ``nmax`` −1 = all data, 0 = choose by leave-one-station-out
+    cross-validation (the default), ``device`` auto, cpu or cuda (see
     :class:`backend.kriging.kriging.KrigingOptions` for the rest)."""
 
+    nmax: int | None = 0
     device: str = "auto"
 
     def options(self) -> KrigingOptions:
-        """The engine's options: all data for nmax 0, numpy on the CPU or torch on the GPU."""
+        """The engine's options: nmax None for all data (0 stays: chosen later), numpy on the CPU or torch on the
+        GPU."""
         from backend.device import choose_device
 
         settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(KrigingOptions)}
         settings.update(
-            nmax=all_data_if_zero(self.nmax), device="numpy" if choose_device(self.device) == "cpu" else "cuda"
+            nmax=requested_nmax(self.nmax), device="numpy" if choose_device(self.device) == "cpu" else "cuda"
         )
         return KrigingOptions(**settings)
 

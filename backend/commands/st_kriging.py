@@ -127,14 +127,13 @@ def _check_crs_is_metric(crs: str) -> None:
         )
 
 
-def _krige_grid(request, panel, model, data, origin, reporter, outputs, source_crs):
+def _krige_grid(request, panel, model, options, data, origin, reporter, outputs, source_crs):
     _check_crs_is_metric(source_crs)
     spec = grid_spec(request.grid, panel.crs)
     times, step = grid_times(request.grid, panel.times)
     cells = spec.width * spec.height
     total = cells * times.size
     reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
-    options = request.kriging.options()
     units = request.points.units
     band_times = time_in_model_units(times, origin, model)
     with open_client(reporter=reporter) as client:
@@ -226,7 +225,7 @@ def _variance_path(output: str) -> str:
     return str(path.with_name(f"{path.stem}_variance{path.suffix}"))
 
 
-def _krige_points(request, panel, model, data, origin, reporter, outputs, source_crs):
+def _krige_points(request, panel, model, options, data, origin, reporter, outputs, source_crs):
     import geopandas as gpd
     from pyproj import CRS
 
@@ -247,11 +246,7 @@ def _krige_points(request, panel, model, data, origin, reporter, outputs, source
     xy = np.column_stack([points.x, points.y]) / model.distance_scale()
     times = parse_times(frame[target.time_field], f"values of {target.time_field!r}", request.points.time_format)
     prediction, variance = krige(
-        data,
-        SpaceTimePoints(xy, time_in_model_units(times, origin, model)),
-        model,
-        request.kriging.options(),
-        reporter.scaled(20, 95),
+        data, SpaceTimePoints(xy, time_in_model_units(times, origin, model)), model, options, reporter.scaled(20, 95)
     )
     table = frame.drop(columns=frame.geometry.name).copy()
     table["pred"], table["var"] = prediction, variance
@@ -282,13 +277,18 @@ def st_kriging(request: StKrigingRequest, reporter: Reporter) -> CommandResult:
         raise UserInputError("Give an output layer for the predicted points.")
     source = request.points.read(reporter)
     panel = kriging_panel(source, reporter)
-    model = model_for(panel, request.model_file, reporter.scaled(0, 20))
+    model, options, choice = model_for(panel, request.model_file, request.kriging.options(), reporter.scaled(0, 20))
     origin = panel.times[0]
     data = observations(panel, model, origin)
     with AtomicOutputs() as outputs:
         if request.grid is not None:
-            produced, summary = _krige_grid(request, panel, model, data, origin, reporter, outputs, source.crs)
+            produced, summary = _krige_grid(request, panel, model, options, data, origin, reporter, outputs, source.crs)
         else:
-            produced, summary = _krige_points(request, panel, model, data, origin, reporter, outputs, source.crs)
+            produced, summary = _krige_points(
+                request, panel, model, options, data, origin, reporter, outputs, source.crs
+            )
     summary["model"] = model.to_dict()
+    summary["nmax"] = options.nmax if options.nmax is not None else "all data"
+    if choice is not None:
+        summary["model_choice"] = choice.table().to_dict(orient="records")
     return CommandResult.of(produced, summary)

@@ -13,7 +13,7 @@ from backend.commands.inputs import KrigingSettings, PointInput
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.units import axis_label
-from backend.kriging.cross_validation import leave_one_station_out, spatial_baseline
+from backend.kriging.cross_validation import cross_validate, spatial_baseline
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
@@ -33,13 +33,17 @@ class StKrigingCvRequest:
 @command("stkrigingcv", StKrigingCvRequest, "Space-time kriging cross-validation")
 def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandResult:
     panel = kriging_panel(request.points.read(reporter), reporter)
-    model = model_for(panel, request.model_file, reporter.scaled(0, 10))
-    options = request.kriging.options()
-    cv = leave_one_station_out(panel, model, options, reporter.scaled(10, 80))
+    model, options, choice = model_for(panel, request.model_file, request.kriging.options(), reporter.scaled(0, 40))
+    if choice is not None and not choice.sampled:
+        cv = choice.best.cv  # the winner's CV is not run twice
+    else:
+        cv = cross_validate(panel, model, options, reporter.scaled(40, 80))
     reporter.log(
         "Space-time kriging, leave-one-station-out: " + ", ".join(f"{k} {v:.4g}" for k, v in cv.metrics.items())
     )
-    summary = {"model": model.to_dict(), "space_time": cv.metrics}
+    summary = {"model": model.to_dict(), "nmax": options.nmax or "all data", "space_time": cv.metrics}
+    if choice is not None:
+        summary["model_choice"] = choice.table().to_dict(orient="records")
     baseline = None
     if request.compare_spatial:
         spatial, baseline = spatial_baseline(panel, options.nmax, reporter.scaled(80, 95))
@@ -52,7 +56,7 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
         if request.output_residuals:
             write_table(cv.residuals, request.output_residuals, outputs, layer="cv_residuals")
         if request.output_report:
-            _report(request, model, cv, baseline).write(request.output_report, outputs)
+            _report(request, model, options, choice, cv, baseline).write(request.output_report, outputs)
     produced = {
         "OUTPUT": request.output_table,
         "OUTPUT_RESIDUALS": request.output_residuals,
@@ -61,16 +65,24 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
     return CommandResult.of(produced, summary)
 
 
-def _report(request, model, cv, baseline) -> HtmlReport:
+def _report(request, model, options, choice, cv, baseline) -> HtmlReport:
     report = HtmlReport(f"Space-time kriging cross-validation: {Path(request.points.path).name}")
     report.heading("Model")
     report.paragraph(model.describe())
     report.key_values(
         {
-            "neighbourhood (nmax)": request.kriging.nmax or "all data",
+            "neighbourhood (nmax)": options.nmax or "all data",
             "kriging": "simple" if request.kriging.mean is not None else "ordinary",
         }
     )
+    if choice is not None:
+        report.heading("Model choice: leave-one-station-out CV of every candidate")
+        report.paragraph(choice.reason())
+        report.table(choice.table())
+        if choice.sampled:
+            report.paragraph(
+                "The ranking predicted an evenly spread sample of the time steps; the errors below use all."
+            )
     report.heading("Leave-one-station-out errors")
     rows = [{"method": "space-time kriging", **cv.metrics}]
     if baseline is not None:

@@ -62,16 +62,22 @@ def _summarize(panel: PointPanel, station: np.ndarray, step: np.ndarray, observe
 
 
 def leave_one_station_out(
-    panel: PointPanel, model: SpaceTimeModel, options: KrigingOptions, reporter: Reporter | None = None
+    panel: PointPanel,
+    model: SpaceTimeModel,
+    options: KrigingOptions,
+    reporter: Reporter | None = None,
+    steps: np.ndarray | None = None,
 ) -> CrossValidation:
-    """Predict every observation of each station from the other stations only."""
+    """Predict every observation of each station from the other stations only (only those at time indices
+    ``steps`` when given: a sample for ranking models; the data are always all the other stations' observations)."""
     reporter = reporter or Reporter()
     origin = panel.times[0]
     data = observations(panel, model, origin)
     station_of, step_of = np.nonzero(np.isfinite(panel.values))
     predicted, variance = np.full(data.t.size, np.nan), np.full(data.t.size, np.nan)
+    scored = np.ones(data.t.size, bool) if steps is None else np.isin(step_of, steps)
     for i in range(panel.n_stations):
-        mine = data.station == i
+        mine = (data.station == i) & scored
         if not mine.any():
             continue
         others = ~mine
@@ -79,7 +85,7 @@ def leave_one_station_out(
         target = SpaceTimePoints(data.xy[mine], data.t[mine])
         predicted[mine], variance[mine] = krige(train, target, model, options)
         reporter.progress(100.0 * (i + 1) / panel.n_stations, f"station {panel.ids[i]}")
-    return _summarize(panel, station_of, step_of, data.z, predicted, variance)
+    return _summarize(panel, station_of[scored], step_of[scored], data.z[scored], predicted[scored], variance[scored])
 
 
 def spatial_leave_one_station_out(
@@ -88,8 +94,10 @@ def spatial_leave_one_station_out(
     nmax: int | None = None,
     distance_scale: float = 1.0,
     reporter: Reporter | None = None,
+    steps: np.ndarray | None = None,
 ) -> CrossValidation:
-    """Baseline: ordinary kriging of each time step from that step's other stations only (pure spatial)."""
+    """Baseline: ordinary kriging of each time step from that step's other stations only (pure spatial); only the
+    time indices ``steps`` when given."""
     reporter = reporter or Reporter()
     station_of, step_of = np.nonzero(np.isfinite(panel.values))
     predicted = np.full(station_of.size, np.nan)
@@ -98,7 +106,7 @@ def spatial_leave_one_station_out(
     xy = panel.xy / distance_scale
     distance = cdist(xy, xy)
     c0 = variogram.sill
-    for t in range(panel.times.size):
+    for t in range(panel.times.size) if steps is None else steps:
         present = np.flatnonzero(np.isfinite(panel.values[:, t]))
         if present.size < 3:
             continue
@@ -115,19 +123,41 @@ def spatial_leave_one_station_out(
         if t % 20 == 0:
             reporter.progress(100.0 * (t + 1) / panel.times.size, f"time step {t + 1}")
     observed = panel.values[station_of, step_of].astype(np.float64)
-    return _summarize(panel, station_of, step_of, observed, predicted, variance)
+    scored = np.ones(station_of.size, bool) if steps is None else np.isin(step_of, steps)
+    return _summarize(panel, station_of[scored], step_of[scored], observed[scored], predicted[scored], variance[scored])
+
+
+def cross_validate(
+    panel: PointPanel,
+    model: SpaceTimeModel,
+    options: KrigingOptions,
+    reporter: Reporter | None = None,
+    steps: np.ndarray | None = None,
+) -> CrossValidation:
+    """Leave-one-station-out CV of ``model``: per time step for a spatial-only model, else in space-time."""
+    if model.is_spatial_only:
+        return spatial_leave_one_station_out(
+            panel, model.space_variogram(), options.nmax, model.distance_scale(), reporter, steps
+        )
+    return leave_one_station_out(panel, model, options, reporter, steps)
 
 
 def spatial_baseline(panel: PointPanel, nmax: int | None, reporter: Reporter | None = None):
     """(spatial variogram, :class:`CrossValidation`) of pure spatial kriging per time step, the baseline of
     space-time kriging: a metric variogram fitted to the time-lag-0 bins up to a third of the largest distance."""
+    spatial = fit_spatial_variogram(panel)
+    return spatial, spatial_leave_one_station_out(panel, spatial, nmax, reporter=reporter)
+
+
+def fit_spatial_variogram(panel: PointPanel, cutoff: float | None = None, width: float | None = None):
+    """The spatial variogram (:class:`BasicVariogram`, metres) of pure spatial kriging per time step: a metric model
+    fitted to the time-lag-0 bins (default cutoff a third of the largest distance, 15 bins)."""
     from scipy.spatial.distance import pdist
 
     from backend.kriging.fitting import fit_model, initial_model
     from backend.kriging.sample_variogram import sample_variogram
 
     regular, step = panel.on_regular_axis()
-    cutoff = float(pdist(panel.xy).max()) / 3.0
-    sample = sample_variogram(regular, cutoff, cutoff / 15.0, 0, step.nominal_seconds)
-    spatial = fit_model(sample, initial_model("metric", sample), 6).model.joint
-    return spatial, spatial_leave_one_station_out(panel, spatial, nmax, reporter=reporter)
+    cutoff = cutoff or float(pdist(panel.xy).max()) / 3.0
+    sample = sample_variogram(regular, cutoff, width or cutoff / 15.0, 0, step.nominal_seconds)
+    return fit_model(sample, initial_model("metric", sample), 6).model.joint

@@ -124,15 +124,25 @@ def default_st_ani(model: SpaceTimeModel) -> float:
     """stAni of the model, else spatial range / temporal range (distance units per time unit)."""
     if model.stAni:
         return float(model.stAni)
+    if model.is_spatial_only:
+        return 1.0  # each time is kriged from its own observations: the time axis never separates neighbours
     return float(model.space.structure.range / model.time.structure.range)
 
 
 DEFAULT_NMAX = 50  # neighbours per prediction unless asked otherwise
 
 
-def all_data_if_zero(nmax: int | None) -> int | None:
-    """A neighbourhood size as requests give it (0 or None = all data) as the engine takes it (None = all)."""
-    return int(nmax) if nmax else None
+ALL_DATA = -1  # a request's nmax for kriging with all data (0 asks for the choice by cross-validation)
+
+
+def requested_nmax(nmax: int | None) -> int | None:
+    """A neighbourhood size as requests give it (−1 or None = all data, 0 = choose by cross-validation, else that
+    many) as the engine takes it (None = all data; 0 is resolved by :func:`backend.kriging.workflow.model_for`)."""
+    if nmax is None or int(nmax) == ALL_DATA:
+        return None
+    if int(nmax) < ALL_DATA or int(nmax) == 1:
+        raise UserInputError(f"NMAX must be −1 (all data), 0 (choose by cross-validation) or at least 2, got {nmax}.")
+    return int(nmax)
 
 
 @dataclass
@@ -167,12 +177,39 @@ def krige(
     options: KrigingOptions | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions and kriging variances (float64[m]) at the targets."""
+    """Predictions and kriging variances (float64[m]) at the targets. A spatial-only model
+    (:attr:`SpaceTimeModel.is_spatial_only`) kriges each target time from the observations at that time only (NaN
+    where fewer than 2)."""
     options = options or KrigingOptions()
     reporter = reporter or Reporter()
-    n, m = data.t.size, targets.t.size
-    if n < 2:
+    if data.t.size < 2:
         raise UserInputError("Kriging needs at least 2 observations.")
+    if model.is_spatial_only:
+        return _krige_each_time(data, targets, model, options, reporter)
+    return _krige_systems(data, targets, model, options, reporter)
+
+
+def _krige_each_time(data, targets, model, options, reporter) -> tuple[np.ndarray, np.ndarray]:
+    m = targets.t.size
+    predictions, variances = np.full(m, np.nan), np.full(m, np.nan)
+    times, inverse = np.unique(targets.t, return_inverse=True)
+    for i, t in enumerate(times):
+        at = np.abs(data.t - t) <= 1e-9 * max(1.0, abs(t))
+        if at.sum() < 2:
+            continue
+        rows = np.flatnonzero(inverse == i)
+        same_time = SpaceTimePoints(
+            data.xy[at], data.t[at], data.z[at], None if data.station is None else data.station[at]
+        )
+        predictions[rows], variances[rows] = _krige_systems(
+            same_time, SpaceTimePoints(targets.xy[rows], targets.t[rows]), model, options, Reporter()
+        )
+        reporter.progress(100.0 * (i + 1) / times.size, f"time {i + 1} of {times.size}")
+    return predictions, variances
+
+
+def _krige_systems(data, targets, model, options, reporter) -> tuple[np.ndarray, np.ndarray]:
+    n, m = data.t.size, targets.t.size
     if options.nmax is None or options.nmax >= n:
         system = _AllData(data, targets, model, options, reporter.warning)
     else:

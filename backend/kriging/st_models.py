@@ -112,6 +112,41 @@ class SpaceTimeModel:
             total = total + self.nugget * (hst == 0)
         return total
 
+    @classmethod
+    def spatial_only(cls, space: BasicVariogram, time_unit: str = "day", distance_unit: str = "m") -> SpaceTimeModel:
+        """Pure spatial kriging per time step as a space-time model: separable with a pure-nugget time variogram
+        (no correlation between different times) and the spatial variogram's sill (gstat:
+        ``vgmST("separable", space, vgm(1, "Nug"), sill)``)."""
+        sill = space.sill
+        unit_space = BasicVariogram(
+            [VariogramComponent(c.model, c.psill / sill, c.range, c.kappa) for c in space.components]
+        )
+        return cls(
+            "separable",
+            space=unit_space,
+            time=BasicVariogram([VariogramComponent("Nug", 1.0)]),
+            sill=sill,
+            distance_unit=distance_unit,
+            time_unit=time_unit,
+        )
+
+    def space_variogram(self) -> BasicVariogram:
+        """The space variogram with its real sill (separable models keep it at 1 and scale by ``sill``)."""
+        scale = self.sill if self.stModel == "separable" else 1.0
+        return BasicVariogram(
+            [VariogramComponent(c.model, c.psill * scale, c.range, c.kappa) for c in self.space.components]
+        )
+
+    @property
+    def is_spatial_only(self) -> bool:
+        """True when different times are uncorrelated (separable, time variogram a pure nugget): kriging each time
+        step from its own observations."""
+        return (
+            self.stModel == "separable"
+            and self.time is not None
+            and all(c.model == "Nug" for c in self.time.components)
+        )
+
     @property
     def total_sill(self) -> float:
         return float(self.covariance(0.0, 0.0))

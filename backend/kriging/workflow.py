@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.spatial.distance import pdist
 
 from backend.data.point_panel import PointPanel, to_metric
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
+from backend.kriging.cross_validation import fit_spatial_variogram
 from backend.kriging.fitting import FitResult, fit_model, initial_model
+from backend.kriging.kriging import KrigingOptions
+from backend.kriging.model_choice import NMAX_CHOICES, ModelChoice, choose_by_cv
 from backend.kriging.sample_variogram import SampleVariogram, check_kriging_data, sample_variogram
 from backend.kriging.st_models import ST_MODELS, TIME_UNIT_SECONDS, SpaceTimeModel
 from backend.progress import Reporter
@@ -42,6 +47,7 @@ class VariogramFit:
     sample: SampleVariogram
     best: FitResult
     all_fits: list[FitResult]
+    choice: ModelChoice | None = None  # the cross-validation ranking ('best_cv')
 
 
 def fit_variogram(
@@ -53,8 +59,11 @@ def fit_variogram(
     width: float | None = None,
     tlags: int = 6,
     reporter: Reporter | None = None,
+    nmax_choices: tuple = NMAX_CHOICES,
 ) -> VariogramFit:
-    """Sample variogram of a metric panel and the fitted model(s); distances in m, time in days."""
+    """Sample variogram of a metric panel and the fitted model(s); distances in m, time in days. 'best_cv' ranks
+    the fitted models and pure spatial kriging per time step by leave-one-station-out CV, with the neighbourhood
+    size among ``nmax_choices`` (see :mod:`backend.kriging.model_choice`)."""
     reporter = reporter or Reporter()
     regular, step = panel.on_regular_axis()
     if cutoff is None:
@@ -68,40 +77,83 @@ def fit_variogram(
         tlags,
         step.nominal_seconds,
         time_scale=TIME_UNIT_SECONDS[time_unit],
-        reporter=reporter.scaled(0, 30),
+        reporter=reporter.scaled(0, 10 if model == "best_cv" else 30),
     )
     kinds = ST_MODELS if model in SELECTIONS else (model,)
     if model not in SELECTIONS and model not in ST_MODELS:
         raise UserInputError(f"Unknown model {model!r}; use one of {', '.join(SELECTIONS + ST_MODELS)}.")
     fits = []
+    fitting = reporter.scaled(10, 20) if model == "best_cv" else reporter.scaled(30, 100)
     for i, kind in enumerate(kinds):
         fits.append(fit_model(sample, initial_model(kind, sample, basic_model, time_unit=time_unit), fit_method))
-        reporter.progress(30 + 70 * (i + 1) / len(kinds), f"fitted {kind}: MSE {fits[-1].mse:.4g}")
-    if model == "best_cv":
-        from backend.kriging.cross_validation import leave_one_station_out
-        from backend.kriging.kriging import KrigingOptions
-
-        for fit in fits:
-            cv = leave_one_station_out(panel, fit.model, KrigingOptions())
-            fit.model.fit["cv_rmse"] = cv.metrics["rmse"]
-            reporter.log(f"{fit.model.stModel}: leave-one-station-out RMSE {cv.metrics['rmse']:.4g}")
-        best = min(fits, key=lambda f: f.model.fit["cv_rmse"])
-    else:
+        fitting.progress(100 * (i + 1) / len(kinds), f"fitted {kind}: MSE {fits[-1].mse:.4g}")
+    if model != "best_cv":
         best = min(fits, key=lambda f: f.mse)
+        if not best.converged:
+            reporter.warning(f"The {best.model.stModel} fit did not fully converge ({best.message}); check the report.")
+        return VariogramFit(sample, best, fits)
+    spatial = fit_spatial_variogram(panel, cutoff, width)
+    choice = choose_by_cv(
+        panel, [f.model for f in fits], spatial, nmax_choices=nmax_choices, reporter=reporter.scaled(20, 100)
+    )
+    for fit in fits:
+        scored = [c for c in choice.candidates if c.model is fit.model]
+        fit.model.fit["cv_rmse"] = min(c.rmse for c in scored)
+    winner = choice.best
+    best = next((f for f in fits if f.model is winner.model), None)
+    if best is None:  # pure spatial kriging per time step won
+        best = FitResult(
+            winner.model,
+            float(np.mean((winner.model.gamma(sample.dist, sample.timelag) - sample.gamma) ** 2)),
+            float("nan"),
+            True,
+            "fitted to the time-lag-0 bins",
+        )
+        winner.model.fit["method"] = "spatial variogram of the time-lag-0 bins"
+    best.model.fit.update(
+        cv_rmse=winner.rmse, cv_nmax=winner.nmax if winner.nmax is not None else -1, cv_choice=choice.reason()
+    )
+    reporter.log(f"Chosen by cross-validation: {choice.reason()}")
     if not best.converged:
         reporter.warning(f"The {best.model.stModel} fit did not fully converge ({best.message}); check the report.")
-    return VariogramFit(sample, best, fits)
+    return VariogramFit(sample, best, fits, choice)
 
 
-def model_for(panel: PointPanel, model_file: str | None, reporter: Reporter) -> SpaceTimeModel:
-    """The model from a JSON file, or one fitted automatically with default bins."""
+CHOOSE_NMAX = 0  # a request's nmax that asks for the choice by cross-validation
+
+
+def chosen_nmax(model: SpaceTimeModel) -> int | None | str:
+    """The neighbourhood size a model file's cross-validation chose (None = all data), or 'unknown'."""
+    if "cv_nmax" not in model.fit:
+        return "unknown"
+    value = int(model.fit["cv_nmax"])
+    return None if value < 0 else value
+
+
+def model_for(
+    panel: PointPanel, model_file: str | None, options: KrigingOptions, reporter: Reporter
+) -> tuple[SpaceTimeModel, KrigingOptions, ModelChoice | None]:
+    """The model from a JSON file, or fitted automatically and chosen by leave-one-station-out CV together with pure
+    spatial kriging per time step; and the kriging options with the neighbourhood size resolved (``options.nmax``
+    :data:`CHOOSE_NMAX` = by CV: the model file's own choice when it records one)."""
+    choose = options.nmax == CHOOSE_NMAX
+    choice = None
     if model_file:
         model = SpaceTimeModel.load(model_file)
         reporter.log(f"Model from {model_file}: {model.describe()}")
-        return model
-    fit = fit_variogram(panel, model="best_cv", reporter=reporter.scaled(0, 20))
-    reporter.log(
-        f"No model file given; fitted automatically and chosen by cross-validation: "
-        f"{fit.best.model.describe()} (CV RMSE {fit.best.model.fit['cv_rmse']:.4g})."
-    )
-    return fit.best.model
+        if choose and chosen_nmax(model) != "unknown":
+            nmax = chosen_nmax(model)
+            reporter.log(f"Neighbourhood size from the model file's cross-validation: {nmax or 'all data'}.")
+        elif choose:
+            spatial = model.space_variogram() if model.is_spatial_only else None
+            choice = choose_by_cv(panel, [] if spatial else [model], spatial, options, reporter=reporter)
+            nmax = choice.best.nmax
+            reporter.log(f"Neighbourhood size chosen by cross-validation: {choice.reason()}")
+        else:
+            nmax = options.nmax
+    else:
+        sizes = NMAX_CHOICES if choose else (options.nmax,)
+        fit = fit_variogram(panel, model="best_cv", reporter=reporter, nmax_choices=sizes)
+        model, choice, nmax = fit.best.model, fit.choice, fit.choice.best.nmax
+        reporter.log(f"No model file given; fitted automatically: {model.describe()}.")
+    return model, dataclasses.replace(options, nmax=nmax), choice

@@ -18,7 +18,11 @@ def add_kriging_parameters(alg) -> None:
     )
     alg.addParameter(
         QgsProcessingParameterNumber(
-            "NMAX", "Neighbours per prediction (0 = all data)", QgsProcessingParameterNumber.Integer, 50, minValue=0
+            "NMAX",
+            "Neighbours per prediction (0 = choose by cross-validation, −1 = all data)",
+            QgsProcessingParameterNumber.Integer,
+            0,
+            minValue=-1,
         )
     )
     alg.addParameter(
@@ -49,7 +53,7 @@ def kriging_request(alg, parameters, context) -> dict:
     return {
         "model_file": alg.parameterAsFile(parameters, "MODEL_FILE", context) or None,
         "kriging": {
-            "nmax": alg.parameterAsInt(parameters, "NMAX", context),  # 0 = all data
+            "nmax": alg.parameterAsInt(parameters, "NMAX", context),  # 0 = choose by CV, −1 = all data
             "st_ani": st_ani or None,
             "mean": alg.parameterAsDouble(parameters, "MEAN", context) if has_mean else None,
             "device": device_of(alg, parameters, context),

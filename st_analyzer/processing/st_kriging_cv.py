@@ -14,8 +14,10 @@ class StKrigingCvAlgorithm(StAlgorithm):
     HELP = (
         "Checks a space-time kriging model honestly: every station is left out in turn and all its observations "
         "are predicted from the other stations only (leave-one-station-out).\n\n"
-        "Input: station observations (long format) and a model JSON (empty = fitted automatically), with the "
-        "same neighbourhood options as 'Space-time kriging'.\n\n"
+        "Input: station observations (long format) and a model JSON (empty = fitted automatically: the report then "
+        "shows the cross-validation table of every candidate model and neighbourhood size, pure spatial kriging per "
+        "time step included, and why the winner won), with the same neighbourhood options as 'Space-time "
+        "kriging'.\n\n"
         "Outputs: OUTPUT, one point per station with n, rmse, mae, bias, cor and mean_z2 (mean squared "
         "standardised error, near 1 when kriging variances are realistic); OUTPUT_RESIDUALS, one row per "
         "observation; OUTPUT_REPORT, an HTML report. With COMPARE_SPATIAL the same errors are given for pure "

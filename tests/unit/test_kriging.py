@@ -15,6 +15,7 @@ from backend.kriging.fitting import fit_model, initial_model
 from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations
 from backend.kriging.sample_variogram import sample_variogram
 from backend.kriging.st_models import SpaceTimeModel
+from backend.progress import Reporter
 from tests.paths import PM10_Q1, REPO
 
 MODELS = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())
@@ -247,7 +248,7 @@ def test_point_targets_get_pred_and_var(tmp_path):
     "change, message",
     [
         ({"points": dict(PM10_INPUT, value_field="station_id")}, "non-numeric"),
-        ({"kriging": {"nmax": 1}}, "nmax must be at least 2"),
+        ({"kriging": {"nmax": 1}}, "at least 2, got 1"),
         (
             {"grid": {"xmin": 0, "ymin": 0, "xmax": 1, "ymax": 1, "pixel_size": 1, "step": "soon"}},
             "Cannot read the time step",
@@ -355,3 +356,46 @@ def test_time_step_text_calendar_steps_and_bare_numbers():
         prediction_step("2")
     with pytest.raises(UserInputError, match="must be positive"):
         prediction_step("-1 day")
+
+
+def test_spatial_only_model_kriges_each_day_from_that_day_alone():
+    from scipy.spatial.distance import cdist
+
+    from backend.kriging.basic_models import BasicVariogram
+
+    panel = pm10()
+    variogram = BasicVariogram.of("Exp", 60.0, 150000.0, 15.0)
+    model = SpaceTimeModel.spatial_only(variogram)
+    data = observations(panel, model, panel.times[0])
+    day = 3
+    targets = SpaceTimePoints(np.array([[500000.0, 5600000.0], [700000.0, 5800000.0]]), np.full(2, float(day)))
+    pred, var = krige(data, targets, model, KrigingOptions(nmax=None))
+    at = data.t == day  # ordinary kriging from that day's stations only, written out
+    xy, z = data.xy[at], data.z[at]
+    n = z.size
+    system = np.ones((n + 1, n + 1))
+    system[:n, :n], system[n, n] = variogram.covariance(cdist(xy, xy)), 0.0
+    for i in range(2):
+        c0 = variogram.covariance(cdist(xy, targets.xy[i : i + 1]))[:, 0]
+        weights = np.linalg.solve(system, np.append(c0, 1.0))
+        assert pred[i] == pytest.approx(weights[:n] @ z, rel=1e-10)
+        assert var[i] == pytest.approx(variogram.sill - weights @ np.append(c0, 1.0), rel=1e-10)
+    nothing = krige(data, SpaceTimePoints(targets.xy, np.full(2, 1000.0)), model)[0]  # a day without data
+    assert np.isnan(nothing).all()
+
+
+def test_automatic_choice_ranks_spatial_kriging_and_neighbourhood_sizes_once():
+    from backend.kriging.workflow import model_for
+
+    panel = pm10()
+    days = panel.times < np.datetime64("2005-01-22")
+    small = PointPanel(panel.ids, panel.xy, panel.crs, panel.times[days], panel.values[:, days])
+    model, options, choice = model_for(small, None, KrigingOptions(nmax=0), Reporter())
+    table = choice.table()
+    assert "spatial per time step" in set(table["model"]) and len(set(table["model"])) == 6
+    assert not table.duplicated(["model", "nmax"]).any()  # each candidate cross-validated once
+    assert table["RMSE"].iloc[0] == min(c.rmse for c in choice.candidates) == choice.best.rmse
+    assert options.nmax == choice.best.nmax and model is choice.best.model
+    assert set(table["nmax"]) >= {10, 20, 50} and model.fit["cv_nmax"] == (options.nmax or -1)
+    fixed, fixed_options, fixed_choice = model_for(small, None, KrigingOptions(nmax=30), Reporter())
+    assert fixed_options.nmax == 30 and set(fixed_choice.table()["nmax"]) == {30}

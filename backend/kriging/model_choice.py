@@ -1,0 +1,161 @@
+"""Choosing the kriging model and neighbourhood by leave-one-station-out cross-validation.
+
+The candidates are the space-time models fitted to one sample variogram and pure spatial kriging per time step
+(fitted to the same sample's time-lag-0 bins): the choice can never be worse in CV than the simple alternative.
+Stage 1 scores every model with :data:`DEFAULT_NMAX` neighbours; stage 2 tries the other neighbourhood sizes of
+:data:`NMAX_CHOICES` for the best space-time model (all data only up to :data:`ALL_DATA_CV_LIMIT` observations)
+and for the spatial one. Each candidate is cross-validated once.
+On long records the CV predicts a sample of evenly spread time steps (at most :data:`CV_MAX_PREDICTIONS`
+observations; every station's data are still used as neighbours).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backend.data.point_panel import PointPanel
+from backend.kriging.basic_models import BasicVariogram
+from backend.kriging.cross_validation import CrossValidation, cross_validate
+from backend.kriging.kriging import DEFAULT_NMAX, KrigingOptions
+from backend.kriging.st_models import SpaceTimeModel
+from backend.progress import Reporter
+
+NMAX_CHOICES = (10, 20, 50, 100, None)  # None = all data
+CV_MAX_PREDICTIONS = 20_000
+ALL_DATA_CV_LIMIT = 2_000  # observations above which all-data space-time kriging is not a candidate
+SPATIAL = "spatial per time step"
+
+
+@dataclass
+class Candidate:
+    """One model × neighbourhood size with its cross-validation metrics (``nmax`` None = all data)."""
+
+    name: str
+    model: SpaceTimeModel
+    nmax: int | None
+    cv: CrossValidation | None = None
+    seconds: float = math.nan
+
+    @property
+    def rmse(self) -> float:
+        return self.cv.metrics["rmse"] if self.cv is not None else math.nan
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}, {'all data' if self.nmax is None else f'nmax {self.nmax}'}"
+
+
+@dataclass
+class ModelChoice:
+    """The winner (smallest CV RMSE) among ``candidates``; ``sampled`` = the CV predicted a sample of time steps."""
+
+    best: Candidate
+    candidates: list[Candidate]
+    sampled: bool
+
+    def table(self) -> pd.DataFrame:
+        """One row per candidate, best first: model, nmax, RMSE, MAE, bias, mean z², seconds."""
+        rows = [
+            {
+                "model": c.name,
+                "nmax": "all" if c.nmax is None else c.nmax,
+                "RMSE": c.rmse,
+                "MAE": c.cv.metrics["mae"],
+                "bias": c.cv.metrics["bias"],
+                "mean z²": c.cv.metrics.get("mean_z2", math.nan),
+                "predictions": c.cv.metrics["n"],
+                "seconds": round(c.seconds, 1),
+            }
+            for c in sorted(self.candidates, key=lambda c: c.rmse)
+        ]
+        return pd.DataFrame(rows)
+
+    def reason(self) -> str:
+        """Why the winner won, in one sentence."""
+        ranked = sorted(self.candidates, key=lambda c: c.rmse)
+        text = f"{self.best.label} has the smallest leave-one-station-out RMSE ({self.best.rmse:.4g})"
+        if len(ranked) > 1:
+            runner = ranked[1]
+            text += f"; next {runner.label} ({runner.rmse:.4g}, {100 * (runner.rmse / self.best.rmse - 1):.1f} % more)"
+        spatial = [c for c in ranked if c.name == SPATIAL]
+        if self.best.name != SPATIAL and spatial:
+            text += f"; best spatial-only {spatial[0].label} {spatial[0].rmse:.4g}"
+        return text + "."
+
+
+def cv_steps(panel: PointPanel, limit: int = CV_MAX_PREDICTIONS) -> np.ndarray | None:
+    """Evenly spread time indices holding about ``limit`` observations, or None when all of them fit."""
+    per_step = np.isfinite(panel.values).sum(axis=0)
+    if per_step.sum() <= limit:
+        return None
+    count = max(2, int(panel.times.size * limit / per_step.sum()))
+    return np.unique(np.linspace(0, panel.times.size - 1, count).round().astype(np.int64))
+
+
+def _cross_validate(panel: PointPanel, candidate: Candidate, options: KrigingOptions, steps) -> Candidate:
+    started = time.perf_counter()
+    candidate.cv = cross_validate(
+        panel, candidate.model, dataclasses.replace(options, nmax=candidate.nmax), None, steps
+    )
+    candidate.seconds = time.perf_counter() - started
+    return candidate
+
+
+def choose_by_cv(
+    panel: PointPanel,
+    models: list[SpaceTimeModel],
+    spatial: BasicVariogram | None,
+    options: KrigingOptions | None = None,
+    nmax_choices: tuple = NMAX_CHOICES,
+    reporter: Reporter | None = None,
+) -> ModelChoice:
+    """Rank ``models`` (space-time, metric panel units) and pure spatial kriging with ``spatial`` by
+    leave-one-station-out RMSE, choosing the neighbourhood size among ``nmax_choices`` (a single entry: that size
+    for all). ``options`` give the other kriging settings (stAni, mean)."""
+    reporter = reporter or Reporter()
+    options = options or KrigingOptions()
+    steps = cv_steps(panel)
+    observations = int(np.isfinite(panel.values).sum())
+    stations = panel.n_stations
+    first = DEFAULT_NMAX if DEFAULT_NMAX in nmax_choices else nmax_choices[0]
+    time_unit = models[0].time_unit if models else "day"
+    spatial_model = SpaceTimeModel.spatial_only(spatial, time_unit) if spatial is not None else None
+
+    def candidates_for(finalist: Candidate, sizes) -> list[Candidate]:
+        spatial_only = finalist.model.is_spatial_only
+        limit = stations - 1 if spatial_only else observations
+        usable = []
+        for nmax in sizes:
+            if nmax is None and not spatial_only and observations > ALL_DATA_CV_LIMIT:
+                continue  # one all-data system per left-out station: too slow to rank (and large)
+            if nmax is not None and nmax >= limit and None in sizes:
+                continue  # the same as all data
+            usable.append(Candidate(finalist.name, finalist.model, nmax))
+        return usable
+
+    stage_one = [Candidate(m.stModel, m, first) for m in models]
+    if spatial_model is not None:
+        stage_one.append(Candidate(SPATIAL, spatial_model, first))
+    done: list[Candidate] = []
+    total = len(stage_one) + 2 * (len(nmax_choices) - 1)
+    for candidate in stage_one:
+        done.append(_cross_validate(panel, candidate, options, steps))
+        reporter.progress(100.0 * len(done) / total, f"CV {candidate.label}: RMSE {candidate.rmse:.4g}")
+    others = tuple(n for n in nmax_choices if n != first)
+    space_time = [c for c in done if not c.model.is_spatial_only]
+    finalists = ([min(space_time, key=lambda c: c.rmse)] if space_time else []) + [
+        c for c in done if c.model.is_spatial_only
+    ]
+    for finalist in finalists:
+        for candidate in candidates_for(finalist, others):
+            done.append(_cross_validate(panel, candidate, options, steps))
+            reporter.progress(100.0 * len(done) / total, f"CV {candidate.label}: RMSE {candidate.rmse:.4g}")
+    valid = [c for c in done if np.isfinite(c.rmse)]
+    best = min(valid or done, key=lambda c: c.rmse)
+    return ModelChoice(best, done, steps is not None)
