@@ -209,3 +209,27 @@ def test_raster_bad_inputs(tmp_path):
     with rasterio.open(tmp_path / "f.tif") as src:
         assert (src.read() == 0).all()  # constant series: no division by zero, nothing anomalous
     assert np.all(robust_z(np.full((5, 2, 2), 3.0)) == 0)
+
+
+def test_auto_averages_seasonal_and_rolling_scores_over_three_smoothing_lengths():
+    from backend.anomaly.detect import smoothed_score
+
+    rng = np.random.default_rng(4)
+    times = np.datetime64("2024-01-01T00:00:00") + np.arange(3 * 288) * np.timedelta64(300, "s")
+    hours = (times - times[0]).astype(np.int64) / 3600.0
+    values = 50 + 10 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 1, times.size)
+    values[700:712] -= 25  # one hour of a drop on the third day
+    panel = PointPanel(["s1"], [[0.0, 0.0]], "", times, values[None])
+    values = panel.values[0].astype(np.float64)  # as the panel stores them
+    reporter = CollectingReporter()
+    detection = detect_point_anomalies(panel, DetectionSettings(), reporter)
+    members = [seasonal_expected(times, values), rolling_median_expected(times, values, "86400s")]
+    z = [np.nan_to_num(causal_robust_z(times, values - e), nan=0.0) for e in members]
+    expected_score = np.mean([smoothed_score(times, zm, 12 * k) for zm in z for k in (1, 2, 4)], axis=0)
+    np.testing.assert_allclose(detection.table["score"], expected_score, rtol=1e-12)
+    np.testing.assert_allclose(detection.table["expected"], np.mean(members, axis=0), rtol=1e-12)
+    assert 700 <= int(np.argmax(detection.table["score"])) < 760  # the drop scores highest
+    assert any("seasonal profile and rolling median (window 1 day)" in m for m in reporter.logs)
+    causal = CollectingReporter()
+    detect_point_anomalies(panel, DetectionSettings(causal=True), causal)  # streaming: no profile from later values
+    assert any("rolling median" in m and "CAUSAL is set" in m for m in causal.logs)
