@@ -1,12 +1,14 @@
 """Choosing the kriging model and neighbourhood by leave-one-station-out cross-validation.
 
 The candidates are the space-time models fitted to one sample variogram and pure spatial kriging per time step
-(fitted to the same sample's time-lag-0 bins): the choice can never be worse in CV than the simple alternative.
-Stage 1 scores every model with :data:`DEFAULT_NMAX` neighbours; stage 2 tries the other neighbourhood sizes of
+(fitted to the same sample's time-lag-0 bins), so the simple alternative is always in the race. Stage 1 scores
+every model with :data:`DEFAULT_NMAX` neighbours; stage 2 tries the other neighbourhood sizes of
 :data:`NMAX_CHOICES` for the best space-time model (all data only up to :data:`ALL_DATA_CV_LIMIT` observations)
-and for the spatial one. Each candidate is cross-validated once.
-On long records the CV predicts a sample of evenly spread time steps (at most :data:`CV_MAX_PREDICTIONS`
-observations; every station's data are still used as neighbours).
+and for the spatial one. Each candidate is cross-validated once. On long records the CV predicts a sample of
+evenly spread time steps (at most :data:`CV_MAX_PREDICTIONS` observations; every station's data are still used
+as neighbours). The candidate used is the simplest one within one standard error of the lowest CV error (spatial
+before space-time, then 50 neighbours, more, fewer): differences smaller than the station-to-station noise of the
+CV do not carry over to unseen stations.
 """
 
 from __future__ import annotations
@@ -53,14 +55,17 @@ class Candidate:
 
 @dataclass
 class ModelChoice:
-    """The winner (smallest CV RMSE) among ``candidates``; ``sampled`` = the CV predicted a sample of time steps."""
+    """The choice among ``candidates``: ``lowest`` has the smallest CV RMSE; ``best``, the one used, is the simplest
+    candidate whose CV error is within one standard error of the lowest's (paired over the left-out stations:
+    Breiman's one-standard-error rule); ``sampled`` = the CV predicted a sample of time steps."""
 
     best: Candidate
+    lowest: Candidate
     candidates: list[Candidate]
     sampled: bool
 
     def table(self) -> pd.DataFrame:
-        """One row per candidate, best first: model, nmax, RMSE, MAE, bias, mean z², seconds."""
+        """One row per candidate, lowest RMSE first: model, nmax, RMSE, MAE, bias, mean z², within one SE, seconds."""
         rows = [
             {
                 "model": c.name,
@@ -69,6 +74,8 @@ class ModelChoice:
                 "MAE": c.cv.metrics["mae"],
                 "bias": c.cv.metrics["bias"],
                 "mean z²": c.cv.metrics.get("mean_z2", math.nan),
+                "within 1 SE of the lowest": within_one_standard_error(self.lowest, c),
+                "used": c is self.best,
                 "predictions": c.cv.metrics["n"],
                 "seconds": round(c.seconds, 1),
             }
@@ -78,15 +85,43 @@ class ModelChoice:
 
     def reason(self) -> str:
         """Why the winner won, in one sentence."""
-        ranked = sorted(self.candidates, key=lambda c: c.rmse)
-        text = f"{self.best.label} has the smallest leave-one-station-out RMSE ({self.best.rmse:.4g})"
-        if len(ranked) > 1:
-            runner = ranked[1]
-            text += f"; next {runner.label} ({runner.rmse:.4g}, {100 * (runner.rmse / self.best.rmse - 1):.1f} % more)"
-        spatial = [c for c in ranked if c.name == SPATIAL]
-        if self.best.name != SPATIAL and spatial:
-            text += f"; best spatial-only {spatial[0].label} {spatial[0].rmse:.4g}"
+        low = self.lowest
+        text = f"{low.label} has the smallest leave-one-station-out RMSE ({low.rmse:.4g})"
+        if self.best is not low:
+            text += (
+                f"; {self.best.label} ({self.best.rmse:.4g}) is within one standard error of it across the stations "
+                "and simpler, so it is used"
+            )
+        else:
+            ranked = sorted(self.candidates, key=lambda c: c.rmse)
+            if len(ranked) > 1:
+                runner = ranked[1]
+                text += (
+                    f" and no simpler candidate is within one standard error of it; next {runner.label} "
+                    f"({runner.rmse:.4g}, {100 * (runner.rmse / low.rmse - 1):.1f} % more)"
+                )
         return text + "."
+
+
+def within_one_standard_error(lowest: Candidate, other: Candidate) -> bool:
+    """Whether ``other``'s mean squared CV error exceeds ``lowest``'s by at most one standard error of the mean
+    difference over the stations both predicted (paired)."""
+    if other is lowest:
+        return True
+    a = lowest.cv.per_station.set_index("station_id")["rmse"] ** 2
+    b = other.cv.per_station.set_index("station_id")["rmse"] ** 2
+    difference = (b - a).dropna()
+    if difference.size < 3:
+        return False
+    return bool(difference.mean() <= difference.std(ddof=1) / math.sqrt(difference.size))
+
+
+def simplicity(candidate: Candidate) -> tuple:
+    """Sort key, simplest first: spatial kriging per time step before space-time models, then the default
+    neighbourhood size, larger ones (smoother), smaller ones; ties by CV error."""
+    size = math.inf if candidate.nmax is None else candidate.nmax
+    order = 0 if size == DEFAULT_NMAX else 1 if size > DEFAULT_NMAX else 2
+    return (0 if candidate.model.is_spatial_only else 1, order, candidate.rmse)
 
 
 def cv_steps(panel: PointPanel, limit: int = CV_MAX_PREDICTIONS) -> np.ndarray | None:
@@ -156,6 +191,7 @@ def choose_by_cv(
         for candidate in candidates_for(finalist, others):
             done.append(_cross_validate(panel, candidate, options, steps))
             reporter.progress(100.0 * len(done) / total, f"CV {candidate.label}: RMSE {candidate.rmse:.4g}")
-    valid = [c for c in done if np.isfinite(c.rmse)]
-    best = min(valid or done, key=lambda c: c.rmse)
-    return ModelChoice(best, done, steps is not None)
+    valid = [c for c in done if np.isfinite(c.rmse)] or done
+    lowest = min(valid, key=lambda c: c.rmse)
+    best = min((c for c in valid if within_one_standard_error(lowest, c)), key=simplicity)
+    return ModelChoice(best, lowest, done, steps is not None)

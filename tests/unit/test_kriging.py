@@ -384,7 +384,13 @@ def test_spatial_only_model_kriges_each_day_from_that_day_alone():
     assert np.isnan(nothing).all()
 
 
+def table_row(table, candidate):
+    nmax = "all" if candidate.nmax is None else candidate.nmax
+    return table[(table["model"] == candidate.name) & (table["nmax"] == nmax)].iloc[0]
+
+
 def test_automatic_choice_ranks_spatial_kriging_and_neighbourhood_sizes_once():
+    from backend.kriging.model_choice import simplicity
     from backend.kriging.workflow import model_for
 
     panel = pm10()
@@ -394,7 +400,10 @@ def test_automatic_choice_ranks_spatial_kriging_and_neighbourhood_sizes_once():
     table = choice.table()
     assert "spatial per time step" in set(table["model"]) and len(set(table["model"])) == 6
     assert not table.duplicated(["model", "nmax"]).any()  # each candidate cross-validated once
-    assert table["RMSE"].iloc[0] == min(c.rmse for c in choice.candidates) == choice.best.rmse
+    assert table["RMSE"].iloc[0] == min(c.rmse for c in choice.candidates) == choice.lowest.rmse
+    assert table.loc[table["used"], "within 1 SE of the lowest"].all() and table["used"].sum() == 1
+    simpler_in_reach = [c for c in choice.candidates if table_row(table, c)["within 1 SE of the lowest"]]
+    assert choice.best is min(simpler_in_reach, key=simplicity)  # the simplest within one SE of the lowest
     assert options.nmax == choice.best.nmax and model is choice.best.model
     assert set(table["nmax"]) >= {10, 20, 50} and model.fit["cv_nmax"] == (options.nmax or -1)
     fixed, fixed_options, fixed_choice = model_for(small, None, KrigingOptions(nmax=30), Reporter())
