@@ -230,12 +230,8 @@ def numpy_table() -> None:
         print(f"| {label} | {sec:.1f} | {sec_one:.1f} | {ref_sec:.1f} | {ref_sec / sec:.2f}× | {diff:.1e} |")
 
 
-def skill_table() -> None:
-    csv = REPO.parent / "shared" / "data" / "de_pm10_2005" / "observations.csv"
-    if not csv.exists():
-        print(f"\n(skill: {csv} not found, skipped)")
-        return
-    obs = pd.read_csv(csv)
+def observations_panel(obs: pd.DataFrame) -> PointPanel:
+    """The station × day panel of a shared PM10 ``observations.csv`` (station_id, x, y in EPSG:32632, date, pm10)."""
     ids = np.unique(obs["station_id"])
     times = np.unique(obs["date"]).astype("datetime64[s]")
     values = np.full((ids.size, times.size), np.nan, np.float32)
@@ -243,9 +239,18 @@ def skill_table() -> None:
         np.searchsorted(ids, obs["station_id"]), np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))
     ] = obs["pm10"]
     xy = obs.groupby("station_id")[["x", "y"]].first().loc[ids].to_numpy()
-    panel = PointPanel(ids, xy, "EPSG:32632", times, values)
+    return PointPanel(ids, xy, "EPSG:32632", times, values)
+
+
+def skill_table() -> None:
+    csv = REPO.parent / "shared" / "data" / "de_pm10_2005" / "observations.csv"
+    if not csv.exists():
+        print(f"\n(skill: {csv} not found, skipped)")
+        return
+    panel = observations_panel(pd.read_csv(csv))
     print(
-        f"\n## Skill: leave-one-station-out CV, DE PM10 2005 ({ids.size} stations, {int(np.isfinite(values).sum())} "
+        f"\n## Skill: leave-one-station-out CV, DE PM10 2005 ({panel.n_stations} stations, "
+        f"{int(np.isfinite(panel.values).sum())} "
         f"station-days), nmax {NMAX}; models fitted to the 2005 sample variogram (cutoff 300 km, 20 km bins, 6 lags)"
     )
     print("| method | fit MSE | RMSE | MAE | bias | cor | mean z² | time (s) |")

@@ -30,6 +30,7 @@ from backend.data.point_panel import PointPanel  # noqa: E402
 from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations  # noqa: E402
 from backend.kriging.model_choice import SPATIAL  # noqa: E402
 from backend.kriging.workflow import fit_variogram  # noqa: E402
+from benchmarks.kriging import observations_panel  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 CASES = {
@@ -41,15 +42,7 @@ CASES = {
 def read_panel(csv: Path, year: int, month: int) -> PointPanel:
     obs = pd.read_csv(csv)
     dates = pd.to_datetime(obs["date"])
-    obs = obs[(dates.dt.year == year) & (dates.dt.month == month) & obs["pm10"].notna()]
-    ids = np.unique(obs["station_id"])
-    times = np.unique(obs["date"]).astype("datetime64[s]")
-    values = np.full((ids.size, times.size), np.nan, np.float32)
-    values[
-        np.searchsorted(ids, obs["station_id"]), np.searchsorted(times, obs["date"].to_numpy().astype("datetime64[s]"))
-    ] = obs["pm10"]
-    xy = obs.groupby("station_id")[["x", "y"]].first().loc[ids].to_numpy()
-    return PointPanel(ids, xy, "EPSG:32632", times, values)
+    return observations_panel(obs[(dates.dt.year == year) & (dates.dt.month == month) & obs["pm10"].notna()])
 
 
 def subset(panel: PointPanel, rows: np.ndarray) -> PointPanel:
