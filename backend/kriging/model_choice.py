@@ -174,7 +174,7 @@ def choose_by_cv(
             usable.append(Candidate(finalist.name, finalist.model, nmax))
         return usable
 
-    stage_one = [Candidate(m.stModel, m, first) for m in models]
+    stage_one = [Candidate(SPATIAL if m.is_spatial_only else m.stModel, m, first) for m in models]
     if spatial_model is not None:
         stage_one.append(Candidate(SPATIAL, spatial_model, first))
     done: list[Candidate] = []

@@ -145,8 +145,7 @@ def model_for(
             nmax = chosen_nmax(model)
             reporter.log(f"Neighbourhood size from the model file's cross-validation: {nmax or 'all data'}.")
         elif choose:
-            spatial = model.space_variogram() if model.is_spatial_only else None
-            choice = choose_by_cv(panel, [] if spatial else [model], spatial, options, reporter=reporter)
+            choice = choose_by_cv(panel, [model], None, options, reporter=reporter)
             nmax = choice.best.nmax
             reporter.log(f"Neighbourhood size chosen by cross-validation: {choice.reason()}")
         else:

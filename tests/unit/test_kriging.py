@@ -408,3 +408,20 @@ def test_automatic_choice_ranks_spatial_kriging_and_neighbourhood_sizes_once():
     assert set(table["nmax"]) >= {10, 20, 50} and model.fit["cv_nmax"] == (options.nmax or -1)
     fixed, fixed_options, fixed_choice = model_for(small, None, KrigingOptions(nmax=30), Reporter())
     assert fixed_options.nmax == 30 and set(fixed_choice.table()["nmax"]) == {30}
+
+
+def test_model_file_of_spatial_kriging_per_day_gets_its_neighbourhood_by_cv(tmp_path):
+    from backend.kriging.basic_models import BasicVariogram
+    from backend.kriging.workflow import model_for
+
+    panel = pm10()
+    days = panel.times < np.datetime64("2005-01-15")
+    small = PointPanel(panel.ids, panel.xy, panel.crs, panel.times[days], panel.values[:, days])
+    SpaceTimeModel.spatial_only(BasicVariogram.of("Exp", 60.0, 150000.0, 15.0)).save(tmp_path / "spatial.json")
+    model, options, choice = model_for(small, str(tmp_path / "spatial.json"), KrigingOptions(nmax=0), Reporter())
+    assert model.is_spatial_only and set(choice.table()["model"]) == {"spatial per time step"}
+    assert options.nmax == choice.best.nmax and len(choice.candidates) >= 3
+    model.fit["cv_nmax"] = 20  # a model file that records its choice is not cross-validated again
+    model.save(tmp_path / "chosen.json")
+    _, chosen, again = model_for(small, str(tmp_path / "chosen.json"), KrigingOptions(nmax=0), Reporter())
+    assert chosen.nmax == 20 and again is None
