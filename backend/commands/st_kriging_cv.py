@@ -14,6 +14,7 @@ from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
 from backend.data.units import axis_label
 from backend.kriging.cross_validation import cross_validate, spatial_baseline
+from backend.kriging.model_choice import SPATIAL
 from backend.kriging.workflow import kriging_panel, model_for
 from backend.progress import Reporter
 from backend.report.html import HtmlReport, new_figure
@@ -46,7 +47,10 @@ def st_kriging_cv(request: StKrigingCvRequest, reporter: Reporter) -> CommandRes
         summary["model_choice"] = choice.table().to_dict(orient="records")
     baseline = None
     if request.compare_spatial:
-        spatial, baseline = spatial_baseline(panel, options.nmax, reporter.scaled(80, 95))
+        ranked = choice.find(SPATIAL, options.nmax) if choice is not None and not choice.sampled else None
+        baseline = (
+            ranked.cv if ranked is not None else spatial_baseline(panel, options.nmax, reporter.scaled(80, 95))[1]
+        )
         summary["spatial_only"] = baseline.metrics
         reporter.log(
             "Pure spatial kriging per time step: " + ", ".join(f"{k} {v:.4g}" for k, v in baseline.metrics.items())

@@ -218,8 +218,7 @@ def _krige_systems(data, targets, model, options, reporter) -> tuple[np.ndarray,
         system = _Neighbourhood(data, targets, model, options, reporter.warning)
     batches = [(start, min(m, start + options.batch_size)) for start in range(0, m, options.batch_size)]
     predictions, variances = np.empty(m), np.empty(m)
-    threads = 1 if isinstance(system, _AllData) else options.threads  # BLAS's threads solve all-data batches
-    with _batch_runner(threads, len(batches)) as run:
+    with _batch_runner(options.threads if system.batches_in_threads else 1, len(batches)) as run:
         for (start, stop), (prediction, variance) in zip(batches, run(system.krige, batches)):
             predictions[start:stop], variances[start:stop] = prediction, variance
             reporter.progress(100.0 * stop / m, f"{stop} of {m} predictions")
@@ -228,7 +227,9 @@ def _krige_systems(data, targets, model, options, reporter) -> tuple[np.ndarray,
 
 class _AllData:
     """Kriging from all observations: the n×n system factored once (Cholesky V = L·Lᵀ), then per batch of targets
-    one triangular solve y = L⁻¹·v0, with v0ᵀV⁻¹v0 = |y|² and 1ᵀV⁻¹v0 = (L⁻¹1)ᵀy (thread-safe)."""
+    one triangular solve y = L⁻¹·v0, with v0ᵀV⁻¹v0 = |y|² and 1ᵀV⁻¹v0 = (L⁻¹1)ᵀy."""
+
+    batches_in_threads = False  # BLAS trsm holds the GIL; its own threads solve each batch
 
     def __init__(self, data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel, options, warn) -> None:
         n = data.t.size
@@ -247,9 +248,9 @@ class _AllData:
             self.lower = np.asfortranarray(cholesky(v + 1e-9 * self.c0 * np.eye(n), lower=True))
         self.w = solve_triangular(self.lower, np.ones(n), lower=True)  # L⁻¹1
         self.denominator = float(self.w @ self.w)  # 1ᵀV⁻¹1
-        u = solve_triangular(self.lower, data.z, lower=True)
+        u = solve_triangular(self.lower, data.z, lower=True)  # L⁻¹z
         self.beta = float(self.w @ u) / self.denominator if options.mean is None else float(options.mean)
-        self.u = solve_triangular(self.lower, data.z - self.beta, lower=True)  # L⁻¹(z − β)
+        self.u = u - self.beta * self.w  # L⁻¹(z − β)
 
     def krige(self, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Predictions and variances float64[stop − start] of targets ``rows`` = (start, stop)."""
@@ -269,6 +270,8 @@ class _AllData:
 class _Neighbourhood:
     """Kriging from the ``nmax`` observations of largest covariance among the ``buffer_nmax``·nmax nearest in scaled
     space-time (x, y, stAni·t), one batch of targets at a time (thread-safe: batches may run in parallel)."""
+
+    batches_in_threads = True  # small solves release the GIL: one batch per thread, one BLAS thread each
 
     def __init__(self, data: SpaceTimePoints, targets: SpaceTimePoints, model: SpaceTimeModel, options, warn) -> None:
         self.data, self.targets, self.model, self.options, self.warn = data, targets, model, options, warn

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from backend.data.point_panel import PointPanel
-from backend.kriging.basic_models import BasicVariogram
 from backend.kriging.cross_validation import CrossValidation, cross_validate
 from backend.kriging.kriging import DEFAULT_NMAX, KrigingOptions
 from backend.kriging.st_models import SpaceTimeModel
@@ -82,6 +81,10 @@ class ModelChoice:
             for c in sorted(self.candidates, key=lambda c: c.rmse)
         ]
         return pd.DataFrame(rows)
+
+    def find(self, name: str, nmax: int | None) -> Candidate | None:
+        """The candidate of model ``name`` (:data:`SPATIAL` for spatial kriging per time step) with ``nmax``."""
+        return next((c for c in self.candidates if c.name == name and c.nmax == nmax), None)
 
     def reason(self) -> str:
         """Why the winner won, in one sentence."""
@@ -145,22 +148,19 @@ def _cross_validate(panel: PointPanel, candidate: Candidate, options: KrigingOpt
 def choose_by_cv(
     panel: PointPanel,
     models: list[SpaceTimeModel],
-    spatial: BasicVariogram | None,
     options: KrigingOptions | None = None,
     nmax_choices: tuple = NMAX_CHOICES,
     reporter: Reporter | None = None,
 ) -> ModelChoice:
-    """Rank ``models`` (space-time, metric panel units) and pure spatial kriging with ``spatial`` by
-    leave-one-station-out RMSE, choosing the neighbourhood size among ``nmax_choices`` (a single entry: that size
-    for all). ``options`` give the other kriging settings (stAni, mean)."""
+    """Rank ``models`` (metric panel units; spatial-only ones, :meth:`SpaceTimeModel.spatial_only`, as spatial
+    kriging per time step) by leave-one-station-out RMSE, choosing the neighbourhood size among ``nmax_choices`` (a
+    single entry: that size for all). ``options`` give the other kriging settings (stAni, mean)."""
     reporter = reporter or Reporter()
     options = options or KrigingOptions()
     steps = cv_steps(panel)
     observations = int(np.isfinite(panel.values).sum())
     stations = panel.n_stations
     first = DEFAULT_NMAX if DEFAULT_NMAX in nmax_choices else nmax_choices[0]
-    time_unit = models[0].time_unit if models else "day"
-    spatial_model = SpaceTimeModel.spatial_only(spatial, time_unit) if spatial is not None else None
 
     def candidates_for(finalist: Candidate, sizes) -> list[Candidate]:
         spatial_only = finalist.model.is_spatial_only
@@ -175,8 +175,6 @@ def choose_by_cv(
         return usable
 
     stage_one = [Candidate(SPATIAL if m.is_spatial_only else m.stModel, m, first) for m in models]
-    if spatial_model is not None:
-        stage_one.append(Candidate(SPATIAL, spatial_model, first))
     done: list[Candidate] = []
     total = len(stage_one) + 2 * (len(nmax_choices) - 1)
     for candidate in stage_one:

@@ -13,7 +13,7 @@ from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.kriging.cross_validation import fit_spatial_variogram
 from backend.kriging.fitting import FitResult, fit_model, initial_model
-from backend.kriging.kriging import KrigingOptions
+from backend.kriging.kriging import ALL_DATA, KrigingOptions, requested_nmax
 from backend.kriging.model_choice import NMAX_CHOICES, ModelChoice, choose_by_cv
 from backend.kriging.sample_variogram import SampleVariogram, check_kriging_data, sample_variogram
 from backend.kriging.st_models import ST_MODELS, TIME_UNIT_SECONDS, SpaceTimeModel
@@ -60,10 +60,12 @@ def fit_variogram(
     tlags: int = 6,
     reporter: Reporter | None = None,
     nmax_choices: tuple = NMAX_CHOICES,
+    options: KrigingOptions | None = None,
 ) -> VariogramFit:
     """Sample variogram of a metric panel and the fitted model(s); distances in m, time in days. 'best_cv' ranks
-    the fitted models and pure spatial kriging per time step by leave-one-station-out CV, with the neighbourhood
-    size among ``nmax_choices`` (see :mod:`backend.kriging.model_choice`)."""
+    the fitted models and pure spatial kriging per time step by leave-one-station-out CV with the kriging
+    ``options`` (stAni, mean), the neighbourhood size among ``nmax_choices`` (see
+    :mod:`backend.kriging.model_choice`)."""
     reporter = reporter or Reporter()
     regular, step = panel.on_regular_axis()
     if cutoff is None:
@@ -92,10 +94,8 @@ def fit_variogram(
         if not best.converged:
             reporter.warning(f"The {best.model.stModel} fit did not fully converge ({best.message}); check the report.")
         return VariogramFit(sample, best, fits)
-    spatial = fit_spatial_variogram(panel, cutoff, width)
-    choice = choose_by_cv(
-        panel, [f.model for f in fits], spatial, nmax_choices=nmax_choices, reporter=reporter.scaled(20, 100)
-    )
+    spatial = SpaceTimeModel.spatial_only(fit_spatial_variogram(panel, cutoff, width), time_unit)
+    choice = choose_by_cv(panel, [f.model for f in fits] + [spatial], options, nmax_choices, reporter.scaled(20, 100))
     for fit in fits:
         scored = [c for c in choice.candidates if c.model is fit.model]
         fit.model.fit["cv_rmse"] = min(c.rmse for c in scored)
@@ -111,7 +111,7 @@ def fit_variogram(
         )
         winner.model.fit["method"] = "spatial variogram of the time-lag-0 bins"
     best.model.fit.update(
-        cv_rmse=winner.rmse, cv_nmax=winner.nmax if winner.nmax is not None else -1, cv_choice=choice.reason()
+        cv_rmse=winner.rmse, cv_nmax=ALL_DATA if winner.nmax is None else winner.nmax, cv_choice=choice.reason()
     )
     reporter.log(f"Chosen by cross-validation: {choice.reason()}")
     if not best.converged:
@@ -120,14 +120,6 @@ def fit_variogram(
 
 
 CHOOSE_NMAX = 0  # a request's nmax that asks for the choice by cross-validation
-
-
-def chosen_nmax(model: SpaceTimeModel) -> int | None | str:
-    """The neighbourhood size a model file's cross-validation chose (None = all data), or 'unknown'."""
-    if "cv_nmax" not in model.fit:
-        return "unknown"
-    value = int(model.fit["cv_nmax"])
-    return None if value < 0 else value
 
 
 def model_for(
@@ -141,18 +133,18 @@ def model_for(
     if model_file:
         model = SpaceTimeModel.load(model_file)
         reporter.log(f"Model from {model_file}: {model.describe()}")
-        if choose and chosen_nmax(model) != "unknown":
-            nmax = chosen_nmax(model)
+        if choose and "cv_nmax" in model.fit:
+            nmax = requested_nmax(model.fit["cv_nmax"])  # recorded as requests give it (−1 = all data)
             reporter.log(f"Neighbourhood size from the model file's cross-validation: {nmax or 'all data'}.")
         elif choose:
-            choice = choose_by_cv(panel, [model], None, options, reporter=reporter)
+            choice = choose_by_cv(panel, [model], options, reporter=reporter)
             nmax = choice.best.nmax
             reporter.log(f"Neighbourhood size chosen by cross-validation: {choice.reason()}")
         else:
             nmax = options.nmax
     else:
         sizes = NMAX_CHOICES if choose else (options.nmax,)
-        fit = fit_variogram(panel, model="best_cv", reporter=reporter, nmax_choices=sizes)
+        fit = fit_variogram(panel, model="best_cv", reporter=reporter, nmax_choices=sizes, options=options)
         model, choice, nmax = fit.best.model, fit.choice, fit.choice.best.nmax
         reporter.log(f"No model file given; fitted automatically: {model.describe()}.")
     return model, dataclasses.replace(options, nmax=nmax), choice
