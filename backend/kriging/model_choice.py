@@ -161,6 +161,12 @@ def choose_by_cv(
     observations = int(np.isfinite(panel.values).sum())
     stations = panel.n_stations
     first = DEFAULT_NMAX if DEFAULT_NMAX in nmax_choices else nmax_choices[0]
+    if first is None and observations > ALL_DATA_CV_LIMIT:  # one all-data system per left-out station: too slow
+        first = DEFAULT_NMAX
+        reporter.log(
+            f"{observations} observations: the models are ranked with {DEFAULT_NMAX} neighbours (all-data kriging "
+            f"of each left-out station is cross-validated up to {ALL_DATA_CV_LIMIT} observations)."
+        )
 
     def candidates_for(finalist: Candidate, sizes) -> list[Candidate]:
         spatial_only = finalist.model.is_spatial_only

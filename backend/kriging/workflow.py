@@ -145,6 +145,7 @@ def model_for(
     else:
         sizes = NMAX_CHOICES if choose else (options.nmax,)
         fit = fit_variogram(panel, model="best_cv", reporter=reporter, nmax_choices=sizes, options=options)
-        model, choice, nmax = fit.best.model, fit.choice, fit.choice.best.nmax
+        model, choice = fit.best.model, fit.choice
+        nmax = choice.best.nmax if choose else options.nmax  # a size the request fixed is kept
         reporter.log(f"No model file given; fitted automatically: {model.describe()}.")
     return model, dataclasses.replace(options, nmax=nmax), choice

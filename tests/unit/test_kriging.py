@@ -16,6 +16,7 @@ from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, obse
 from backend.kriging.sample_variogram import sample_variogram
 from backend.kriging.st_models import SpaceTimeModel
 from backend.progress import Reporter
+from tests.collect import CollectingReporter
 from tests.paths import PM10_Q1, REPO
 
 MODELS = json.loads((REPO / "tests" / "fixtures" / "gstat" / "models.json").read_text())
@@ -425,3 +426,17 @@ def test_model_file_of_spatial_kriging_per_day_gets_its_neighbourhood_by_cv(tmp_
     model.save(tmp_path / "chosen.json")
     _, chosen, again = model_for(small, str(tmp_path / "chosen.json"), KrigingOptions(nmax=0), Reporter())
     assert chosen.nmax == 20 and again is None
+
+
+def test_all_data_requested_without_a_model_file_ranks_models_with_neighbourhoods_on_large_data():
+    from backend.kriging.model_choice import ALL_DATA_CV_LIMIT
+    from backend.kriging.workflow import model_for
+
+    panel = pm10()
+    assert np.isfinite(panel.values).sum() > ALL_DATA_CV_LIMIT
+    reporter = CollectingReporter()
+    _, options, choice = model_for(panel, None, KrigingOptions(nmax=None), reporter)
+    assert options.nmax is None  # the request's all data is kept for the kriging
+    table = choice.table()  # no all-data space-time system per left-out station for the ranking
+    assert set(table.loc[table["model"] != "spatial per time step", "nmax"]) == {50}
+    assert any("ranked with 50 neighbours" in m for m in reporter.logs)
