@@ -88,15 +88,17 @@ def _forecaster_expected(panel: PointPanel, settings: DetectionSettings, reporte
 
 AUTO_SCALES = (1, 2, 4)  # METHOD auto: |z| smoothed over SMOOTH_STEPS × each of these, averaged
 AUTO_MIN_WINDOW = pd.Timedelta(days=1)  # METHOD auto: the rolling median spans at least a day
+AUTO_Z_WINDOW = pd.Timedelta(days=7)  # METHOD auto: z against the residuals of the preceding week …
+AUTO_Z_MIN_STEPS = 28  # … or of this many median steps when longer (daily data: 4 weeks, enough to give a scale)
 
 
 class AutoMethod:
     """METHOD auto, station by station: an ensemble of expected values — the seasonal profile where the series covers
     two cycles (not with CAUSAL: the profile is fitted on the whole series) and a causal rolling median over the
     longest of WINDOW, a day and AUTO_WINDOW_STEPS median steps — each residual's robust z against the preceding
-    week's residuals (its own scale, adapting), and the score the mean of their |z| smoothed over several lengths
-    (:data:`AUTO_SCALES` × SMOOTH_STEPS). Chosen by leave-one-series-out AUC-PR on labelled traffic series
-    (``benchmarks/anomaly.py``)."""
+    week's residuals (at least :data:`AUTO_Z_MIN_STEPS` steps; its own scale, adapting), and the score the mean of
+    their |z| smoothed over several lengths (:data:`AUTO_SCALES` × SMOOTH_STEPS). Chosen by leave-one-series-out
+    AUC-PR on labelled traffic series (``benchmarks/anomaly.py``)."""
 
     def __init__(self, window: str) -> None:
         self.window = parse_duration(window, "rolling window (WINDOW)")
@@ -119,7 +121,8 @@ class AutoMethod:
     def score(self, station, times, values, causal: bool, smooth_steps: int):
         """(expected, z, score) float64[T] each: the members' mean expected value and z, and the ensemble score."""
         expected = [expected_values(m, times, values, w) for m, w in self.members(station, times, causal)]
-        z = [causal_robust_z(times, values - e) for e in expected]
+        past = max(AUTO_Z_WINDOW, pd.Timedelta(seconds=AUTO_Z_MIN_STEPS * median_step_seconds(times)))
+        z = [causal_robust_z(times, values - e, f"{int(past.total_seconds())}s") for e in expected]
         score = np.mean(
             [smoothed_score(times, np.nan_to_num(zm, nan=0.0), smooth_steps * k) for zm in z for k in AUTO_SCALES],
             axis=0,
@@ -147,7 +150,8 @@ class AutoMethod:
         return (
             "METHOD auto: "
             + "; ".join(parts)
-            + f"; z against the preceding week's residuals, scores smoothed over {scales} × SMOOTH_STEPS and averaged."
+            + f"; z against the preceding week's (at least {AUTO_Z_MIN_STEPS} steps') residuals, scores smoothed "
+            + f"over {scales} × SMOOTH_STEPS and averaged."
         )
 
 

@@ -233,3 +233,14 @@ def test_auto_averages_seasonal_and_rolling_scores_over_three_smoothing_lengths(
     causal = CollectingReporter()
     detect_point_anomalies(panel, DetectionSettings(causal=True), causal)  # streaming: no profile from later values
     assert any("rolling median" in m and "CAUSAL is set" in m for m in causal.logs)
+
+
+def test_auto_scores_daily_series_against_four_weeks_of_past_residuals():
+    rng = np.random.default_rng(5)
+    times = np.datetime64("2005-01-01T00:00:00") + np.arange(120) * np.timedelta64(1, "D")
+    values = 20 + rng.normal(0, 2, times.size)
+    values[80:83] += 30  # three days of an episode
+    panel = PointPanel(["s1"], [[0.0, 0.0]], "", times, values[None])
+    score = detect_point_anomalies(panel, DetectionSettings()).table["score"].to_numpy()
+    assert np.isnan(causal_robust_z(times, values)).all()  # a week of daily values is too few for a scale …
+    assert 80 <= int(np.argmax(score)) < 90 and score.max() > 1  # … so auto looks back four weeks
