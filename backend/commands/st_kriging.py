@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from backend.data.time_step import TimeStep, parse_time_step, steps_until
 from backend.data.units import squared_units
 from backend.errors import UserInputError
 from backend.kriging.kriging import (
+    KrigingOptions,
     SpaceTimePoints,
     krige,
     krige_grid_rows,
@@ -32,11 +34,12 @@ from backend.kriging.kriging import (
     observations,
     time_in_model_units,
 )
-from backend.kriging.workflow import kriging_panel, model_for
-from backend.memory import require_memory
+from backend.kriging.model_choice import NMAX_CHOICES
+from backend.kriging.workflow import CHOOSE_NMAX, kriging_panel, model_for
+from backend.memory import budget_bytes, require_memory
 from backend.progress import Reporter, ScaledReporter
 from backend.scale.blocks import IN_FLIGHT_PER_THREAD, describe_run, run_chunks, workers_of
-from backend.scale.scheduler import open_client
+from backend.scale.scheduler import current_scheduler, local_cores, open_client
 
 GRID_BYTES_PER_CELL = 96  # cell centres, coordinates, times, prediction and variance of one band (float64)
 CHUNK_TARGETS = 32768  # predictions per chunk of a grid (whole rows of one time step)
@@ -127,10 +130,57 @@ def _check_crs_is_metric(crs: str) -> None:
         )
 
 
-def _krige_grid(request, panel, model, options, data, origin, reporter, outputs, source_crs):
-    _check_crs_is_metric(source_crs)
-    spec = grid_spec(request.grid, panel.crs)
-    times, step = grid_times(request.grid, panel.times)
+@dataclass
+class GridPlan:
+    """The output grid of a request: ``spec``, band ``times`` with their ``step``, and rows per chunk."""
+
+    spec: GridSpec
+    times: np.ndarray
+    step: TimeStep
+    rows_per_chunk: int
+
+    @classmethod
+    def of(cls, request, panel, source_crs: str) -> GridPlan:
+        _check_crs_is_metric(source_crs)
+        spec = grid_spec(request.grid, panel.crs)
+        times, step = grid_times(request.grid, panel.times)
+        return cls(spec, times, step, max(1, min(spec.height, math.ceil(CHUNK_TARGETS / spec.width))))
+
+    def memory_bytes(self, threads: int, observations: int, options: KrigingOptions) -> float:
+        """Working memory of ``threads`` chunks at once: their grid rows in flight and one kriging batch each."""
+        rows = IN_FLIGHT_PER_THREAD * self.rows_per_chunk * self.spec.width * GRID_BYTES_PER_CELL
+        return threads * (rows + kriging_work_bytes(observations, options))
+
+    def require_memory(self, threads: int, observations: int, options: KrigingOptions) -> None:
+        require_memory(
+            self.memory_bytes(threads, observations, options),
+            f"Kriging to a {self.spec.width}×{self.spec.height} px grid on {threads} threads",
+            "Use a larger PIXEL_SIZE, or a neighbourhood (NMAX) with fewer observations.",
+        )
+
+    def sizes_that_fit(self, observations: int, options: KrigingOptions, reporter: Reporter) -> tuple:
+        """The neighbourhood sizes of the automatic choice whose grid run fits the memory budget (on this
+        machine's cores); refuses at once, before any model is fitted, when none does or a fixed NMAX does not."""
+        threads = local_cores() if current_scheduler().kind == "threads" else 1
+        if options.nmax != CHOOSE_NMAX:
+            self.require_memory(threads, observations, options)
+            return NMAX_CHOICES
+        fit = tuple(
+            n
+            for n in NMAX_CHOICES
+            if self.memory_bytes(threads, observations, dataclasses.replace(options, nmax=n)) <= budget_bytes()
+        )
+        if not fit:
+            smallest = min(n for n in NMAX_CHOICES if n is not None)
+            self.require_memory(threads, observations, dataclasses.replace(options, nmax=smallest))
+        if len(fit) < len(NMAX_CHOICES):
+            sizes = ", ".join("all data" if n is None else str(n) for n in fit)
+            reporter.log(f"Within the memory budget the neighbourhood size is chosen among {sizes}.")
+        return fit
+
+
+def _krige_grid(request, plan: GridPlan, model, options, data, origin, reporter, outputs):
+    spec, times, step, rows_per_chunk = plan.spec, plan.times, plan.step, plan.rows_per_chunk
     cells = spec.width * spec.height
     total = cells * times.size
     reporter.log(f"Grid {spec.width}×{spec.height} px × {times.size} time steps = {total} predictions.")
@@ -138,13 +188,7 @@ def _krige_grid(request, panel, model, options, data, origin, reporter, outputs,
     band_times = time_in_model_units(times, origin, model)
     with open_client(reporter=reporter) as client:
         threads = workers_of(client).threads
-        rows_per_chunk = max(1, min(spec.height, math.ceil(CHUNK_TARGETS / spec.width)))
-        require_memory(
-            threads * IN_FLIGHT_PER_THREAD * (rows_per_chunk * spec.width * GRID_BYTES_PER_CELL)
-            + threads * kriging_work_bytes(data.t.size, options),
-            f"Kriging to a {spec.width}×{spec.height} px grid on {threads} threads",
-            "Use a larger PIXEL_SIZE, or a neighbourhood (NMAX) with fewer observations.",
-        )
+        plan.require_memory(threads, data.t.size, options)
         chunks = [
             (band, (row, min(spec.height, row + rows_per_chunk)))
             for band in range(times.size)
@@ -277,12 +321,17 @@ def st_kriging(request: StKrigingRequest, reporter: Reporter) -> CommandResult:
         raise UserInputError("Give an output layer for the predicted points.")
     source = request.points.read(reporter)
     panel = kriging_panel(source, reporter)
-    model, options, choice = model_for(panel, request.model_file, request.kriging.options(), reporter.scaled(0, 20))
+    options = request.kriging.options()
+    plan, sizes = None, NMAX_CHOICES
+    if request.grid is not None:  # a grid that cannot fit is refused before any model is fitted
+        plan = GridPlan.of(request, panel, source.crs)
+        sizes = plan.sizes_that_fit(int(np.isfinite(panel.values).sum()), options, reporter)
+    model, options, choice = model_for(panel, request.model_file, options, reporter.scaled(0, 20), sizes)
     origin = panel.times[0]
     data = observations(panel, model, origin)
     with AtomicOutputs() as outputs:
-        if request.grid is not None:
-            produced, summary = _krige_grid(request, panel, model, options, data, origin, reporter, outputs, source.crs)
+        if plan is not None:
+            produced, summary = _krige_grid(request, plan, model, options, data, origin, reporter, outputs)
         else:
             produced, summary = _krige_points(
                 request, panel, model, options, data, origin, reporter, outputs, source.crs

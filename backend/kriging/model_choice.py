@@ -4,11 +4,13 @@ The candidates are the space-time models fitted to one sample variogram and pure
 (fitted to the same sample's time-lag-0 bins), so the simple alternative is always in the race. Stage 1 scores
 every model with :data:`DEFAULT_NMAX` neighbours; stage 2 tries the other neighbourhood sizes of
 :data:`NMAX_CHOICES` for the best space-time model (all data only up to :data:`ALL_DATA_CV_LIMIT` observations)
-and for the spatial one. Each candidate is cross-validated once. On long records the CV predicts a sample of
-evenly spread time steps (at most :data:`CV_MAX_PREDICTIONS` observations; every station's data are still used
-as neighbours). The candidate used is the simplest one within one standard error of the lowest CV error (spatial
-before space-time, then 50 neighbours, more, fewer): differences smaller than the station-to-station noise of the
-CV do not carry over to unseen stations.
+and for the spatial one; stage 3, when the request leaves stAni to the model, scales the best space-time
+candidate's neighbour-search anisotropy by :data:`ST_ANI_FACTORS`. Each candidate is cross-validated once. On
+long records the CV predicts a sample of evenly spread time steps (at most :data:`CV_MAX_PREDICTIONS`
+observations; every station's data are still used as neighbours). The candidate used is the simplest one
+within one standard error of the lowest CV error (spatial before space-time, the model's own stAni before a
+scaled one, then 50 neighbours, more, fewer): differences smaller than the station-to-station noise of the CV do
+not carry over to unseen stations.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 
 from backend.data.point_panel import PointPanel
 from backend.kriging.cross_validation import CrossValidation, cross_validate
-from backend.kriging.kriging import DEFAULT_NMAX, KrigingOptions
+from backend.kriging.kriging import DEFAULT_NMAX, KrigingOptions, default_st_ani
 from backend.kriging.st_models import SpaceTimeModel
 from backend.progress import Reporter
 
@@ -31,17 +33,20 @@ NMAX_CHOICES = (10, 20, 50, 100, None)  # None = all data
 CV_MAX_PREDICTIONS = 20_000
 ALL_DATA_CV_LIMIT = 2_000  # observations above which all-data space-time kriging is not a candidate
 SPATIAL = "spatial per time step"
+ST_ANI_FACTORS = (0.25, 4.0)  # scalings of the model's stAni tried in stage 3
 
 
 @dataclass
 class Candidate:
-    """One model × neighbourhood size with its cross-validation metrics (``nmax`` None = all data)."""
+    """One model × neighbourhood size × neighbour-search anisotropy with its cross-validation metrics (``nmax``
+    None = all data; ``st_ani`` None = the model's, else distance units per time unit)."""
 
     name: str
     model: SpaceTimeModel
     nmax: int | None
     cv: CrossValidation | None = None
     seconds: float = math.nan
+    st_ani: float | None = None
 
     @property
     def rmse(self) -> float:
@@ -49,7 +54,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        return f"{self.name}, {'all data' if self.nmax is None else f'nmax {self.nmax}'}"
+        text = f"{self.name}, {'all data' if self.nmax is None else f'nmax {self.nmax}'}"
+        return text if self.st_ani is None else f"{text}, stAni {self.st_ani:.4g}"
 
 
 @dataclass
@@ -64,11 +70,13 @@ class ModelChoice:
     sampled: bool
 
     def table(self) -> pd.DataFrame:
-        """One row per candidate, lowest RMSE first: model, nmax, RMSE, MAE, bias, mean z², within one SE, seconds."""
+        """One row per candidate, lowest RMSE first: model, nmax, stAni, RMSE, MAE, bias, mean z², within one SE,
+        seconds."""
         rows = [
             {
                 "model": c.name,
                 "nmax": "all" if c.nmax is None else c.nmax,
+                "stAni": "model's" if c.st_ani is None else c.st_ani,
                 "RMSE": c.rmse,
                 "MAE": c.cv.metrics["mae"],
                 "bias": c.cv.metrics["bias"],
@@ -83,8 +91,9 @@ class ModelChoice:
         return pd.DataFrame(rows)
 
     def find(self, name: str, nmax: int | None) -> Candidate | None:
-        """The candidate of model ``name`` (:data:`SPATIAL` for spatial kriging per time step) with ``nmax``."""
-        return next((c for c in self.candidates if c.name == name and c.nmax == nmax), None)
+        """The candidate of model ``name`` (:data:`SPATIAL` for spatial kriging per time step) with ``nmax`` and the
+        model's stAni."""
+        return next((c for c in self.candidates if c.name == name and c.nmax == nmax and c.st_ani is None), None)
 
     def reason(self) -> str:
         """Why the winner won, in one sentence."""
@@ -120,11 +129,11 @@ def within_one_standard_error(lowest: Candidate, other: Candidate) -> bool:
 
 
 def simplicity(candidate: Candidate) -> tuple:
-    """Sort key, simplest first: spatial kriging per time step before space-time models, then the default
-    neighbourhood size, larger ones (smoother), smaller ones; ties by CV error."""
+    """Sort key, simplest first: spatial kriging per time step before space-time models, the model's stAni before
+    a scaled one, then the default neighbourhood size, larger ones (smoother), smaller ones; ties by CV error."""
     size = math.inf if candidate.nmax is None else candidate.nmax
     order = 0 if size == DEFAULT_NMAX else 1 if size > DEFAULT_NMAX else 2
-    return (0 if candidate.model.is_spatial_only else 1, order, candidate.rmse)
+    return (0 if candidate.model.is_spatial_only else 1, candidate.st_ani is not None, order, candidate.rmse)
 
 
 def cv_steps(panel: PointPanel, limit: int = CV_MAX_PREDICTIONS) -> np.ndarray | None:
@@ -138,9 +147,8 @@ def cv_steps(panel: PointPanel, limit: int = CV_MAX_PREDICTIONS) -> np.ndarray |
 
 def _cross_validate(panel: PointPanel, candidate: Candidate, options: KrigingOptions, steps) -> Candidate:
     started = time.perf_counter()
-    candidate.cv = cross_validate(
-        panel, candidate.model, dataclasses.replace(options, nmax=candidate.nmax), None, steps
-    )
+    settings = dataclasses.replace(options, nmax=candidate.nmax, st_ani=candidate.st_ani or options.st_ani)
+    candidate.cv = cross_validate(panel, candidate.model, settings, None, steps)
     candidate.seconds = time.perf_counter() - started
     return candidate
 
@@ -154,7 +162,9 @@ def choose_by_cv(
 ) -> ModelChoice:
     """Rank ``models`` (metric panel units; spatial-only ones, :meth:`SpaceTimeModel.spatial_only`, as spatial
     kriging per time step) by leave-one-station-out RMSE, choosing the neighbourhood size among ``nmax_choices`` (a
-    single entry: that size for all). ``options`` give the other kriging settings (stAni, mean)."""
+    single entry: that size for all) and, when ``options.st_ani`` is None, the neighbour-search anisotropy of the
+    best space-time candidate among the model's and :data:`ST_ANI_FACTORS` times it. ``options`` give the other
+    kriging settings (stAni, mean)."""
     reporter = reporter or Reporter()
     options = options or KrigingOptions()
     steps = cv_steps(panel)
@@ -182,7 +192,7 @@ def choose_by_cv(
 
     stage_one = [Candidate(SPATIAL if m.is_spatial_only else m.stModel, m, first) for m in models]
     done: list[Candidate] = []
-    total = len(stage_one) + 2 * (len(nmax_choices) - 1)
+    total = len(stage_one) + 2 * (len(nmax_choices) - 1) + len(ST_ANI_FACTORS)
     for candidate in stage_one:
         done.append(_cross_validate(panel, candidate, options, steps))
         reporter.progress(100.0 * len(done) / total, f"CV {candidate.label}: RMSE {candidate.rmse:.4g}")
@@ -193,6 +203,14 @@ def choose_by_cv(
     ]
     for finalist in finalists:
         for candidate in candidates_for(finalist, others):
+            done.append(_cross_validate(panel, candidate, options, steps))
+            reporter.progress(100.0 * len(done) / total, f"CV {candidate.label}: RMSE {candidate.rmse:.4g}")
+    searched = [c for c in done if not c.model.is_spatial_only and c.nmax is not None and np.isfinite(c.rmse)]
+    if options.st_ani is None and searched:  # all-data kriging has no neighbour search to scale
+        finalist = min(searched, key=lambda c: c.rmse)
+        for factor in ST_ANI_FACTORS:
+            scaled = factor * default_st_ani(finalist.model)
+            candidate = Candidate(finalist.name, finalist.model, finalist.nmax, st_ani=scaled)
             done.append(_cross_validate(panel, candidate, options, steps))
             reporter.progress(100.0 * len(done) / total, f"CV {candidate.label}: RMSE {candidate.rmse:.4g}")
     valid = [c for c in done if np.isfinite(c.rmse)] or done

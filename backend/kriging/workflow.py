@@ -113,6 +113,8 @@ def fit_variogram(
     best.model.fit.update(
         cv_rmse=winner.rmse, cv_nmax=ALL_DATA if winner.nmax is None else winner.nmax, cv_choice=choice.reason()
     )
+    if winner.st_ani is not None:
+        best.model.fit["cv_st_ani"] = winner.st_ani
     reporter.log(f"Chosen by cross-validation: {choice.reason()}")
     if not best.converged:
         reporter.warning(f"The {best.model.stModel} fit did not fully converge ({best.message}); check the report.")
@@ -123,29 +125,40 @@ CHOOSE_NMAX = 0  # a request's nmax that asks for the choice by cross-validation
 
 
 def model_for(
-    panel: PointPanel, model_file: str | None, options: KrigingOptions, reporter: Reporter
+    panel: PointPanel,
+    model_file: str | None,
+    options: KrigingOptions,
+    reporter: Reporter,
+    nmax_choices: tuple = NMAX_CHOICES,
 ) -> tuple[SpaceTimeModel, KrigingOptions, ModelChoice | None]:
     """The model from a JSON file, or fitted automatically and chosen by leave-one-station-out CV together with pure
     spatial kriging per time step; and the kriging options with the neighbourhood size resolved (``options.nmax``
-    :data:`CHOOSE_NMAX` = by CV: the model file's own choice when it records one)."""
+    :data:`CHOOSE_NMAX` = by CV: the model file's own choice when it records one) and the neighbour-search stAni
+    chosen with it when the request leaves it to the model."""
     choose = options.nmax == CHOOSE_NMAX
     choice = None
     if model_file:
         model = SpaceTimeModel.load(model_file)
         reporter.log(f"Model from {model_file}: {model.describe()}")
+        st_ani = None
         if choose and "cv_nmax" in model.fit:
             nmax = requested_nmax(model.fit["cv_nmax"])  # recorded as requests give it (−1 = all data)
+            st_ani = model.fit.get("cv_st_ani")
             reporter.log(f"Neighbourhood size from the model file's cross-validation: {nmax or 'all data'}.")
         elif choose:
-            choice = choose_by_cv(panel, [model], options, reporter=reporter)
-            nmax = choice.best.nmax
-            reporter.log(f"Neighbourhood size chosen by cross-validation: {choice.reason()}")
+            choice = choose_by_cv(panel, [model], options, nmax_choices, reporter)
+            nmax, st_ani = choice.best.nmax, choice.best.st_ani
+            reporter.log(f"Neighbourhood chosen by cross-validation: {choice.reason()}")
         else:
             nmax = options.nmax
     else:
-        sizes = NMAX_CHOICES if choose else (options.nmax,)
+        sizes = nmax_choices if choose else (options.nmax,)
         fit = fit_variogram(panel, model="best_cv", reporter=reporter, nmax_choices=sizes, options=options)
         model, choice = fit.best.model, fit.choice
         nmax = choice.best.nmax if choose else options.nmax  # a size the request fixed is kept
+        st_ani = choice.best.st_ani
         reporter.log(f"No model file given; fitted automatically: {model.describe()}.")
+    if options.st_ani is None and st_ani is not None:
+        reporter.log(f"Neighbour search with stAni {st_ani:.4g} (chosen by cross-validation).")
+        options = dataclasses.replace(options, st_ani=float(st_ani))
     return model, dataclasses.replace(options, nmax=nmax), choice

@@ -28,7 +28,8 @@ def add_kriging_parameters(alg) -> None:
     alg.addParameter(
         QgsProcessingParameterNumber(
             "ST_ANI",
-            "Space-time anisotropy for the neighbour search, m per time unit (0 = from the model)",
+            "Space-time anisotropy for the neighbour search, m per time unit "
+            "(0 = the model's, ×¼ or ×4 of it where cross-validation prefers)",
             QgsProcessingParameterNumber.Double,
             0.0,
             minValue=0.0,

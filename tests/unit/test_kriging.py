@@ -12,7 +12,7 @@ from backend.data.point_panel import PointPanel
 from backend.errors import UserInputError
 from backend.kriging.cross_validation import leave_one_station_out
 from backend.kriging.fitting import fit_model, initial_model
-from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, krige, observations
+from backend.kriging.kriging import KrigingOptions, SpaceTimePoints, default_st_ani, krige, observations
 from backend.kriging.sample_variogram import sample_variogram
 from backend.kriging.st_models import SpaceTimeModel
 from backend.progress import Reporter
@@ -387,7 +387,8 @@ def test_spatial_only_model_kriges_each_day_from_that_day_alone():
 
 def table_row(table, candidate):
     nmax = "all" if candidate.nmax is None else candidate.nmax
-    return table[(table["model"] == candidate.name) & (table["nmax"] == nmax)].iloc[0]
+    st_ani = "model's" if candidate.st_ani is None else candidate.st_ani
+    return table[(table["model"] == candidate.name) & (table["nmax"] == nmax) & (table["stAni"] == st_ani)].iloc[0]
 
 
 def test_automatic_choice_ranks_spatial_kriging_and_neighbourhood_sizes_once():
@@ -400,15 +401,25 @@ def test_automatic_choice_ranks_spatial_kriging_and_neighbourhood_sizes_once():
     model, options, choice = model_for(small, None, KrigingOptions(nmax=0), Reporter())
     table = choice.table()
     assert "spatial per time step" in set(table["model"]) and len(set(table["model"])) == 6
-    assert not table.duplicated(["model", "nmax"]).any()  # each candidate cross-validated once
+    assert not table.duplicated(["model", "nmax", "stAni"]).any()  # each candidate cross-validated once
     assert table["RMSE"].iloc[0] == min(c.rmse for c in choice.candidates) == choice.lowest.rmse
     assert table.loc[table["used"], "within 1 SE of the lowest"].all() and table["used"].sum() == 1
     simpler_in_reach = [c for c in choice.candidates if table_row(table, c)["within 1 SE of the lowest"]]
     assert choice.best is min(simpler_in_reach, key=simplicity)  # the simplest within one SE of the lowest
     assert options.nmax == choice.best.nmax and model is choice.best.model
     assert set(table["nmax"]) >= {10, 20, 50} and model.fit["cv_nmax"] == (options.nmax or -1)
-    fixed, fixed_options, fixed_choice = model_for(small, None, KrigingOptions(nmax=30), Reporter())
+    # stage 3: the neighbour-search anisotropy of the best space-time candidate, ×¼ and ×4 of the model's
+    scaled = [c for c in choice.candidates if c.st_ani is not None]
+    space_time = [c for c in choice.candidates if not c.model.is_spatial_only and c.st_ani is None]
+    finalist = min(space_time, key=lambda c: c.rmse)
+    assert [(c.model, c.nmax) for c in scaled] == [(finalist.model, finalist.nmax)] * 2
+    assert sorted(c.st_ani for c in scaled) == pytest.approx(
+        [f * default_st_ani(finalist.model) for f in (0.25, 4.0)], rel=1e-12
+    )
+    assert options.st_ani == choice.best.st_ani and model.fit.get("cv_st_ani") == choice.best.st_ani
+    fixed, fixed_options, fixed_choice = model_for(small, None, KrigingOptions(nmax=30, st_ani=4000.0), Reporter())
     assert fixed_options.nmax == 30 and set(fixed_choice.table()["nmax"]) == {30}
+    assert fixed_options.st_ani == 4000.0 and set(fixed_choice.table()["stAni"]) == {"model's"}  # a given stAni
 
 
 def test_model_file_of_spatial_kriging_per_day_gets_its_neighbourhood_by_cv(tmp_path):
