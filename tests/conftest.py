@@ -1,4 +1,6 @@
 import json
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -32,3 +34,21 @@ def slow_build_request(tmp_path):
     path = tmp_path / "slow.json"
     path.write_text(json.dumps(request))
     return request, path, out_dir
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.st_analyzer_exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the test process with pytest's exit status once everything is reported, without the interpreter's
+    final teardown: after pytest-qgis's exitQgis, Python wrappers still holding QGIS/Qt objects are destroyed at
+    interpreter exit in an order that can abort a passed run ('double free or corruption' after the summary).
+    The plugin inside QGIS and the backend's own processes never run this path."""
+    status = getattr(config, "st_analyzer_exit_status", None)
+    if status is None or "qgis" not in sys.modules:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
