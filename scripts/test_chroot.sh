@@ -23,6 +23,11 @@ if [ ! -f $VENV/.ready ]; then
   done
   touch $VENV/.ready
 fi
+if ! $VENV/bin/python -c "import statsforecast" 2>/dev/null; then  # forecastbylocation; may lift statsmodels
+  grep -v "^statsmodels==" $VENV/debian-constraints.txt > $VENV/statsforecast-constraints.txt
+  $VENV/bin/pip install -q --disable-pip-version-check -c $VENV/statsforecast-constraints.txt --only-binary=:all: \
+    statsforecast || echo ">> no statsforecast wheel for this Python: the forecast-by-location tests skip"
+fi
 export ST_ANALYZER_TEST_TORCH=none ST_ANALYZER_TEST_MATRIX=1 QT_QPA_PLATFORM=offscreen QGIS_PLUGINPATH=/src PYTHONPATH=/src ST_ANALYZER_PYTHON=$VENV/bin/python \
   PROJ_DATA=/usr/share/proj GDAL_PAM_ENABLED=NO XDG_RUNTIME_DIR=/tmp/runtime-root \
   QGIS_CUSTOM_CONFIG_PATH=/tmp/st_analyzer_profile_$$ ST_ANALYZER_QGIS_LABEL="$(qgis_process --version 2>/dev/null | head -1)"

@@ -44,6 +44,7 @@ PIP_PACKAGES = {
     "dask": "dask",
     "distributed": "distributed",
     "xarray": "xarray",
+    "statsforecast": "statsforecast",
 }
 # Installed without their dependencies: they would pull pip wheels of the GDAL stack (rioxarray → rasterio, pyproj).
 PIP_PACKAGES_NO_DEPS = {"rioxarray": "rioxarray"}

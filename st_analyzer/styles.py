@@ -199,6 +199,8 @@ def style_categories(layer: QgsMapLayer, field: str, band: int, classes: list[tu
     )
 
     if isinstance(layer, QgsVectorLayer):
+        if not layer.isSpatial():  # a table (e.g. CSV) has nothing to draw
+            return
         categories = []
         for value, label, colour in classes:
             symbol = QgsSymbol.defaultSymbol(layer.geometryType())

@@ -7,6 +7,7 @@ from backend.commands import (  # noqa: F401
     detect_anomalies,
     diagnostics,
     fit_st_variogram,
+    forecast_by_location,
     forecast_raster,
     hot_spots,
     network_forecast,

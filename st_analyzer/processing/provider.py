@@ -15,6 +15,7 @@ from st_analyzer.processing.diagnostics import (
     TimeSeriesDiagnosticsAlgorithm,
 )
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
+from st_analyzer.processing.forecast_by_location import ForecastByLocationAlgorithm
 from st_analyzer.processing.forecasting import (
     BaselineForecastAlgorithm,
     ForecastRasterAlgorithm,
@@ -135,6 +136,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
             TrainRasterForecasterAlgorithm(),
             ForecastRasterAlgorithm(),
             BaselineForecastAlgorithm(),
+            ForecastByLocationAlgorithm(),
             DetectPointAnomaliesAlgorithm(),
             DetectRasterAnomaliesAlgorithm(),
             TrainNetworkForecasterAlgorithm(),

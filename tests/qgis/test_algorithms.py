@@ -39,6 +39,7 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
         "stanalyzer:timeseriesdiagnostics",
         "stanalyzer:timeseriesclustering",
         "stanalyzer:emerginghotspots",
+        "stanalyzer:forecastbylocation",
     } <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"

@@ -1,0 +1,478 @@
+"""One classical forecasting model per location: ARIMA and exponential smoothing (statsforecast's AutoARIMA and
+AutoETS), curve fit (linear, parabolic, exponential, Gompertz), a random forest on lags, season and calendar
+features (scikit-learn) and seasonal naive; or, with ``best``, each of them fitted on all but the last validation
+steps, scored there, and the one of smallest validation RMSE refitted on the whole series per location.
+
+Engines take arrays: ``values`` float64[N, T] on a regular time axis (NaN = missing), ``times`` datetime64[T].
+Each location's series is cut to its first … last observed value and its interior gaps are linearly interpolated
+(the models need complete series); a series that ends early is forecast from its own end on, over its trailing
+gap and the horizon. Scores use observed values only.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backend.data.time_step import TimeStep
+from backend.errors import UserInputError
+from backend.progress import Reporter
+
+METHODS = ("best", "arima", "ets", "curve", "forest", "seasonal_naive")  # the METHOD choices, in order
+CANDIDATES = METHODS[1:]  # what ``best`` chooses among
+MIN_VALUES = 8  # observed values a location needs to be fitted (after the validation steps, for ``best``)
+MAX_MODEL_SEASON = 24  # longer seasons: ARIMA and ETS without a seasonal part (statsforecast's ETS limit)
+SEASON_ALPHA = 0.01  # false-season rate of the periodogram test on white noise
+CURVES = ("linear", "parabolic", "exponential", "gompertz")
+PROCESS_MIN_LOCATIONS = 16  # locations per worker process below which fitting stays in this process
+
+
+@dataclass
+class SeriesForecast:
+    """Forecasts of one series: ``mean``, ``lower``, ``upper`` float64[h] and what was fitted (``detail``)."""
+
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    detail: str = ""
+
+
+@dataclass
+class LocationForecasts:
+    """Forecasts float64[N, H] of every location (NaN where a location could not be fitted) and the evaluation.
+
+    ``method``: str[N] the method used ("" = none); ``detail``: str[N] the fitted model; ``season_length``:
+    int[N]; ``validation_rmse``: method → float64[N] (NaN = not tried or failed); ``validation_errors``: method →
+    float64[N, V] forecast − observed over the validation steps (NaN = not observed); ``validation_covered``:
+    float64[N, V] whether the chosen method's interval held the observed value (1/0, NaN = not observed);
+    ``failures``: method → number of locations it failed on."""
+
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    method: np.ndarray
+    detail: np.ndarray
+    season_length: np.ndarray
+    validation_rmse: dict[str, np.ndarray] = field(default_factory=dict)
+    validation_errors: dict[str, np.ndarray] = field(default_factory=dict)
+    validation_covered: np.ndarray | None = None
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+def filled_series(series: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(series from its first to its last observed value with interior gaps linearly interpolated, index of the
+    first observed value, number of missing steps after the last one); an empty array when nothing is observed."""
+    ok = np.isfinite(series)
+    if not ok.any():
+        return np.empty(0), series.size, series.size
+    first, last = int(np.argmax(ok)), series.size - int(np.argmax(ok[::-1]))
+    part = series[first:last].astype(np.float64)
+    index = np.arange(part.size)
+    good = np.isfinite(part)
+    return np.interp(index, index[good], part[good]), first, series.size - last
+
+
+def detect_season(series: np.ndarray, step: TimeStep, alpha: float = SEASON_ALPHA) -> int:
+    """Season length (steps) of one series from its periodogram (linear trend removed), 1 = no season.
+
+    A calendar period of the time step (:func:`calendar_periods`: 7 days, 24 hours, 12 months …) with at least
+    three cycles in the series is a season when the periodogram at its frequency (±1 bin) exceeds the mean power
+    by the factor an exponential (noise) ordinate exceeds with probability ``alpha`` (3 bins tested); any other
+    period when the strongest peak passes the same test with every bin counted (Bonferroni). The strongest
+    passing one wins."""
+    from scipy.signal import periodogram
+
+    y, _, _ = filled_series(series)
+    if y.size < 12 or np.ptp(y) == 0:
+        return 1
+    freq, power = periodogram(y, detrend="linear")
+    freq, power = freq[1:], power[1:]
+    mean = float(power.mean())
+    if not mean > 0:
+        return 1
+    ratio = power / mean
+    usable = freq >= 3.0 / y.size  # three cycles at least
+    found = {}
+    for period in calendar_periods(step):
+        if 3 * period <= y.size:
+            near = np.abs(np.arange(freq.size) - np.argmin(np.abs(freq - 1.0 / period))) <= 1
+            strength = float(ratio[near].max())
+            if strength > math.log(3 / alpha):
+                found[period] = strength
+    if usable.any():
+        peak = np.flatnonzero(usable)[np.argmax(ratio[usable])]
+        if ratio[peak] > math.log(usable.sum() / alpha):
+            found.setdefault(max(2, int(round(1.0 / freq[peak]))), float(ratio[peak]))
+    return max(found, key=found.get) if found else 1
+
+
+def calendar_periods(step: TimeStep) -> list[int]:
+    """Seasons a time step suggests, in steps: hours → day and week; days → week and year; months → year …"""
+    seconds = step.nominal_seconds
+    periods = [86400 / seconds, 7 * 86400 / seconds, 365.25 * 86400 / seconds]
+    return [int(round(p)) for p in periods if p >= 2 and abs(p - round(p)) < 0.05]
+
+
+def calendar_features(times: np.ndarray, step: TimeStep) -> np.ndarray:
+    """float64[T, F]: sine and cosine of the time of day (sub-daily steps), the day of the week (steps under a
+    week) and the time of year (steps under a year) of each time."""
+    seconds = times.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+    columns = []
+    for period, applies in (
+        (86400.0, step.nominal_seconds < 86400),
+        (7 * 86400.0, step.nominal_seconds < 7 * 86400),
+        (365.2425 * 86400.0, step.nominal_seconds < 365 * 86400),
+    ):
+        if applies:
+            angle = 2 * np.pi * seconds / period
+            columns += [np.sin(angle), np.cos(angle)]
+    return np.column_stack(columns) if columns else np.empty((times.size, 0))
+
+
+def _normal_quantile(interval: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + interval / 2))
+
+
+def statsforecast_models():
+    """statsforecast's model module, or a clear error where the backend environment lacks it."""
+    try:
+        from statsforecast import models
+    except ImportError:
+        raise UserInputError(
+            "ARIMA, exponential smoothing and seasonal naive per location need the Python package statsforecast; "
+            "run 'Set up backend' (Processing toolbox › st_analyzer) to install it, or: pip install statsforecast."
+        ) from None
+    return models
+
+
+def _statsforecast(model, y: np.ndarray, h: int, interval: float) -> SeriesForecast:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = model.fit(y)
+        level = round(100 * interval, 6)
+        out = fitted.predict(h=h, level=[int(level) if level == int(level) else level])
+    mean = np.asarray(out["mean"], dtype=np.float64)
+    lower = np.asarray(next(v for k, v in out.items() if k.startswith("lo-")), dtype=np.float64)
+    upper = np.asarray(next(v for k, v in out.items() if k.startswith("hi-")), dtype=np.float64)
+    if not np.isfinite(mean).all():
+        raise ValueError("non-finite forecast")
+    return SeriesForecast(mean, lower, upper, _describe(fitted))
+
+
+def _describe(fitted) -> str:
+    model = getattr(fitted, "model_", None)
+    if isinstance(model, dict):
+        if "arma" in model:  # statsforecast's ARIMA: p, q, P, Q, m, d, D
+            p, q, sp, sq, m, d, sd = (int(v) for v in model["arma"][:7])
+            return f"ARIMA({p},{d},{q})" + (f"({sp},{sd},{sq})[{m}]" if m > 1 and (sp or sd or sq) else "")
+        if "method" in model:
+            return str(model["method"])
+    return type(fitted).__name__
+
+
+def fit_arima(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
+    """statsforecast AutoARIMA (stepwise order search; seasonal when ``season`` > 1); estimated by CSS-ML, and by
+    ML, then CSS, where that search breaks down (non-finite parameters on some series)."""
+    AutoARIMA = statsforecast_models().AutoARIMA  # noqa: N806 (a class)
+
+    m = season if 1 < season <= MAX_MODEL_SEASON and y.size >= 2 * season + 4 else 1
+    for estimation in ("CSS-ML", "ML"):
+        try:
+            return _statsforecast(AutoARIMA(season_length=m, method=estimation), y, h, interval)
+        except (np.linalg.LinAlgError, ValueError):
+            pass
+    return _statsforecast(AutoARIMA(season_length=m, method="CSS"), y, h, interval)
+
+
+def fit_ets(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
+    """statsforecast AutoETS (error, trend and season chosen by AICc; seasonal when ``season`` > 1)."""
+    AutoETS = statsforecast_models().AutoETS  # noqa: N806 (a class)
+
+    m = season if 1 < season <= MAX_MODEL_SEASON and y.size >= 2 * season + 4 else 1
+    return _statsforecast(AutoETS(season_length=m), y, h, interval)
+
+
+def fit_seasonal_naive(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
+    """The value one season earlier (the last value without a season); interval from the seasonal differences."""
+    models = statsforecast_models()
+    model = models.SeasonalNaive(season_length=season) if 1 < season < y.size else models.Naive()
+    result = _statsforecast(model, y, h, interval)
+    result.detail = f"seasonal naive [{season}]" if 1 < season < y.size else "naive"
+    return result
+
+
+def _curve(kind: str, t: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The least-squares curve of ``kind`` through (t, y), or None where it does not apply (exponential and
+    Gompertz need positive values) or the fit fails."""
+    if kind in ("linear", "parabolic"):
+        coefficients = np.polyfit(t, y, 1 if kind == "linear" else 2)
+        return lambda x: np.polyval(coefficients, x)
+    if (y <= 0).any():
+        return None
+    if kind == "exponential":  # y = a·exp(b·t), fitted on log y
+        b, log_a = np.polyfit(t, np.log(y), 1)
+        return lambda x: np.exp(log_a + b * x)
+    from scipy.optimize import curve_fit
+
+    def gompertz(x, a, b, c):
+        return a * np.exp(-b * np.exp(-c * x))
+
+    top = float(y.max())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (a, b, c), _ = curve_fit(
+                gompertz, t, y, p0=(1.5 * top, 1.0, 1.0 / max(t.max(), 1.0)), bounds=(0, np.inf), maxfev=2000
+            )
+    except (RuntimeError, ValueError):
+        return None
+    return lambda x: gompertz(x, a, b, c)
+
+
+def fit_curve(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
+    """The curve (linear, parabolic, exponential, Gompertz) with the smallest error on the series' last
+    max(1, min(h, n/5)) values when fitted without them, refitted on all; interval ± z·residual standard
+    deviation."""
+    n = y.size
+    t = np.arange(n, dtype=np.float64) / n  # scaled time keeps the polynomial and Gompertz fits well conditioned
+    hold = max(1, min(h, n // 5))
+    scores = {}
+    for kind in CURVES:
+        curve = _curve(kind, t[:-hold], y[:-hold])
+        if curve is not None:
+            error = curve(t[-hold:]) - y[-hold:]
+            if np.isfinite(error).all():
+                scores[kind] = float(np.mean(error**2))
+    for kind in sorted(scores, key=scores.get):
+        curve = _curve(kind, t, y)
+        if curve is None:
+            continue
+        future = curve(np.arange(n, n + h, dtype=np.float64) / n)
+        residual = y - curve(t)
+        if not (np.isfinite(future).all() and np.isfinite(residual).all()):
+            continue
+        width = _normal_quantile(interval) * float(np.std(residual, ddof=min(n - 1, 3 if kind == "gompertz" else 2)))
+        return SeriesForecast(future, future - width, future + width, kind)
+    raise ValueError("no curve could be fitted")
+
+
+FOREST_TREES = 100
+
+
+def fit_forest(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
+    """Random forest (scikit-learn) on the linearly detrended series: the last max(season, 3) values (at most a
+    third of the series), the position in the season and the calendar features (``calendar`` float[n + h, F]: the
+    rows of the series' times and of the forecast times); forecast step by step. Interval ± z·σ_h with σ_h the
+    out-of-bag one-step residual deviation × √h, at most the deviation of the detrended series."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    n = y.size
+    lags = int(min(max(season, 3), max(1, n // 3)))
+    t = np.arange(n + h, dtype=np.float64)
+    slope, intercept = np.polyfit(t[:n], y, 1)
+    trend = intercept + slope * t
+    r = y - trend[:n]
+
+    def features(history: np.ndarray, at: np.ndarray) -> np.ndarray:
+        lagged = np.column_stack([history[at - lag] for lag in range(1, lags + 1)])
+        extra = [calendar[at]]
+        if season > 1:
+            angle = 2 * np.pi * (at % season) / season
+            extra += [np.sin(angle)[:, None], np.cos(angle)[:, None]]
+        return np.column_stack([lagged, *extra])
+
+    rows = np.arange(lags, n)
+    if rows.size < 5:
+        raise ValueError("too short for lagged features")
+    forest = RandomForestRegressor(
+        n_estimators=FOREST_TREES, min_samples_leaf=2, max_features=0.5, oob_score=True, random_state=0, n_jobs=1
+    )
+    forest.fit(features(r, rows), r[rows])
+    history = np.concatenate([r, np.zeros(h)])
+    for step in range(n, n + h):
+        history[step] = forest.predict(features(history, np.array([step])))[0]
+    mean = history[n:] + trend[n:]
+    one_step = float(np.sqrt(np.mean((forest.oob_prediction_ - r[rows]) ** 2)))
+    sigma = np.minimum(one_step * np.sqrt(np.arange(1, h + 1)), max(float(np.std(r)), one_step))
+    width = _normal_quantile(interval) * sigma
+    return SeriesForecast(mean, mean - width, mean + width, f"forest, {lags} lags")
+
+
+FITTERS: dict[str, Callable[..., SeriesForecast]] = {
+    "arima": fit_arima,
+    "ets": fit_ets,
+    "curve": fit_curve,
+    "forest": fit_forest,
+    "seasonal_naive": fit_seasonal_naive,
+}
+
+
+def forecast_series(
+    method: str, series: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray
+) -> SeriesForecast | None:
+    """``method``'s forecast of the ``h`` steps after the end of ``series`` float[T] (NaN = missing; the model is
+    fitted from the first to the last observed value); ``calendar`` float[T + h, F]. None when too short."""
+    y, first, trailing = filled_series(series)
+    if np.isfinite(series).sum() < MIN_VALUES:
+        return None
+    steps = trailing + h
+    rows = calendar[first : series.size - trailing + steps]
+    forecast = FITTERS[method](y, steps, season, interval, rows)
+    keep = slice(trailing, None)
+    return SeriesForecast(forecast.mean[keep], forecast.lower[keep], forecast.upper[keep], forecast.detail)
+
+
+def forecast_locations(
+    values: np.ndarray,
+    times: np.ndarray,
+    step: TimeStep,
+    horizon: int,
+    method: str = "best",
+    validation_steps: int = 0,
+    season_length: int = 0,
+    interval: float = 0.9,
+    reporter: Reporter | None = None,
+    workers: int = 0,
+) -> LocationForecasts:
+    """Forecasts of the ``horizon`` steps after ``times[-1]`` for each location of ``values`` float[N, T] on the
+    regular axis ``times`` datetime64[T] with step ``step``.
+
+    ``method``: one of :data:`METHODS`. ``validation_steps`` V: the last V steps are held out, every tried method
+    (all :data:`CANDIDATES` for ``best``, else ``method``) is fitted on the steps before them and scored there;
+    ``best`` then uses each location's method of smallest validation RMSE, refitted on all steps.
+    ``season_length`` 0 = detected per location (:func:`detect_season`). ``interval``: central coverage of the
+    lower/upper bounds. A method that fails at a location is replaced there by the next best, seasonal naive last
+    (counted in ``failures``). ``workers``: processes fitting locations at once (0 = all cores, 1 = this one)."""
+    from backend.forecast.windows import future_times
+
+    reporter = reporter or Reporter()
+    if method not in METHODS:
+        raise UserInputError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
+    if horizon < 1:
+        raise UserInputError("The horizon must be at least 1 step.")
+    if not 0 < interval < 1:
+        raise UserInputError("The interval coverage must be between 0 and 1 (e.g. 0.9).")
+    n, t = values.shape
+    if method == "best" and validation_steps < 1:
+        raise UserInputError("Choosing the best method per location needs VALIDATION_STEPS of at least 1.")
+    if validation_steps < 0 or t - validation_steps < MIN_VALUES:
+        raise UserInputError(
+            f"{t} time steps leave {t - validation_steps} to fit after {validation_steps} validation steps; "
+            f"at least {MIN_VALUES} are needed. Use fewer VALIDATION_STEPS."
+        )
+    tried = CANDIDATES if method == "best" else (method,)
+    future = future_times(times[-1], step, max(horizon, 1))
+    calendar = calendar_features(np.concatenate([times, future]), step)
+    seasons = (
+        np.array([season_length or detect_season(series, step) for series in values], dtype=np.int64)
+        if n
+        else np.zeros(0, np.int64)
+    )
+    result = LocationForecasts(
+        mean=np.full((n, horizon), np.nan),
+        lower=np.full((n, horizon), np.nan),
+        upper=np.full((n, horizon), np.nan),
+        method=np.full(n, "", dtype=object),
+        detail=np.full(n, "", dtype=object),
+        season_length=seasons,
+        failures={m: 0 for m in tried},
+    )
+    v = validation_steps
+    if v:
+        result.validation_errors = {m: np.full((n, v), np.nan) for m in tried}
+        result.validation_rmse = {m: np.full(n, np.nan) for m in tried}
+        result.validation_covered = np.full((n, v), np.nan)
+    jobs = [(series, int(seasons[i]), tried, horizon, v, interval, calendar) for i, series in enumerate(values)]
+    for i, done in enumerate(_map_locations(jobs, workers)):
+        for name in done.failed:
+            result.failures[name] += 1
+        if v:
+            for name, error in done.errors.items():
+                result.validation_errors[name][i] = error
+                if np.isfinite(error).any():
+                    result.validation_rmse[name][i] = math.sqrt(np.nanmean(error**2))
+            if done.covered is not None:
+                result.validation_covered[i] = done.covered
+        if done.final is not None:
+            final = done.final
+            result.mean[i], result.lower[i], result.upper[i] = final.mean, final.lower, final.upper
+            result.method[i], result.detail[i] = done.method, final.detail
+        reporter.progress(100.0 * (i + 1) / n, f"{i + 1} of {n} locations")
+    return result
+
+
+@dataclass
+class _Location:
+    """One location's outcome: validation errors float64[V] per method, the final forecast and its method, the
+    validation coverage float64[V] of that method's interval, and the methods that failed."""
+
+    errors: dict[str, np.ndarray]
+    final: SeriesForecast | None
+    method: str
+    covered: np.ndarray | None
+    failed: list[str]
+
+
+def _fit_location(job) -> _Location:
+    """Validation fits of every tried method, then the method of smallest validation RMSE (the tried one without
+    validation; the next on failure, seasonal naive last) fitted on the whole series."""
+    series, season, tried, horizon, v, interval, calendar = job
+    t = series.size
+    errors, intervals, failed = {}, {}, []
+    if v:
+        observed = series[t - v :]
+        for name in tried:
+            try:
+                fitted = forecast_series(name, series[: t - v], v, season, interval, calendar[:t])
+            except UserInputError:
+                raise
+            except Exception:  # noqa: BLE001 — a model that fails here is not chosen (counted)
+                failed.append(name)
+                continue
+            if fitted is not None:
+                errors[name] = np.where(np.isfinite(observed), fitted.mean - observed, np.nan)
+                intervals[name] = fitted
+    scores = {m: float(np.sqrt(np.nanmean(e**2))) if np.isfinite(e).any() else np.nan for m, e in errors.items()}
+    ranked = sorted((m for m in tried if not v or np.isfinite(scores.get(m, np.nan))), key=lambda m: scores.get(m, 0))
+    for name in dict.fromkeys(ranked + ["seasonal_naive"]):
+        try:
+            final = forecast_series(name, series, horizon, season, interval, calendar)
+        except UserInputError:
+            raise
+        except Exception:  # noqa: BLE001 — the next best method is used (counted)
+            failed.append(name)
+            continue
+        if final is None:
+            break  # too short for any method
+        covered = None
+        if name in intervals:
+            observed = series[t - v :]
+            inside = (observed >= intervals[name].lower) & (observed <= intervals[name].upper)
+            covered = np.where(np.isfinite(observed), inside, np.nan)
+        return _Location(errors, final, name, covered, failed)
+    return _Location(errors, None, "", None, failed)
+
+
+def _map_locations(jobs: list, workers: int):
+    """:func:`_fit_location` of each job, in order: in this process, or on ``workers`` processes (0 = all cores)
+    when there are enough locations to pay for starting them."""
+    from backend.scale.scheduler import local_cores
+
+    workers = min(workers or local_cores(), max(1, len(jobs) // PROCESS_MIN_LOCATIONS))
+    if workers <= 1:
+        yield from map(_fit_location, jobs)
+        return
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork on Linux (no re-import of the caller's script); spawn elsewhere (macOS frameworks and Windows)
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield from pool.map(_fit_location, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))

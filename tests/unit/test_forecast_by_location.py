@@ -1,0 +1,189 @@
+"""Forecasting by location: season detection, every method, the choice by validation error, gaps, the command."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from backend.data.time_step import TimeStep
+
+pytest.importorskip("statsforecast", reason="forecastbylocation needs statsforecast (installed by make setup)")
+
+from backend.forecast import by_location  # noqa: E402
+from backend.forecast.by_location import CANDIDATES, detect_season, filled_series, forecast_locations, forecast_series  # noqa: E402
+
+DAY = TimeStep(seconds=86400)
+
+
+def daily_times(n: int, start: str = "2020-01-06") -> np.ndarray:
+    return np.datetime64(start, "s") + np.arange(n) * np.timedelta64(1, "D")
+
+
+def weekly_series(n: int, seed: int, noise: float = 0.5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 20 + 5 * np.sin(2 * np.pi * np.arange(n) / 7) + noise * rng.standard_normal(n)
+
+
+def test_season_detection_finds_the_week_and_nothing_in_noise():
+    assert detect_season(weekly_series(120, 0), DAY) == 7
+    assert detect_season(np.random.default_rng(1).standard_normal(120), DAY) == 1
+    monthly = 10 + 3 * np.cos(2 * np.pi * np.arange(60) / 12) + 0.3 * np.random.default_rng(2).standard_normal(60)
+    assert detect_season(monthly, TimeStep(months=1)) == 12
+    assert detect_season(np.full(50, 3.0), DAY) == 1  # constant
+
+
+def test_filled_series_interpolates_inside_and_counts_the_trailing_gap():
+    y, first, trailing = filled_series(np.array([np.nan, 1.0, np.nan, 3.0, np.nan, np.nan]))
+    np.testing.assert_array_equal(y, [1.0, 2.0, 3.0])
+    assert (first, trailing) == (1, 2)
+
+
+@pytest.mark.parametrize("method", CANDIDATES)
+def test_every_method_forecasts_a_weekly_series_with_ordered_bounds(method):
+    n, h = 140, 14
+    values = weekly_series(n + h, 3)
+    calendar = by_location.calendar_features(daily_times(n + h), DAY)
+    forecast = forecast_series(method, values[:n], h, 7, 0.9, calendar)
+    assert forecast.mean.shape == forecast.lower.shape == forecast.upper.shape == (h,)
+    assert (forecast.lower <= forecast.mean + 1e-9).all() and (forecast.mean <= forecast.upper + 1e-9).all()
+    rmse = np.sqrt(np.mean((forecast.mean - values[n:]) ** 2))
+    flat = np.sqrt(np.mean((values[:n].mean() - values[n:]) ** 2))  # the series' mean: no season, ≈ 3.6
+    if method == "curve":
+        assert rmse < 1.3 * flat  # a trend curve cannot follow the week: about the mean
+    else:
+        assert rmse < 0.5 * flat, (method, rmse, flat)
+
+
+def test_curve_fit_follows_a_trend_that_the_seasonal_naive_misses():
+    n, h = 100, 10
+    t = np.arange(n + h)
+    values = 5 + 0.3 * t + 0.2 * np.random.default_rng(4).standard_normal(n + h)
+    calendar = by_location.calendar_features(daily_times(n + h), DAY)
+    curve = forecast_series("curve", values[:n], h, 1, 0.9, calendar)
+    naive = forecast_series("seasonal_naive", values[:n], h, 1, 0.9, calendar)
+    assert curve.detail in ("linear", "parabolic")
+    assert np.abs(curve.mean - values[n:]).max() < 1.0 < np.abs(naive.mean - values[n:]).max()
+
+
+def test_best_uses_each_locations_method_of_smallest_validation_rmse_and_covers_its_interval():
+    n, v = 150, 14
+    rng = np.random.default_rng(5)
+    trend = 5 + 0.3 * np.arange(n) + 0.3 * rng.standard_normal(n)
+    values = np.stack([weekly_series(n, 6), trend, weekly_series(n, 7, noise=1.0), np.full(n, np.nan)])
+    values[3, -6:] = 1.0  # too short to fit
+    result = forecast_locations(values, daily_times(n), DAY, 7, "best", v, workers=1)
+    for i in range(3):
+        scores = {m: result.validation_rmse[m][i] for m in CANDIDATES}
+        assert result.method[i] == min((m for m in scores if np.isfinite(scores[m])), key=scores.get)
+        assert np.isfinite(result.mean[i]).all()
+    assert result.method[3] == "" and np.isnan(result.mean[3]).all()
+    assert result.method[1] in ("curve", "arima", "ets", "forest")  # not the seasonal naive on a trend
+    coverage = np.nanmean(result.validation_covered[:3])
+    assert 0.6 <= coverage <= 1.0
+    assert result.season_length[0] == 7 and result.season_length[1] == 1
+
+
+def test_a_series_that_ends_early_is_forecast_from_its_end_over_its_gap():
+    n, h = 120, 5
+    series = weekly_series(n, 8)
+    cut = series.copy()
+    cut[-3:] = np.nan
+    result = forecast_locations(cut[None], daily_times(n), DAY, h, "ets", 0, season_length=7, workers=1)
+    calendar = by_location.calendar_features(daily_times(n + h), DAY)
+    own = forecast_series("ets", series[: n - 3], h + 3, 7, 0.9, calendar[: n + h])
+    np.testing.assert_allclose(result.mean[0], own.mean[3:], rtol=1e-12)
+
+
+def test_processes_give_the_same_forecasts_as_one_process():
+    n = 90
+    values = np.stack([weekly_series(n, s) for s in range(34)])
+    one = forecast_locations(values, daily_times(n), DAY, 3, "best", 7, workers=1)
+    two = forecast_locations(values, daily_times(n), DAY, 3, "best", 7, workers=2)
+    np.testing.assert_array_equal(one.mean, two.mean)
+    np.testing.assert_array_equal(one.method, two.method)
+
+
+def test_a_failing_method_is_replaced_by_the_next_and_counted(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no fit")
+
+    monkeypatch.setitem(by_location.FITTERS, "arima", broken)
+    n = 80
+    result = forecast_locations(weekly_series(n, 9)[None], daily_times(n), DAY, 3, "arima", 0, workers=1)
+    assert result.method[0] == "seasonal_naive" and result.failures["arima"] == 1
+    assert np.isfinite(result.mean).all()
+
+
+def test_bad_settings_are_refused_with_what_to_do():
+    from backend.errors import UserInputError
+
+    values = weekly_series(30, 0)[None]
+    with pytest.raises(UserInputError, match="VALIDATION_STEPS of at least 1"):
+        forecast_locations(values, daily_times(30), DAY, 3, "best", 0)
+    with pytest.raises(UserInputError, match="Use fewer VALIDATION_STEPS"):
+        forecast_locations(values, daily_times(30), DAY, 3, "best", 25)
+    with pytest.raises(UserInputError, match="Unknown method"):
+        forecast_locations(values, daily_times(30), DAY, 3, "prophet", 5)
+
+
+def test_command_on_monthly_points_and_the_same_series_as_a_raster_stack(tmp_path):
+    """Points: one row per station and step with calendar-month times; a stack holding the same series per cell
+    gives the same forecasts and evaluation bands."""
+    import geopandas as gpd
+    import rasterio
+
+    from backend.commands import run_command
+    from backend.data.raster_io import write_stack
+    from backend.data.raster_stack import GridSpec, RasterStack
+
+    months = pd.date_range("2015-01-01", periods=72, freq="MS").to_numpy().astype("datetime64[s]")
+    rng = np.random.default_rng(10)
+    series = np.stack(
+        [50 + 10 * np.cos(2 * np.pi * np.arange(72) / 12) + k + rng.standard_normal(72) for k in range(4)]
+    )
+    rows = [
+        {"station_id": f"S{k}", "date": str(months[t])[:10], "value": float(series[k, t]), "x": 1000.0 * k, "y": 0.0}
+        for k in range(4)
+        for t in range(72)
+    ]
+    table = pd.DataFrame(rows)
+    layer = tmp_path / "monthly.gpkg"
+    gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.x, table.y), crs="EPSG:3035").to_file(layer)
+    settings = {"method": "best", "horizon": 3, "validation_steps": 6}
+    points = run_command(
+        "forecastbylocation",
+        {
+            "source": {
+                "points": {"path": str(layer), "id_field": "station_id", "time_field": "date", "value_field": "value"}
+            },
+            "output": str(tmp_path / "forecast.csv"),
+            "output_evaluation": str(tmp_path / "evaluation.csv"),
+            "output_report": str(tmp_path / "report.html"),
+            "settings": settings,
+        },
+    )
+    forecasts = pd.read_csv(tmp_path / "forecast.csv")
+    assert list(forecasts.columns[:7]) == ["station_id", "time", "step", "forecast", "lower", "upper", "method"]
+    assert len(forecasts) == 12 and points.summary["times"][0].startswith("2021-01-01")
+    assert set(forecasts["time"].str[:10]) == {"2021-01-01", "2021-02-01", "2021-03-01"}
+    evaluation = pd.read_csv(tmp_path / "evaluation.csv")
+    assert {"rmse_arima", "rmse_ets", "rmse_curve", "rmse_forest", "rmse_seasonal_naive", "method"} <= set(evaluation)
+    assert (evaluation["season_length"] == 12).all()
+    assert "Validation" in (tmp_path / "report.html").read_text()
+
+    stack = tmp_path / "stack.tif"
+    grid = GridSpec(4, 1, rasterio.Affine(1000, 0, 0, 0, -1000, 1000), "EPSG:3035")
+    write_stack(RasterStack(series.T.reshape(72, 1, 4).astype(np.float32), months, grid), stack)
+    raster = run_command(
+        "forecastbylocation",
+        {
+            "source": {"raster": str(stack)},
+            "output": str(tmp_path / "forecast.tif"),
+            "output_evaluation": str(tmp_path / "evaluation.tif"),
+            "settings": settings,
+        },
+    )
+    with rasterio.open(tmp_path / "forecast.tif") as out, rasterio.open(tmp_path / "evaluation.tif") as ev:
+        assert out.count == 3 and out.descriptions[0].startswith("2021-01-01")
+        by_station = forecasts.pivot(index="step", columns="station_id", values="forecast").to_numpy()
+        np.testing.assert_allclose(out.read()[:, 0, :], by_station, rtol=1e-5)
+        assert "method" in ev.descriptions[raster.summary["evaluation_bands"].index("method")]
