@@ -10,6 +10,7 @@ from backend.commands import (  # noqa: F401
     forecast_by_location,
     forecast_raster,
     hot_spots,
+    local_outliers,
     network_forecast,
     st_kriging,
     st_kriging_cv,

@@ -248,12 +248,15 @@ def raster_hot_spot_series(values: np.ndarray, cell_size: float, neighbourhood: 
     return HotSpotSeries(z, values.reshape(values.shape[0], -1), kind)
 
 
-def point_hot_spot_series(panel: PointPanel, neighbourhood: str, distance: float, k: int, reporter) -> HotSpotSeries:
-    """Gi* of the panel's N stations (ellipsoidal distances for geographic layers; ``neighbourhood`` distance_band
-    of ``distance`` metres, 0 = the smallest band giving every station a neighbour, or knn with ``k``)."""
+def point_neighbourhood(
+    panel: PointPanel, neighbourhood: str, distance: float, k: int, reporter, what: str = "Hot spot analysis"
+) -> tuple[np.ndarray, str, float | None]:
+    """(binary weights [N, N] with self-links, kind, distance band in metres or None) of the panel's stations
+    (ellipsoidal distances for geographic layers; ``neighbourhood`` distance_band of ``distance`` metres, 0 = the
+    smallest band giving every station a neighbour, or knn with ``k``); isolated stations are warned about."""
     n = panel.n_stations
     if n < 3:
-        raise UserInputError(f"Hot spot analysis needs at least 3 locations; the layer has {n}.")
+        raise UserInputError(f"{what} needs at least 3 locations; the layer has {n}.")
     distances = station_distances(panel.xy, panel.crs)
     kind = "distance_band" if neighbourhood in ("auto", "") else neighbourhood
     if kind not in ("distance_band", "knn"):
@@ -263,10 +266,16 @@ def point_hot_spot_series(panel: PointPanel, neighbourhood: str, distance: float
     if isolated:
         reporter.warning(
             f"{isolated} of {n} locations have no neighbour within the distance band ({readable_length(band)}); "
-            "their Gi* only compares them with the mean. Use a larger DISTANCE or knn."
+            "they are compared with no neighbour. Use a larger DISTANCE or knn."
         )
     if band is not None:
         reporter.log(f"Distance band: {readable_length(band)} (ellipsoidal distances for geographic layers).")
+    return weights, kind, band
+
+
+def point_hot_spot_series(panel: PointPanel, neighbourhood: str, distance: float, k: int, reporter) -> HotSpotSeries:
+    """Gi* of the panel's N stations in the neighbourhood of :func:`point_neighbourhood`."""
+    weights, kind, band = point_neighbourhood(panel, neighbourhood, distance, k, reporter)
     values = panel.values.T.astype(np.float64)
     return HotSpotSeries(gi_star(values, weights), values, kind, band)
 

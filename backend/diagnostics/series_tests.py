@@ -234,7 +234,9 @@ def stationarity_tests(values: np.ndarray, alpha: float = 0.05) -> tuple[np.ndar
         if x.size < 12 or np.ptp(x) == 0:
             continue
         lags = schwert_lags(x.size)
-        adf[column] = float(adfuller(x, maxlag=lags, autolag=None)[1])
+        with warnings.catch_warnings():  # statsmodels ≥ 0.15 announces a result object; the p-value stays [1]
+            warnings.simplefilter("ignore", FutureWarning)
+            adf[column] = float(adfuller(x, maxlag=lags, autolag=None)[1])
         kpss_p[column] = _kpss_p(x, lags)
     tested = np.isfinite(kpss_p) & np.isfinite(adf)
     with np.errstate(invalid="ignore"):

@@ -36,6 +36,54 @@ def time_step_of(alg, parameters, context) -> str | None:
     return text_of(alg, parameters, "TIME_STEP", context)
 
 
+NEIGHBOURHOODS = [
+    ("auto", "Automatic (distance band for points, queen for rasters)"),
+    ("distance_band", "Distance band (DISTANCE)"),
+    ("knn", "k nearest (points)"),
+    ("queen", "Queen contiguity (rasters)"),
+    ("rook", "Rook contiguity (rasters)"),
+]
+
+
+def add_neighbourhood_parameters(alg) -> None:
+    """NEIGHBOURHOOD, DISTANCE, K_NEIGHBOURS, TIME_STEP and ALPHA of the hot spot and local outlier analyses."""
+    add_choice(alg, "NEIGHBOURHOOD", "Neighbourhood", NEIGHBOURHOODS, 0)
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "DISTANCE",
+            "Distance band (m for points, map units for rasters; 0 = automatic)",
+            QgsProcessingParameterNumber.Double,
+            0.0,
+            minValue=0.0,
+        )
+    )
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "K_NEIGHBOURS", "Neighbours (k nearest)", QgsProcessingParameterNumber.Integer, 8, minValue=1
+        )
+    )
+    add_time_step(alg, "Time step aggregation (e.g. 1D, 7D, 1M, 3M, 1Y; empty = the data's own step)")
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "ALPHA",
+            "Significance level (FDR)",
+            QgsProcessingParameterNumber.Double,
+            0.05,
+            minValue=0.001,
+            maxValue=0.49,
+        )
+    )
+
+
+def neighbourhood_request(alg, parameters, context) -> dict:
+    return {
+        "neighbourhood": choice_of(alg, parameters, "NEIGHBOURHOOD", context, NEIGHBOURHOODS),
+        "distance": alg.parameterAsDouble(parameters, "DISTANCE", context),
+        "k": alg.parameterAsInt(parameters, "K_NEIGHBOURS", context),
+        "alpha": alg.parameterAsDouble(parameters, "ALPHA", context),
+    }
+
+
 class SeriesResultAlgorithm(StAlgorithm):
     """Raster-or-points algorithms: INPUT, TIME_STEP, OUTPUT (type follows the input) and OUTPUT_REPORT."""
 
@@ -57,8 +105,8 @@ class SeriesResultAlgorithm(StAlgorithm):
             "OUTPUT": self.parameterAsFileOutput(parameters, "OUTPUT", context),
             "OUTPUT_REPORT": file_output(self, parameters, "OUTPUT_REPORT", context),
         }
-        if self.parameterDefinition("OUTPUT_PROFILES") is not None:
-            outputs["OUTPUT_PROFILES"] = file_output(self, parameters, "OUTPUT_PROFILES", context)
+        for definition in self.destinationParameterDefinitions():  # the algorithm's further outputs
+            outputs.setdefault(definition.name(), file_output(self, parameters, definition.name(), context))
         request = {
             "source": source,
             "time_step": time_step_of(self, parameters, context),
@@ -146,13 +194,6 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
     TITLE = "Emerging hot spots"
     LAYER_NAME = "emerging hot spots"
     LAYER_ABSTRACT = "Emerging hot and cold spot categories (Gi* per time step, Mann-Kendall of the z-scores)"
-    NEIGHBOURHOODS = [
-        ("auto", "Automatic (distance band for points, queen for rasters)"),
-        ("distance_band", "Distance band (DISTANCE)"),
-        ("knn", "k nearest (points)"),
-        ("queen", "Queen contiguity (rasters)"),
-        ("rook", "Rook contiguity (rasters)"),
-    ]
     HELP = (
         "Finds where hot and cold spots appear, grow, persist, fade or come and go over time (as ArcGIS Pro's "
         "Emerging Hot Spot Analysis).\n\n"
@@ -173,43 +214,13 @@ class EmergingHotSpotsAlgorithm(SeriesResultAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
         add_series_input(self)
-        add_choice(self, "NEIGHBOURHOOD", "Neighbourhood", self.NEIGHBOURHOODS, 0)
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "DISTANCE",
-                "Distance band (m for points, map units for rasters; 0 = automatic)",
-                QgsProcessingParameterNumber.Double,
-                0.0,
-                minValue=0.0,
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "K_NEIGHBOURS", "Neighbours (k nearest)", QgsProcessingParameterNumber.Integer, 8, minValue=1
-            )
-        )
-        add_time_step(self, "Time step aggregation (e.g. 1D, 7D, 1M, 3M, 1Y; empty = the data's own step)")
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                "ALPHA",
-                "Significance level (FDR)",
-                QgsProcessingParameterNumber.Double,
-                0.05,
-                minValue=0.001,
-                maxValue=0.49,
-            )
-        )
+        add_neighbourhood_parameters(self)
         add_result_output(self, "OUTPUT", "Emerging hot spots")
         add_html_output(self, "OUTPUT_REPORT", "Hot spot report")
         add_scheduler_parameter(self)
 
     def request(self, parameters, context) -> dict:
-        return {
-            "neighbourhood": choice_of(self, parameters, "NEIGHBOURHOOD", context, self.NEIGHBOURHOODS),
-            "distance": self.parameterAsDouble(parameters, "DISTANCE", context),
-            "k": self.parameterAsInt(parameters, "K_NEIGHBOURS", context),
-            "alpha": self.parameterAsDouble(parameters, "ALPHA", context),
-        }
+        return neighbourhood_request(self, parameters, context)
 
     def style(self, result) -> tuple:
         names = result.summary["category_names"]
@@ -279,4 +290,72 @@ class TimeSeriesClusteringAlgorithm(SeriesResultAlgorithm):
             "field": "cluster",
             "band": 1,
             "classes": [(c, f"cluster {c}", CLUSTER_COLOURS[(c - 1) % len(CLUSTER_COLOURS)]) for c in range(1, k + 1)],
+        }
+
+
+OUTLIER_SUMMARY_COLOURS = ["#bdbdbd", "#d7191c", "#2c7bb6", "#fdae61", "#abd9e9", "#7b3294"]
+
+
+class LocalOutliersAlgorithm(SeriesResultAlgorithm):
+    ALG_ID = "localoutliers"
+    TITLE = "Local outliers (space-time Local Moran's I)"
+    LAYER_NAME = "local outliers"
+    LAYER_ABSTRACT = "Space-time Local Moran's I: cluster and outlier types over time"
+    HELP = (
+        "Finds clusters of high or low values and locations that stand out from their neighbours, per time step "
+        "and over time (as ArcGIS Pro's Local Outlier Analysis).\n\n"
+        + INPUT_HELP
+        + " TIME_STEP averages the series to coarser steps first (e.g. 7D weekly, 1M monthly).\n\n"
+        "For each step, Anselin's Local Moran's I compares each location's standardised value with the mean of its "
+        "neighbours: the spatial neighbours of NEIGHBOURHOOD (as in 'Emerging hot spots') at that step and, with "
+        "TIME_STEPS > 0, the location itself and its spatial neighbours at the TIME_STEPS previous steps. With "
+        "TIME_STEPS 0 it equals PySAL esda's Moran_Local of each step. Pseudo p-values come from PERMUTATIONS "
+        "random neighbourhoods (conditional randomisation, fixed seed: reruns give the same result; raised where "
+        "too few to pass the FDR), corrected for the false discovery rate within each step at ALPHA. Types: "
+        "high-high cluster, low-low cluster, high-low outlier, low-high outlier, not significant.\n\n"
+        "OUTPUT: per location its summary over time (never significant, only high-high cluster, only low-low "
+        "cluster, only high-low outlier, only low-high outlier, multiple types), the number of steps of each type "
+        "and the last type — a point layer, or a raster with bands summary_code, high_high, low_low, high_low, "
+        "low_high. OUTPUT_STEPS: every location and step with I, z, lag, p, p_fdr and the type (a raster stack of "
+        "type codes 0–4 with band times for raster input). OUTPUT_REPORT: counts per type and step.\n\n"
+        "Example: monthly PM10 at 68 stations → stations that are persistently higher than their surroundings."
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        add_series_input(self)
+        add_neighbourhood_parameters(self)
+        for name, label, default, minimum in (
+            ("TIME_STEPS", "Previous time steps in the neighbourhood", 1, 0),
+            ("PERMUTATIONS", "Permutations for the pseudo p-values", 999, 99),
+        ):
+            self.addParameter(
+                QgsProcessingParameterNumber(
+                    name, label, QgsProcessingParameterNumber.Integer, default, minValue=minimum
+                )
+            )
+        add_result_output(self, "OUTPUT", "Local outliers")
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                "OUTPUT_STEPS",
+                "Local Moran's I per step",
+                fileFilter=RESULT_FILTER,
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        add_html_output(self, "OUTPUT_REPORT", "Local outlier report")
+
+    def request(self, parameters, context) -> dict:
+        return {
+            **neighbourhood_request(self, parameters, context),
+            "time_steps": self.parameterAsInt(parameters, "TIME_STEPS", context),
+            "permutations": self.parameterAsInt(parameters, "PERMUTATIONS", context),
+        }
+
+    def style(self, result) -> tuple:
+        names = result.summary["summary_names"]
+        return style_categories, {
+            "field": "summary_code",
+            "band": 1,
+            "classes": [(code, name, OUTLIER_SUMMARY_COLOURS[code]) for code, name in enumerate(names)],
         }

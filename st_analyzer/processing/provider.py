@@ -11,6 +11,7 @@ from st_analyzer.processing.build_raster_stack import BuildRasterStackAlgorithm
 from st_analyzer.processing.describe_space_time import DescribeSpaceTimeAlgorithm
 from st_analyzer.processing.diagnostics import (
     EmergingHotSpotsAlgorithm,
+    LocalOutliersAlgorithm,
     TimeSeriesClusteringAlgorithm,
     TimeSeriesDiagnosticsAlgorithm,
 )
@@ -144,6 +145,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
             TimeSeriesDiagnosticsAlgorithm(),
             TimeSeriesClusteringAlgorithm(),
             EmergingHotSpotsAlgorithm(),
+            LocalOutliersAlgorithm(),
             SetupBackendAlgorithm(),
         ):
             self.addAlgorithm(algorithm)

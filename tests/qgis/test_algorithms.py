@@ -40,6 +40,7 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
         "stanalyzer:timeseriesclustering",
         "stanalyzer:emerginghotspots",
         "stanalyzer:forecastbylocation",
+        "stanalyzer:localoutliers",
     } <= ids
     for alg in provider.algorithms():
         assert len(alg.shortHelpString()) > 200, f"{alg.id()} needs a real help text"

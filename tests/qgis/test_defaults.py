@@ -38,6 +38,7 @@ def user_choices(stack: str, models: dict) -> dict[str, dict]:
         "timeseriesclustering": PM10,
         "emerginghotspots": PM10,
         "forecastbylocation": PM10,
+        "localoutliers": PM10,
         "detectrasteranomalies": {"INPUT": stack},
         "baselineforecast": {"INPUT": stack},
         "trainrasterforecaster": {"INPUT": stack, **SHORT_TRAINING},

@@ -1,6 +1,8 @@
 """Diagnostics, clustering and emerging hot spots through processing.run (points and rasters) and qgis_process."""
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 from qgis.core import QgsProcessingContext, QgsProject, QgsRasterLayer, QgsVectorLayer
@@ -76,3 +78,48 @@ def test_diagnostics_with_qgis_process(qgis_process, tmp_path, small_stack):
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert len(gpd.read_file(tmp_path / "h.gpkg")) == 68
+
+
+@pytest.mark.qgis_process
+def test_localoutliers_on_weekly_points_and_on_a_stack(qgis_process, tmp_path, small_stack):
+    done = qgis_process(
+        "run",
+        "stanalyzer:localoutliers",
+        "--",
+        f"INPUT={PM10_Q1}",
+        "ID_FIELD=station_id",
+        "TIME_FIELD=date",
+        "VALUE_FIELD=pm10",
+        "TIME_STEP=7D",
+        "NEIGHBOURHOOD=2",
+        "K_NEIGHBOURS=6",
+        f"OUTPUT={tmp_path / 'outliers.gpkg'}",
+        f"OUTPUT_STEPS={tmp_path / 'steps.csv'}",
+        f"OUTPUT_REPORT={tmp_path / 'report.html'}",
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = gpd.read_file(tmp_path / "outliers.gpkg")
+    assert len(summary) == 68 and {"summary", "high_high", "low_low", "high_low", "low_high"} <= set(summary.columns)
+    steps = pd.read_csv(tmp_path / "steps.csv")
+    assert steps["time"].nunique() == 13 and {"local_i", "p_fdr", "category"} <= set(steps.columns)
+    done = qgis_process(
+        "run",
+        "stanalyzer:localoutliers",
+        "--",
+        f"INPUT={small_stack}",
+        "TIME_STEPS=0",
+        f"OUTPUT={tmp_path / 'outliers.tif'}",
+        f"OUTPUT_STEPS={tmp_path / 'types.tif'}",
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with rasterio.open(tmp_path / "types.tif") as types:
+        assert types.count == 200 and set(np.unique(types.read())) <= {0, 1, 2, 3, 4}
+
+
+def test_local_outliers_load_with_their_summary_categories(run_alg, tmp_path):
+    result, layer = loaded(
+        run_alg, "stanalyzer:localoutliers", {**POINTS, "TIME_STEP": "1M", "OUTPUT": str(tmp_path / "o.gpkg")}
+    )
+    renderer = layer.renderer()
+    assert renderer.type() == "categorizedSymbol" and renderer.classAttribute() == "summary_code"
+    assert [c.label() for c in renderer.categories()][:2] == ["never significant", "only high-high cluster"]
