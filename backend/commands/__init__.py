@@ -6,6 +6,7 @@ from backend.commands import (  # noqa: F401
     describe_space_time,
     detect_anomalies,
     diagnostics,
+    evaluate_forecasts,
     fit_st_variogram,
     forecast_by_location,
     forecast_raster,

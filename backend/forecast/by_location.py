@@ -117,20 +117,22 @@ def calendar_periods(step: TimeStep) -> list[int]:
     return [int(round(p)) for p in periods if p >= 2 and abs(p - round(p)) < 0.05]
 
 
-def calendar_features(times: np.ndarray, step: TimeStep) -> np.ndarray:
-    """float64[T, F]: sine and cosine of the time of day (sub-daily steps), the day of the week (steps under a
-    week) and the time of year (steps under a year) of each time."""
-    seconds = times.astype("datetime64[s]").astype(np.int64).astype(np.float64)
-    columns = []
-    for period, applies in (
-        (86400.0, step.nominal_seconds < 86400),
-        (7 * 86400.0, step.nominal_seconds < 7 * 86400),
-        (365.2425 * 86400.0, step.nominal_seconds < 365 * 86400),
-    ):
-        if applies:
-            angle = 2 * np.pi * seconds / period
-            columns += [np.sin(angle), np.cos(angle)]
-    return np.column_stack(columns) if columns else np.empty((times.size, 0))
+def location_calendar(times: np.ndarray, step: TimeStep, history_seconds: float | None = None) -> np.ndarray:
+    """float64[T, F]: the sine and cosine of the time of day, the day of the week and the time of year of each time
+    (:func:`backend.forecast.windows.calendar_features`), each kept only where the step is shorter than its cycle
+    and the history (``history_seconds``, default the span of ``times``) covers two cycles: a cycle seen once is a
+    time index in disguise, and forests extrapolate it wildly."""
+    from backend.forecast.windows import calendar_features
+
+    history = float((times[-1] - times[0]) / np.timedelta64(1, "s")) if history_seconds is None else history_seconds
+    everything = calendar_features(times, step).astype(np.float64)
+    keep = [
+        column
+        for columns, period in (((0, 1), 86400.0), ((2, 3), 7 * 86400.0), ((4, 5), 365.2425 * 86400.0))
+        if step.nominal_seconds < period and history >= 2 * period
+        for column in columns
+    ]
+    return everything[:, keep]
 
 
 def _normal_quantile(interval: float) -> float:
@@ -191,11 +193,12 @@ def fit_arima(y: np.ndarray, h: int, season: int, interval: float, calendar: np.
 
 
 def fit_ets(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
-    """statsforecast AutoETS (error, trend and season chosen by AICc; seasonal when ``season`` > 1)."""
+    """statsforecast AutoETS (error, trend and season chosen by AICc; a trend only damped: undamped trends run
+    away over weeks; seasonal when ``season`` > 1)."""
     AutoETS = statsforecast_models().AutoETS  # noqa: N806 (a class)
 
     m = season if 1 < season <= MAX_MODEL_SEASON and y.size >= 2 * season + 4 else 1
-    return _statsforecast(AutoETS(season_length=m), y, h, interval)
+    return _statsforecast(AutoETS(season_length=m, damped=True), y, h, interval)
 
 
 def fit_seasonal_naive(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
@@ -266,18 +269,17 @@ FOREST_TREES = 100
 
 
 def fit_forest(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
-    """Random forest (scikit-learn) on the linearly detrended series: the last max(season, 3) values (at most a
-    third of the series), the position in the season and the calendar features (``calendar`` float[n + h, F]: the
-    rows of the series' times and of the forecast times); forecast step by step. Interval ± z·σ_h with σ_h the
-    out-of-bag one-step residual deviation × √h, at most the deviation of the detrended series."""
+    """Random forest (scikit-learn) on the series: the last max(season, 3) values (at most a third of the series),
+    the position in the season and the calendar features (``calendar`` float[n + h, F]: the rows of the series'
+    times and of the forecast times); forecast step by step. Not detrended: a trend line extrapolated over the
+    horizon made it worse on the PM10 development years (the curve fit and ARIMA carry trends). Interval ± z·σ_h
+    with σ_h the out-of-bag one-step residual deviation × √h, at most the deviation of the series."""
     from sklearn.ensemble import RandomForestRegressor
 
     n = y.size
     lags = int(min(max(season, 3), max(1, n // 3)))
-    t = np.arange(n + h, dtype=np.float64)
-    slope, intercept = np.polyfit(t[:n], y, 1)
-    trend = intercept + slope * t
-    r = y - trend[:n]
+    level = float(np.mean(y))
+    r = y - level
 
     def features(history: np.ndarray, at: np.ndarray) -> np.ndarray:
         lagged = np.column_stack([history[at - lag] for lag in range(1, lags + 1)])
@@ -297,7 +299,7 @@ def fit_forest(y: np.ndarray, h: int, season: int, interval: float, calendar: np
     history = np.concatenate([r, np.zeros(h)])
     for step in range(n, n + h):
         history[step] = forest.predict(features(history, np.array([step])))[0]
-    mean = history[n:] + trend[n:]
+    mean = history[n:] + level
     one_step = float(np.sqrt(np.mean((forest.oob_prediction_ - r[rows]) ** 2)))
     sigma = np.minimum(one_step * np.sqrt(np.arange(1, h + 1)), max(float(np.std(r)), one_step))
     width = _normal_quantile(interval) * sigma
@@ -368,7 +370,8 @@ def forecast_locations(
         )
     tried = CANDIDATES if method == "best" else (method,)
     future = future_times(times[-1], step, max(horizon, 1))
-    calendar = calendar_features(np.concatenate([times, future]), step)
+    history = float((times[-1] - times[0]) / np.timedelta64(1, "s")) if t else 0.0
+    calendar = location_calendar(np.concatenate([times, future]), step, history)
     seasons = (
         np.array([season_length or detect_season(series, step) for series in values], dtype=np.int64)
         if n
@@ -388,85 +391,104 @@ def forecast_locations(
         result.validation_errors = {m: np.full((n, v), np.nan) for m in tried}
         result.validation_rmse = {m: np.full(n, np.nan) for m in tried}
         result.validation_covered = np.full((n, v), np.nan)
-    jobs = [(series, int(seasons[i]), tried, horizon, v, interval, calendar) for i, series in enumerate(values)]
-    for i, done in enumerate(_map_locations(jobs, workers)):
-        for name in done.failed:
-            result.failures[name] += 1
-        if v:
-            for name, error in done.errors.items():
+    fits = []
+    if v:  # pass 1: every tried method fitted before the validation steps and scored on them
+        jobs = [(series[: t - v], int(seasons[i]), tried, v, interval, calendar[:t]) for i, series in enumerate(values)]
+        progress = reporter.scaled(0, 60)
+        for i, fitted in enumerate(_map_locations(_fit_methods, jobs, workers)):
+            observed = values[i, t - v :]
+            for name in tried:
+                if fitted.get(name) is None:
+                    result.failures[name] += name in fitted  # None = failed; absent = too short
+                    continue
+                error = np.where(np.isfinite(observed), fitted[name].mean - observed, np.nan)
                 result.validation_errors[name][i] = error
                 if np.isfinite(error).any():
                     result.validation_rmse[name][i] = math.sqrt(np.nanmean(error**2))
-            if done.covered is not None:
-                result.validation_covered[i] = done.covered
-        if done.final is not None:
-            final = done.final
+            fits.append(fitted)
+            progress.progress(100.0 * (i + 1) / n, f"validation: {i + 1} of {n} locations")
+    order = choose_methods(result.validation_errors, tried) if v else [list(tried)] * n
+    jobs = [(series, int(seasons[i]), order[i], horizon, interval, calendar) for i, series in enumerate(values)]
+    progress = reporter.scaled(60 if v else 0, 100)
+    for i, (name, final, failed) in enumerate(_map_locations(_fit_first, jobs, workers)):  # pass 2: whole series
+        for method in failed:
+            result.failures[method] = result.failures.get(method, 0) + 1
+        if final is not None:
             result.mean[i], result.lower[i], result.upper[i] = final.mean, final.lower, final.upper
-            result.method[i], result.detail[i] = done.method, final.detail
-        reporter.progress(100.0 * (i + 1) / n, f"{i + 1} of {n} locations")
+            result.method[i], result.detail[i] = name, final.detail
+            if v and fits[i].get(name) is not None:
+                observed = values[i, t - v :]
+                inside = (observed >= fits[i][name].lower) & (observed <= fits[i][name].upper)
+                result.validation_covered[i] = np.where(np.isfinite(observed), inside, np.nan)
+        progress.progress(100.0 * (i + 1) / n, f"{i + 1} of {n} locations")
     return result
 
 
-@dataclass
-class _Location:
-    """One location's outcome: validation errors float64[V] per method, the final forecast and its method, the
-    validation coverage float64[V] of that method's interval, and the methods that failed."""
+def choose_methods(errors: dict[str, np.ndarray], tried: tuple[str, ...]) -> list[list[str]]:
+    """Per location, the methods in the order to use them (the next on failure): first the method of smallest
+    validation RMSE pooled over all locations, unless the location's own best beats it there by more than one
+    standard error of their paired squared-error difference over its validation steps (one short validation
+    window per location picks noise; the pooled ranking is steadier); then the rest by the location's own RMSE.
 
-    errors: dict[str, np.ndarray]
-    final: SeriesForecast | None
-    method: str
-    covered: np.ndarray | None
-    failed: list[str]
+    ``errors``: method → float64[N, V] forecast − observed (NaN = not observed or not fitted)."""
+    pooled = {m: float(np.nanmean(errors[m] ** 2)) if np.isfinite(errors[m]).any() else np.inf for m in tried}
+    overall = min(tried, key=pooled.get)
+    orders = []
+    for i in range(next(iter(errors.values())).shape[0]):
+        own = {m: float(np.nanmean(errors[m][i] ** 2)) if np.isfinite(errors[m][i]).any() else np.inf for m in tried}
+        ranked = sorted((m for m in tried if np.isfinite(own[m])), key=own.get)
+        first = overall if np.isfinite(own[overall]) else (ranked[0] if ranked else overall)
+        if ranked and ranked[0] != first:
+            difference = (errors[first][i] ** 2 - errors[ranked[0]][i] ** 2)[np.isfinite(errors[first][i])]
+            difference = difference[np.isfinite(difference)]
+            if difference.size >= 3 and difference.mean() > difference.std(ddof=1) / math.sqrt(difference.size):
+                first = ranked[0]
+        orders.append([first] + [m for m in ranked if m != first])
+    return orders
 
 
-def _fit_location(job) -> _Location:
-    """Validation fits of every tried method, then the method of smallest validation RMSE (the tried one without
-    validation; the next on failure, seasonal naive last) fitted on the whole series."""
-    series, season, tried, horizon, v, interval, calendar = job
-    t = series.size
-    errors, intervals, failed = {}, {}, []
-    if v:
-        observed = series[t - v :]
-        for name in tried:
-            try:
-                fitted = forecast_series(name, series[: t - v], v, season, interval, calendar[:t])
-            except UserInputError:
-                raise
-            except Exception:  # noqa: BLE001 — a model that fails here is not chosen (counted)
-                failed.append(name)
-                continue
-            if fitted is not None:
-                errors[name] = np.where(np.isfinite(observed), fitted.mean - observed, np.nan)
-                intervals[name] = fitted
-    scores = {m: float(np.sqrt(np.nanmean(e**2))) if np.isfinite(e).any() else np.nan for m, e in errors.items()}
-    ranked = sorted((m for m in tried if not v or np.isfinite(scores.get(m, np.nan))), key=lambda m: scores.get(m, 0))
-    for name in dict.fromkeys(ranked + ["seasonal_naive"]):
+def _fit_methods(job) -> dict[str, SeriesForecast | None]:
+    """Each method's forecast of the steps after a series (None = it failed; absent = the series is too short)."""
+    series, season, tried, h, interval, calendar = job
+    out = {}
+    for name in tried:
+        try:
+            fitted = forecast_series(name, series, h, season, interval, calendar)
+        except UserInputError:
+            raise
+        except Exception:  # noqa: BLE001 — a model that fails here is not chosen (counted)
+            out[name] = None
+            continue
+        if fitted is not None:
+            out[name] = fitted
+    return out
+
+
+def _fit_first(job) -> tuple[str, SeriesForecast | None, list[str]]:
+    """(method, forecast, methods that failed): the first of the ordered methods that fits the whole series
+    (seasonal naive last); ("", None, …) when the series is too short for any."""
+    series, season, order, horizon, interval, calendar = job
+    failed = []
+    for name in dict.fromkeys([*order, "seasonal_naive"]):
         try:
             final = forecast_series(name, series, horizon, season, interval, calendar)
         except UserInputError:
             raise
-        except Exception:  # noqa: BLE001 — the next best method is used (counted)
+        except Exception:  # noqa: BLE001 — the next method is used (counted)
             failed.append(name)
             continue
-        if final is None:
-            break  # too short for any method
-        covered = None
-        if name in intervals:
-            observed = series[t - v :]
-            inside = (observed >= intervals[name].lower) & (observed <= intervals[name].upper)
-            covered = np.where(np.isfinite(observed), inside, np.nan)
-        return _Location(errors, final, name, covered, failed)
-    return _Location(errors, None, "", None, failed)
+        return (name, final, failed) if final is not None else ("", None, failed)
+    return "", None, failed
 
 
-def _map_locations(jobs: list, workers: int):
-    """:func:`_fit_location` of each job, in order: in this process, or on ``workers`` processes (0 = all cores)
-    when there are enough locations to pay for starting them."""
+def _map_locations(function, jobs: list, workers: int):
+    """``function`` of each job, in order: in this process, or on ``workers`` processes (0 = all cores) when there
+    are enough locations to pay for starting them."""
     from backend.scale.scheduler import local_cores
 
     workers = min(workers or local_cores(), max(1, len(jobs) // PROCESS_MIN_LOCATIONS))
     if workers <= 1:
-        yield from map(_fit_location, jobs)
+        yield from map(function, jobs)
         return
     import multiprocessing
     import sys
@@ -475,4 +497,4 @@ def _map_locations(jobs: list, workers: int):
     # fork on Linux (no re-import of the caller's script); spawn elsewhere (macOS frameworks and Windows)
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(_fit_location, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+        yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))

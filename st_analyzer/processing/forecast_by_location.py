@@ -1,6 +1,13 @@
-"""stanalyzer:forecastbylocation — one classical model per station or raster cell."""
+"""stanalyzer:forecastbylocation (one classical model per station or raster cell) and evaluateforecasts."""
 
-from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterNumber
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsRasterLayer,
+)
 
 from st_analyzer.layers import GraduatedPointsPostProcessor, RasterResultPostProcessor, load_result
 from st_analyzer.processing.common import (
@@ -12,7 +19,7 @@ from st_analyzer.processing.common import (
     file_output,
 )
 from st_analyzer.processing.diagnostics import INPUT_HELP, RESULT_FILTER, add_result_output
-from st_analyzer.processing.inputs import add_series_input, series_source
+from st_analyzer.processing.inputs import add_series_input, ogr_path_of, raster_path_of, series_source
 from st_analyzer.styles import style_categories
 from st_analyzer.temporal import band_times, time_span_text
 
@@ -162,5 +169,84 @@ class ForecastByLocationAlgorithm(StAlgorithm):
                 for number, ((key, label), colour) in enumerate(zip(METHODS, METHOD_COLOURS))
                 if number
             ],
+        )
+        return outputs
+
+
+class EvaluateForecastsAlgorithm(StAlgorithm):
+    ALG_ID = "evaluateforecasts"
+    TITLE = "Evaluate forecasts by location"
+    GROUP_ID, GROUP = "forecasting", "Forecasting"
+    HELP = (
+        "Compares several forecasts of the same stations or raster cells with what was then observed and keeps, per "
+        "location, the forecast that was closest (as ArcGIS Pro's Evaluate Forecasts by Location).\n\n"
+        "FORECASTS: two or more point forecasts (the OUTPUT of 'Forecast by location' or 'Forecast sensor network': "
+        "station_id, time, forecast, and lower, upper when present) or two or more raster forecasts on one grid "
+        "with band times ('Forecast by location', 'Forecast raster', 'Baseline forecast'). INPUT: the observed "
+        "values of the forecast period — a point layer (ID_FIELD, TIME_FIELD, VALUE_FIELD as elsewhere) or a "
+        "raster stack with band times on the same grid.\n\n"
+        "Each forecast is scored per location by its RMSE over the times where it and an observation exist; the "
+        "best is the one of smallest RMSE among those scored on the most times there (ties: the earlier in "
+        "FORECASTS). OUTPUT: the best forecast per location merged into one layer (with its source and "
+        "validation_rmse) or one stack. OUTPUT_EVALUATION: per location the RMSE of every forecast (rmse_<name>), "
+        "the times scored and the best (a raster with one band per forecast and a band of the best's number). "
+        "OUTPUT_REPORT: how often each forecast won and its median RMSE.\n\n"
+        "Example: 'Forecast by location' with ARIMA and with the forest from data until 24 March, the "
+        "observations until 31 March → the better model per station for the last week."
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)
+        self.addParameter(
+            QgsProcessingParameterMultipleLayers("FORECASTS", "Forecasts to compare", QgsProcessing.TypeMapLayer)
+        )
+        add_series_input(self, memory_limit=False)
+        self.parameterDefinition("INPUT").setDescription("Observed values of the forecast period")
+        add_result_output(self, "OUTPUT", "Best forecast per location")
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                "OUTPUT_EVALUATION", "Evaluation per location", fileFilter=RESULT_FILTER, optional=True
+            )
+        )
+        add_html_output(self, "OUTPUT_REPORT", "Evaluation report")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 (QGIS API name)
+        observed, is_raster = series_source(self, parameters, context, feedback)
+        layers = self.parameterAsLayerList(parameters, "FORECASTS", context)
+        if len(layers) < 2:
+            raise QgsProcessingException("Choose at least two forecasts of the same locations to compare.")
+        forecasts = []
+        for layer in layers:
+            if isinstance(layer, QgsRasterLayer) != is_raster:
+                kind = "raster stacks" if is_raster else "point forecasts"
+                raise QgsProcessingException(f"{layer.name()}: with this INPUT the forecasts must be {kind}.")
+            forecasts.append(raster_path_of(layer) if is_raster else ogr_path_of(layer, feedback)[0])
+        outputs = {
+            "OUTPUT": self.parameterAsFileOutput(parameters, "OUTPUT", context),
+            "OUTPUT_EVALUATION": file_output(self, parameters, "OUTPUT_EVALUATION", context),
+            "OUTPUT_REPORT": file_output(self, parameters, "OUTPUT_REPORT", context),
+        }
+        request = {
+            "forecasts": forecasts,
+            "names": [layer.name() for layer in layers],
+            "observed": observed,
+            **{name.lower(): path for name, path in outputs.items()},
+        }
+        result = self.run_backend(request, [p for p in outputs.values() if p], feedback)
+        outputs.update({k: v for k, v in result.outputs.items() if k in outputs})
+        wins = ", ".join(f"{k} {v}" for k, v in result.summary["best_counts"].items())
+        feedback.pushInfo(f"Best forecast per location: {wins}.")
+        load_result(
+            context,
+            outputs["OUTPUT"],
+            f"{self.input_label()} best forecast",
+            is_raster,
+            abstract=self.abstract(f"The best of {len(layers)} forecasts per location of {self.input_label()}"),
+        )
+        load_result(
+            context,
+            outputs["OUTPUT_EVALUATION"],
+            f"{self.input_label()} forecast comparison",
+            is_raster,
+            abstract=self.abstract(f"RMSE of each forecast per location of {self.input_label()}"),
         )
         return outputs

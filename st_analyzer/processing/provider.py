@@ -16,7 +16,7 @@ from st_analyzer.processing.diagnostics import (
     TimeSeriesDiagnosticsAlgorithm,
 )
 from st_analyzer.processing.fit_st_variogram import FitStVariogramAlgorithm
-from st_analyzer.processing.forecast_by_location import ForecastByLocationAlgorithm
+from st_analyzer.processing.forecast_by_location import EvaluateForecastsAlgorithm, ForecastByLocationAlgorithm
 from st_analyzer.processing.forecasting import (
     BaselineForecastAlgorithm,
     ForecastRasterAlgorithm,
@@ -138,6 +138,7 @@ class StAnalyzerProvider(QgsProcessingProvider):
             ForecastRasterAlgorithm(),
             BaselineForecastAlgorithm(),
             ForecastByLocationAlgorithm(),
+            EvaluateForecastsAlgorithm(),
             DetectPointAnomaliesAlgorithm(),
             DetectRasterAnomaliesAlgorithm(),
             TrainNetworkForecasterAlgorithm(),

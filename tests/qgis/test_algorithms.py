@@ -40,6 +40,7 @@ def test_provider_exposes_the_public_algorithm_ids(provider):
         "stanalyzer:timeseriesclustering",
         "stanalyzer:emerginghotspots",
         "stanalyzer:forecastbylocation",
+        "stanalyzer:evaluateforecasts",
         "stanalyzer:localoutliers",
     } <= ids
     for alg in provider.algorithms():

@@ -39,6 +39,7 @@ def user_choices(stack: str, models: dict) -> dict[str, dict]:
         "emerginghotspots": PM10,
         "forecastbylocation": PM10,
         "localoutliers": PM10,
+        "evaluateforecasts": {**PM10, "FORECASTS": models.get("forecasts")},
         "detectrasteranomalies": {"INPUT": stack},
         "baselineforecast": {"INPUT": stack},
         "trainrasterforecaster": {"INPUT": stack, **SHORT_TRAINING},
@@ -61,12 +62,24 @@ def with_outputs(alg, params: dict, folder) -> dict:
 
 @pytest.fixture(scope="module")
 def trained_models(provider, small_stack, tmp_path_factory):
-    """Model folders for the forecast algorithms (empty without torch)."""
+    """Model folders for the forecast algorithms (without torch: none) and two station forecasts of PM10's last
+    week from the weeks before (for evaluateforecasts)."""
+    import geopandas as gpd
     import processing
 
-    if importlib.util.find_spec("torch") is None:
-        return {}
     folder = tmp_path_factory.mktemp("models")
+    sample = gpd.read_file(PM10_Q1)
+    history = folder / "pm10_until_0324.gpkg"
+    sample[sample["date"].astype(str) <= "2005-03-24"].to_file(history)
+    forecasts = []
+    for method in (2, 5):  # ETS and seasonal naive: quick
+        forecasts.append(str(folder / f"forecast_{method}.gpkg"))
+        processing.run(
+            "stanalyzer:forecastbylocation",
+            {**PM10, "INPUT": str(history), "METHOD": method, "VALIDATION_STEPS": 0, "OUTPUT": forecasts[-1]},
+        )
+    if importlib.util.find_spec("torch") is None:
+        return {"forecasts": forecasts}
     raster = processing.run(
         "stanalyzer:trainrasterforecaster",
         {"INPUT": small_stack, **SHORT_TRAINING, "OUTPUT_MODEL": str(folder / "raster")},
@@ -75,7 +88,7 @@ def trained_models(provider, small_stack, tmp_path_factory):
         "stanalyzer:trainnetworkforecaster",
         {**METR, **SHORT_TRAINING, "BATCHES_PER_EPOCH": 5, "OUTPUT_MODEL": str(folder / "network")},
     )
-    return {"raster": raster["OUTPUT_MODEL"], "network": network["OUTPUT_MODEL"]}
+    return {"raster": raster["OUTPUT_MODEL"], "network": network["OUTPUT_MODEL"], "forecasts": forecasts}
 
 
 def test_the_loop_covers_every_algorithm(provider):

@@ -9,7 +9,14 @@ from backend.data.time_step import TimeStep
 pytest.importorskip("statsforecast", reason="forecastbylocation needs statsforecast (installed by make setup)")
 
 from backend.forecast import by_location  # noqa: E402
-from backend.forecast.by_location import CANDIDATES, detect_season, filled_series, forecast_locations, forecast_series  # noqa: E402
+from backend.forecast.by_location import (  # noqa: E402
+    CANDIDATES,
+    choose_methods,
+    detect_season,
+    filled_series,
+    forecast_locations,
+    forecast_series,
+)
 
 DAY = TimeStep(seconds=86400)
 
@@ -41,7 +48,7 @@ def test_filled_series_interpolates_inside_and_counts_the_trailing_gap():
 def test_every_method_forecasts_a_weekly_series_with_ordered_bounds(method):
     n, h = 140, 14
     values = weekly_series(n + h, 3)
-    calendar = by_location.calendar_features(daily_times(n + h), DAY)
+    calendar = by_location.location_calendar(daily_times(n + h), DAY)
     forecast = forecast_series(method, values[:n], h, 7, 0.9, calendar)
     assert forecast.mean.shape == forecast.lower.shape == forecast.upper.shape == (h,)
     assert (forecast.lower <= forecast.mean + 1e-9).all() and (forecast.mean <= forecast.upper + 1e-9).all()
@@ -57,26 +64,39 @@ def test_curve_fit_follows_a_trend_that_the_seasonal_naive_misses():
     n, h = 100, 10
     t = np.arange(n + h)
     values = 5 + 0.3 * t + 0.2 * np.random.default_rng(4).standard_normal(n + h)
-    calendar = by_location.calendar_features(daily_times(n + h), DAY)
+    calendar = by_location.location_calendar(daily_times(n + h), DAY)
     curve = forecast_series("curve", values[:n], h, 1, 0.9, calendar)
     naive = forecast_series("seasonal_naive", values[:n], h, 1, 0.9, calendar)
     assert curve.detail in ("linear", "parabolic")
     assert np.abs(curve.mean - values[n:]).max() < 1.0 < np.abs(naive.mean - values[n:]).max()
 
 
-def test_best_uses_each_locations_method_of_smallest_validation_rmse_and_covers_its_interval():
+def test_best_uses_the_pooled_best_method_unless_a_location_is_clearly_better_with_its_own():
+    rng = np.random.default_rng(5)
+    noise = rng.normal(0, 1.0, (10, 28))
+    errors = {  # arima: best pooled over the five locations, far off at location 4
+        "arima": np.stack([noise[0], noise[1], noise[2], noise[3], 2 + noise[4]]),
+        "ets": np.stack([1.5 * noise[5], 1.5 * noise[6], 1.5 * noise[7], 0.95 * noise[8], noise[9]]),
+        "curve": np.full((5, 28), np.nan),  # failed everywhere
+    }
+    order = choose_methods(errors, ("arima", "ets", "curve"))
+    # location 3: ets a little better by chance (within one SE): arima; location 4: ets clearly better
+    assert [o[0] for o in order] == ["arima", "arima", "arima", "arima", "ets"]
+    assert order[0] == ["arima", "ets"]  # the rest by the location's own error; failed methods left out
+
+
+def test_best_forecasts_every_location_with_the_chosen_method_and_covers_its_interval():
     n, v = 150, 14
     rng = np.random.default_rng(5)
     trend = 5 + 0.3 * np.arange(n) + 0.3 * rng.standard_normal(n)
     values = np.stack([weekly_series(n, 6), trend, weekly_series(n, 7, noise=1.0), np.full(n, np.nan)])
     values[3, -6:] = 1.0  # too short to fit
     result = forecast_locations(values, daily_times(n), DAY, 7, "best", v, workers=1)
+    order = choose_methods(result.validation_errors, CANDIDATES)
     for i in range(3):
-        scores = {m: result.validation_rmse[m][i] for m in CANDIDATES}
-        assert result.method[i] == min((m for m in scores if np.isfinite(scores[m])), key=scores.get)
-        assert np.isfinite(result.mean[i]).all()
+        assert result.method[i] == order[i][0] and np.isfinite(result.mean[i]).all()
     assert result.method[3] == "" and np.isnan(result.mean[3]).all()
-    assert result.method[1] in ("curve", "arima", "ets", "forest")  # not the seasonal naive on a trend
+    assert result.method[1] != "seasonal_naive"  # not on a trend
     coverage = np.nanmean(result.validation_covered[:3])
     assert 0.6 <= coverage <= 1.0
     assert result.season_length[0] == 7 and result.season_length[1] == 1
@@ -88,7 +108,7 @@ def test_a_series_that_ends_early_is_forecast_from_its_end_over_its_gap():
     cut = series.copy()
     cut[-3:] = np.nan
     result = forecast_locations(cut[None], daily_times(n), DAY, h, "ets", 0, season_length=7, workers=1)
-    calendar = by_location.calendar_features(daily_times(n + h), DAY)
+    calendar = by_location.location_calendar(daily_times(n + h), DAY)
     own = forecast_series("ets", series[: n - 3], h + 3, 7, 0.9, calendar[: n + h])
     np.testing.assert_allclose(result.mean[0], own.mean[3:], rtol=1e-12)
 
@@ -187,3 +207,78 @@ def test_command_on_monthly_points_and_the_same_series_as_a_raster_stack(tmp_pat
         by_station = forecasts.pivot(index="step", columns="station_id", values="forecast").to_numpy()
         np.testing.assert_allclose(out.read()[:, 0, :], by_station, rtol=1e-5)
         assert "method" in ev.descriptions[raster.summary["evaluation_bands"].index("method")]
+
+
+def test_evaluateforecasts_keeps_each_stations_best_forecast_on_the_held_out_week(tmp_path):
+    import geopandas as gpd
+
+    from backend.commands import run_command
+    from tests.paths import SAMPLE
+
+    sample = gpd.read_file(SAMPLE / "de_pm10_2005q1.gpkg")
+    history = tmp_path / "until_0324.gpkg"
+    sample[sample["date"].astype(str) <= "2005-03-24"].to_file(history)
+    fields = {"id_field": "station_id", "time_field": "date", "value_field": "pm10"}
+    paths = []
+    for method in ("ets", "seasonal_naive"):
+        paths.append(str(tmp_path / f"{method}.gpkg"))
+        run_command(
+            "forecastbylocation",
+            {
+                "source": {"points": {"path": str(history), **fields}},
+                "output": paths[-1],
+                "settings": {"method": method, "horizon": 7, "validation_steps": 0, "season_length": 7},
+            },
+        )
+    result = run_command(
+        "evaluateforecasts",
+        {
+            "forecasts": paths,
+            "observed": {"points": {"path": str(SAMPLE / "de_pm10_2005q1.gpkg"), **fields}},
+            "output": str(tmp_path / "best.gpkg"),
+            "output_evaluation": str(tmp_path / "evaluation.csv"),
+        },
+    )
+    evaluation = pd.read_csv(tmp_path / "evaluation.csv")
+    observed = sample.assign(time=pd.to_datetime(sample["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for method in ("ets", "seasonal_naive"):  # the RMSE over the held-out week, recomputed by hand
+        forecast = gpd.read_file(tmp_path / f"{method}.gpkg").merge(observed, on=["station_id", "time"])
+        by_hand = forecast.groupby("station_id").apply(lambda g: np.sqrt(np.mean((g["forecast"] - g["pm10"]) ** 2)))
+        ours = evaluation.set_index("station_id")[f"rmse_{method}"].loc[by_hand.index]
+        np.testing.assert_allclose(ours.to_numpy(), by_hand.to_numpy(), rtol=1e-6)  # panels hold float32
+    better = np.where(evaluation["rmse_seasonal_naive"] < evaluation["rmse_ets"], "seasonal_naive", "ets")
+    assert (evaluation["best"].to_numpy() == better).all()
+    best = gpd.read_file(tmp_path / "best.gpkg")
+    assert len(best) == 68 * 7 and set(best["source"]) <= {"ets", "seasonal_naive"}
+    assert sum(result.summary["best_counts"].values()) == 68
+
+
+def test_evaluateforecasts_of_raster_stacks_picks_per_cell(tmp_path):
+    import rasterio
+
+    from backend.commands import run_command
+    from backend.data.raster_io import write_stack
+    from backend.data.raster_stack import GridSpec, RasterStack
+
+    grid = GridSpec(3, 2, rasterio.Affine(1000, 0, 0, 0, -1000, 2000), "EPSG:3035")
+    times = daily_times(4)
+    truth = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
+    good_left, good_right = truth.copy(), truth.copy()
+    good_left[:, :, 1:] += 5  # right cells off
+    good_right[:, :, :1] += 5  # left cells off
+    paths = []
+    for name, values in (("observed", truth), ("left", good_left), ("right", good_right)):
+        paths.append(str(tmp_path / f"{name}.tif"))
+        write_stack(RasterStack(values, times, grid), paths[-1])
+    run_command(
+        "evaluateforecasts",
+        {
+            "forecasts": paths[1:],
+            "observed": {"raster": paths[0]},
+            "output": str(tmp_path / "best.tif"),
+            "output_evaluation": str(tmp_path / "evaluation.tif"),
+        },
+    )
+    with rasterio.open(tmp_path / "best.tif") as best, rasterio.open(tmp_path / "evaluation.tif") as evaluation:
+        np.testing.assert_array_equal(best.read(), truth)
+        np.testing.assert_array_equal(evaluation.read(3), [[1, 2, 2], [1, 2, 2]])
