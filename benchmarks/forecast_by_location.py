@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backend.data.time_step import TimeStep  # noqa: E402
-from backend.forecast.by_location import CANDIDATES, calendar_features, forecast_locations, forecast_series  # noqa: E402
+from backend.forecast.by_location import CANDIDATES, forecast_locations, forecast_series, location_calendar  # noqa: E402
 from benchmarks.kriging import observations_panel  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "de_pm10_1998_2007" / "observations.csv"
@@ -76,7 +76,7 @@ def skill(stations: int | None) -> None:
     best = forecast_locations(train, days[:-TEST_DAYS], DAY, TEST_DAYS, "best", TEST_DAYS)
     rows["best per station (chosen on the 28 days before the test)"] = (best.mean - test, time.perf_counter() - started)
     covered["best"] = (test >= best.lower) & (test <= best.upper)
-    calendar = calendar_features(days, DAY)
+    calendar = location_calendar(days, DAY)
     weekly = np.stack([forecast_series("seasonal_naive", s, TEST_DAYS, 7, 0.9, calendar).mean for s in train])
     mean = np.nanmean(train, axis=1)[:, None] + np.zeros(TEST_DAYS)
     for name, (errors, seconds) in rows.items():
@@ -99,7 +99,7 @@ def speed(stations: int | None) -> None:
 
     ids, values, days = daily_panel()
     series = [pd.Series(s).interpolate().bfill().ffill().to_numpy() for s in values][: stations or None]
-    calendar = calendar_features(np.concatenate([days, days[-1:] + np.arange(1, 8) * np.timedelta64(1, "D")]), DAY)
+    calendar = location_calendar(np.concatenate([days, days[-1:] + np.arange(1, 8) * np.timedelta64(1, "D")]), DAY)
     print(f"\n## Speed: {len(series)} daily series of 365 steps, 7-day forecasts, one core")
     print("| model | ours: fits/s | statsmodels: fits/s (one fixed model) | ratio |")
     print("|---|---|---|---|")

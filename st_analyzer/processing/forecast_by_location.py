@@ -30,8 +30,9 @@ METHODS = [
     ("curve", "Curve fit (linear, parabolic, exponential or Gompertz per location)"),
     ("forest", "Forest-based (random forest on lags, season and calendar)"),
     ("seasonal_naive", "Seasonal naive"),
+    ("combination", "Combination (the mean of the five methods' forecasts)"),
 ]
-METHOD_COLOURS = ["#9e9e9e", "#1f77b4", "#2ca02c", "#ff7f0e", "#8c564b", "#7f7f7f"]
+METHOD_COLOURS = ["#9e9e9e", "#1f77b4", "#2ca02c", "#ff7f0e", "#8c564b", "#7f7f7f", "#9467bd"]
 
 
 class ForecastByLocationAlgorithm(StAlgorithm):
@@ -41,12 +42,15 @@ class ForecastByLocationAlgorithm(StAlgorithm):
     HELP = (
         "Forecasts every station or raster cell with its own classical time-series model (as ArcGIS Pro's Curve "
         "Fit, Exponential Smoothing and Forest-based Forecast), with prediction intervals.\n\n" + INPUT_HELP + "\n\n"
-        "METHOD: best per location (default: every method below is fitted on all but the last VALIDATION_STEPS, "
-        "scored there by RMSE, and each location's best is refitted on the whole series), ARIMA (statsforecast "
-        "AutoARIMA), exponential smoothing (statsforecast AutoETS), curve fit (linear, parabolic, exponential or "
-        "Gompertz, the one that predicts the series' own last steps best), forest-based (a random forest per "
-        "location on the detrended series' lags, the position in the season and calendar features, forecast step "
-        "by step) or seasonal naive. SEASON_LENGTH 0 detects each location's season from its periodogram (calendar "
+        "METHOD: best per location (default: every method below is fitted on all but the last VALIDATION_STEPS and "
+        "scored there by RMSE; the method with the smallest RMSE over all locations is used, except where a "
+        "location's own best beats it by more than two standard errors there, and refitted on the whole series), "
+        "ARIMA (statsforecast AutoARIMA), exponential smoothing (statsforecast AutoETS, trends damped), curve fit "
+        "(linear, parabolic, exponential or Gompertz, the one that predicts the series' own last steps best), "
+        "forest-based (a random forest per location on the series' lags, the position in the season and the "
+        "calendar cycles its history covers twice, forecast step by step), seasonal naive, or the combination (the "
+        "mean of those five forecasts). SEASON_LENGTH 0 detects each location's season from its periodogram "
+        "(calendar "
         "periods such as 7 days, 24 hours or 12 months first; 1 = no season). Missing values inside a series are "
         "interpolated for fitting; scores use observed values only. A method that fails at a location is replaced "
         "there by the next best (the log counts them).\n\n"

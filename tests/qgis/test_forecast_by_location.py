@@ -38,7 +38,14 @@ def test_best_per_station_on_points_with_evaluation_and_report(qgis_process, tmp
     assert set(forecasts["time"].str[:10]) == {"2005-04-01", "2005-04-02", "2005-04-03"}
     assert (forecasts["lower"] <= forecasts["forecast"]).all() and (forecasts["forecast"] <= forecasts["upper"]).all()
     evaluation = pd.read_csv(tmp_path / "evaluation.csv")
-    assert len(evaluation) == 68 and set(evaluation["method"]) <= {"arima", "ets", "curve", "forest", "seasonal_naive"}
+    assert len(evaluation) == 68 and set(evaluation["method"]) <= {
+        "arima",
+        "ets",
+        "curve",
+        "forest",
+        "seasonal_naive",
+        "combination",
+    }
     assert "Methods used:" in done.stdout and (tmp_path / "report.html").stat().st_size > 10_000
 
 
