@@ -184,8 +184,8 @@ def test_cancelled_or_failed_setup_leaves_no_environment(plugin_zip, tmp_path):
     empty = tmp_path / "no_wheels"
     empty.mkdir()
     plan = SetupPlan("/usr/bin/python3", tmp_path / "env", torch="cpu", wheelhouse=empty, wheel=wheel)
-    with pytest.raises(SetupError, match="Installing torch .* failed.*holds the wheels needed"):
-        BackendSetup(plan).run()  # offline, and the wheel folder lacks torch
+    with pytest.raises(SetupError, match="Installing .* failed.*holds the wheels needed"):
+        BackendSetup(plan).run()  # offline, and the wheel folder lacks what this Python lacks (statsforecast, torch)
     assert not (tmp_path / "env").exists()
     steps = []
     cancel_after_first = BackendSetup(
