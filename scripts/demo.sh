@@ -68,6 +68,13 @@ run stanalyzer:timeseriesdiagnostics $PM10 OUTPUT="$OUT/pm10_diagnostics.gpkg" O
 run stanalyzer:emerginghotspots $PM10 TIME_STEP=7D OUTPUT="$OUT/pm10_hot_spots.gpkg" OUTPUT_REPORT="$OUT/pm10_hot_spots.html"
 run stanalyzer:timeseriesclustering INPUT="$T2M" FEATURES=1 OUTPUT="$OUT/t2m_clusters.tif" \
   OUTPUT_PROFILES="$OUT/t2m_cluster_profiles.csv" OUTPUT_REPORT="$OUT/t2m_clusters.html"
+echo ">> 12. Next week per PM10 station (the best of ARIMA, ETS, curve, forest, seasonal naive and their mean on the"
+echo "    last 14 days), and stations that stand out from their neighbours month by month (Local Moran's I)"
+run stanalyzer:forecastbylocation $PM10 HORIZON=7 VALIDATION_STEPS=14 OUTPUT="$OUT/pm10_next_week.gpkg" \
+  OUTPUT_EVALUATION="$OUT/pm10_forecast_evaluation.csv" OUTPUT_REPORT="$OUT/pm10_next_week.html"
+grep -h "Methods used" "$OUT"/forecastbylocation_*.log | head -1 | cut -c1-160 | sed 's/^ */   /'
+run stanalyzer:localoutliers $PM10 TIME_STEP=1M NEIGHBOURHOOD=2 K_NEIGHBOURS=6 OUTPUT="$OUT/pm10_local_outliers.gpkg" \
+  OUTPUT_STEPS="$OUT/pm10_local_outliers_by_month.csv" OUTPUT_REPORT="$OUT/pm10_local_outliers.html"
 echo
 echo "Outputs in $OUT:"
 ls -1 "$OUT" | grep -v -e '\.log$' -e '\.aux\.xml$' -e '^sample_data$' | sed 's/^/   /'
