@@ -348,7 +348,8 @@ def forecast_series(
     method: str, series: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray
 ) -> SeriesForecast | None:
     """``method``'s forecast of the ``h`` steps after the end of ``series`` float[T] (NaN = missing; the model is
-    fitted from the first to the last observed value); ``calendar`` float[T + h, F]. None when too short."""
+    fitted from the first to the last observed value; forecasts and bounds of a series never below 0 are kept at or
+    above 0); ``calendar`` float[T + h, F]. None when too short."""
     y, first, trailing = filled_series(series)
     if np.isfinite(series).sum() < MIN_VALUES:
         return None
@@ -356,7 +357,10 @@ def forecast_series(
     rows = calendar[first : series.size - trailing + steps]
     forecast = FITTERS[method](y, steps, season, interval, rows)
     keep = slice(trailing, None)
-    return SeriesForecast(forecast.mean[keep], forecast.lower[keep], forecast.upper[keep], forecast.detail)
+    parts = [forecast.mean[keep], forecast.lower[keep], forecast.upper[keep]]
+    if y.min() >= 0:  # a quantity never observed below 0 (concentrations, counts) is not forecast below 0
+        parts = [np.maximum(part, 0.0) for part in parts]
+    return SeriesForecast(*parts, forecast.detail)
 
 
 def forecast_locations(
