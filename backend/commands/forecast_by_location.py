@@ -44,6 +44,10 @@ class LocationForecastSettings:
     def tried(self) -> tuple[str, ...]:
         return CANDIDATES if self.method == "best" else (self.method,)
 
+    def evaluation_names(self) -> list[str]:
+        """The fields of :func:`evaluation_fields`, in order."""
+        return [f"rmse_{m}" for m in self.tried()] + ["method", "season_length", "coverage"]
+
     def check(self) -> None:
         if self.method not in METHODS:
             raise UserInputError(f"Unknown method {self.method!r}; use one of {', '.join(METHODS)}.")
@@ -74,14 +78,13 @@ def forecast_chunk(block_thw: np.ndarray, times: np.ndarray, settings: LocationF
 
 
 def _forecast(values, times, step, settings: LocationForecastSettings, reporter=None) -> LocationForecasts:
-    validation = settings.validation_steps if settings.method == "best" or settings.validation_steps else 0
     return forecast_locations(
         values,
         times,
         step,
         settings.horizon,
         settings.method,
-        validation,
+        settings.validation_steps,
         settings.season_length,
         settings.interval,
         reporter,
@@ -259,7 +262,7 @@ def _raster_forecasts(request: ForecastByLocationRequest, reporter: Reporter) ->
         reporter.warning(f"{regular_times.size - times.size} missing time step(s) are treated as no data.")
     future = future_times(regular_times[-1], step, settings.horizon)
     h = settings.horizon
-    names = list(evaluation_fields(_empty_result(h), settings))
+    names = settings.evaluation_names()
     output = raster_output_path(request.output)
     ranges = {"low": np.inf, "high": -np.inf}
     with AtomicOutputs() as outputs, open_client(reporter=reporter) as client:
@@ -305,11 +308,6 @@ def _raster_forecasts(request: ForecastByLocationRequest, reporter: Reporter) ->
         "evaluation_bands": names,
     }
     return CommandResult.of(produced, summary)
-
-
-def _empty_result(horizon: int) -> LocationForecasts:
-    empty = np.zeros((0, horizon))
-    return LocationForecasts(empty, empty, empty, np.zeros(0, object), np.zeros(0, object), np.zeros(0, np.int64))
 
 
 @command("forecastbylocation", ForecastByLocationRequest, "Forecast by location")

@@ -267,3 +267,16 @@ def resample_values(times: np.ndarray, values: np.ndarray, step: TimeStep, stati
     out = table.to_numpy(np.float64).reshape((count,) + values.shape[1:])
     empty = int((~np.isfinite(out.reshape(count, -1))).all(axis=1).sum())
     return Resampled(full, out, empty, len(times), step, statistic)
+
+
+def filled_series(series: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(series from its first to its last observed value with interior gaps linearly interpolated, index of the
+    first observed value, number of missing steps after the last one); an empty array when nothing is observed."""
+    ok = np.isfinite(series)
+    if not ok.any():
+        return np.empty(0), series.size, series.size
+    first, last = int(np.argmax(ok)), series.size - int(np.argmax(ok[::-1]))
+    part = series[first:last].astype(np.float64)
+    index = np.arange(part.size)
+    good = np.isfinite(part)
+    return np.interp(index, index[good], part[good]), first, series.size - last

@@ -111,10 +111,11 @@ def local_outliers(
         sd = np.sqrt((centred**2).sum(axis=1) / np.maximum(count, 1))
         z = np.where(observed & (sd[:, None] > 0), centred / np.where(sd > 0, sd, 1.0)[:, None], 0.0)
     present = observed.astype(np.float64)
-    total, neighbours = neighbour_sums(z), neighbour_sums(present)
+    spatial_total, spatial_count = neighbour_sums(z), neighbour_sums(present)
+    total, neighbours = spatial_total.copy(), spatial_count.copy()
     for k in range(1, time_steps + 1):  # i itself and its neighbours k steps before
-        total[k:] += z[:-k] + neighbour_sums(z)[:-k]
-        neighbours[k:] += present[:-k] + neighbour_sums(present)[:-k]
+        total[k:] += z[:-k] + spatial_total[:-k]
+        neighbours[k:] += present[:-k] + spatial_count[:-k]
     with np.errstate(invalid="ignore", divide="ignore"):
         lag = np.where(neighbours > 0, total / np.where(neighbours > 0, neighbours, 1.0), 0.0)
         scale = np.where(count > 1, (count - 1) / np.maximum((z**2).sum(axis=1), 1e-300), 0.0)

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 from scipy.stats import norm
 
+from backend.data.time_axis import filled_series
 from backend.data.time_step import TimeStep
 
 VERDICTS = {0: "stationary", 1: "trend-stationary", 2: "difference-stationary", 3: "non-stationary"}
@@ -52,12 +53,7 @@ def dominant_period(values: np.ndarray) -> np.ndarray:
 
 def _filled(series: np.ndarray) -> np.ndarray:
     """Interior gaps linearly interpolated (STL, ADF and KPSS need complete series); ends trimmed."""
-    ok = np.isfinite(series)
-    first, last = np.argmax(ok), len(ok) - np.argmax(ok[::-1])
-    part = series[first:last]
-    index = np.arange(part.size)
-    good = np.isfinite(part)
-    return np.interp(index, index[good], part[good])
+    return filled_series(series)[0]
 
 
 def seasonality_strength(series: np.ndarray, period: int) -> float:

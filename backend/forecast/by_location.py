@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backend.data.time_axis import filled_series
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.progress import Reporter
@@ -63,19 +64,6 @@ class LocationForecasts:
     validation_errors: dict[str, np.ndarray] = field(default_factory=dict)
     validation_covered: np.ndarray | None = None
     failures: dict[str, int] = field(default_factory=dict)
-
-
-def filled_series(series: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """(series from its first to its last observed value with interior gaps linearly interpolated, index of the
-    first observed value, number of missing steps after the last one); an empty array when nothing is observed."""
-    ok = np.isfinite(series)
-    if not ok.any():
-        return np.empty(0), series.size, series.size
-    first, last = int(np.argmax(ok)), series.size - int(np.argmax(ok[::-1]))
-    part = series[first:last].astype(np.float64)
-    index = np.arange(part.size)
-    good = np.isfinite(part)
-    return np.interp(index, index[good], part[good]), first, series.size - last
 
 
 def detect_season(series: np.ndarray, step: TimeStep, alpha: float = SEASON_ALPHA) -> int:
