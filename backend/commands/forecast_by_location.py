@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from backend.commands.base import CommandResult, command
+from backend.commands.forecast_raster import forecast_summary, value_range
 from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import write_table
@@ -239,13 +240,8 @@ def _point_forecasts(request: ForecastByLocationRequest, reporter: Reporter) -> 
 
 
 def _summary(result, settings, future, step, units, table) -> dict:
-    finite = result.mean[np.isfinite(result.mean)]
     return {
-        "times": [format_time(t) for t in future],
-        **step.fields(),
-        "units": units,
-        "value_min": float(finite.min()) if finite.size else 0.0,
-        "value_max": float(finite.max()) if finite.size else 1.0,
+        **forecast_summary(future, step, units, *value_range(result.mean)),
         "methods_used": {k: int(v) for k, v in pd.Series(result.method).value_counts().items() if k},
         "validation": table.to_dict(orient="records") if table is not None else [],
         "failures": {k: int(v) for k, v in result.failures.items()},
@@ -299,14 +295,7 @@ def _raster_forecasts(request: ForecastByLocationRequest, reporter: Reporter) ->
         "OUTPUT_UPPER": raster_output_path(request.output_upper) if request.output_upper else None,
         "OUTPUT_EVALUATION": raster_output_path(request.output_evaluation) if request.output_evaluation else None,
     }
-    summary = {
-        "times": [format_time(t) for t in future],
-        **step.fields(),
-        "units": units,
-        "value_min": float(ranges["low"]),
-        "value_max": float(ranges["high"]),
-        "evaluation_bands": names,
-    }
+    summary = {**forecast_summary(future, step, units, ranges["low"], ranges["high"]), "evaluation_bands": names}
     return CommandResult.of(produced, summary)
 
 

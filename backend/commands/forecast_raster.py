@@ -48,15 +48,21 @@ def _write(outputs, grid, times, frames: dict[str, np.ndarray], units: str | Non
                     writer.write_band(band, frame)
 
 
-def _summary(times, values, step, units: str | None):
-    finite = values[np.isfinite(values)]
+def forecast_summary(times, step, units: str | None, low: float, high: float) -> dict:
+    """What the plugin needs of a forecast: ISO ``times``, the step, the units and the value range [low, high]."""
     return {
         "times": [format_time(t) for t in times],
         **step.fields(),
         "units": units,
-        "value_min": float(finite.min()) if finite.size else 0.0,
-        "value_max": float(finite.max()) if finite.size else 1.0,
+        "value_min": float(low),
+        "value_max": float(high),
     }
+
+
+def value_range(values: np.ndarray) -> tuple[float, float]:
+    """(min, max) of the finite values; (0, 1) when there is none."""
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
 @command("forecastraster", ForecastRasterRequest, "Forecast raster")
@@ -78,7 +84,7 @@ def forecast_raster(request: ForecastRasterRequest, reporter: Reporter) -> Comma
         )
     reporter.progress(100, f"forecast {format_time(times[0])} … {format_time(times[-1])}")
     produced = {"OUTPUT": request.output, "OUTPUT_LOWER": request.output_lower, "OUTPUT_UPPER": request.output_upper}
-    return CommandResult.of(produced, _summary(times, frames[0], step, stack.units))
+    return CommandResult.of(produced, forecast_summary(times, step, stack.units, *value_range(frames[0])))
 
 
 @command("baselineforecast", BaselineForecastRequest, "Baseline forecast")
@@ -110,11 +116,5 @@ def baseline_forecast(request: BaselineForecastRequest, reporter: Reporter) -> C
             run_chunks(tasks, write, reporter, client)
             if not np.isfinite(ranges["low"]):
                 raise UserInputError("The raster stack holds no valid value: every cell is no data in every band.")
-    summary = {
-        "times": [format_time(t) for t in future],
-        **step.fields(),
-        "units": units,
-        "value_min": float(ranges["low"]),
-        "value_max": float(ranges["high"]),
-    }
+    summary = forecast_summary(future, step, units, ranges["low"], ranges["high"])
     return CommandResult.of({"OUTPUT": request.output}, summary)
