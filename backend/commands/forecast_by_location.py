@@ -261,7 +261,7 @@ def _raster_forecasts(request: ForecastByLocationRequest, reporter: Reporter) ->
     names = settings.evaluation_names()
     output = raster_output_path(request.output)
     ranges = {"low": np.inf, "high": -np.inf}
-    with AtomicOutputs() as outputs, open_client(reporter=reporter) as client:
+    with AtomicOutputs() as outputs, open_client(reporter=reporter, chunks_in_this_thread=True) as client:
         stack = open_in_chunks(path, client, regular_times.size * WORK_BYTES_PER_VALUE, reporter)
         windows = stack.windows()
         paths = {(0, h): output, (h, 2 * h): request.output_lower, (2 * h, 3 * h): request.output_upper}

@@ -511,18 +511,34 @@ def _fit_first(job) -> tuple[str, SeriesForecast | None, list[str]]:
 
 def _map_locations(function, jobs: list, workers: int):
     """``function`` of each job, in order: in this process, or on ``workers`` processes (0 = all cores) when there
-    are enough locations to pay for starting them."""
+    are enough locations to pay for starting them and this is the main thread of a process that may have children
+    (a chunk computed by a dask worker or a chunk thread fits its cells itself: the scheduler is the parallelism)."""
+    import multiprocessing
+    import threading
+
     from backend.scale.scheduler import local_cores
 
     workers = min(workers or local_cores(), max(1, len(jobs) // PROCESS_MIN_LOCATIONS))
-    if workers <= 1:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if workers <= 1 or not in_main_thread or multiprocessing.current_process().daemon:
         yield from map(function, jobs)
         return
-    import multiprocessing
-    import sys
     from concurrent.futures import ProcessPoolExecutor
 
-    # fork on Linux (no re-import of the caller's script); spawn elsewhere (macOS frameworks and Windows)
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
         yield from pool.map(function, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+
+
+def _process_context():
+    """Worker processes started by a fork server on Linux (a plain fork copies the locks that this process's
+    other threads — progress, parent watch, BLAS — may hold at that moment, and the child can wait on them for
+    ever), with this module and the model libraries imported once in the server; spawned elsewhere (macOS
+    frameworks, Windows)."""
+    import multiprocessing
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "statsforecast.models", "sklearn.ensemble"])
+    return context

@@ -72,10 +72,14 @@ def local_cores() -> int:
 
 
 @contextmanager
-def open_client(choice: SchedulerChoice | None = None, reporter=None) -> Iterator:
+def open_client(choice: SchedulerChoice | None = None, reporter=None, chunks_in_this_thread: bool = False) -> Iterator:
     """A client for ``choice`` (default: this run's): :class:`LocalThreads` for local threads, else a
     dask.distributed Client (a local process pool is closed on exit; a cluster's workers get the backend if they
-    lack it, and ``reporter`` says so)."""
+    lack it, and ``reporter`` says so).
+
+    ``chunks_in_this_thread``: with local threads, compute the chunks one at a time in the calling thread instead —
+    for engines that spread one chunk over worker processes themselves (those may only be started from the main
+    thread)."""
     choice = choice or current_scheduler()
     if choice.kind == "threads":
         from threadpoolctl import threadpool_limits
@@ -83,7 +87,7 @@ def open_client(choice: SchedulerChoice | None = None, reporter=None) -> Iterato
         # One BLAS/OpenMP thread per chunk thread: the chunks are the parallelism (n threads × n BLAS threads
         # each was twice as slow). Worker processes get the same from dask's pre-spawn settings (OMP_NUM_THREADS=1).
         limits = threadpool_limits(1)
-        client = LocalThreads(local_cores())
+        client = LocalThreads(1 if chunks_in_this_thread else local_cores(), in_caller=chunks_in_this_thread)
         try:
             yield client
         finally:
@@ -130,14 +134,14 @@ def open_client(choice: SchedulerChoice | None = None, reporter=None) -> Iterato
 
 class LocalThreads:
     """The default scheduler: a pool of threads in this process, each computing one chunk's dask graph with dask's
-    synchronous scheduler (no event loop, no server). Offers the part of a distributed Client that
-    :func:`backend.scale.blocks.run_chunks` uses."""
+    synchronous scheduler (no event loop, no server); ``in_caller``: each chunk computed at once in the calling
+    thread. Offers the part of a distributed Client that :func:`backend.scale.blocks.run_chunks` uses."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, in_caller: bool = False) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self.threads = threads
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="st-analyzer-chunk")
+        self._pool = None if in_caller else ThreadPoolExecutor(threads, thread_name_prefix="st-analyzer-chunk")
 
     def scheduler_info(self) -> dict:
         return {"workers": {"local": {"nthreads": self.threads}}}
@@ -145,7 +149,16 @@ class LocalThreads:
     def compute(self, collection):
         import dask
 
-        return self._pool.submit(lambda: dask.compute(collection, scheduler="sync")[0])
+        if self._pool is not None:
+            return self._pool.submit(lambda: dask.compute(collection, scheduler="sync")[0])
+        from concurrent.futures import Future
+
+        done = Future()
+        try:
+            done.set_result(dask.compute(collection, scheduler="sync")[0])
+        except Exception as exc:  # noqa: BLE001 — given to the caller through the future, as from a thread
+            done.set_exception(exc)
+        return done
 
     def scatter(self, data, broadcast: bool = True):
         return data  # one process: the chunks share it as it is
@@ -155,4 +168,5 @@ class LocalThreads:
             future.cancel()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

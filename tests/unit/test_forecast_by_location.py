@@ -122,6 +122,27 @@ def test_processes_give_the_same_forecasts_as_one_process():
     np.testing.assert_array_equal(one.method, two.method)
 
 
+def _process_id(_job) -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_locations_go_to_worker_processes_only_from_the_main_thread():
+    """A chunk thread (or a dask worker's task thread) fits its own cells: a process pool started there (a fork
+    beside other running threads) could hang for ever on a lock copied mid-use."""
+    import os
+    import threading
+
+    jobs = list(range(4 * by_location.PROCESS_MIN_LOCATIONS))
+    assert set(by_location._map_locations(_process_id, jobs, 2)) - {os.getpid()}  # main thread: worker processes
+    seen = []
+    thread = threading.Thread(target=lambda: seen.extend(by_location._map_locations(_process_id, jobs, 2)))
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive() and set(seen) == {os.getpid()}
+
+
 def test_a_failing_method_is_replaced_by_the_next_and_counted(monkeypatch):
     def broken(*args):
         raise RuntimeError("no fit")

@@ -68,6 +68,30 @@ def test_chunk_sizes_follow_the_memory_limit():
         set_limit_mb(None)
 
 
+@pytest.mark.parametrize("in_this_thread", [False, True])
+def test_local_chunks_in_threads_or_in_the_calling_thread(in_this_thread):
+    import threading
+
+    import dask
+
+    from backend.progress import Reporter
+    from backend.scale.blocks import run_chunks
+    from backend.scale.scheduler import open_client
+
+    def where(i):
+        if i == 3:
+            raise UserInputError("chunk 3 is bad")
+        return i, threading.current_thread() is threading.main_thread()
+
+    results = {}
+    with open_client(SchedulerChoice("threads"), chunks_in_this_thread=in_this_thread) as client:
+        tasks = [lambda i=i: dask.delayed(where)(i) for i in range(3)]
+        run_chunks(tasks, lambda index, value: results.update({index: value}), Reporter(), client)
+        with pytest.raises(UserInputError, match="chunk 3 is bad"):
+            run_chunks([lambda: dask.delayed(where)(3)], lambda index, value: None, Reporter(), client)
+    assert results == {i: (i, in_this_thread) for i in range(3)}
+
+
 def test_lazy_stack_chunks_read_as_read_block():
     stack = open_lazy_stack(str(HOURLY), 16)
     windows = stack.windows()
