@@ -3,6 +3,7 @@ the best one per location merged into one output."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,14 +14,22 @@ from backend.commands.base import CommandResult, command
 from backend.commands.inputs import SeriesSource
 from backend.data.atomic import AtomicOutputs
 from backend.data.point_io import PointLayerRef, numeric_values, read_layer_frame, require_fields, write_table
-from backend.data.raster_io import StackWriter, band_units, grid_of, open_raster, read_block, required_band_times
+from backend.data.raster_io import (
+    StackWriter,
+    band_units,
+    grid_of,
+    iter_windows,
+    open_raster,
+    read_block,
+    required_band_times,
+)
 from backend.data.time_parsing import format_time, parse_times
 from backend.diagnostics.sources import point_output_path, raster_output_path
 from backend.errors import UserInputError
-from backend.forecast.evaluation import ForecastEvaluation, evaluate_forecasts
-from backend.memory import require_memory
+from backend.forecast.evaluation import evaluate_forecasts
 from backend.progress import Reporter
 from backend.report.html import HtmlReport
+from backend.scale.blocks import chunk_side
 
 FORECAST_FIELDS = ("station_id", "time", "forecast")  # what a point forecast needs (lower, upper, step kept)
 
@@ -70,20 +79,21 @@ def _read_point_forecast(path: str) -> pd.DataFrame:
     return frame
 
 
-def _report(path, outputs, names: list[str], evaluation: ForecastEvaluation, what: str) -> None:
+def _report(path, outputs, names: list[str], rmse: np.ndarray, best: np.ndarray, what: str) -> None:
+    """``rmse`` float[S, N] of each forecast per location, ``best`` int[N] the chosen one (−1 = none)."""
     report = HtmlReport("Evaluate forecasts by location")
     report.heading("Summary")
-    scored = evaluation.best >= 0
-    wins = pd.Series([names[b] for b in evaluation.best[scored]]).value_counts()
-    report.key_values({"locations": int(evaluation.best.size), "scored": int(scored.sum()), "compared": what})
+    scored = best >= 0
+    wins = pd.Series([names[b] for b in best[scored]]).value_counts()
+    report.key_values({"locations": int(best.size), "scored": int(scored.sum()), "compared": what})
     rows = []
     for s, name in enumerate(names):
-        ok = np.isfinite(evaluation.rmse[s])
+        ok = np.isfinite(rmse[s])
         rows.append(
             {
                 "forecast": name,
                 "locations scored": int(ok.sum()),
-                "median RMSE": float(np.median(evaluation.rmse[s][ok])) if ok.any() else np.nan,
+                "median RMSE": float(np.median(rmse[s][ok])) if ok.any() else np.nan,
                 "best at locations": int(wins.get(name, 0)),
             }
         )
@@ -143,12 +153,12 @@ def _points(request: EvaluateForecastsRequest, names: list[str], reporter: Repor
             path = point_output_path(request.output_evaluation)
             write_table(table, path, outputs, xy=table_xy, crs=panel.crs, layer="evaluation")
         if request.output_report:
-            _report(request.output_report, outputs, names, evaluation, "point forecasts")
-    return _result(request, output, names, evaluation)
+            _report(request.output_report, outputs, names, evaluation.rmse, evaluation.best, "point forecasts")
+    return _result(request, output, names, evaluation.best)
 
 
-def _result(request, output: str, names: list[str], evaluation: ForecastEvaluation) -> CommandResult:
-    wins = {name: int((evaluation.best == s).sum()) for s, name in enumerate(names)}
+def _result(request, output: str, names: list[str], best: np.ndarray) -> CommandResult:
+    wins = {name: int((best == s).sum()) for s, name in enumerate(names)}
     produced = {
         "OUTPUT": output,
         "OUTPUT_EVALUATION": (
@@ -158,11 +168,13 @@ def _result(request, output: str, names: list[str], evaluation: ForecastEvaluati
         ),
         "OUTPUT_REPORT": request.output_report,
     }
-    summary = {"forecasts": names, "best_counts": wins, "unscored": int((evaluation.best < 0).sum())}
+    summary = {"forecasts": names, "best_counts": wins, "unscored": int((best < 0).sum())}
     return CommandResult.of(produced, summary)
 
 
 def _rasters(request: EvaluateForecastsRequest, names: list[str], reporter: Reporter) -> CommandResult:
+    """Stacks compared window by window (each cell's choice depends on its own series only), so stacks beyond
+    memory work; only each forecast's RMSE per cell (float32) and the choice are kept for the whole grid."""
     with open_raster(request.observed.raster) as src:
         grid, observed_times, units = grid_of(src), required_band_times(src, request.observed.raster), band_units(src)
     stacks = []
@@ -174,44 +186,49 @@ def _rasters(request: EvaluateForecastsRequest, names: list[str], reporter: Repo
                 )
             stacks.append(required_band_times(src, path))
     times = np.unique(np.concatenate(stacks)).astype("datetime64[s]")
-    cells = grid.width * grid.height
-    require_memory(
-        8.0 * cells * times.size * (len(stacks) + 3),
-        f"Comparing {len(stacks)} forecasts of a {grid.width}×{grid.height} px grid over {times.size} times",
-        "Compare fewer forecasts or a smaller extent at once.",
-    )
-    forecasts = np.full((len(stacks), cells, times.size), np.nan)
-    for s, (path, band_times) in enumerate(zip(request.forecasts, stacks)):
-        with open_raster(path) as src:
-            forecasts[s][:, np.searchsorted(times, band_times)] = read_block(src).reshape(band_times.size, -1).T
-    observed = np.full((cells, times.size), np.nan)
-    with open_raster(request.observed.raster) as src:
-        values = read_block(src).reshape(observed_times.size, -1)
     shared = np.isin(observed_times, times)
     if not shared.any():
         raise UserInputError(
             "The observed stack has no band at a forecast time: give observations of the forecast period."
         )
-    observed[:, np.searchsorted(times, observed_times[shared])] = values[shared].T
-    evaluation = evaluate_forecasts(forecasts, observed)
-    picked = np.take_along_axis(forecasts, np.maximum(evaluation.best, 0)[None, :, None], axis=0)[0]
-    picked[evaluation.best < 0] = np.nan
+    cells, count = grid.width * grid.height, len(stacks)
+    kept_bytes = cells * (4.0 * count + 8.0)  # RMSE per forecast and cell (float32), the choice (int64)
+    side = chunk_side(8.0 * times.size * (count + 3), 1, cells, reserved=kept_bytes)
+    windows = list(iter_windows(grid, side))
+    rmse = np.full((count, grid.height, grid.width), np.nan, np.float32)
+    best = np.full((grid.height, grid.width), -1, np.int64)
     output = raster_output_path(request.output)
-    shape = (grid.height, grid.width)
-    with AtomicOutputs() as outputs:
-        with StackWriter(output, grid, times, outputs=outputs, units=units) as writer:
-            writer.write_window(picked.T.reshape((times.size, *shape)), None)
+    with AtomicOutputs() as outputs, ExitStack() as files:
+        sources = [files.enter_context(open_raster(path)) for path in request.forecasts]
+        observed_source = files.enter_context(open_raster(request.observed.raster))
+        writer = files.enter_context(StackWriter(output, grid, times, outputs=outputs, units=units))
+        for k, window in enumerate(windows):
+            rows, columns = window.toslices()
+            forecasts = np.full((count, window.height * window.width, times.size), np.nan)
+            for s, (src, band_times) in enumerate(zip(sources, stacks)):
+                block = read_block(src, window).reshape(band_times.size, -1).T
+                forecasts[s][:, np.searchsorted(times, band_times)] = block
+            observed = np.full((window.height * window.width, times.size), np.nan)
+            block = read_block(observed_source, window).reshape(observed_times.size, -1)
+            observed[:, np.searchsorted(times, observed_times[shared])] = block[shared].T
+            evaluation = evaluate_forecasts(forecasts, observed)
+            picked = np.take_along_axis(forecasts, np.maximum(evaluation.best, 0)[None, :, None], axis=0)[0]
+            picked[evaluation.best < 0] = np.nan
+            writer.write_window(picked.T.reshape((times.size, window.height, window.width)), window)
+            rmse[:, rows, columns] = evaluation.rmse.reshape((count, window.height, window.width))
+            best[rows, columns] = evaluation.best.reshape((window.height, window.width))
+            reporter.progress(100.0 * (k + 1) / len(windows), f"window {k + 1}/{len(windows)}")
         if request.output_evaluation:
             bands = [f"rmse_{name}" for name in names] + [
                 "best: " + ", ".join(f"{i + 1} {n}" for i, n in enumerate(names))
             ]
-            frames = np.concatenate([evaluation.rmse, (evaluation.best + 1)[None].astype(np.float64)])
-            frames[-1][evaluation.best < 0] = np.nan
+            choice = np.where(best >= 0, best + 1, np.nan)[None].astype(np.float32)
             with StackWriter(raster_output_path(request.output_evaluation), grid, None, bands, outputs=outputs) as w:
-                w.write_window(frames.reshape((-1, *shape)), None)
+                w.write_window(np.concatenate([rmse, choice]), None)
+        rmse, best = rmse.reshape(count, -1), best.ravel()
         if request.output_report:
-            _report(request.output_report, outputs, names, evaluation, "raster forecasts")
-    return _result(request, output, names, evaluation)
+            _report(request.output_report, outputs, names, rmse, best, "raster forecasts")
+    return _result(request, output, names, best)
 
 
 @command("evaluateforecasts", EvaluateForecastsRequest, "Evaluate forecasts by location")

