@@ -192,6 +192,15 @@ def read_block(src, window: Window | None = None) -> np.ndarray:
     return np.ma.filled(data.astype(np.float32), np.nan)
 
 
+def read_bands(src, indexes: np.ndarray, window: Window | None = None) -> np.ndarray:
+    """Bands ``indexes`` (0-based) of a window as float32[k, h, w] with nodata → NaN."""
+    if len(indexes) == 0:
+        height, width = (window.height, window.width) if window is not None else (src.height, src.width)
+        return np.empty((0, int(height), int(width)), np.float32)
+    data = src.read([int(i) + 1 for i in indexes], window=window, masked=True)
+    return np.ma.filled(data.astype(np.float32), np.nan)
+
+
 def read_stack(path: str | Path, window: Window | None = None) -> RasterStack:
     """A multiband raster whose bands carry times (see module docstring) as a :class:`RasterStack`."""
     with open_raster(path) as src:

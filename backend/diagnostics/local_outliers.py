@@ -14,7 +14,8 @@ esda's p_z_sim (the normal p-value of I against the permutations' mean and devia
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +38,10 @@ CELLS_PER_PERMUTATION_BATCH = 4096  # locations whose P random lags are drawn at
 
 
 @dataclass
-class LocalOutliers:
-    """Per step and location float64[T, N]: ``local_i``, ``z`` (standardised value), ``lag`` (mean z of the
-    neighbours), ``p`` (pseudo p-value), ``p_fdr`` (Benjamini–Hochberg within the step), ``category`` int8[T, N]
-    (index into :data:`TYPES`; −1 = not observed); per location: ``summary`` int8[N] (index into
-    :data:`SUMMARIES`, −1 = never observed) and ``counts`` int32[N, 4] (steps of each significant type)."""
+class StepOutliers:
+    """One step's statistic per location float64[N] (NaN = not observed): ``local_i``, ``z`` (standardised value),
+    ``lag`` (mean z of the neighbours), ``p`` (pseudo p-value), ``p_z`` (esda's p_z_sim), ``p_fdr``
+    (Benjamini–Hochberg within the step); ``category`` int8[N] (index into :data:`TYPES`; −1 = not observed)."""
 
     local_i: np.ndarray
     z: np.ndarray
@@ -50,8 +50,61 @@ class LocalOutliers:
     p_z: np.ndarray
     p_fdr: np.ndarray
     category: np.ndarray
-    summary: np.ndarray
+
+
+@dataclass
+class OutlierTally:
+    """Each location's types over the steps seen so far: ``counts`` int32[N, 4] (steps of each significant type),
+    ``last`` int8[N] (the latest observed category, −1 = none), ``seen`` bool[N] (observed at some step), and
+    ``per_step`` int[T, 4] (locations of each significant type per step)."""
+
     counts: np.ndarray
+    last: np.ndarray
+    seen: np.ndarray
+    per_step: list
+
+    @classmethod
+    def empty(cls, locations: int) -> OutlierTally:
+        return cls(np.zeros((locations, 4), np.int32), np.full(locations, -1, np.int8), np.zeros(locations, bool), [])
+
+    def add(self, step: StepOutliers) -> None:
+        for c in range(1, 5):
+            self.counts[:, c - 1] += step.category == c
+        observed = step.category >= 0
+        self.last[observed] = step.category[observed]
+        self.seen |= observed
+        self.per_step.append(np.array([(step.category == c).sum() for c in range(1, 5)]))
+
+    @property
+    def summary(self) -> np.ndarray:
+        """int8[N]: index into :data:`SUMMARIES` (−1 = never observed)."""
+        kinds = (self.counts > 0).sum(axis=1)
+        summary = np.where(kinds == 0, 0, np.where(kinds == 1, 1 + np.argmax(self.counts > 0, axis=1), 5))
+        return np.where(self.seen, summary, -1).astype(np.int8)
+
+
+@dataclass
+class LocalOutliers:
+    """Per step and location float64[T, N]: the fields of :class:`StepOutliers` stacked over the steps; per
+    location: ``summary`` int8[N] (index into :data:`SUMMARIES`, −1 = never observed), ``tally`` (counts of each
+    type, the latest type)."""
+
+    local_i: np.ndarray
+    z: np.ndarray
+    lag: np.ndarray
+    p: np.ndarray
+    p_z: np.ndarray
+    p_fdr: np.ndarray
+    category: np.ndarray
+    tally: OutlierTally
+
+    @property
+    def summary(self) -> np.ndarray:
+        return self.tally.summary
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.tally.counts
 
 
 def point_neighbour_sums(weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -99,59 +152,82 @@ def local_outliers(
     """Local Moran's I of ``values`` float[T, N] (NaN = not observed) with the spatial neighbourhood
     ``neighbour_sums`` (:func:`point_neighbour_sums` or :func:`grid_neighbour_sums`) and ``time_steps`` previous
     steps; ``permutations`` draws per location and step (random generator ``seed``); FDR at ``alpha`` per step."""
-    reporter = reporter or Reporter()
-    check_settings(time_steps, permutations, alpha)
     values = np.asarray(values, dtype=np.float64)
     t_count, n = values.shape
-    observed = np.isfinite(values)
-    count = observed.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nansum(values, axis=1) / np.maximum(count, 1)
-        centred = np.where(observed, values - mean[:, None], 0.0)
-        sd = np.sqrt((centred**2).sum(axis=1) / np.maximum(count, 1))
-        z = np.where(observed & (sd[:, None] > 0), centred / np.where(sd > 0, sd, 1.0)[:, None], 0.0)
-    present = observed.astype(np.float64)
-    spatial_total, spatial_count = neighbour_sums(z), neighbour_sums(present)
-    total, neighbours = spatial_total.copy(), spatial_count.copy()
-    for k in range(1, time_steps + 1):  # i itself and its neighbours k steps before
-        total[k:] += z[:-k] + spatial_total[:-k]
-        neighbours[k:] += present[:-k] + spatial_count[:-k]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lag = np.where(neighbours > 0, total / np.where(neighbours > 0, neighbours, 1.0), 0.0)
-        scale = np.where(count > 1, (count - 1) / np.maximum((z**2).sum(axis=1), 1e-300), 0.0)
-    local_i = scale[:, None] * z * lag
-    permutations, tested = _permutations_for_fdr(permutations, int(count.max(initial=0)), alpha, reporter)
+    most_observed = int(np.isfinite(values).sum(axis=1).max(initial=0))
+    tally = OutlierTally.empty(n)
+    steps = []
+    for step in outlier_steps(
+        values, neighbour_sums, time_steps, permutations, alpha, seed, most_observed, reporter, t_count
+    ):
+        tally.add(step)
+        steps.append(step)
+    fields = ("local_i", "z", "lag", "p", "p_z", "p_fdr")
+    stacked = {f: np.stack([getattr(s, f) for s in steps]) if steps else np.zeros((0, n)) for f in fields}
+    category = np.stack([s.category for s in steps]) if steps else np.zeros((0, n), np.int8)
+    return LocalOutliers(**stacked, category=category, tally=tally)
+
+
+def outlier_steps(
+    steps: Iterable[np.ndarray],
+    neighbour_sums: Callable[[np.ndarray], np.ndarray],
+    time_steps: int,
+    permutations: int,
+    alpha: float,
+    seed: int,
+    most_observed: int,
+    reporter: Reporter | None = None,
+    step_count: int = 0,
+) -> Iterator[StepOutliers]:
+    """Local Moran's I step by step: for each step's values float[N] (NaN = not observed) in time order, its
+    :class:`StepOutliers`; only the last ``time_steps`` steps are kept, so a stack of any length streams through.
+    ``most_observed``: the most locations observed at one step (sets the permutations the FDR needs);
+    ``step_count``: the steps to come, for progress."""
+    reporter = reporter or Reporter()
+    check_settings(time_steps, permutations, alpha)
+    permutations, tested = _permutations_for_fdr(permutations, most_observed, alpha, reporter)
     rng = np.random.default_rng(seed)
-    p, p_z = np.full((t_count, n), np.nan), np.full((t_count, n), np.nan)
-    for t in range(t_count):
-        p[t], p_z[t] = _pseudo_p(
-            z[t], observed[t], neighbours[t].astype(np.int64), local_i[t], scale[t], permutations, rng
+    previous: deque = deque(maxlen=time_steps)  # (z, present, spatial sums of both) of the steps before, latest first
+    for t, y in enumerate(steps):
+        y = np.asarray(y, dtype=np.float64)
+        observed = np.isfinite(y)
+        count = int(observed.sum())
+        mean = np.nansum(y) / max(count, 1)
+        centred = np.where(observed, y - mean, 0.0)
+        sd = np.sqrt((centred**2).sum() / max(count, 1))
+        z = np.where(observed, centred / sd, 0.0) if sd > 0 else np.zeros_like(y)
+        present = observed.astype(np.float64)
+        spatial_total, spatial_count = neighbour_sums(z[None])[0], neighbour_sums(present[None])[0]
+        total, neighbours = spatial_total.copy(), spatial_count.copy()
+        for z_before, present_before, total_before, count_before in previous:  # i itself and its neighbours
+            total += z_before + total_before
+            neighbours += present_before + count_before
+        previous.appendleft((z, present, spatial_total, spatial_count))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lag = np.where(neighbours > 0, total / np.where(neighbours > 0, neighbours, 1.0), 0.0)
+        scale = (count - 1) / max(float((z**2).sum()), 1e-300) if count > 1 else 0.0
+        local_i = scale * z * lag
+        p, p_z = _pseudo_p(z, observed, neighbours.astype(np.int64), local_i, scale, permutations, rng)
+        usable = observed & (count > 2)
+        p, p_z = np.where(usable, p, np.nan), np.where(usable, p_z, np.nan)
+        p_fdr = fdr_adjust((p if tested == "p_sim" else p_z)[None], axis=1)[0]
+        significant = usable & (p_fdr <= alpha)
+        high, high_lag = z > 0, lag > 0
+        category = np.where(high, np.where(high_lag, 1, 3), np.where(high_lag, 4, 2))
+        category = np.where(significant, category, 0)
+        category = np.where(observed, category, -1).astype(np.int8)
+        nan = ~observed
+        yield StepOutliers(
+            np.where(nan, np.nan, local_i),
+            np.where(nan, np.nan, z),
+            np.where(nan, np.nan, lag),
+            p,
+            p_z,
+            p_fdr,
+            category,
         )
-        reporter.progress(100.0 * (t + 1) / t_count, f"step {t + 1} of {t_count}")
-    usable = observed & (count[:, None] > 2)
-    p, p_z = np.where(usable, p, np.nan), np.where(usable, p_z, np.nan)
-    p_fdr = fdr_adjust(p if tested == "p_sim" else p_z, axis=1)
-    significant = usable & (p_fdr <= alpha)
-    high, high_lag = z > 0, lag > 0
-    category = np.where(high, np.where(high_lag, 1, 3), np.where(high_lag, 4, 2))
-    category = np.where(significant, category, 0)
-    category = np.where(observed, category, -1).astype(np.int8)
-    counts = np.stack([(category == c).sum(axis=0) for c in range(1, 5)], axis=1).astype(np.int32)
-    kinds = (counts > 0).sum(axis=1)
-    summary = np.where(kinds == 0, 0, np.where(kinds == 1, 1 + np.argmax(counts > 0, axis=1), 5))
-    summary = np.where(observed.any(axis=0), summary, -1).astype(np.int8)
-    nan = ~observed
-    return LocalOutliers(
-        np.where(nan, np.nan, local_i),
-        np.where(nan, np.nan, z),
-        np.where(nan, np.nan, lag),
-        p,
-        p_z,
-        p_fdr,
-        category,
-        summary,
-        counts,
-    )
+        if step_count:
+            reporter.progress(100.0 * (t + 1) / step_count, f"step {t + 1} of {step_count}")
 
 
 def _permutations_for_fdr(requested: int, locations: int, alpha: float, reporter: Reporter) -> tuple[int, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.data.time_axis import on_regular_axis, resample_values
+from backend.data.time_axis import bin_starts, on_regular_axis, resample_values
 from backend.data.time_step import TimeStep, parse_time_step
 
 
@@ -44,6 +44,27 @@ class StackAxis:
         axis = regular_axis(self.band_times, self.step)
         placed = regular_block(self.band_times, values).astype(np.float64)
         return aggregate(axis, placed.reshape(axis.size, -1), self.time_step)[1]
+
+    def band_groups(self) -> list[np.ndarray]:
+        """Per series time, the indices of the bands that make it (averaged when several; none = a missing step),
+        for reading a stack one series step at a time."""
+        if not self.time_step:
+            index = {t: i for i, t in enumerate(self.band_times.astype("datetime64[s]").tolist())}
+            series = self.series_times.astype("datetime64[s]").tolist()
+            return [np.array([index[t]] if t in index else [], dtype=np.int64) for t in series]
+        starts = bin_starts(self.band_times, parse_time_step(self.time_step, "time step (TIME_STEP)"))
+        series = self.series_times.astype("datetime64[s]")
+        return [np.flatnonzero(starts == t) for t in series]
+
+    def step_values(self, group: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """float64[h·w]: one series step of the cells from its bands ``group`` (:meth:`band_groups`) read as
+        float32[k, h, w] — the row of :meth:`cells` for that step."""
+        if group.size == 0:
+            return np.full(int(np.prod(values.shape[1:])), np.nan)
+        flat = values.reshape(group.size, -1).astype(np.float64)
+        if not self.time_step:
+            return flat[0]
+        return aggregate(self.band_times[group].astype("datetime64[s]"), flat, self.time_step)[1][0]
 
 
 def aggregate(times: np.ndarray, values: np.ndarray, rule: str | None, reporter=None) -> tuple[np.ndarray, np.ndarray]:

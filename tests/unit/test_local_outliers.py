@@ -149,3 +149,37 @@ def test_command_writes_station_summaries_steps_and_a_raster_stack(tmp_path):
     with rasterio.open(tmp_path / "summary.tif") as out, rasterio.open(tmp_path / "steps.tif") as per_step:
         assert out.descriptions[0].startswith("summary_code") and per_step.count == raster.summary["steps"]
         assert per_step.descriptions[0].endswith("Z")  # band times
+
+
+def test_a_stack_streams_step_by_step_with_the_result_of_the_whole_stack_in_memory(tmp_path):
+    """The command reads a stack one (daily-averaged) step at a time, holding only the previous steps; its types
+    per step and its summaries equal the engine on the whole stack at once."""
+    import rasterio
+
+    from backend.commands import run_command
+    from backend.commands.inputs import SeriesSource
+    from backend.data.raster_io import open_raster, read_block
+
+    path = SAMPLE / "era5_t2m_uk_2019_03_hourly.tif"
+    run_command(
+        "localoutliers",
+        {
+            "source": {"raster": str(path)},
+            "time_step": "1D",
+            "time_steps": 2,
+            "permutations": 99,
+            "output": str(tmp_path / "summary.tif"),
+            "output_steps": str(tmp_path / "steps.tif"),
+        },
+    )
+    axis = SeriesSource(raster=str(path)).raster_axis("1D")
+    with open_raster(path) as src:
+        height, width = src.height, src.width
+        values = axis.cells(read_block(src))
+    whole = local_outliers(values, grid_neighbour_sums(grid_kernel("queen"), height, width), 2, 99)
+    with rasterio.open(tmp_path / "steps.tif") as steps, rasterio.open(tmp_path / "summary.tif") as summary:
+        category = steps.read().reshape(values.shape)
+        np.testing.assert_array_equal(np.where(whole.category >= 0, whole.category, np.nan), category)
+        np.testing.assert_array_equal(summary.read(1).ravel(), whole.summary.astype(np.float32))
+        np.testing.assert_array_equal(summary.read(2).ravel(), whole.counts[:, 0])
+    assert (whole.category > 0).sum() > 100  # significant cells on many days
