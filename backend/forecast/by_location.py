@@ -532,15 +532,18 @@ def _map_locations(function, jobs: list, workers: int):
 
 
 def _process_context():
-    """Worker processes started by a fork server on Linux (a plain fork copies the locks that this process's
-    other threads — progress, parent watch, BLAS — may hold at that moment, and the child can wait on them for
-    ever), with this module and the model libraries imported once in the server; spawned elsewhere (macOS
-    frameworks, Windows)."""
+    """How worker processes start: on Linux a plain fork while this process runs no other Python thread (a script
+    calling the engine: nothing is re-imported), else a fork server (a fork copies the locks the other threads —
+    progress, parent watch — may hold at that moment, and the child could wait on them for ever; the server has
+    this module and the model libraries imported once); spawned elsewhere (macOS frameworks, Windows)."""
     import multiprocessing
     import sys
+    import threading
 
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__, "statsforecast.models", "sklearn.ensemble"])
     return context

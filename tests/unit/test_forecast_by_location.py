@@ -1,5 +1,7 @@
 """Forecasting by location: season detection, every method, the choice by validation error, gaps, the command."""
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,6 +157,23 @@ def test_locations_go_to_worker_processes_only_from_the_main_thread():
     thread.start()
     thread.join(60)
     assert not thread.is_alive() and set(seen) == {os.getpid()}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and fork server are Linux start methods")
+def test_worker_processes_start_from_a_fork_server_while_other_threads_run():
+    import os
+    import threading
+
+    running = threading.Event()
+    other = threading.Thread(target=running.wait, daemon=True)
+    other.start()
+    try:
+        assert by_location._process_context().get_start_method() == "forkserver"
+        jobs = list(range(4 * by_location.PROCESS_MIN_LOCATIONS))
+        assert set(by_location._map_locations(_process_id, jobs, 2)) - {os.getpid()}
+    finally:
+        running.set()
+        other.join()
 
 
 def test_a_failing_method_is_replaced_by_the_next_and_counted(monkeypatch):
