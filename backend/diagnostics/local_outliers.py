@@ -84,18 +84,11 @@ class OutlierTally:
 
 
 @dataclass
-class LocalOutliers:
-    """Per step and location float64[T, N]: the fields of :class:`StepOutliers` stacked over the steps; per
-    location: ``summary`` int8[N] (index into :data:`SUMMARIES`, −1 = never observed), ``tally`` (counts of each
-    type, the latest type)."""
+class LocalOutliers(StepOutliers):
+    """Per step and location [T, N]: the fields of :class:`StepOutliers` stacked over the steps; per location:
+    ``summary`` int8[N] (index into :data:`SUMMARIES`, −1 = never observed), ``tally`` (counts of each type, the
+    latest type)."""
 
-    local_i: np.ndarray
-    z: np.ndarray
-    lag: np.ndarray
-    p: np.ndarray
-    p_z: np.ndarray
-    p_fdr: np.ndarray
-    category: np.ndarray
     tally: OutlierTally
 
     @property
