@@ -11,6 +11,7 @@ from backend.commands.base import CommandResult, command
 from backend.commands.inputs import SensorInput, resampled_as_asked
 from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
+from backend.data.missing_codes import suspected_missing_code
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.sensor_io import drop_empty_stations
@@ -57,8 +58,12 @@ def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter
         ) from exc
 
 
-def _report(title, config, history, evaluation, panel, times, device, outputs, path, units: str | None) -> None:
+def _report(
+    title, config, history, evaluation, panel, times, device, outputs, path, units: str | None, losing: str | None
+) -> None:
     report = HtmlReport(title)
+    if losing:
+        report.warning(losing)
     report.heading("Model")
     report.key_values(
         {
@@ -116,10 +121,28 @@ def _report(title, config, history, evaluation, panel, times, device, outputs, p
     report.write(path, outputs)
 
 
+def warn_of_missing_code(values_tn: np.ndarray, reporter: Reporter) -> None:
+    """Before training: a warning when the readings float[T, N] hold a value that looks like a "no data" code."""
+    suspect = suspected_missing_code(values_tn)
+    if suspect is not None:
+        reporter.warning(
+            f"{suspect.describe()} Loop detectors and many loggers write such a number for 'no reading'; trained on "
+            f"as real readings they teach the network to forecast outages and spoil its scores. If "
+            f"{suspect.value:g} means no data here, set MISSING_VALUE {suspect.value:g}; if it is a real reading "
+            "(e.g. no rain), ignore this warning."
+        )
+
+
 @command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
 def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: Reporter) -> CommandResult:
     require_torch("Sensor-network forecasting")
-    from backend.forecast.model_files import held_out_scores_text, save_model, training_record
+    from backend.forecast.model_files import (
+        held_out_scores_text,
+        negative_skill_text,
+        save_model,
+        training_causes,
+        training_record,
+    )
     from backend.forecast.sensors.config import NetworkModelConfig
     from backend.forecast.sensors.training import evaluate_sensor_network, train_sensor_network
 
@@ -129,6 +152,8 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     panel, step = regular_panel(request.sensors, request.resample, reporter)
     panel = drop_empty_stations(panel, reporter)
     reporter.log(f"{panel.n_stations} sensors × {panel.times.size} steps of {step.text}; training on {device}.")
+    if request.sensors.missing_value is None:
+        warn_of_missing_code(panel.values.T, reporter)
     weights = build_adjacency(request.graph, panel.ids, panel.xy, panel.crs, reporter)
     values = panel.values.T.copy()
     network, split, norm, history = train_sensor_network(
@@ -138,6 +163,12 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
         network, values, panel.times, step, split, norm, config, device, margins=history.interval_margins
     )
     reporter.log(held_out_scores_text("MAE", evaluation.scores["model"]["mae"], evaluation.skill_mae))
+    causes = training_causes(config, history)
+    if request.sensors.missing_value is None and (suspect := suspected_missing_code(panel.values.T)) is not None:
+        causes.insert(0, f"readings coded as a number for 'no data' ({suspect.describe()} Set MISSING_VALUE)")
+    losing = negative_skill_text("MAE", evaluation.skill_mae, evaluation.best_baseline, causes)
+    if losing:
+        reporter.warning(losing)
     training = training_record(config, device, panel.times, split, history, evaluation) | {"resample": request.resample}
     graph = asdict(request.graph) | {"links": int((weights > 0).sum() - weights.shape[0])}
     model_config = NetworkModelConfig.trained(
@@ -164,6 +195,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                 outputs,
                 request.output_report,
                 request.sensors.units,
+                losing,
             )
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}

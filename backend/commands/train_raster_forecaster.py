@@ -28,8 +28,12 @@ class TrainRasterForecasterRequest:
     device: str = "auto"
 
 
-def _report(path_name, config, history, evaluation, outputs, report_path, device, units: str | None) -> None:
+def _report(
+    path_name, config, history, evaluation, outputs, report_path, device, units: str | None, losing: str | None
+) -> None:
     report = HtmlReport(f"Raster forecaster: {path_name}")
+    if losing:
+        report.warning(losing)
     report.heading("Model")
     report.key_values(
         {
@@ -79,7 +83,13 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     from backend.device import require_torch
 
     require_torch("Training")
-    from backend.forecast.model_files import held_out_scores_text, save_model, training_record
+    from backend.forecast.model_files import (
+        held_out_scores_text,
+        negative_skill_text,
+        save_model,
+        training_causes,
+        training_record,
+    )
     from backend.forecast.raster.config import ForecasterConfig
     from backend.forecast.raster.training import evaluate, train_raster_model
 
@@ -94,6 +104,9 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
         network, stack.values, stack.times, step, split, norm, config, device, margins=history.interval_margins
     )
     reporter.log(held_out_scores_text("RMSE", evaluation.rmse["model"], evaluation.skill))
+    losing = negative_skill_text("RMSE", evaluation.skill, evaluation.best_baseline, training_causes(config, history))
+    if losing:
+        reporter.warning(losing)
     training = training_record(config, device, stack.times, split, history, evaluation)
     model_config = ForecasterConfig.trained(config, norm, step, training, grid=stack.grid)
     with AtomicOutputs() as outputs:
@@ -107,6 +120,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
                 request.output_report,
                 device,
                 stack.units,
+                losing,
             )
         save_model(request.output_model, model_config, network, outputs)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}

@@ -106,6 +106,41 @@ def held_out_scores_text(metric: str, model_scores: list[float], skill: list[flo
     )
 
 
+def negative_skill_text(metric: str, skill: list[float], best_baseline: list[str], causes: list[str]) -> str | None:
+    """None when the model is at least as good as the best baseline at every horizon step on the test period;
+    else the steps where it loses (and to which baseline) with the likely ``causes``, for the top of the report and
+    the log."""
+    worse = [h for h, value in enumerate(skill) if value < 0]
+    if not worse:
+        return None
+    steps = ", ".join(f"+{h + 1} ({best_baseline[h]}, {skill[h]:+.0%})" for h in worse)
+    return (
+        f"This model is worse than a simple baseline on the test period at {len(worse)} of {len(skill)} horizon "
+        f"steps ({metric}; skill −x % = x % more error): {steps}. Where it loses, the baseline (baselineforecast) "
+        "is the better forecast. Likely causes: " + "; ".join(causes) + "."
+    )
+
+
+def training_causes(config, history) -> list[str]:
+    """The usual reasons a trained forecaster loses to the baselines, those that apply first."""
+    causes = []
+    if len(history.train_loss) < config.epochs:
+        causes.append(
+            f"training stopped after {len(history.train_loss)} of {config.epochs} epochs (no improvement on the "
+            "validation windows: the network found nothing beyond the baselines with these settings)"
+        )
+    elif history.best_epoch >= len(history.train_loss):  # best_epoch counts from 1
+        causes.append(
+            f"too little training: the best epoch was the last ({history.best_epoch} of {config.epochs}); "
+            "raise EPOCHS (or the batches per epoch)"
+        )
+    causes.append(
+        "the series are mostly the daily/weekly profile or persistence that the baselines already give; a longer "
+        "LOOKBACK or more training data help the network learn the rest"
+    )
+    return causes
+
+
 def training_record(config, device: str, times, split: Split, history, evaluation) -> dict:
     """The ``training`` entry of config.json: settings, device, the periods of the split, history, test scores."""
     return {

@@ -412,3 +412,42 @@ def test_anomalies_against_the_trained_forecaster(trained, tmp_path):
     assert scored.loc[scored["observed"] == 0, "score"].eq(0).all()  # zeros are missing readings for this model
     assert np.isnan(scored.loc[scored["time"] < pd.Timestamp("2012-03-09T00:30:00"), "expected"]).all()
     assert result.summary["flagged"] < 0.02 * len(scored)
+
+
+def test_readings_coded_zero_for_no_data_are_named_before_training():
+    """The METR-LA sample read without MISSING_VALUE: its zeros (12 %, network-wide outages) are named with the
+    parameter to set; with MISSING_VALUE 0, and on real-valued data, nothing is said."""
+    from backend.commands.network_forecast import warn_of_missing_code
+    from backend.data.missing_codes import suspected_missing_code
+
+    raw = metr_input()
+    raw.pop("missing_value")
+    reporter = Collect()
+    warn_of_missing_code(SensorInput(**raw).read().values.T, reporter)
+    assert len(reporter.warnings) == 1 and "set MISSING_VALUE 0" in reporter.warnings[0]
+    assert "12.1 % of the readings are exactly 0" in reporter.warnings[0] and "network-wide" in reporter.warnings[0]
+    quiet = Collect()
+    warn_of_missing_code(SensorInput(**metr_input()).read().values.T, quiet)
+    from backend.commands.inputs import PointInput
+
+    wind = PointInput(path=str(WIND), id_field="station_id", time_field="date", value_field="wind_speed_knots").read()
+    warn_of_missing_code(wind.values.T, quiet)
+    assert quiet.warnings == []
+    logger = np.random.default_rng(0).normal(15, 5, size=(500, 4))
+    logger[::7, 2] = -9999.0  # a logger's code in one column
+    assert suspected_missing_code(logger).value == -9999.0
+
+
+def test_a_model_worse_than_a_baseline_says_so_first_with_its_likely_causes(trained):
+    from backend.forecast.model_files import negative_skill_text
+
+    folder, result = trained
+    skill = result.summary["test"]["skill_mae"]
+    losing = [h for h, s in enumerate(skill) if s < 0]
+    assert losing  # two short epochs of a tiny network: behind the baselines
+    report = (folder / "report.html").read_text()
+    assert report.index("worse than a simple baseline") < report.index("Model")
+    assert "Likely causes" in report and f"+{losing[0] + 1} (" in report
+    assert negative_skill_text("MAE", [0.1, 0.0], ["last value"] * 2, ["x"]) is None
+    text = negative_skill_text("MAE", [0.1, -0.25], ["last value", "historical average"], ["too few epochs"])
+    assert "at 1 of 2 horizon steps" in text and "+2 (historical average, -25%)" in text and "too few epochs" in text
