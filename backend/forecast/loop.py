@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,6 +46,46 @@ class LoopSettings:
     patience: int
     seed: int
     batches_per_epoch: int = 0  # for progress within an epoch and the run-time estimate (0 = unknown)
+    time_budget_s: float = 0.0  # training (with its validations) ends within this (0 = no limit)
+
+
+@dataclass
+class BudgetPlan:
+    """What fits a time budget: ``epochs`` of ``batches`` each, from the measured seconds per batch and per
+    validation."""
+
+    epochs: int
+    batches: int
+    batch_s: float
+    validation_s: float
+
+    @classmethod
+    def of(cls, settings: LoopSettings, elapsed_s: float, batch_s: float, validation_s: float) -> BudgetPlan:
+        """The plan of a run that has used ``elapsed_s`` of its budget: as many of the asked epochs as fit with
+        every batch; where fewer than :data:`MIN_BUDGET_EPOCHS` would, that many epochs of fewer batches; at least
+        one epoch of one batch."""
+        left = max(0.0, settings.time_budget_s * (1.0 - BUDGET_RESERVE) - elapsed_s)
+        batches = max(1, settings.batches_per_epoch)
+        fitting = int(left // (batches * batch_s + validation_s))
+        if fitting >= min(settings.epochs, MIN_BUDGET_EPOCHS):
+            return cls(min(fitting, settings.epochs), batches, batch_s, validation_s)
+        epochs = min(settings.epochs, MIN_BUDGET_EPOCHS)
+        shorter = int((left / epochs - validation_s) // max(batch_s, 1e-9))
+        if shorter < 1:
+            epochs, shorter = 1, int((left - validation_s) // max(batch_s, 1e-9))
+        return cls(epochs, max(1, min(batches, shorter)), batch_s, validation_s)
+
+    def describe(self, settings: LoopSettings) -> str:
+        return (
+            f"TIME_BUDGET {settings.time_budget_s / 60:g} min: a batch takes {self.batch_s:.2g} s and a validation "
+            f"{self.validation_s:.2g} s here, so {self.epochs} epoch(s) of {self.batches} batches are trained "
+            f"(asked: {settings.epochs} of {settings.batches_per_epoch}); the best epoch's weights are kept."
+        )
+
+
+BUDGET_RESERVE = 0.1  # of TIME_BUDGET, left for the test scores, the baselines and the files after training
+MIN_BUDGET_EPOCHS = 4  # under a tight budget, shorter epochs rather than fewer than this
+PLAN_AFTER_BATCHES = 5  # batches timed before the budget plan is made
 
 
 LONG_RUN_SECONDS = 600  # a training estimated longer than this on the CPU gets a warning with what to change
@@ -75,7 +115,8 @@ class TrainingClock:
             f"epoch {epoch + 1}/{self.settings.epochs}, batch {batch + 1}/"
             f"{per_epoch}; about {_minutes(remaining)} left",
         )
-        if not self.warned and self.device == "cpu" and elapsed + remaining > LONG_RUN_SECONDS and batch >= 2:
+        long_run = elapsed + remaining > LONG_RUN_SECONDS and not self.settings.time_budget_s  # a budget caps it
+        if not self.warned and self.device == "cpu" and long_run and batch >= 2:
             self.warned = True
             self.reporter.warning(
                 f"Training is estimated to take about {_minutes(elapsed + remaining)} on the CPU "
@@ -109,11 +150,21 @@ def fit(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
     history, best_state, best_score, stale = History(), None, np.inf, 0
     clock = TrainingClock(settings, device, reporter)
-    for epoch in range(settings.epochs):
+    epochs, batches_per_epoch, plan = settings.epochs, settings.batches_per_epoch or None, None
+    validation_s = 0.0
+    if settings.time_budget_s > 0:  # one validation timed before training, for the plan
+        network.eval()
+        timed = time.perf_counter()
+        validate()
+        validation_s = time.perf_counter() - timed
+    epoch = 0
+    while epoch < epochs:
         started = time.perf_counter()
         network.train()
         losses = []
         for number, batch in enumerate(batches(rng)):
+            if batches_per_epoch and number >= batches_per_epoch:
+                break
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in batch]
             out = network(*tensors[:n_inputs])
             loss = masked_loss(torch, out, *tensors[n_inputs:])
@@ -123,6 +174,13 @@ def fit(
             optimiser.step()
             losses.append(loss.item())
             clock.batch_done(epoch, number)
+            if settings.time_budget_s > 0 and plan is None and number + 1 == PLAN_AFTER_BATCHES:
+                batch_s = (time.perf_counter() - started) / PLAN_AFTER_BATCHES
+                plan = BudgetPlan.of(settings, time.perf_counter() - clock.started, batch_s, validation_s)
+                epochs, batches_per_epoch = plan.epochs, plan.batches
+                scheduler.T_max = epochs  # the learning rate decays over the epochs that will run
+                clock.settings = replace(settings, epochs=epochs, batches_per_epoch=plan.batches)
+                reporter.log(plan.describe(settings))
         scheduler.step()
         network.eval()
         score = validate()
@@ -130,8 +188,8 @@ def fit(
         history.validation_rmse.append(score)
         history.epoch_seconds.append(time.perf_counter() - started)
         reporter.progress(
-            100.0 * (epoch + 1) / settings.epochs,
-            f"epoch {epoch + 1}/{settings.epochs}: loss {history.train_loss[-1]:.4f}, validation RMSE {score:.4g}",
+            100.0 * (epoch + 1) / epochs,
+            f"epoch {epoch + 1}/{epochs}: loss {history.train_loss[-1]:.4f}, validation RMSE {score:.4g}",
         )
         if score < best_score - 1e-9 or best_state is None:
             best_score, best_state, stale, history.best_epoch = score, copy.deepcopy(network.state_dict()), 0, epoch + 1
@@ -139,6 +197,11 @@ def fit(
             stale += 1
             if stale >= settings.patience:
                 reporter.log(f"Early stopping after epoch {epoch + 1} (best: epoch {history.best_epoch}).")
+                break
+        epoch += 1
+        if settings.time_budget_s > 0 and epoch < epochs:  # the plan is an estimate: never start an epoch too long
+            if time.perf_counter() - clock.started + history.epoch_seconds[-1] > settings.time_budget_s:
+                reporter.log(f"TIME_BUDGET reached after epoch {epoch} of {epochs} (best: epoch {history.best_epoch}).")
                 break
     network.load_state_dict(best_state)
     network.eval()
@@ -176,7 +239,9 @@ def loop_settings(config, train_windows: int) -> LoopSettings:
     max_batches_per_epoch) for ``train_windows`` training windows."""
     per_epoch = -(-train_windows // config.batch_size)
     batches = min(per_epoch, config.max_batches_per_epoch or per_epoch)
-    return LoopSettings(config.epochs, config.learning_rate, config.patience, config.seed, batches)
+    return LoopSettings(
+        config.epochs, config.learning_rate, config.patience, config.seed, batches, 60.0 * config.time_budget_minutes
+    )
 
 
 def interval_coverage(truth: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:

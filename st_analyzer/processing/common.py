@@ -339,9 +339,17 @@ def device_of(alg: QgsProcessingAlgorithm, parameters, context) -> str:
 # --- training ------------------------------------------------------------------------------
 
 
+DEFAULT_TIME_BUDGET_MINUTES = 15.0  # training that ends in reasonable time on a laptop CPU; a GPU fills it faster
+TIME_BUDGET_HELP = (
+    "TIME_BUDGET (minutes, default 15; 0 = no limit): the first batches and one validation are timed, then the "
+    "epochs (and, when fewer than 4 would fit, the batches per epoch) are planned to end within it; the best "
+    "epoch's weights are kept and the log says what was planned.\n\n"
+)
+
+
 def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_fraction: float) -> None:
-    """LOOKBACK, HORIZON, EPOCHS, VALIDATION_FRACTION, TEST_FRACTION, HIDDEN, SEED, BATCHES_PER_EPOCH (shared by
-    the forecasters)."""
+    """LOOKBACK, HORIZON, EPOCHS, VALIDATION_FRACTION, TEST_FRACTION, HIDDEN, SEED, BATCHES_PER_EPOCH, TIME_BUDGET
+    (shared by the forecasters)."""
     from qgis.core import QgsProcessingParameterNumber
 
     for name, label, default in (
@@ -376,6 +384,15 @@ def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_frac
             minValue=0,
         )
     )
+    alg.addParameter(
+        QgsProcessingParameterNumber(
+            "TIME_BUDGET",
+            "Time budget for training (minutes; 0 = no limit)",
+            QgsProcessingParameterNumber.Double,
+            DEFAULT_TIME_BUDGET_MINUTES,
+            minValue=0.0,
+        )
+    )
     add_memory_limit_parameter(alg)
 
 
@@ -386,6 +403,7 @@ def training_config(alg: QgsProcessingAlgorithm, parameters, context) -> dict[st
         for key in ("LOOKBACK", "HORIZON", "EPOCHS", "HIDDEN", "SEED")
     }
     config["max_batches_per_epoch"] = alg.parameterAsInt(parameters, "BATCHES_PER_EPOCH", context)
+    config["time_budget_minutes"] = alg.parameterAsDouble(parameters, "TIME_BUDGET", context)
     for key in ("VALIDATION_FRACTION", "TEST_FRACTION"):
         config[key.lower()] = alg.parameterAsDouble(parameters, key, context)
     return config

@@ -10,6 +10,7 @@ from qgis.core import (
 
 from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import (
+    TIME_BUDGET_HELP,
     StAlgorithm,
     add_choice,
     add_device_parameter,
@@ -75,7 +76,8 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
         "curves, the test RMSE per horizon step of the model and of persistence, climatology, persisted anomaly and "
         "exponential smoothing, the skill 1 − RMSE_model / RMSE_best_baseline, the 80 % interval coverage and a map "
         "of errors. Progress is reported per epoch; Cancel stops training.\n\n"
-        "Example: hourly 2 m temperature, LOOKBACK 12, HORIZON 6, EPOCHS 30."
+        + TIME_BUDGET_HELP
+        + "Example: hourly 2 m temperature, LOOKBACK 12, HORIZON 6, EPOCHS 30."
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API name)

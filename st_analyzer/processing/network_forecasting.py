@@ -11,6 +11,7 @@ from qgis.core import (
 
 from st_analyzer.layers import GraduatedPointsPostProcessor
 from st_analyzer.processing.common import (
+    TIME_BUDGET_HELP,
     StAlgorithm,
     add_choice,
     add_device_parameter,
@@ -57,7 +58,8 @@ class TrainNetworkForecasterAlgorithm(StAlgorithm):
         "persistence, historical average by time of week, seasonal naive, exponential smoothing and an AR model "
         "per sensor, a map of the error per sensor and example series. OUTPUT_MODEL is a folder (config.json + "
         "weights.pt, with the sensor ids, coordinates and graph) for 'Forecast sensor network'.\n\n"
-        "Example: 5-min speeds of 200 loop detectors (wide CSV, MISSING_VALUE 0), LOOKBACK 12, HORIZON 12 "
+        + TIME_BUDGET_HELP
+        + "Example: 5-min speeds of 200 loop detectors (wide CSV, MISSING_VALUE 0), LOOKBACK 12, HORIZON 12 "
         "(one hour)."
     )
 

@@ -104,3 +104,32 @@ def test_network_forecast_with_qgis_process(qgis_process, tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     frame = gpd.read_file(tmp_path / "wind.gpkg")
     assert len(frame) == 24 and str(frame["time"].min())[:10] == "1978-07-01"
+
+
+def test_training_keeps_to_its_time_budget(run_alg, tmp_path):
+    """TIME_BUDGET (minutes; 15 by default) plans the 30 epochs over every window down to what fits."""
+    import json
+
+    from qgis.core import QgsApplication
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("stanalyzer:trainnetworkforecaster")
+    assert algorithm.parameterDefinition("TIME_BUDGET").defaultValue() == 15.0
+    run_alg(
+        "stanalyzer:trainnetworkforecaster",
+        {
+            **SENSOR_INPUT,
+            "GRAPH": 2,
+            "EDGES": str(METR / "edges.csv"),
+            "LOOKBACK": 6,
+            "HORIZON": 3,
+            "EPOCHS": 30,
+            "HIDDEN": 8,
+            "TIME_BUDGET": 0.1,
+            "DEVICE": 1,
+            "OUTPUT_MODEL": str(tmp_path / "model"),
+        },
+    )
+    training = json.loads((tmp_path / "model" / "config.json").read_text())["training"]
+    assert training["config"]["time_budget_minutes"] == 0.1
+    assert 1 <= len(training["history"]["train_loss"]) <= 4  # 4 shorter epochs at most instead of 30
+    assert sum(training["history"]["epoch_seconds"]) < 0.1 * 60 + 5

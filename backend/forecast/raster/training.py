@@ -34,6 +34,7 @@ class TrainConfig:
     patience: int = 6
     seed: int = 0
     max_batches_per_epoch: int = 0  # 0 = all training windows each epoch
+    time_budget_minutes: float = 0.0  # training ends within this (0 = no limit; see forecast.loop.BudgetPlan)
 
 
 @dataclass
@@ -167,6 +168,8 @@ def train_raster_model(
         raise UserInputError(f"Unknown model type {config.architecture!r}; use one of {', '.join(ARCHITECTURES)}.")
     if config.lookback < 1 or config.horizon < 1 or config.epochs < 1:
         raise UserInputError("Lookback, horizon and epochs must be at least 1.")
+    if config.time_budget_minutes < 0:
+        raise UserInputError("TIME_BUDGET is in minutes: 0 for no limit, or more.")
     check_model_sizes("Training", config.hidden, config.lookback, config.horizon)
     crop_pixels = min(config.patch, values.shape[1]) * min(config.patch, values.shape[2])
     require_training_memory(

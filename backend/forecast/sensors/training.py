@@ -37,6 +37,7 @@ class NetworkTrainConfig:
     seed: int = 0
     max_batches_per_epoch: int = 0  # 0 = every training window each epoch
     max_validation_windows: int = 1500  # validation windows scored each epoch (evenly spaced)
+    time_budget_minutes: float = 0.0  # training ends within this (0 = no limit; see forecast.loop.BudgetPlan)
 
     def check(self) -> None:
         from backend.forecast.sensors.architectures import NETWORK_ARCHITECTURES
@@ -47,6 +48,8 @@ class NetworkTrainConfig:
             )
         if self.lookback < 1 or self.horizon < 1 or self.epochs < 1 or self.batch_size < 1:
             raise UserInputError("Lookback, horizon, epochs and batch size must be at least 1.")
+        if self.time_budget_minutes < 0:
+            raise UserInputError("TIME_BUDGET is in minutes: 0 for no limit, or more.")
         if self.hidden < 4 or self.hidden % 4:
             raise UserInputError("The hidden size must be a multiple of 4 (the Transformer uses 4 attention heads).")
         check_model_sizes("Training", self.hidden, self.lookback, self.horizon)
