@@ -60,16 +60,19 @@ class BudgetPlan:
     validation_s: float
 
     @classmethod
-    def of(cls, settings: LoopSettings, elapsed_s: float, batch_s: float, validation_s: float) -> BudgetPlan:
+    def of(
+        cls, settings: LoopSettings, elapsed_s: float, batch_s: float, validation_s: float, min_epochs: int = 0
+    ) -> BudgetPlan:
         """The plan of a run that has used ``elapsed_s`` of its budget: as many of the asked epochs as fit with
-        every batch; where fewer than :data:`MIN_BUDGET_EPOCHS` would, that many epochs of fewer batches; at least
-        one epoch of one batch."""
+        every batch; where fewer than ``min_epochs`` (default :data:`MIN_BUDGET_EPOCHS`) would, that many epochs
+        of fewer batches; at least one epoch of one batch."""
+        min_epochs = min_epochs or MIN_BUDGET_EPOCHS
         left = max(0.0, settings.time_budget_s * (1.0 - BUDGET_RESERVE) - elapsed_s)
         batches = max(1, settings.batches_per_epoch)
         fitting = int(left // (batches * batch_s + validation_s))
-        if fitting >= min(settings.epochs, MIN_BUDGET_EPOCHS):
+        if fitting >= min(settings.epochs, min_epochs):
             return cls(min(fitting, settings.epochs), batches, batch_s, validation_s)
-        epochs = min(settings.epochs, MIN_BUDGET_EPOCHS)
+        epochs = min(settings.epochs, min_epochs)
         shorter = int((left / epochs - validation_s) // max(batch_s, 1e-9))
         if shorter < 1:
             epochs, shorter = 1, int((left - validation_s) // max(batch_s, 1e-9))
@@ -150,13 +153,25 @@ def fit(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
     history, best_state, best_score, stale = History(), None, np.inf, 0
     clock = TrainingClock(settings, device, reporter)
-    epochs, batches_per_epoch, plan = settings.epochs, settings.batches_per_epoch or None, None
-    validation_s = 0.0
+    epochs, batches_per_epoch = settings.epochs, settings.batches_per_epoch or None
+    validation_s, first_batch_done = 0.0, 0.0
     if settings.time_budget_s > 0:  # one validation timed before training, for the plan
         network.eval()
         timed = time.perf_counter()
         validate()
         validation_s = time.perf_counter() - timed
+
+    def plan_rest(done: int, batch_s: float, validation_s: float) -> None:
+        """Plan the epochs after ``done`` finished ones (and the batches of each, the current one included)."""
+        nonlocal epochs, batches_per_epoch
+        rest = replace(settings, epochs=settings.epochs - done)
+        least = max(1, MIN_BUDGET_EPOCHS - done)
+        plan = BudgetPlan.of(rest, time.perf_counter() - clock.started, batch_s, validation_s, least)
+        epochs, batches_per_epoch = done + plan.epochs, plan.batches
+        scheduler.T_max = epochs  # the learning rate decays over the epochs that will run
+        clock.settings = replace(settings, epochs=epochs, batches_per_epoch=plan.batches)
+        reporter.log(replace(plan, epochs=epochs).describe(settings))
+
     epoch = 0
     while epoch < epochs:
         started = time.perf_counter()
@@ -174,14 +189,13 @@ def fit(
             optimiser.step()
             losses.append(loss.item())
             clock.batch_done(epoch, number)
-            if settings.time_budget_s > 0 and plan is None and number + 1 == PLAN_AFTER_BATCHES:
-                batch_s = (time.perf_counter() - started) / PLAN_AFTER_BATCHES
-                plan = BudgetPlan.of(settings, time.perf_counter() - clock.started, batch_s, validation_s)
-                epochs, batches_per_epoch = plan.epochs, plan.batches
-                scheduler.T_max = epochs  # the learning rate decays over the epochs that will run
-                clock.settings = replace(settings, epochs=epochs, batches_per_epoch=plan.batches)
-                reporter.log(plan.describe(settings))
+            if settings.time_budget_s > 0 and epoch == 0:  # timed after the first batch (it warms up)
+                if number == 0:
+                    first_batch_done = time.perf_counter()
+                elif number == PLAN_AFTER_BATCHES:
+                    plan_rest(0, (time.perf_counter() - first_batch_done) / PLAN_AFTER_BATCHES, validation_s)
         scheduler.step()
+        trained = time.perf_counter()
         network.eval()
         score = validate()
         history.train_loss.append(float(np.mean(losses)) if losses else float("nan"))
@@ -199,6 +213,10 @@ def fit(
                 reporter.log(f"Early stopping after epoch {epoch + 1} (best: epoch {history.best_epoch}).")
                 break
         epoch += 1
+        if settings.time_budget_s > 0 and epoch == 1 and settings.epochs > 1:  # re-planned on a whole epoch
+            timed_batches = max(len(losses) - 1, 1)
+            batch_s = (trained - (first_batch_done if len(losses) > 1 else started)) / timed_batches
+            plan_rest(1, batch_s, time.perf_counter() - trained)
         if settings.time_budget_s > 0 and epoch < epochs:  # the plan is an estimate: never start an epoch too long
             if time.perf_counter() - clock.started + history.epoch_seconds[-1] > settings.time_budget_s:
                 reporter.log(f"TIME_BUDGET reached after epoch {epoch} of {epochs} (best: epoch {history.best_epoch}).")
