@@ -6,6 +6,7 @@ Masked MAE/RMSE/MAPE at 15/30/60 min (steps 3/6/12), zeros = missing (as DCRNN).
 adjacency. Irish wind (../shared/data/ireland_wind): last 15 % of days as test, 1-day-ahead RMSE.
 
     .venv/bin/python benchmarks/network_forecast.py [--epochs 6] [--batches 100] [--models graph_gru,fc_lstm]
+        [--time-budget 15]   (minutes of training per model, as TIME_BUDGET; 0 = none)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from backend.data.time_step import TimeStep  # noqa: E402
 from backend.device import choose_device  # noqa: E402
 from backend.forecast.sensors.graph import GraphSettings, build_adjacency, transition_matrices  # noqa: E402
 from backend.forecast.sensors.training import NetworkTrainConfig, evaluate_sensor_network, train_sensor_network  # noqa: E402
@@ -51,7 +53,7 @@ def metr_la():
         GraphSettings("edges", edges=str(DATA / "metr_la" / "adj_dcrnn.csv")), ids, xy, "EPSG:4326"
     )
     test_fraction = (values.shape[0] - int(z["train_end"])) / values.shape[0]
-    return values, times, 300.0, weights, test_fraction
+    return values, times, TimeStep(seconds=300), weights, test_fraction
 
 
 def ireland_wind():
@@ -65,7 +67,7 @@ def ireland_wind():
         "EPSG:4326",
     )
     times = pd.to_datetime(grid.index).to_numpy().astype("datetime64[s]")
-    return grid.to_numpy(np.float32), times, 86400.0, weights, 0.15
+    return grid.to_numpy(np.float32), times, TimeStep(seconds=86400), weights, 0.15
 
 
 def run(name, loader, models, config_kwargs, steps, device):
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--models", default="graph_gru,fc_lstm")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", choices=("metr_la", "ireland_wind"), default=None)
+    parser.add_argument("--time-budget", type=float, default=0.0, help="training minutes per model (0 = none)")
     args = parser.parse_args()
     device = choose_device(args.device)
     models = args.models.split(",")
@@ -132,7 +135,14 @@ def main() -> None:
             "Irish wind, daily, 1 and 3 days ahead",
             ireland_wind,
             models,
-            dict(lookback=14, horizon=3, epochs=max(args.epochs, 15), batch_size=32, max_batches_per_epoch=0),
+            dict(
+                lookback=14,
+                horizon=3,
+                epochs=max(args.epochs, 15),
+                batch_size=32,
+                max_batches_per_epoch=0,
+                time_budget_minutes=args.time_budget,
+            ),
             [1, 3],
             device,
         )
@@ -141,7 +151,14 @@ def main() -> None:
             "METR-LA, 5-min speeds, 15/30/60 min ahead",
             metr_la,
             models,
-            dict(lookback=12, horizon=12, epochs=args.epochs, batch_size=32, max_batches_per_epoch=args.batches),
+            dict(
+                lookback=12,
+                horizon=12,
+                epochs=args.epochs,
+                batch_size=32,
+                max_batches_per_epoch=args.batches,
+                time_budget_minutes=args.time_budget,
+            ),
             [3, 6, 12],
             device,
         )
