@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=6)
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--time-budget", type=float, default=0.0, help="training minutes (as TIME_BUDGET; 0 = none)")
     args = parser.parse_args()
     values, times = load(args.npz)
     if args.export:
@@ -53,7 +54,10 @@ def main() -> None:
         return
     import torch
 
+    from backend.data.time_step import TimeStep
     from backend.forecast.raster.training import TrainConfig, evaluate, train_raster_model
+
+    HOUR = TimeStep(seconds=3600)  # noqa: N806 (a constant)
 
     torch.set_num_threads(args.threads)
     config = TrainConfig(
@@ -65,12 +69,13 @@ def main() -> None:
         patch=args.patch,
         test_fraction=TEST_FRACTION,
         patience=max(6, args.epochs // 4),
+        time_budget_minutes=args.time_budget,
     )
     started = time.perf_counter()
-    network, split, norm, history = train_raster_model(values, times, 3600.0, config, args.device)
+    network, split, norm, history = train_raster_model(values, times, HOUR, config, args.device)
     train_seconds = time.perf_counter() - started
     evaluation = evaluate(
-        network, values, times, 3600.0, split, norm, config, args.device, margins=history.interval_margins
+        network, values, times, HOUR, split, norm, config, args.device, margins=history.interval_margins
     )
     device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"CPU, {args.threads} threads"
     print(
