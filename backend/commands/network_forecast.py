@@ -11,7 +11,7 @@ from backend.commands.base import CommandResult, command
 from backend.commands.inputs import SensorInput, resampled_as_asked
 from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
-from backend.data.missing_codes import suspected_missing_code
+from backend.data.missing_codes import SuspectedMissingCode, suspected_missing_code
 from backend.data.point_io import write_table
 from backend.data.point_panel import PointPanel
 from backend.data.sensor_io import drop_empty_stations
@@ -121,8 +121,9 @@ def _report(
     report.write(path, outputs)
 
 
-def warn_of_missing_code(values_tn: np.ndarray, reporter: Reporter) -> None:
-    """Before training: a warning when the readings float[T, N] hold a value that looks like a "no data" code."""
+def warn_of_missing_code(values_tn: np.ndarray, reporter: Reporter) -> SuspectedMissingCode | None:
+    """Before training: a warning when the readings float[T, N] hold a value that looks like a "no data" code;
+    that value (None = none)."""
     suspect = suspected_missing_code(values_tn)
     if suspect is not None:
         reporter.warning(
@@ -131,6 +132,7 @@ def warn_of_missing_code(values_tn: np.ndarray, reporter: Reporter) -> None:
             f"{suspect.value:g} means no data here, set MISSING_VALUE {suspect.value:g}; if it is a real reading "
             "(e.g. no rain), ignore this warning."
         )
+    return suspect
 
 
 @command("trainnetworkforecaster", TrainNetworkForecasterRequest, "Train network forecaster")
@@ -152,8 +154,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     panel, step = regular_panel(request.sensors, request.resample, reporter)
     panel = drop_empty_stations(panel, reporter)
     reporter.log(f"{panel.n_stations} sensors × {panel.times.size} steps of {step.text}; training on {device}.")
-    if request.sensors.missing_value is None:
-        warn_of_missing_code(panel.values.T, reporter)
+    suspect = warn_of_missing_code(panel.values.T, reporter) if request.sensors.missing_value is None else None
     weights = build_adjacency(request.graph, panel.ids, panel.xy, panel.crs, reporter)
     values = panel.values.T.copy()
     network, split, norm, history = train_sensor_network(
@@ -164,7 +165,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     )
     reporter.log(held_out_scores_text("MAE", evaluation.scores["model"]["mae"], evaluation.skill_mae))
     causes = training_causes(config, history)
-    if request.sensors.missing_value is None and (suspect := suspected_missing_code(panel.values.T)) is not None:
+    if suspect is not None:
         causes.insert(0, f"readings coded as a number for 'no data' ({suspect.describe()} Set MISSING_VALUE)")
     losing = negative_skill_text("MAE", evaluation.skill_mae, evaluation.best_baseline, causes)
     if losing:

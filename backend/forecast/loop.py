@@ -49,6 +49,11 @@ class LoopSettings:
     time_budget_s: float = 0.0  # training (with its validations) ends within this (0 = no limit)
 
 
+BUDGET_RESERVE = 0.1  # of TIME_BUDGET, left for the test scores, the baselines and the files after training
+MIN_BUDGET_EPOCHS = 4  # under a tight budget, shorter epochs rather than fewer than this
+PLAN_AFTER_BATCHES = 5  # batches timed before the budget plan is made
+
+
 @dataclass
 class BudgetPlan:
     """What fits a time budget: ``epochs`` of ``batches`` each, from the measured seconds per batch and per
@@ -61,12 +66,16 @@ class BudgetPlan:
 
     @classmethod
     def of(
-        cls, settings: LoopSettings, elapsed_s: float, batch_s: float, validation_s: float, min_epochs: int = 0
+        cls,
+        settings: LoopSettings,
+        elapsed_s: float,
+        batch_s: float,
+        validation_s: float,
+        min_epochs: int = MIN_BUDGET_EPOCHS,
     ) -> BudgetPlan:
         """The plan of a run that has used ``elapsed_s`` of its budget: as many of the asked epochs as fit with
-        every batch; where fewer than ``min_epochs`` (default :data:`MIN_BUDGET_EPOCHS`) would, that many epochs
-        of fewer batches; at least one epoch of one batch."""
-        min_epochs = min_epochs or MIN_BUDGET_EPOCHS
+        every batch; where fewer than ``min_epochs`` would, that many epochs of fewer batches; at least one epoch
+        of one batch."""
         left = max(0.0, settings.time_budget_s * (1.0 - BUDGET_RESERVE) - elapsed_s)
         batches = max(1, settings.batches_per_epoch)
         fitting = int(left // (batches * batch_s + validation_s))
@@ -84,11 +93,6 @@ class BudgetPlan:
             f"{self.validation_s:.2g} s here, so {self.epochs} epoch(s) of {self.batches} batches are trained "
             f"(asked: {settings.epochs} of {settings.batches_per_epoch}); the best epoch's weights are kept."
         )
-
-
-BUDGET_RESERVE = 0.1  # of TIME_BUDGET, left for the test scores, the baselines and the files after training
-MIN_BUDGET_EPOCHS = 4  # under a tight budget, shorter epochs rather than fewer than this
-PLAN_AFTER_BATCHES = 5  # batches timed before the budget plan is made
 
 
 LONG_RUN_SECONDS = 600  # a training estimated longer than this on the CPU gets a warning with what to change
