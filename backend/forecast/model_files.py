@@ -124,12 +124,19 @@ def negative_skill_text(metric: str, skill: list[float], best_baseline: list[str
 def training_causes(config, history) -> list[str]:
     """The usual reasons a trained forecaster loses to the baselines, those that apply first."""
     causes = []
-    if len(history.train_loss) < config.epochs:
+    run = len(history.train_loss)
+    stopped_early = run < config.epochs and run - history.best_epoch >= config.patience  # best_epoch counts from 1
+    if stopped_early:
         causes.append(
-            f"training stopped after {len(history.train_loss)} of {config.epochs} epochs (no improvement on the "
+            f"training stopped after {run} of {config.epochs} epochs (no improvement on the "
             "validation windows: the network found nothing beyond the baselines with these settings)"
         )
-    elif history.best_epoch >= len(history.train_loss):  # best_epoch counts from 1
+    elif run < config.epochs:
+        causes.append(
+            f"TIME_BUDGET ended training after {run} of {config.epochs} epochs; a longer TIME_BUDGET (or a GPU) "
+            "trains more"
+        )
+    elif history.best_epoch >= run:
         causes.append(
             f"too little training: the best epoch was the last ({history.best_epoch} of {config.epochs}); "
             "raise EPOCHS (or the batches per epoch)"

@@ -66,3 +66,18 @@ def test_training_ends_within_its_budget_with_the_best_epoch_kept():
     assert elapsed < 4.0 + 1.0  # the budget, and a little for the slowest machine's overheads
     assert history.validation_rmse[history.best_epoch - 1] == min(history.validation_rmse)
     assert validate() == pytest.approx(min(history.validation_rmse))  # the best epoch's weights are back
+
+
+def test_the_causes_tell_a_budget_cut_from_early_stopping():
+    from types import SimpleNamespace
+
+    from backend.forecast.loop import History
+    from backend.forecast.model_files import training_causes
+
+    config = SimpleNamespace(epochs=30, patience=5)
+    stopped = History(train_loss=[1.0] * 9, best_epoch=4)  # 5 epochs without improvement
+    assert "no improvement" in training_causes(config, stopped)[0]
+    cut = History(train_loss=[1.0] * 4, best_epoch=4)
+    assert training_causes(config, cut)[0].startswith("TIME_BUDGET ended training after 4 of 30 epochs")
+    full = History(train_loss=[1.0] * 30, best_epoch=30)
+    assert "best epoch was the last (30 of 30)" in training_causes(config, full)[0]
