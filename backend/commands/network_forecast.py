@@ -23,6 +23,7 @@ from backend.errors import UserInputError
 from backend.forecast.sensors.graph import GraphSettings, build_adjacency, transition_matrices
 from backend.forecast.sensors.training import NetworkTrainConfig
 from backend.progress import Reporter
+from backend.report.forecast_blend import blend_section
 from backend.report.html import HtmlReport, label_time_axes, new_figure, plot_series
 
 
@@ -59,7 +60,18 @@ def regular_panel(sensors: SensorInput, resample: str | None, reporter: Reporter
 
 
 def _report(
-    title, config, history, evaluation, panel, times, device, outputs, path, units: str | None, losing: str | None
+    title,
+    config,
+    history,
+    evaluation,
+    combination,
+    panel,
+    times,
+    device,
+    outputs,
+    path,
+    units: str | None,
+    losing: str | None,
 ) -> None:
     report = HtmlReport(title)
     if losing:
@@ -89,6 +101,9 @@ def _report(
     skill.insert(0, "skill", "1 − MAE_model / MAE_best baseline")
     report.table(skill.round(4))
     report.paragraph("Best baseline per step: " + ", ".join(evaluation.best_baseline) + ".")
+    blend_section(
+        report, combination.blend, steps, evaluation.scores["network"]["mae"], evaluation.scores["model"]["mae"]
+    )
     fig, ax = new_figure(6, 5)
     image = ax.scatter(
         panel.xy[:, 0], panel.xy[:, 1], c=evaluation.station_mae, cmap="magma_r", s=30, edgecolors="k", linewidths=0.3
@@ -157,11 +172,20 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
     suspect = warn_of_missing_code(panel.values.T, reporter) if request.sensors.missing_value is None else None
     weights = build_adjacency(request.graph, panel.ids, panel.xy, panel.crs, reporter)
     values = panel.values.T.copy()
-    network, split, norm, history = train_sensor_network(
+    network, split, norm, history, combination = train_sensor_network(
         values, panel.times, step, transition_matrices(weights), config, device, reporter.scaled(0, 90)
     )
     evaluation = evaluate_sensor_network(
-        network, values, panel.times, step, split, norm, config, device, margins=history.interval_margins
+        network,
+        values,
+        panel.times,
+        step,
+        split,
+        norm,
+        config,
+        device,
+        margins=history.interval_margins,
+        combination=combination,
     )
     reporter.log(held_out_scores_text("MAE", evaluation.scores["model"]["mae"], evaluation.skill_mae))
     causes = training_causes(config, history)
@@ -177,6 +201,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
         norm,
         step,
         training,
+        combination.to_dict(),
         ids=list(panel.ids),
         xy=panel.xy.tolist(),
         crs=panel.crs,
@@ -190,6 +215,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                 config,
                 history,
                 evaluation,
+                combination,
                 panel,
                 panel.times,
                 device,
@@ -198,7 +224,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                 request.sensors.units,
                 losing,
             )
-        save_model(request.output_model, model_config, network, outputs)
+        save_model(request.output_model, model_config, network, outputs, combination)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult.of(
         produced,
@@ -220,7 +246,7 @@ def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> Com
 
     require_torch("Sensor-network forecasting")
     device = choose_device(request.device)
-    config, network = load_network_model(request.model, device)
+    config, network, combination = load_network_model(request.model, device)
     if request.sensors.missing_value is None:
         request.sensors.missing_value = config.missing_value
     panel, step = regular_panel(request.sensors, request.resample, reporter)
@@ -232,7 +258,9 @@ def forecast_network(request: ForecastNetworkRequest, reporter: Reporter) -> Com
             raise UserInputError(
                 f"The forecast origin {request.origin} is before the first reading ({format_time(panel.times[0])})."
             )
-    present, times, mean, low, high = forecast_from_model(config, network, panel, step, origin_index, device, reporter)
+    present, times, mean, low, high = forecast_from_model(
+        config, network, combination, panel, step, origin_index, device, reporter
+    )
     sensors = np.flatnonzero(present)
     horizon = times.size
     table = pd.DataFrame(

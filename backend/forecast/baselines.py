@@ -138,9 +138,49 @@ class BaselineSet:
     def climatology(self) -> Climatology:
         return Climatology.fit(self.values[: self.train_end], self.seasons[: self.train_end], self.n_seasons)
 
+    @classmethod
+    def from_parameters(
+        cls, parameters: dict[str, np.ndarray], values: np.ndarray, times: np.ndarray, step: TimeStep, weekly: bool
+    ) -> BaselineSet:
+        """The baselines of a saved model (``parameters()`` fitted on its training period) on new ``values``
+        float32[T, ...] (e.g. the readings up to a forecast origin); nothing is refitted."""
+        baselines = cls(values, times, step, values.shape[0], weekly)
+        means = parameters["climatology"].astype(np.float32)
+        if means.shape[1:] != values.shape[1:] or means.shape[0] != baselines.n_seasons:
+            raise ValueError(f"baseline parameters of shape {means.shape} do not fit values of shape {values.shape}")
+        baselines.__dict__["climatology"] = Climatology(means)
+        if "alpha" in parameters:
+            baselines.__dict__["alpha"] = parameters["alpha"].astype(np.float32)
+        if "ar_orders" in parameters:
+            orders, coefficients = parameters["ar_orders"], parameters["ar_coefficients"]
+            baselines.__dict__["ar_params"] = [
+                row[: 1 + int(p)].astype(np.float64) for row, p in zip(coefficients, orders)
+            ]
+        return baselines
+
+    def parameters(self, methods) -> dict[str, np.ndarray]:
+        """What the baselines in ``methods`` learned from the training period, for a model file: ``climatology``
+        float32[S, ...] (mean per season; always), ``alpha`` float32[...] (smoothing constants; with
+        exponential_smoothing), ``ar_orders`` int32[N] and ``ar_coefficients`` float64[N, 1 + max order] (constant
+        first, zero-padded) of the anomalies' AR models (with ar)."""
+        parameters = {"climatology": self.climatology.means}
+        if "exponential_smoothing" in methods:
+            parameters["alpha"] = np.asarray(self.alpha, dtype=np.float32)
+        if "ar" in methods:
+            orders = np.array([p.size - 1 for p in self.ar_params], dtype=np.int32)
+            coefficients = np.zeros((orders.size, 1 + int(orders.max(initial=0))))
+            for row, p in zip(coefficients, self.ar_params):
+                row[: p.size] = p
+            parameters |= {"ar_orders": orders, "ar_coefficients": coefficients}
+        return parameters
+
+    @cached_property
+    def alpha(self) -> np.ndarray:
+        return fit_smoothing_alpha(self.values[: self.train_end])
+
     @cached_property
     def levels(self) -> np.ndarray:
-        return smoothed_levels(self.values, fit_smoothing_alpha(self.values[: self.train_end]))
+        return smoothed_levels(self.values, self.alpha)
 
     @cached_property
     def filled(self) -> np.ndarray:

@@ -35,15 +35,17 @@ class ModelConfig:
     step_seconds: float
     step_months: int = 0
     training: dict = field(default_factory=dict)
+    blend: dict = field(default_factory=dict)  # Combination.to_dict(); empty: the network alone (older folders)
 
     @property
     def step(self) -> TimeStep:
         return TimeStep.from_fields(self.step_seconds, self.step_months)
 
     @classmethod
-    def trained(cls, config, normalisation: Normalisation, step: TimeStep, training: dict, **own):
+    def trained(cls, config, normalisation: Normalisation, step: TimeStep, training: dict, blend: dict, **own):
         """The config of a model just trained with ``config`` (architecture, lookback, horizon, hidden) on data
-        of ``step``; ``own``: this kind's fields."""
+        of ``step``, blended with the baselines by ``blend`` (``Combination.to_dict()``); ``own``: this kind's
+        fields."""
         return cls(
             architecture=config.architecture,
             lookback=config.lookback,
@@ -53,6 +55,7 @@ class ModelConfig:
             step_seconds=step.nominal_seconds,
             step_months=step.months,
             training=training,
+            blend=blend,
             **own,
         )
 
@@ -71,6 +74,7 @@ class ModelConfig:
             "step_months": self.step_months,
             "time_features": self.TIME_FEATURES,
             "training": self.training,
+            "blend": self.blend,
         }
 
     @classmethod
@@ -90,6 +94,7 @@ class ModelConfig:
                 step_seconds=float(data["step_seconds"]),
                 step_months=int(data.get("step_months") or 0),
                 training=dict(data.get("training") or {}),
+                blend=dict(data.get("blend") or {}),
                 **read_own(data),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -162,15 +167,49 @@ def training_record(config, device: str, times, split: Split, history, evaluatio
     }
 
 
-def save_model(folder: str | Path, config, network, outputs: AtomicOutputs) -> Path:
-    """``config`` (with ``to_dict()``) and ``network``'s weights in a temporary folder that ``outputs`` moves onto
-    ``folder`` when the run succeeds."""
+BASELINES_FILE = "baselines.npz"  # the fitted baselines of a blended model (numpy arrays only, no pickles)
+
+
+def save_model(folder: str | Path, config, network, outputs: AtomicOutputs, combination=None) -> Path:
+    """``config`` (with ``to_dict()``), ``network``'s weights and the baselines' parameters of ``combination``
+    (a ``blend.Combination``; None: none) in a temporary folder that ``outputs`` moves onto ``folder`` when the
+    run succeeds."""
+    import numpy as np
     import torch
 
     tmp = outputs.temporary_folder(folder)
     (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
     torch.save({k: v.detach().cpu() for k, v in network.state_dict().items()}, tmp / "weights.pt")
+    if combination is not None:
+        with open(tmp / BASELINES_FILE, "wb") as handle:
+            np.savez(handle, **combination.parameters)
     return Path(folder)
+
+
+def load_combination(folder: str | Path, config):
+    """The ``blend.Combination`` of a model folder (None for a folder of the network alone)."""
+    import zipfile
+
+    import numpy as np
+
+    from backend.forecast.blend import Combination
+
+    if not config.blend:
+        return None
+    path = Path(folder) / BASELINES_FILE
+    if not path.exists():
+        raise UserInputError(
+            f"{folder}: config.json blends the network with baselines but {BASELINES_FILE} is missing. Restore "
+            "the whole model folder or retrain the model."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            parameters = {name: data[name] for name in data.files}
+        return Combination.from_dict(config.blend, parameters)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise UserInputError(
+            f"{path} is not a readable baselines file ({exc}). Restore the model folder or retrain the model."
+        ) from exc
 
 
 def read_model_config(folder: str | Path, made_by: str) -> dict:

@@ -55,8 +55,8 @@ class NetworkModelConfig(ModelConfig):
 
 
 def load_network_model(folder, device: str):
-    """(config, network on ``device`` in eval mode)."""
-    from backend.forecast.model_files import load_weights, read_model_config
+    """(config, network on ``device`` in eval mode, its ``blend.Combination`` with the baselines or None)."""
+    from backend.forecast.model_files import load_combination, load_weights, read_model_config
     from backend.forecast.sensors.architectures import NETWORK_ARCHITECTURES, build_sensor_network
     from backend.forecast.sensors.training import N_CALENDAR
 
@@ -73,4 +73,4 @@ def load_network_model(folder, device: str):
         config.hidden,
         N_CALENDAR,
     )
-    return config, load_weights(network, folder, device)
+    return config, load_weights(network, folder, device), load_combination(folder, config)

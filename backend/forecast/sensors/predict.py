@@ -43,9 +43,10 @@ def align_to_model(config: NetworkModelConfig, panel: PointPanel, reporter: Repo
 
 
 def forecast_from_model(
-    config, network, panel: PointPanel, step: TimeStep, origin_index: int, device: str, reporter: Reporter
+    config, network, combination, panel: PointPanel, step: TimeStep, origin_index: int, device: str, reporter: Reporter
 ):
-    """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model at ``origin_index``."""
+    """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model (and its blend with the
+    baselines, ``combination``; None: the network alone) at ``origin_index``."""
     from backend.forecast.sensors.training import SensorArrays, predict_sensor_windows
 
     if step != config.step:
@@ -75,6 +76,7 @@ def forecast_from_model(
         device,
         future_features=calendar_features(times, step)[None],
         margins=config.training.get("history", {}).get("interval_margins"),
+        combination=combination,
     )
     return present, times, mean[0], low[0], high[0]
 
@@ -84,7 +86,7 @@ def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter
     the first lookback steps and for sensors the model does not know). The panel must be on the model's step."""
     from backend.forecast.sensors.training import SensorArrays, predict_sensor_windows
 
-    config, network = load_network_model(folder, device)
+    config, network, combination = load_network_model(folder, device)
     regular, step = panel.on_regular_axis()
     if regular.times.size != panel.times.size or step != config.step:
         raise UserInputError(
@@ -105,7 +107,14 @@ def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter
     extended = np.concatenate([panel.times, future_times(panel.times[-1], step, config.horizon)])
     future = calendar_features(extended, step)[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     mean, _, _ = predict_sensor_windows(
-        network, arrays, origins, config.lookback, config.horizon, device, future_features=future
+        network,
+        arrays,
+        origins,
+        config.lookback,
+        config.horizon,
+        device,
+        future_features=future,
+        combination=combination,
     )
     expected_model = np.full((panel.times.size, len(config.ids)), np.nan)
     expected_model[origins + 1] = mean[:, 0]

@@ -14,12 +14,16 @@ import numpy as np
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
+from backend.forecast.blend import Combination, blended, fit_combination
 from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings, widen
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
 from backend.progress import Reporter
 
 N_CALENDAR = 6
+# Baselines the network is blended with (seasonal naive is not: it needs a week of readings before every forecast
+# origin, and at these horizons the historical average by time of week carries the same information).
+BLEND_BASELINES = ("persistence", "historical_average", "exponential_smoothing", "ar")
 
 
 @dataclass
@@ -58,13 +62,17 @@ class NetworkTrainConfig:
 @dataclass
 class SensorArrays:
     """What the network reads: z (normalised, NaN→0), mask, last (forward-filled z) float32[T, N];
-    features float32[T, 6] calendar features."""
+    features float32[T, 6] calendar features; and what the baselines read: the readings float32[T, N] (NaN =
+    missing) at ``times`` on ``step``."""
 
     z: np.ndarray
     mask: np.ndarray
     last: np.ndarray
     features: np.ndarray
     norm: Normalisation
+    values: np.ndarray
+    times: np.ndarray
+    step: TimeStep
 
     @classmethod
     def prepare(cls, values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normalisation):
@@ -75,6 +83,9 @@ class SensorArrays:
             np.nan_to_num(forward_filled(z), nan=0.0),
             calendar_features(times, step),
             norm,
+            values,
+            times,
+            step,
         )
 
     def batch(self, origins: np.ndarray, lookback: int, horizon: int, future_features=None):
@@ -102,8 +113,11 @@ def predict_sensor_windows(
     batch_size: int = 64,
     future_features=None,
     margins=None,
+    combination: Combination | None = None,
+    baselines: BaselineSet | None = None,
 ):
-    """(mean, low, high) float32[O, H, N] in data units for each origin."""
+    """(mean, low, high) float32[O, H, N] in data units for each origin: the network's, blended with the
+    ``baselines`` (the combination's own, run over the readings, when not given) where ``combination`` says so."""
     import torch
 
     out = np.empty((origins.size, 3, horizon, arrays.z.shape[1]), dtype=np.float32)
@@ -116,6 +130,10 @@ def predict_sensor_windows(
             out[start : start + chunk.size] = result.cpu().numpy() + last[:, None, None]
     low, high = np.minimum(out[:, 1], out[:, 2]), np.maximum(out[:, 1], out[:, 2])
     mean, low, high = (arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
+    if combination is not None:
+        if baselines is None:
+            baselines = combination.baselines_on(arrays.values, arrays.times, arrays.step)
+        mean, low, high, _ = blended(combination.blend, baselines, (mean, low, high), origins, horizon)
     if margins is not None:
         low, high = widen(mean, low, high, margins, (1, -1, 1))
     return mean, low, high
@@ -136,7 +154,8 @@ def train_sensor_network(
     device: str,
     reporter: Reporter | None = None,
 ):
-    """Train on the training split, early stopping on validation RMSE; returns (network, split, norm, history).
+    """Train on the training split, early stopping on validation RMSE, and blend with the baselines on the
+    validation windows; returns (network, split, norm, history, combination).
 
     values float32[T, N]; supports float32[2, N, N] (transition matrices of the sensor graph).
     """
@@ -175,9 +194,15 @@ def train_sensor_network(
         return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
 
     history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter)
-    _, low, high = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
+    network_forecast = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
+    baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
+    combination = fit_combination(network_forecast[0], baselines, scored, truth, "mae", BLEND_BASELINES)
+    reporter.log(
+        "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
+    )
+    _, low, high, _ = blended(combination.blend, baselines, network_forecast, scored, config.horizon)
     history.interval_margins = conformal_margins(low, high, truth)
-    return network, split, norm, history
+    return network, split, norm, history, combination
 
 
 def masked_scores(forecast: np.ndarray, truth: np.ndarray) -> dict[str, list[float]]:
@@ -226,17 +251,25 @@ def evaluate_sensor_network(
     config: NetworkTrainConfig,
     device: str,
     margins=None,
+    combination: Combination | None = None,
 ) -> NetworkEvaluation:
+    """Scores on the test windows of the model (the network blended by ``combination``; the network alone when
+    None), of the network alone ("network") and of every baseline."""
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction above 0 or a longer series.")
     arrays = SensorArrays.prepare(values, times, step, norm)
-    mean, low, high = predict_sensor_windows(
-        network, arrays, origins, config.lookback, config.horizon, device, margins=margins
-    )
-    truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
+    network_forecast = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device)
+    mean, low, high, _ = blended(
+        combination.blend if combination else None, baselines, network_forecast, origins, config.horizon
+    )
+    if margins is not None:
+        low, high = widen(mean, low, high, margins, (1, -1, 1))
+    truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     forecasts = {"model": mean}
+    if combination is not None:
+        forecasts["network"] = network_forecast[0]
     for name in NETWORK_BASELINES:
         forecasts[name] = baselines.predict_many(name, origins, config.horizon)
     scores = {name: masked_scores(f, truth) for name, f in forecasts.items()}
