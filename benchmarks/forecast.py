@@ -72,10 +72,19 @@ def main() -> None:
         time_budget_minutes=args.time_budget,
     )
     started = time.perf_counter()
-    network, split, norm, history = train_raster_model(values, times, HOUR, config, args.device)
+    network, split, norm, history, combination = train_raster_model(values, times, HOUR, config, args.device)
     train_seconds = time.perf_counter() - started
     evaluation = evaluate(
-        network, values, times, HOUR, split, norm, config, args.device, margins=history.interval_margins
+        network,
+        values,
+        times,
+        HOUR,
+        split,
+        norm,
+        config,
+        args.device,
+        margins=history.interval_margins,
+        combination=combination,
     )
     device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else f"CPU, {args.threads} threads"
     print(
@@ -98,6 +107,11 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in rmse) + " |")
     print("| skill vs best baseline | " + " | ".join(f"{v:+.1%}" for v in evaluation.skill) + " |")
     print("| best baseline | " + " | ".join(evaluation.best_baseline) + " |")
+    print(
+        "| blend weights (validation) | "
+        + " | ".join(combination.blend.describe_step(h) for h in range(args.horizon))
+        + " |"
+    )
     print(
         f"80 % interval coverage on test: {evaluation.coverage_80:.1%} (margins calibrated on validation: "
         + ", ".join(f"{m:.3f}" for m in history.interval_margins)

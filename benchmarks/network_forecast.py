@@ -79,12 +79,26 @@ def run(name, loader, models, config_kwargs, steps, device):
     for model in models:
         config = NetworkTrainConfig(architecture=model, test_fraction=test_fraction, **config_kwargs)
         started = time.perf_counter()
-        network, split, norm, history = train_sensor_network(values, times, step, supports, config, device, Printer())
+        network, split, norm, history, combination = train_sensor_network(
+            values, times, step, supports, config, device, Printer()
+        )
         seconds = time.perf_counter() - started
         evaluation = evaluate_sensor_network(
-            network, values, times, step, split, norm, config, device, margins=history.interval_margins
+            network,
+            values,
+            times,
+            step,
+            split,
+            norm,
+            config,
+            device,
+            margins=history.interval_margins,
+            combination=combination,
         )
         rows[model] = evaluation.scores["model"]
+        rows[f"{model} (network alone)"] = evaluation.scores["network"]
+        for s in steps:
+            print(f"blend weights +{s}: {combination.blend.describe_step(s - 1)}")
         timing[model] = (
             float(np.mean(history.epoch_seconds)),
             len(history.epoch_seconds),

@@ -16,6 +16,7 @@ from backend.device import choose_device
 from backend.forecast.raster.stacks import regular_stack
 from backend.forecast.raster.training import TrainConfig
 from backend.progress import Reporter
+from backend.report.forecast_blend import blend_section
 from backend.report.html import HtmlReport, new_figure
 
 
@@ -29,7 +30,16 @@ class TrainRasterForecasterRequest:
 
 
 def _report(
-    path_name, config, history, evaluation, outputs, report_path, device, units: str | None, losing: str | None
+    path_name,
+    config,
+    history,
+    evaluation,
+    combination,
+    outputs,
+    report_path,
+    device,
+    units: str | None,
+    losing: str | None,
 ) -> None:
     report = HtmlReport(f"Raster forecaster: {path_name}")
     if losing:
@@ -70,6 +80,9 @@ def _report(
         f"{evaluation.windows} test windows; best baseline per step: {', '.join(evaluation.best_baseline)}; "
         f"80 % interval coverage: {evaluation.coverage_80:.1%}."
     )
+    blend_section(
+        report, combination.blend, list(table.columns[1:]), evaluation.rmse["network"], evaluation.rmse["model"]
+    )
     fig, ax = new_figure(6, 4.5)
     image = ax.imshow(evaluation.error_map, cmap="magma")
     fig.colorbar(image, ax=ax, label=axis_label("RMSE", units))
@@ -97,18 +110,27 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
     reporter.log(f"Training on {device}.")
     stack, step = regular_stack(request.input, reporter)
     config = request.config
-    network, split, norm, history = train_raster_model(
+    network, split, norm, history, combination = train_raster_model(
         stack.values, stack.times, step, config, device, reporter.scaled(0, 90)
     )
     evaluation = evaluate(
-        network, stack.values, stack.times, step, split, norm, config, device, margins=history.interval_margins
+        network,
+        stack.values,
+        stack.times,
+        step,
+        split,
+        norm,
+        config,
+        device,
+        margins=history.interval_margins,
+        combination=combination,
     )
     reporter.log(held_out_scores_text("RMSE", evaluation.rmse["model"], evaluation.skill))
     losing = negative_skill_text("RMSE", evaluation.skill, evaluation.best_baseline, training_causes(config, history))
     if losing:
         reporter.warning(losing)
     training = training_record(config, device, stack.times, split, history, evaluation)
-    model_config = ForecasterConfig.trained(config, norm, step, training, grid=stack.grid)
+    model_config = ForecasterConfig.trained(config, norm, step, training, combination.to_dict(), grid=stack.grid)
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(
@@ -116,13 +138,14 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
                 config,
                 history,
                 evaluation,
+                combination,
                 outputs,
                 request.output_report,
                 device,
                 stack.units,
                 losing,
             )
-        save_model(request.output_model, model_config, network, outputs)
+        save_model(request.output_model, model_config, network, outputs, combination)
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult.of(
         produced,

@@ -211,3 +211,17 @@ def fit_combination(
     parts = {"network": network_mean} | {name: baselines.predict_many(name, origins, horizon) for name in names}
     blend = HorizonBlend.fit(parts, truth, metric)
     return Combination(blend, baselines.parameters(blend.baselines), baselines.weekly)
+
+
+def finished(forecast: tuple, origins: np.ndarray, horizon: int, combination, baselines_of, margins, shape) -> tuple:
+    """A network's (mean, low, high) in data units blended by ``combination`` (None: the network alone) with the
+    baselines ``baselines_of()`` gives, then the interval widened by the calibrated ``margins`` (None: none)
+    broadcast as ``shape``."""
+    from backend.forecast.loop import widen
+
+    mean, low, high = forecast
+    if combination is not None:
+        mean, low, high, _ = blended(combination.blend, baselines_of(), forecast, origins, horizon)
+    if margins is not None:
+        low, high = widen(mean, low, high, margins, shape)
+    return mean, low, high

@@ -83,6 +83,7 @@ def test_train_forecast_and_reload(tmp_path, small_stack):
     assert config["architecture"] == "convlstm" and config["grid"]["width"] == 16
     assert set(result.summary["test"]["rmse"]) == {
         "model",
+        "network",
         "persistence",
         "climatology",
         "persisted_anomaly",
@@ -90,6 +91,10 @@ def test_train_forecast_and_reload(tmp_path, small_stack):
     }
     assert len(result.summary["test"]["skill"]) == 3
     assert "skill vs best baseline" in (tmp_path / "r.html").read_text()
+    assert "Blend of the network with the baselines" in (tmp_path / "r.html").read_text()
+    blend = config["blend"]
+    assert blend["names"] == ["network", "persistence", "climatology", "persisted_anomaly"]
+    assert blend["metric"] == "rmse" and (tmp_path / "model" / "baselines.npz").exists()
     state = torch.load(tmp_path / "model" / "weights.pt", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     forecast = run_command(

@@ -29,10 +29,12 @@ def forecast_from_folder(
 ) -> RasterForecast:
     """The next steps after the end of ``stack`` (on its regular axis, step ``step``) by the model in folder
     ``model``; with ``resample`` a stack on another grid is resampled onto the model's, else refused."""
+    from backend.forecast.model_files import load_combination
     from backend.forecast.raster.config import check_compatible, load_model
     from backend.forecast.raster.training import predict_windows, prepare
 
     config, network = load_model(model, device)
+    combination = load_combination(model, config)
     if resample and config.grid.difference(stack.grid):
         reporter.warning(f"The stack has {config.grid.difference(stack.grid)}; it is resampled onto the model's grid.")
         stack = RasterStack(
@@ -54,6 +56,7 @@ def forecast_from_folder(
         device,
         future_features=time_features(times, step)[None],
         margins=config.training.get("history", {}).get("interval_margins"),
+        combination=combination,
     )
     never = ~np.isfinite(stack.values).any(axis=0)  # cells with no data ever stay no data
     return RasterForecast(times, [np.where(never[None], np.nan, a[0]) for a in (mean, low, high)], stack.grid)

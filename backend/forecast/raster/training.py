@@ -13,10 +13,15 @@ import numpy as np
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
+from backend.forecast.blend import Combination, blended, finished, fit_combination
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings, widen
+from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings
 from backend.forecast.windows import Normalisation, Split, check_length, time_features
 from backend.progress import Reporter
+
+# Baselines the network is blended with: those a forecast from the stack's last steps (forecastraster reads only
+# the lookback and each cell's last earlier value) computes exactly; exponential smoothing needs the whole history.
+BLEND_BASELINES = ("persistence", "climatology", "persisted_anomaly")
 
 
 @dataclass
@@ -39,20 +44,24 @@ class TrainConfig:
 
 @dataclass
 class Prepared:
-    """Arrays the network reads: z (normalised, NaN→0) and mask float32[T, H, W], time features [T, 4]."""
+    """Arrays the network reads: z (normalised, NaN→0) and mask float32[T, H, W], time features [T, 4]; and what
+    the baselines read: the stack ``values`` float32[T, H, W] (NaN = no data) at ``times`` on ``step``."""
 
     z: np.ndarray
     mask: np.ndarray
     last: np.ndarray
     features: np.ndarray
     norm: Normalisation
+    values: np.ndarray
+    times: np.ndarray
+    step: TimeStep
 
 
 def prepare(values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normalisation) -> Prepared:
     z = norm.apply(values.astype(np.float32))
     mask = np.isfinite(z).astype(np.float32)
     last = np.nan_to_num(forward_filled(z), nan=0.0)
-    return Prepared(np.nan_to_num(z, nan=0.0), mask, last, time_features(times, step), norm)
+    return Prepared(np.nan_to_num(z, nan=0.0), mask, last, time_features(times, step), norm, values, times, step)
 
 
 def window_batch(
@@ -93,12 +102,14 @@ def predict_windows(
     future_features=None,
     margins=None,
     tile: int = 256,
+    combination: Combination | None = None,
 ):
     """Forecasts in data units for each origin: (mean, low, high) each float32[N, H, Ht, Wd].
 
     Frames larger than ``tile`` are predicted tile by tile with a halo as wide as the network's receptive
-    field, which gives the same values as the whole frame in bounded memory. ``margins`` float[H] (data
-    units) widen the quantile interval (calibrated on validation windows).
+    field, which gives the same values as the whole frame in bounded memory. ``combination`` blends the network
+    with the baselines (its saved ones, run over the stack). ``margins`` float[H] (data units) widen the quantile
+    interval (calibrated on validation windows).
     """
     import torch
 
@@ -127,27 +138,12 @@ def predict_windows(
                         ..., r0 - rr0 : r1 - rr0, c0 - cc0 : c1 - cc0
                     ]
     low, high = np.minimum(z[:, 1], z[:, 2]), np.maximum(z[:, 1], z[:, 2])
-    mean, low, high = (p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
-    if margins is not None:
-        low, high = widen(mean, low, high, margins, (1, -1, 1, 1))
-    return mean, low, high
+    forecast = tuple(p.norm.invert(a).astype(np.float32) for a in (z[:, 0], low, high))
 
+    def baselines_of():
+        return combination.baselines_on(p.values, p.times, p.step)
 
-def interval_margins(
-    network,
-    p: Prepared,
-    values: np.ndarray,
-    origins: np.ndarray,
-    lookback: int,
-    horizon: int,
-    device: str,
-    coverage: float = 0.8,
-) -> list[float]:
-    """Conformalised quantile regression: per-step margins that make the 10–90 % interval cover ``coverage``
-    of the validation targets (Romano et al. 2019)."""
-    _, low, high = predict_windows(network, p, origins, lookback, horizon, device)
-    truth = values[origins[:, None] + np.arange(1, horizon + 1)[None]]
-    return conformal_margins(low, high, truth, coverage)
+    return finished(forecast, origins, horizon, combination, baselines_of, margins, (1, -1, 1, 1))
 
 
 def train_raster_model(
@@ -158,7 +154,8 @@ def train_raster_model(
     device: str,
     reporter: Reporter | None = None,
 ):
-    """Train on the training split with early stopping on validation RMSE; returns (network, split, norm, history)."""
+    """Train on the training split with early stopping on validation RMSE, and blend with the baselines on the
+    validation windows; returns (network, split, norm, history, combination)."""
     import torch
 
     from backend.forecast.raster.architectures import ARCHITECTURES, build_raster_model
@@ -210,10 +207,16 @@ def train_raster_model(
         return float(np.sqrt(np.nanmean((mean - values[val_origins[:, None] + offsets]) ** 2)))
 
     history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter)
-    history.interval_margins = interval_margins(
-        network, p, values, val_origins, config.lookback, config.horizon, device
+    network_forecast = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
+    truth = values[val_origins[:, None] + offsets]
+    baselines = BaselineSet(values, times, step, split.train_end)
+    combination = fit_combination(network_forecast[0], baselines, val_origins, truth, "rmse", BLEND_BASELINES)
+    reporter.log(
+        "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
     )
-    return network, split, norm, history
+    _, low, high, _ = blended(combination.blend, baselines, network_forecast, val_origins, config.horizon)
+    history.interval_margins = conformal_margins(low, high, truth)
+    return network, split, norm, history, combination
 
 
 @dataclass
@@ -244,15 +247,23 @@ def evaluate(
     config: TrainConfig,
     device: str,
     margins=None,
+    combination: Combination | None = None,
 ) -> Evaluation:
+    """Scores on the test windows of the model (the network blended by ``combination``; the network alone when
+    None), of the network alone ("network") and of every baseline."""
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction > 0 or a longer stack.")
     p = prepare(values, times, step, norm)
-    mean, low, high = predict_windows(network, p, origins, config.lookback, config.horizon, device, margins=margins)
-    truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     baselines = BaselineSet(values, times, step, split.train_end)
+    network_forecast = predict_windows(network, p, origins, config.lookback, config.horizon, device)
+    mean, low, high = finished(
+        network_forecast, origins, config.horizon, combination, lambda: baselines, margins, (1, -1, 1, 1)
+    )
+    truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     forecasts = {"model": mean}
+    if combination is not None:
+        forecasts["network"] = network_forecast[0]
     for name in BASELINES:
         forecasts[name] = np.stack([baselines.predict(name, int(o), config.horizon) for o in origins])
 

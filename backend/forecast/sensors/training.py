@@ -14,9 +14,9 @@ import numpy as np
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
-from backend.forecast.blend import Combination, blended, fit_combination
+from backend.forecast.blend import Combination, blended, finished, fit_combination
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings, widen
+from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
 from backend.progress import Reporter
 
@@ -129,14 +129,12 @@ def predict_sensor_windows(
             result = network(torch.from_numpy(x).to(device), torch.from_numpy(future).to(device))
             out[start : start + chunk.size] = result.cpu().numpy() + last[:, None, None]
     low, high = np.minimum(out[:, 1], out[:, 2]), np.maximum(out[:, 1], out[:, 2])
-    mean, low, high = (arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
-    if combination is not None:
-        if baselines is None:
-            baselines = combination.baselines_on(arrays.values, arrays.times, arrays.step)
-        mean, low, high, _ = blended(combination.blend, baselines, (mean, low, high), origins, horizon)
-    if margins is not None:
-        low, high = widen(mean, low, high, margins, (1, -1, 1))
-    return mean, low, high
+    forecast = tuple(arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
+
+    def baselines_of():
+        return baselines or combination.baselines_on(arrays.values, arrays.times, arrays.step)
+
+    return finished(forecast, origins, horizon, combination, baselines_of, margins, (1, -1, 1))
 
 
 def _evenly(origins: np.ndarray, limit: int) -> np.ndarray:
@@ -261,11 +259,9 @@ def evaluate_sensor_network(
     arrays = SensorArrays.prepare(values, times, step, norm)
     baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
     network_forecast = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device)
-    mean, low, high, _ = blended(
-        combination.blend if combination else None, baselines, network_forecast, origins, config.horizon
+    mean, low, high = finished(
+        network_forecast, origins, config.horizon, combination, lambda: baselines, margins, (1, -1, 1)
     )
-    if margins is not None:
-        low, high = widen(mean, low, high, margins, (1, -1, 1))
     truth = values[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     forecasts = {"model": mean}
     if combination is not None:
