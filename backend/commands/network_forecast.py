@@ -207,6 +207,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
         crs=panel.crs,
         missing_value=request.sensors.missing_value,
         graph=graph,
+        profile_input=config.profile_input,
     )
     with AtomicOutputs() as outputs:
         if request.output_report:

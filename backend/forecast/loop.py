@@ -17,13 +17,16 @@ import numpy as np
 from backend.progress import Reporter
 
 QUANTILES = (0.1, 0.9)
+POINT_LOSSES = ("mse", "mae")
 
 
-def masked_loss(torch, out, last, target, mask):
-    """Mean squared error of the mean + pinball loss of each quantile, over valid targets only."""
+def masked_loss(torch, out, last, target, mask, point: str = "mse"):
+    """Squared (``point`` "mse") or absolute ("mae") error of the mean + pinball loss of each quantile, over valid
+    targets only."""
     mean = last[:, None] + out[:, 0]
     count = mask.sum().clamp(min=1.0)
-    loss = (((mean - target) ** 2) * mask).sum() / count
+    error = (mean - target) ** 2 if point == "mse" else (mean - target).abs()
+    loss = (error * mask).sum() / count
     for i, q in enumerate(QUANTILES, start=1):
         error = target - (last[:, None] + out[:, i])
         loss = loss + (torch.maximum(q * error, (q - 1) * error) * mask).sum() / count
@@ -47,6 +50,7 @@ class LoopSettings:
     seed: int
     batches_per_epoch: int = 0  # for progress within an epoch and the run-time estimate (0 = unknown)
     time_budget_s: float = 0.0  # training (with its validations) ends within this (0 = no limit)
+    point_loss: str = "mse"  # the mean forecast's loss (POINT_LOSSES)
 
 
 BUDGET_RESERVE = 0.1  # of TIME_BUDGET, left for the test scores, the baselines and the files after training
@@ -186,7 +190,7 @@ def fit(
                 break
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in batch]
             out = network(*tensors[:n_inputs])
-            loss = masked_loss(torch, out, *tensors[n_inputs:])
+            loss = masked_loss(torch, out, *tensors[n_inputs:], point=settings.point_loss)
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
@@ -258,11 +262,18 @@ def epoch_chunks(rng, origins: np.ndarray, batch_size: int, max_batches: int) ->
 
 def loop_settings(config, train_windows: int) -> LoopSettings:
     """The loop's settings from a training config (epochs, learning_rate, patience, seed, batch_size,
-    max_batches_per_epoch) for ``train_windows`` training windows."""
+    max_batches_per_epoch, time_budget_minutes and, where it has one, point_loss) for ``train_windows`` training
+    windows."""
     per_epoch = -(-train_windows // config.batch_size)
     batches = min(per_epoch, config.max_batches_per_epoch or per_epoch)
     return LoopSettings(
-        config.epochs, config.learning_rate, config.patience, config.seed, batches, 60.0 * config.time_budget_minutes
+        config.epochs,
+        config.learning_rate,
+        config.patience,
+        config.seed,
+        batches,
+        60.0 * config.time_budget_minutes,
+        getattr(config, "point_loss", "mse"),
     )
 
 

@@ -19,6 +19,7 @@ from backend.forecast.sensors.graph import (
     station_distances,
     transition_matrices,
 )
+from backend.forecast.windows import Normalisation
 from backend.progress import Reporter
 from tests.paths import SAMPLE, shared
 
@@ -169,6 +170,44 @@ def test_network_shapes_and_graph_use(architecture):
         assert moved[0] > 0 and torch.all(moved[2:] == 0)  # only the linked sensor feels it
     else:
         assert torch.all(moved > 0)  # attention over all sensors
+
+
+@pytest.mark.parametrize("architecture", ["graph_gru", "st_transformer", "fc_lstm"])
+def test_anchored_networks_read_the_profile_of_each_sensor_s_target_steps(architecture):
+    from backend.forecast.sensors.architectures import build_sensor_network
+
+    torch.manual_seed(0)
+    n, lookback, horizon = 4, 6, 3
+    net = build_sensor_network(
+        architecture, transition_matrices(np.eye(n, dtype=np.float32)), n, lookback, horizon, 8, 6, True
+    )
+    x, future, anchors = torch.randn(2, lookback, n, 9), torch.randn(2, horizon, 6), torch.randn(2, horizon, n)
+    out = net.eval()(x, future, anchors)
+    assert out.shape == (2, 3, horizon, n)
+    moved = anchors.clone()
+    moved[:, :, 2] += 1.0  # sensor 2's profile only
+    change = (net(x, future, moved) - out).abs().amax(dim=(0, 1, 2))
+    assert change[2] > 0 and torch.all(change[[0, 1, 3]] == 0)  # the head is per sensor
+
+
+def test_network_inputs_carry_the_profile_to_the_forecast_steps_after_the_data(metr_panel):
+    from backend.forecast.sensors.training import SensorArrays
+
+    values, times = metr_panel.values.T.astype(np.float32), metr_panel.times
+    step = metr_panel.on_regular_axis()[1]
+    baselines = BaselineSet(values, times, step, 400, weekly=True)
+    norm = Normalisation.fit(values[:400])
+    arrays = SensorArrays.prepare(values, times, step, norm, 3, baselines.climatology.means)
+    last_origin = np.array([times.size - 1])
+    (x, future, anchors), last = arrays.batch(last_origin, 6, 3)
+    assert (
+        x.shape == (1, 6, values.shape[1], 9) and future.shape == (1, 3, 6) and anchors.shape == (1, 3, values.shape[1])
+    )
+    profile = baselines.predict("historical_average", times.size - 1, 3)  # data units, the 3 steps after the data
+    np.testing.assert_allclose(anchors[0] + last[0], norm.apply(profile), rtol=1e-5, atol=1e-5)
+    plain = SensorArrays.prepare(values, times, step, norm, 3)
+    (x_plain, _), _ = plain.batch(last_origin, 6, 3)
+    assert x_plain.shape[-1] == 8 and np.array_equal(x_plain[..., :2], x[..., :2])
 
 
 # --- baselines -------------------------------------------------------------------------------------

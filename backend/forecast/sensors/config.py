@@ -31,9 +31,11 @@ class NetworkModelConfig(ModelConfig):
     crs: str
     missing_value: float | None = None
     graph: dict = field(default_factory=dict)
+    profile_input: bool = False  # the network reads the historical average (folders before it: False)
 
     def to_dict(self) -> dict:
         return self.common_dict() | {
+            "profile_input": self.profile_input,
             "missing_value": self.missing_value,
             "sensors": {"ids": self.ids, "xy": self.xy, "crs": self.crs},
             "graph": self.graph,
@@ -49,6 +51,7 @@ class NetworkModelConfig(ModelConfig):
                 "crs": str(sensors["crs"]),
                 "missing_value": data.get("missing_value"),
                 "graph": dict(data.get("graph") or {}),
+                "profile_input": bool(data.get("profile_input", False)),
             }
 
         return cls.parse(data, where, sensors)
@@ -72,5 +75,9 @@ def load_network_model(folder, device: str):
         config.horizon,
         config.hidden,
         N_CALENDAR,
+        config.profile_input,
     )
-    return config, load_weights(network, folder, device), load_combination(folder, config)
+    combination = load_combination(folder, config)
+    if config.profile_input and combination is None:
+        raise UserInputError(f"{folder}: the network reads the historical average, but config.json has no blend.")
+    return config, load_weights(network, folder, device), combination

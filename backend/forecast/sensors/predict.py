@@ -9,7 +9,7 @@ from backend.data.point_panel import PointPanel
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.sensors.config import NetworkModelConfig, load_network_model
-from backend.forecast.windows import calendar_features, future_times
+from backend.forecast.windows import future_times
 from backend.progress import Reporter
 
 
@@ -42,12 +42,20 @@ def align_to_model(config: NetworkModelConfig, panel: PointPanel, reporter: Repo
     return values, present
 
 
+def model_arrays(config: NetworkModelConfig, combination, values: np.ndarray, times: np.ndarray):
+    """The network's inputs (``SensorArrays``) from readings float32[T, N_model] on the model's step."""
+    from backend.forecast.sensors.training import SensorArrays
+
+    climatology = combination.parameters["climatology"] if config.profile_input else None
+    return SensorArrays.prepare(values, times, config.step, config.normalisation, config.horizon, climatology)
+
+
 def forecast_from_model(
     config, network, combination, panel: PointPanel, step: TimeStep, origin_index: int, device: str, reporter: Reporter
 ):
     """(present, times float[H], mean/low/high float32[H, N_model]) from a loaded model (and its blend with the
     baselines, ``combination``; None: the network alone) at ``origin_index``."""
-    from backend.forecast.sensors.training import SensorArrays, predict_sensor_windows
+    from backend.forecast.sensors.training import predict_sensor_windows
 
     if step != config.step:
         raise UserInputError(
@@ -64,9 +72,7 @@ def forecast_from_model(
     if not np.isfinite(window).any():
         raise UserInputError(f"No sensor has a reading in the {config.lookback} steps before the forecast origin.")
     times = future_times(panel.times[origin_index], step, config.horizon)
-    arrays = SensorArrays.prepare(
-        values[: origin_index + 1], panel.times[: origin_index + 1], step, config.normalisation
-    )
+    arrays = model_arrays(config, combination, values[: origin_index + 1], panel.times[: origin_index + 1])
     mean, low, high = predict_sensor_windows(
         network,
         arrays,
@@ -74,7 +80,6 @@ def forecast_from_model(
         config.lookback,
         config.horizon,
         device,
-        future_features=calendar_features(times, step)[None],
         margins=config.training.get("history", {}).get("interval_margins"),
         combination=combination,
     )
@@ -84,7 +89,7 @@ def forecast_from_model(
 def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter) -> np.ndarray:
     """float64[N, T]: the model's one-step-ahead forecast of every reading of ``panel`` (rolling origins; NaN for
     the first lookback steps and for sensors the model does not know). The panel must be on the model's step."""
-    from backend.forecast.sensors.training import SensorArrays, predict_sensor_windows
+    from backend.forecast.sensors.training import predict_sensor_windows
 
     config, network, combination = load_network_model(folder, device)
     regular, step = panel.on_regular_axis()
@@ -102,19 +107,10 @@ def one_step_expected(folder, panel: PointPanel, device: str, reporter: Reporter
             f"The series have {panel.times.size} time steps; the forecaster needs more than its "
             f"lookback ({config.lookback})."
         )
-    arrays = SensorArrays.prepare(values, panel.times, step, config.normalisation)
+    arrays = model_arrays(config, combination, values, panel.times)
     origins = np.arange(config.lookback - 1, panel.times.size - 1)
-    extended = np.concatenate([panel.times, future_times(panel.times[-1], step, config.horizon)])
-    future = calendar_features(extended, step)[origins[:, None] + np.arange(1, config.horizon + 1)[None]]
     mean, _, _ = predict_sensor_windows(
-        network,
-        arrays,
-        origins,
-        config.lookback,
-        config.horizon,
-        device,
-        future_features=future,
-        combination=combination,
+        network, arrays, origins, config.lookback, config.horizon, device, combination=combination
     )
     expected_model = np.full((panel.times.size, len(config.ids)), np.nan)
     expected_model[origins + 1] = mean[:, 0]

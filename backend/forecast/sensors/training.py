@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from backend.data.seasons import season_index
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
 from backend.forecast.blend import Combination, blended, finished, fit_combination
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings
-from backend.forecast.windows import Normalisation, Split, calendar_features, check_length
+from backend.forecast.loop import POINT_LOSSES, conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings
+from backend.forecast.windows import Normalisation, Split, calendar_features, check_length, future_times
 from backend.progress import Reporter
 
 N_CALENDAR = 6
@@ -42,6 +43,8 @@ class NetworkTrainConfig:
     max_batches_per_epoch: int = 0  # 0 = every training window each epoch
     max_validation_windows: int = 1500  # validation windows scored each epoch (evenly spaced)
     time_budget_minutes: float = 0.0  # training ends within this (0 = no limit; see forecast.loop.BudgetPlan)
+    profile_input: bool = True  # the network reads the historical average by time of week (learns on top of it)
+    point_loss: str = "mae"  # the mean forecast's loss: "mae" (what the network's scores and blend use) or "mse"
 
     def check(self) -> None:
         from backend.forecast.sensors.architectures import NETWORK_ARCHITECTURES
@@ -56,47 +59,76 @@ class NetworkTrainConfig:
             raise UserInputError("TIME_BUDGET is in minutes: 0 for no limit, or more.")
         if self.hidden < 4 or self.hidden % 4:
             raise UserInputError("The hidden size must be a multiple of 4 (the Transformer uses 4 attention heads).")
+        if self.point_loss not in POINT_LOSSES:
+            raise UserInputError(f"Unknown loss {self.point_loss!r}; use one of {', '.join(POINT_LOSSES)}.")
         check_model_sizes("Training", self.hidden, self.lookback, self.horizon)
 
 
 @dataclass
 class SensorArrays:
-    """What the network reads: z (normalised, NaN→0), mask, last (forward-filled z) float32[T, N];
-    features float32[T, 6] calendar features; and what the baselines read: the readings float32[T, N] (NaN =
-    missing) at ``times`` on ``step``."""
+    """What the network reads: z (normalised, NaN→0), mask, last (forward-filled z) float32[T, N]; calendar
+    features float32[T + H, 6] and, for a network that reads the profile, ``profile`` float32[T + H, N] (the
+    historical average by time of week, normalised) — both run ``horizon`` steps past the last reading, for the
+    forecast from the last origin; and what the baselines read: the readings float32[T, N] (NaN = missing) at
+    ``times`` on ``step``."""
 
     z: np.ndarray
     mask: np.ndarray
     last: np.ndarray
     features: np.ndarray
+    profile: np.ndarray | None
     norm: Normalisation
     values: np.ndarray
     times: np.ndarray
     step: TimeStep
 
     @classmethod
-    def prepare(cls, values: np.ndarray, times: np.ndarray, step: TimeStep, norm: Normalisation):
+    def prepare(
+        cls,
+        values: np.ndarray,
+        times: np.ndarray,
+        step: TimeStep,
+        norm: Normalisation,
+        horizon: int,
+        climatology: np.ndarray | None = None,
+    ):
+        """``climatology`` float32[S, N]: the means by step of the week of the training period (None: a network
+        without the profile input)."""
         z = norm.apply(values.astype(np.float32))
+        extended = np.concatenate([times, future_times(times[-1], step, horizon)])
+        profile = None
+        if climatology is not None:
+            seasons, _ = season_index(extended, step, weekly=True)
+            profile = np.nan_to_num(norm.apply(climatology[seasons]), nan=0.0).astype(np.float32)
         return cls(
             np.nan_to_num(z, nan=0.0),
             np.isfinite(z).astype(np.float32),
             np.nan_to_num(forward_filled(z), nan=0.0),
-            calendar_features(times, step),
+            calendar_features(extended, step),
+            profile,
             norm,
             values,
             times,
             step,
         )
 
-    def batch(self, origins: np.ndarray, lookback: int, horizon: int, future_features=None):
-        """x float32[B, L, N, 2 + F], future [B, H, F], last [B, N]."""
+    def batch(self, origins: np.ndarray, lookback: int, horizon: int) -> tuple[tuple, np.ndarray]:
+        """(inputs, last): inputs are x float32[B, L, N, C] (value, mask, [anomaly from the profile,] the F
+        calendar features), future [B, H, F] and, with the profile, anchors [B, H, N] (the profile of the target
+        steps minus the last value); last [B, N]."""
         index = origins[:, None] + np.arange(-lookback + 1, 1)[None]
+        future_index = origins[:, None] + np.arange(1, horizon + 1)[None]
         z, m = self.z[index], self.mask[index]
         feats = np.broadcast_to(self.features[index][:, :, None], z.shape + (self.features.shape[1],))
-        x = np.concatenate([z[..., None], m[..., None], feats], axis=-1).astype(np.float32)
-        if future_features is None:
-            future_features = self.features[origins[:, None] + np.arange(1, horizon + 1)[None]]
-        return x, np.asarray(future_features, dtype=np.float32), self.last[origins]
+        channels = [z[..., None], m[..., None]]
+        last = self.last[origins]
+        if self.profile is not None:
+            channels.append((m * (z - self.profile[index]))[..., None])
+        x = np.concatenate(channels + [feats], axis=-1).astype(np.float32)
+        inputs = (x, self.features[future_index].astype(np.float32))
+        if self.profile is not None:
+            inputs += ((self.profile[future_index] - last[:, None]).astype(np.float32),)
+        return inputs, last
 
     def targets(self, origins: np.ndarray, horizon: int):
         index = origins[:, None] + np.arange(1, horizon + 1)[None]
@@ -111,7 +143,6 @@ def predict_sensor_windows(
     horizon: int,
     device: str,
     batch_size: int = 64,
-    future_features=None,
     margins=None,
     combination: Combination | None = None,
     baselines: BaselineSet | None = None,
@@ -124,9 +155,8 @@ def predict_sensor_windows(
     with torch.no_grad():
         for start in range(0, origins.size, batch_size):
             chunk = origins[start : start + batch_size]
-            ff = None if future_features is None else future_features[start : start + batch_size]
-            x, future, last = arrays.batch(chunk, lookback, horizon, ff)
-            result = network(torch.from_numpy(x).to(device), torch.from_numpy(future).to(device))
+            inputs, last = arrays.batch(chunk, lookback, horizon)
+            result = network(*(torch.from_numpy(a).to(device) for a in inputs))
             out[start : start + chunk.size] = result.cpu().numpy() + last[:, None, None]
     low, high = np.minimum(out[:, 1], out[:, 2]), np.maximum(out[:, 1], out[:, 2])
     forecast = tuple(arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
@@ -174,9 +204,18 @@ def train_sensor_network(
         config.hidden,
         f"Training a {config.architecture} with {config.hidden} hidden units for {values.shape[1]} sensors",
     )
-    arrays = SensorArrays.prepare(values, times, step, norm)
+    baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
+    climatology = baselines.climatology.means if config.profile_input else None
+    arrays = SensorArrays.prepare(values, times, step, norm, config.horizon, climatology)
     network = build_sensor_network(
-        config.architecture, supports, values.shape[1], config.lookback, config.horizon, config.hidden, N_CALENDAR
+        config.architecture,
+        supports,
+        values.shape[1],
+        config.lookback,
+        config.horizon,
+        config.hidden,
+        N_CALENDAR,
+        config.profile_input,
     ).to(device)
     train_origins = split.origins("train", config.lookback, config.horizon)
     val_origins = split.origins("validation", config.lookback, config.horizon)
@@ -185,15 +224,16 @@ def train_sensor_network(
 
     def batches(rng):
         for chunk in epoch_chunks(rng, train_origins, config.batch_size, config.max_batches_per_epoch):
-            yield (*arrays.batch(chunk, config.lookback, config.horizon), *arrays.targets(chunk, config.horizon))
+            inputs, last = arrays.batch(chunk, config.lookback, config.horizon)
+            yield (*inputs, last, *arrays.targets(chunk, config.horizon))
 
     def validate():
         mean, _, _ = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
         return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
 
-    history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter)
+    n_inputs = 3 if config.profile_input else 2
+    history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter, n_inputs)
     network_forecast = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
-    baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
     combination = fit_combination(network_forecast[0], baselines, scored, truth, "mae", BLEND_BASELINES)
     reporter.log(
         "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
@@ -256,8 +296,9 @@ def evaluate_sensor_network(
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction above 0 or a longer series.")
-    arrays = SensorArrays.prepare(values, times, step, norm)
     baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
+    climatology = baselines.climatology.means if config.profile_input else None
+    arrays = SensorArrays.prepare(values, times, step, norm, config.horizon, climatology)
     network_forecast = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device)
     mean, low, high = finished(
         network_forecast, origins, config.horizon, combination, lambda: baselines, margins, (1, -1, 1)
