@@ -345,6 +345,14 @@ TIME_BUDGET_HELP = (
     "epochs (and, when fewer than 4 would fit, the batches per epoch) are planned to end within it; the best "
     "epoch's weights are kept and the log says what was planned.\n\n"
 )
+BLEND_HELP = (
+    "The model's forecast is the network blended with the baselines: at each horizon step a weighted mean "
+    "(weights ≥ 0, sum 1) fitted on the validation windows, the network weighted only where it adds to the "
+    "baselines. So the model is not worse than its best baseline on those windows, and the report gives per step "
+    "the weights, which part wins and the test scores of the network alone and of the blend. The baselines' "
+    "fitted parameters are saved with the model (baselines.npz), so a forecast from recent readings only uses "
+    "the same baselines.\n\n"
+)
 
 
 def add_training_parameters(alg: QgsProcessingAlgorithm, horizon: int, test_fraction: float) -> None:

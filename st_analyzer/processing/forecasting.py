@@ -10,6 +10,7 @@ from qgis.core import (
 
 from st_analyzer.layers import RasterResultPostProcessor
 from st_analyzer.processing.common import (
+    BLEND_HELP,
     TIME_BUDGET_HELP,
     StAlgorithm,
     add_choice,
@@ -76,6 +77,7 @@ class TrainRasterForecasterAlgorithm(StAlgorithm):
         "curves, the test RMSE per horizon step of the model and of persistence, climatology, persisted anomaly and "
         "exponential smoothing, the skill 1 − RMSE_model / RMSE_best_baseline, the 80 % interval coverage and a map "
         "of errors. Progress is reported per epoch; Cancel stops training.\n\n"
+        + BLEND_HELP
         + TIME_BUDGET_HELP
         + "Example: hourly 2 m temperature, LOOKBACK 12, HORIZON 6, EPOCHS 30."
     )

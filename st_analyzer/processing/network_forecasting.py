@@ -11,6 +11,7 @@ from qgis.core import (
 
 from st_analyzer.layers import GraduatedPointsPostProcessor
 from st_analyzer.processing.common import (
+    BLEND_HELP,
     TIME_BUDGET_HELP,
     StAlgorithm,
     add_choice,
@@ -52,12 +53,15 @@ class TrainNetworkForecasterAlgorithm(StAlgorithm):
         "Transformer, or an LSTM per sensor without the graph (for comparison). GRAPH links sensors by a Gaussian "
         "kernel of their distance (ellipsoidal distances for geographic layers; weights below GRAPH_THRESHOLD "
         "dropped), by the K_NEIGHBOURS nearest, or by an EDGES table (from, to and weight or distance columns, e.g. "
-        "road distances). Time of day, day of week and day of year are model inputs.\n\n"
+        "road distances). Time of day, day of week and day of year are model inputs, and so is each sensor's "
+        "historical average by time of week (of the training period): the network learns the departure from it. "
+        "The mean forecast is trained on the absolute error (the MAE it is scored by).\n\n"
         "The series are split in time order: training, VALIDATION_FRACTION for early stopping, TEST_FRACTION held "
         "out. OUTPUT_REPORT gives the held-out masked MAE, RMSE and MAPE per horizon step of the model and of "
         "persistence, historical average by time of week, seasonal naive, exponential smoothing and an AR model "
         "per sensor, a map of the error per sensor and example series. OUTPUT_MODEL is a folder (config.json + "
         "weights.pt, with the sensor ids, coordinates and graph) for 'Forecast sensor network'.\n\n"
+        + BLEND_HELP
         + TIME_BUDGET_HELP
         + "Example: 5-min speeds of 200 loop detectors (wide CSV, MISSING_VALUE 0), LOOKBACK 12, HORIZON 12 "
         "(one hour)."
