@@ -145,10 +145,9 @@ def predict_sensor_windows(
     batch_size: int = 64,
     margins=None,
     combination: Combination | None = None,
-    baselines: BaselineSet | None = None,
 ):
     """(mean, low, high) float32[O, H, N] in data units for each origin: the network's, blended with the
-    ``baselines`` (the combination's own, run over the readings, when not given) where ``combination`` says so."""
+    combination's baselines (run over the readings of ``arrays``) where ``combination`` says so."""
     import torch
 
     out = np.empty((origins.size, 3, horizon, arrays.z.shape[1]), dtype=np.float32)
@@ -162,7 +161,7 @@ def predict_sensor_windows(
     forecast = tuple(arrays.norm.invert(a).astype(np.float32) for a in (out[:, 0], low, high))
 
     def baselines_of():
-        return baselines or combination.baselines_on(arrays.values, arrays.times, arrays.step)
+        return combination.baselines_on(arrays.values, arrays.times, arrays.step)
 
     return finished(forecast, origins, horizon, combination, baselines_of, margins, (1, -1, 1))
 
