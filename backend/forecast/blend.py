@@ -225,3 +225,19 @@ def finished(forecast: tuple, origins: np.ndarray, horizon: int, combination, ba
     if margins is not None:
         low, high = widen(mean, low, high, margins, shape)
     return mean, low, high
+
+
+def blend_on_validation(
+    network_forecast: tuple, baselines, origins: np.ndarray, truth: np.ndarray, metric: str, names, reporter
+) -> tuple[Combination, list[float]]:
+    """After training: the blend fitted on the validation windows (``network_forecast`` = the network's (mean,
+    low, high) float32[O, H, ...] from ``origins``, ``truth`` their targets), logged, and the conformal margins
+    (data units, per step) that make the blend's 10–90 % interval cover 80 % of those targets."""
+    from backend.forecast.loop import conformal_margins
+
+    combination = fit_combination(network_forecast[0], baselines, origins, truth, metric, names)
+    reporter.log(
+        "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
+    )
+    _, low, high, _ = blended(combination.blend, baselines, network_forecast, origins, truth.shape[1])
+    return combination, conformal_margins(low, high, truth)

@@ -13,9 +13,9 @@ import numpy as np
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
-from backend.forecast.blend import Combination, blended, finished, fit_combination
+from backend.forecast.blend import Combination, blend_on_validation, finished
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings
+from backend.forecast.loop import epoch_chunks, fit, interval_coverage, loop_settings
 from backend.forecast.windows import Normalisation, Split, check_length, time_features
 from backend.progress import Reporter
 
@@ -210,12 +210,9 @@ def train_raster_model(
     network_forecast = predict_windows(network, p, val_origins, config.lookback, config.horizon, device)
     truth = values[val_origins[:, None] + offsets]
     baselines = BaselineSet(values, times, step, split.train_end)
-    combination = fit_combination(network_forecast[0], baselines, val_origins, truth, "rmse", BLEND_BASELINES)
-    reporter.log(
-        "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
+    combination, history.interval_margins = blend_on_validation(
+        network_forecast, baselines, val_origins, truth, "rmse", BLEND_BASELINES, reporter
     )
-    _, low, high, _ = blended(combination.blend, baselines, network_forecast, val_origins, config.horizon)
-    history.interval_margins = conformal_margins(low, high, truth)
     return network, split, norm, history, combination
 
 

@@ -15,9 +15,9 @@ from backend.data.seasons import season_index
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
-from backend.forecast.blend import Combination, blended, finished, fit_combination
+from backend.forecast.blend import Combination, blend_on_validation, finished
 from backend.forecast.limits import check_model_sizes, require_training_memory
-from backend.forecast.loop import POINT_LOSSES, conformal_margins, epoch_chunks, fit, interval_coverage, loop_settings
+from backend.forecast.loop import POINT_LOSSES, epoch_chunks, fit, interval_coverage, loop_settings
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length, future_times
 from backend.progress import Reporter
 
@@ -233,12 +233,9 @@ def train_sensor_network(
     n_inputs = 3 if config.profile_input else 2
     history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter, n_inputs)
     network_forecast = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
-    combination = fit_combination(network_forecast[0], baselines, scored, truth, "mae", BLEND_BASELINES)
-    reporter.log(
-        "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
+    combination, history.interval_margins = blend_on_validation(
+        network_forecast, baselines, scored, truth, "mae", BLEND_BASELINES, reporter
     )
-    _, low, high, _ = blended(combination.blend, baselines, network_forecast, scored, config.horizon)
-    history.interval_margins = conformal_margins(low, high, truth)
     return network, split, norm, history, combination
 
 
