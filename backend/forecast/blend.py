@@ -9,7 +9,7 @@ particular than the best baseline — and it uses the network only where the net
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -170,6 +170,7 @@ class Combination:
     blend: HorizonBlend
     parameters: dict[str, np.ndarray]
     weekly: bool  # seasons by step of the week (sensor networks) rather than hour of day
+    fitted: object = field(default=None, repr=False, compare=False)  # the training's BaselineSet (not saved)
 
     def baselines_on(self, values: np.ndarray, times: np.ndarray, step):
         """The saved baselines (``BaselineSet``) run over ``values`` float32[T, ...] at ``times``."""
@@ -210,7 +211,7 @@ def fit_combination(
     horizon = truth.shape[1]
     parts = {"network": network_mean} | {name: baselines.predict_many(name, origins, horizon) for name in names}
     blend = HorizonBlend.fit(parts, truth, metric)
-    return Combination(blend, baselines.parameters(blend.baselines), baselines.weekly)
+    return Combination(blend, baselines.parameters(blend.baselines), baselines.weekly, baselines)
 
 
 def finished(forecast: tuple, origins: np.ndarray, horizon: int, combination, baselines_of, margins, shape) -> tuple:
@@ -241,3 +242,14 @@ def blend_on_validation(
     )
     _, low, high, _ = blended(combination.blend, baselines, network_forecast, origins, truth.shape[1])
     return combination, conformal_margins(low, high, truth)
+
+
+def training_baselines(combination: Combination | None, values: np.ndarray, times, step, train_end: int, weekly: bool):
+    """The baselines (``BaselineSet``) fitted on ``values[:train_end]``: the training's own when ``combination``
+    was fitted with them on these same values (the AR models take a while to fit), else fitted now."""
+    from backend.forecast.baselines import BaselineSet
+
+    fitted = combination.fitted if combination is not None else None
+    if fitted is not None and fitted.values is values and fitted.train_end == train_end and fitted.weekly == weekly:
+        return fitted
+    return BaselineSet(values, times, step, train_end, weekly)

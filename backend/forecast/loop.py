@@ -51,6 +51,7 @@ class LoopSettings:
     batches_per_epoch: int = 0  # for progress within an epoch and the run-time estimate (0 = unknown)
     time_budget_s: float = 0.0  # training (with its validations) ends within this (0 = no limit)
     point_loss: str = "mse"  # the mean forecast's loss (POINT_LOSSES)
+    spent_before_s: float = 0.0  # of the time budget, used before the loop (fitting the baselines)
 
 
 BUDGET_RESERVE = 0.1  # of TIME_BUDGET, left for the test scores, the baselines and the files after training
@@ -161,6 +162,7 @@ def fit(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.epochs)
     history, best_state, best_score, stale = History(), None, np.inf, 0
     clock = TrainingClock(settings, device, reporter)
+    budget_started = clock.started - settings.spent_before_s
     epochs, batches_per_epoch = settings.epochs, settings.batches_per_epoch or None
     validation_s, first_batch_done = 0.0, 0.0
     if settings.time_budget_s > 0:  # one validation timed before training, for the plan
@@ -174,7 +176,7 @@ def fit(
         nonlocal epochs, batches_per_epoch
         rest = replace(settings, epochs=settings.epochs - done)
         least = max(1, MIN_BUDGET_EPOCHS - done)
-        plan = BudgetPlan.of(rest, time.perf_counter() - clock.started, batch_s, validation_s, least)
+        plan = BudgetPlan.of(rest, time.perf_counter() - budget_started, batch_s, validation_s, least)
         epochs, batches_per_epoch = done + plan.epochs, plan.batches
         scheduler.T_max = epochs  # the learning rate decays over the epochs that will run
         clock.settings = replace(settings, epochs=epochs, batches_per_epoch=plan.batches)
@@ -226,7 +228,7 @@ def fit(
             batch_s = (trained - (first_batch_done if len(losses) > 1 else started)) / timed_batches
             plan_rest(1, batch_s, time.perf_counter() - trained)
         if settings.time_budget_s > 0 and epoch < epochs:  # the plan is an estimate: never start an epoch too long
-            if time.perf_counter() - clock.started + history.epoch_seconds[-1] > settings.time_budget_s:
+            if time.perf_counter() - budget_started + history.epoch_seconds[-1] > settings.time_budget_s:
                 reporter.log(f"TIME_BUDGET reached after epoch {epoch} of {epochs} (best: epoch {history.best_epoch}).")
                 break
     network.load_state_dict(best_state)
@@ -260,10 +262,10 @@ def epoch_chunks(rng, origins: np.ndarray, batch_size: int, max_batches: int) ->
     return chunks[: max_batches or None]
 
 
-def loop_settings(config, train_windows: int) -> LoopSettings:
+def loop_settings(config, train_windows: int, spent_before_s: float = 0.0) -> LoopSettings:
     """The loop's settings from a training config (epochs, learning_rate, patience, seed, batch_size,
     max_batches_per_epoch, time_budget_minutes and, where it has one, point_loss) for ``train_windows`` training
-    windows."""
+    windows, ``spent_before_s`` of the time budget being used already."""
     per_epoch = -(-train_windows // config.batch_size)
     batches = min(per_epoch, config.max_batches_per_epoch or per_epoch)
     return LoopSettings(
@@ -274,6 +276,7 @@ def loop_settings(config, train_windows: int) -> LoopSettings:
         batches,
         60.0 * config.time_budget_minutes,
         getattr(config, "point_loss", "mse"),
+        spent_before_s,
     )
 
 

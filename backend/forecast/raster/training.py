@@ -13,7 +13,7 @@ import numpy as np
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import BASELINES, BaselineSet, forward_filled
-from backend.forecast.blend import Combination, blend_on_validation, finished
+from backend.forecast.blend import Combination, blend_on_validation, finished, training_baselines
 from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.loop import epoch_chunks, fit, interval_coverage, loop_settings
 from backend.forecast.windows import Normalisation, Split, check_length, time_features
@@ -252,7 +252,7 @@ def evaluate(
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction > 0 or a longer stack.")
     p = prepare(values, times, step, norm)
-    baselines = BaselineSet(values, times, step, split.train_end)
+    baselines = training_baselines(combination, values, times, step, split.train_end, weekly=False)
     network_forecast = predict_windows(network, p, origins, config.lookback, config.horizon, device)
     mean, low, high = finished(
         network_forecast, origins, config.horizon, combination, lambda: baselines, margins, (1, -1, 1, 1)

@@ -7,6 +7,7 @@ targets are left out; MAPE also leaves out zero targets.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ from backend.data.seasons import season_index
 from backend.data.time_step import TimeStep
 from backend.errors import UserInputError
 from backend.forecast.baselines import NETWORK_BASELINES, BaselineSet, forward_filled
-from backend.forecast.blend import Combination, blend_on_validation, finished
+from backend.forecast.blend import Combination, blend_on_validation, finished, training_baselines
 from backend.forecast.limits import check_model_sizes, require_training_memory
 from backend.forecast.loop import POINT_LOSSES, epoch_chunks, fit, interval_coverage, loop_settings
 from backend.forecast.windows import Normalisation, Split, calendar_features, check_length, future_times
@@ -191,6 +192,7 @@ def train_sensor_network(
     from backend.forecast.sensors.architectures import build_sensor_network
 
     reporter = reporter or Reporter()
+    started = time.perf_counter()
     config.check()
     split = Split.by_fractions(values.shape[0], config.validation_fraction, config.test_fraction)
     check_length(values.shape[0], config.lookback, config.horizon, split)
@@ -204,6 +206,7 @@ def train_sensor_network(
         f"Training a {config.architecture} with {config.hidden} hidden units for {values.shape[1]} sensors",
     )
     baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
+    baselines.parameters(BLEND_BASELINES)  # fitted first (the AR models take a while), inside TIME_BUDGET
     climatology = baselines.climatology.means if config.profile_input else None
     arrays = SensorArrays.prepare(values, times, step, norm, config.horizon, climatology)
     network = build_sensor_network(
@@ -231,7 +234,8 @@ def train_sensor_network(
         return float(np.sqrt(np.nanmean((mean - truth) ** 2)))
 
     n_inputs = 3 if config.profile_input else 2
-    history = fit(network, loop_settings(config, train_origins.size), device, batches, validate, reporter, n_inputs)
+    settings = loop_settings(config, train_origins.size, spent_before_s=time.perf_counter() - started)
+    history = fit(network, settings, device, batches, validate, reporter, n_inputs)
     network_forecast = predict_sensor_windows(network, arrays, scored, config.lookback, config.horizon, device)
     combination, history.interval_margins = blend_on_validation(
         network_forecast, baselines, scored, truth, "mae", BLEND_BASELINES, reporter
@@ -292,7 +296,7 @@ def evaluate_sensor_network(
     origins = split.origins("test", config.lookback, config.horizon)
     if origins.size == 0:
         raise UserInputError("No test window: use a test fraction above 0 or a longer series.")
-    baselines = BaselineSet(values, times, step, split.train_end, weekly=True)
+    baselines = training_baselines(combination, values, times, step, split.train_end, weekly=True)
     climatology = baselines.climatology.means if config.profile_input else None
     arrays = SensorArrays.prepare(values, times, step, norm, config.horizon, climatology)
     network_forecast = predict_sensor_windows(network, arrays, origins, config.lookback, config.horizon, device)
