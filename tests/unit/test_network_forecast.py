@@ -243,7 +243,7 @@ def test_ar_baseline_matches_statsmodels():
 # --- train, save, forecast -----------------------------------------------------------------------
 
 
-def train_sample(folder):
+def train_sample(folder, **config):
     """Two short epochs of a tiny graph GRU on the repo's METR-LA sample, blended with the baselines."""
     request = {
         "sensors": metr_input(),
@@ -256,7 +256,8 @@ def train_sample(folder):
             "hidden": 8,
             "max_batches_per_epoch": 6,
             "max_validation_windows": 100,
-        },
+        }
+        | config,
         "output_model": str(folder / "model"),
         "output_report": str(folder / "report.html"),
         "device": "cpu",
@@ -335,6 +336,32 @@ def test_forecast_writes_one_feature_per_sensor_and_step(trained, tmp_path):
     first = frame[frame["step"] == 1]
     assert (pd.to_datetime(first["time"]) == pd.Timestamp("2012-03-06T07:35:00")).all()
     assert frame["forecast"].between(0, 90).all()
+
+
+def test_model_folders_from_before_the_blend_still_forecast(tmp_path):
+    """A folder of the network alone (no profile input, no blend, no baselines.npz) forecasts the network's values;
+    a blended folder without its baselines.npz is refused clearly."""
+    folder, _ = train_sample(tmp_path, profile_input=False)
+    config_path = folder / "model" / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["profile_input"] is False
+    request = {
+        "sensors": {**metr_input(), "missing_value": None},
+        "model": str(folder / "model"),
+        "output": str(tmp_path / "blended.gpkg"),
+        "origin": "2012-03-06T07:30:00",
+    }
+    (folder / "model" / "baselines.npz").rename(tmp_path / "baselines.npz")
+    with pytest.raises(UserInputError, match="baselines.npz is missing"):
+        run_command("forecastnetwork", request)
+    (tmp_path / "baselines.npz").rename(folder / "model" / "baselines.npz")
+    blended = run_command("forecastnetwork", request)
+    config.pop("blend")
+    config.pop("profile_input")
+    config_path.write_text(json.dumps(config))
+    (folder / "model" / "baselines.npz").unlink()
+    alone = run_command("forecastnetwork", request | {"output": str(tmp_path / "alone.gpkg")})
+    assert alone.summary["features"] == blended.summary["features"] == 30 * 3
 
 
 def test_forecast_maps_sensors_by_id(trained, tmp_path):
