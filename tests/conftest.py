@@ -49,6 +49,9 @@ def pytest_unconfigure(config):
     status = getattr(config, "st_analyzer_exit_status", None)
     if status is None or "qgis" not in sys.modules:
         return
+    copies = sys.modules.get("tests.qgis.data")
+    if copies is not None:  # os._exit skips atexit: the sample copies are removed here
+        copies.remove_copy()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

@@ -8,7 +8,14 @@ from pathlib import Path
 from tests.paths import SAMPLE
 
 _COPY = Path(tempfile.mkdtemp(prefix="st_analyzer_sample_"))
-atexit.register(shutil.rmtree, _COPY, ignore_errors=True)
+
+
+def remove_copy() -> None:
+    """Delete the copies (at exit; the test session's end calls it too, as it leaves by os._exit)."""
+    shutil.rmtree(_COPY, ignore_errors=True)
+
+
+atexit.register(remove_copy)
 shutil.copytree(SAMPLE, _COPY / "sample_data")
 
 ERA5_DAILY = _COPY / "sample_data" / "era5_t2m_daily"
