@@ -20,6 +20,7 @@ from backend.data.time_step import TimeStep
 from backend.data.units import axis_label
 from backend.device import choose_device, require_torch
 from backend.errors import UserInputError
+from backend.forecast.blend import REFITTED_TEXT
 from backend.forecast.sensors.graph import GraphSettings, build_adjacency, transition_matrices
 from backend.forecast.sensors.training import NetworkTrainConfig
 from backend.progress import Reporter
@@ -209,6 +210,7 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
         graph=graph,
         profile_input=config.profile_input,
     )
+    reporter.log(REFITTED_TEXT)
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(
@@ -225,7 +227,9 @@ def train_network_forecaster(request: TrainNetworkForecasterRequest, reporter: R
                 request.sensors.units,
                 losing,
             )
-        save_model(request.output_model, model_config, network, outputs, combination)
+        save_model(
+            request.output_model, model_config, network, outputs, combination.refitted_on(values, panel.times, step)
+        )
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult.of(
         produced,

@@ -13,6 +13,7 @@ from backend.commands.preflight import FOLDER_OUTPUT
 from backend.data.atomic import AtomicOutputs
 from backend.data.units import axis_label
 from backend.device import choose_device
+from backend.forecast.blend import REFITTED_TEXT
 from backend.forecast.raster.stacks import regular_stack
 from backend.forecast.raster.training import TrainConfig
 from backend.progress import Reporter
@@ -131,6 +132,7 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
         reporter.warning(losing)
     training = training_record(config, device, stack.times, split, history, evaluation)
     model_config = ForecasterConfig.trained(config, norm, step, training, combination.to_dict(), grid=stack.grid)
+    reporter.log(REFITTED_TEXT)
     with AtomicOutputs() as outputs:
         if request.output_report:
             _report(
@@ -145,7 +147,13 @@ def train_raster_forecaster(request: TrainRasterForecasterRequest, reporter: Rep
                 stack.units,
                 losing,
             )
-        save_model(request.output_model, model_config, network, outputs, combination)
+        save_model(
+            request.output_model,
+            model_config,
+            network,
+            outputs,
+            combination.refitted_on(stack.values, stack.times, step),
+        )
     produced = {"OUTPUT_MODEL": request.output_model, "OUTPUT_REPORT": request.output_report}
     return CommandResult.of(
         produced,

@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 METRICS = ("mae", "rmse")
+REFITTED_TEXT = (
+    "The saved model's historical average (climatology) and smoothing constants are refitted on all the readings, "
+    "the validation and test periods included, for its forecasts; the test scores were made with the training "
+    "period's, so they describe the model before that refit."
+)
 MAX_FIT_VALUES = 400_000  # (window, location) pairs per horizon step used to fit the weights (evenly spaced)
 IRLS_ITERATIONS = 12
 
@@ -177,6 +182,18 @@ class Combination:
         from backend.forecast.baselines import BaselineSet
 
         return BaselineSet.from_parameters(self.parameters, values, times, step, self.weekly)
+
+    def refitted_on(self, values: np.ndarray, times: np.ndarray, step) -> Combination:
+        """For the saved model, once it is scored: the climatology (historical average) and smoothing constants
+        refitted on every reading ``values`` float32[T, ...] (the validation and test periods too: more weeks per
+        season); the AR models and the weights are kept."""
+        from backend.forecast.baselines import BaselineSet
+
+        everything = BaselineSet(values, times, step, values.shape[0], self.weekly)
+        parameters = dict(self.parameters) | {"climatology": everything.climatology.means}
+        if "alpha" in parameters:
+            parameters["alpha"] = np.asarray(everything.alpha, dtype=np.float32)
+        return Combination(self.blend, parameters, self.weekly)
 
     def to_dict(self) -> dict:
         return self.blend.to_dict() | {"weekly": self.weekly}

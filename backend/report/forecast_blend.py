@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backend.forecast.blend import HorizonBlend
+from backend.forecast.blend import REFITTED_TEXT, HorizonBlend
 from backend.report.html import HtmlReport
 
 
@@ -34,3 +34,4 @@ def blend_section(
     table = pd.DataFrame(rows, index=steps).T
     table.insert(0, "", table.index)
     report.table(table)
+    report.paragraph(REFITTED_TEXT)

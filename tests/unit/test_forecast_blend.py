@@ -78,3 +78,24 @@ def test_baselines_restored_from_their_parameters_forecast_as_the_fitted_ones():
         np.testing.assert_array_equal(exact.predict_many(name, origins, 4), fitted.predict_many(name, origins, 4))
     with pytest.raises(ValueError, match="do not fit"):
         BaselineSet.from_parameters(parameters, values[:, :3], times, step, weekly=True)
+
+
+def test_the_saved_model_s_profile_is_refitted_on_every_reading_and_its_ar_models_kept():
+    from backend.forecast.blend import Combination
+
+    rng = np.random.default_rng(5)
+    times = np.arange("2024-01-01T00:00", "2024-01-29T00:00", np.timedelta64(1, "h"), dtype="datetime64[s]")
+    values = 20 + 5 * np.sin(2 * np.pi * np.arange(times.size) / 24)[:, None] + rng.normal(size=(times.size, 3))
+    values = values.astype(np.float32)
+    step = TimeStep.from_fields(3600, 0)
+    names = ["historical_average", "exponential_smoothing", "ar"]
+    fitted = BaselineSet(values, times, step, 400, weekly=True)
+    blend = HorizonBlend(["network"] + names, [[0.4, 0.2, 0.2, 0.2]] * 3, "mae", {})
+    combination = Combination(blend, fitted.parameters(names), True)
+    saved = combination.refitted_on(values, times, step)
+    everything = BaselineSet(values, times, step, times.size, weekly=True)
+    np.testing.assert_array_equal(saved.parameters["climatology"], everything.climatology.means)
+    assert not np.array_equal(saved.parameters["climatology"], combination.parameters["climatology"])
+    np.testing.assert_array_equal(saved.parameters["alpha"], everything.alpha)
+    np.testing.assert_array_equal(saved.parameters["ar_coefficients"], combination.parameters["ar_coefficients"])
+    assert saved.blend == combination.blend
