@@ -203,32 +203,13 @@ class Combination:
         return cls(HorizonBlend.from_dict(data), parameters, bool(data.get("weekly", False)))
 
 
-def blended(
-    blend: HorizonBlend | None, baselines, network_forecast: tuple, origins: np.ndarray, horizon: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(mean, low, high, parts): the network's (mean, low, high) float32[O, H, ...] from ``origins`` combined with
-    the baselines' forecasts by ``blend`` (None: the network alone); ``parts`` holds each candidate's forecast."""
+def blended(blend: HorizonBlend, baselines, network_forecast: tuple, origins: np.ndarray, horizon: int) -> tuple:
+    """(mean, low, high) float32[O, H, ...]: the network's (mean, low, high) from ``origins`` combined with the
+    forecasts of the baselines ``blend`` uses, the interval moved with the mean."""
     mean, low, high = network_forecast
-    parts = {"network": mean}
-    if blend is None:
-        return mean, low, high, parts
-    for name in blend.baselines:
-        parts[name] = baselines.predict_many(name, origins, horizon)
+    parts = {"network": mean} | {name: baselines.predict_many(name, origins, horizon) for name in blend.baselines}
     combined = blend.combine(parts)
-    low, high = recentred(combined, mean, low, high)
-    return combined, low, high, parts
-
-
-def fit_combination(
-    network_mean: np.ndarray, baselines, origins: np.ndarray, truth: np.ndarray, metric: str, names
-) -> Combination:
-    """The blend of the network's validation forecasts ``network_mean`` float32[O, H, ...] from ``origins`` with
-    the baselines ``names`` of ``baselines`` (a ``BaselineSet`` fitted on the training period), fitted against
-    ``truth`` float32[O, H, ...]; with those baselines' parameters for the model file."""
-    horizon = truth.shape[1]
-    parts = {"network": network_mean} | {name: baselines.predict_many(name, origins, horizon) for name in names}
-    blend = HorizonBlend.fit(parts, truth, metric)
-    return Combination(blend, baselines.parameters(blend.baselines), baselines.weekly, baselines)
+    return (combined, *recentred(combined, mean, low, high))
 
 
 def finished(forecast: tuple, origins: np.ndarray, horizon: int, combination, baselines_of, margins, shape) -> tuple:
@@ -239,7 +220,7 @@ def finished(forecast: tuple, origins: np.ndarray, horizon: int, combination, ba
 
     mean, low, high = forecast
     if combination is not None:
-        mean, low, high, _ = blended(combination.blend, baselines_of(), forecast, origins, horizon)
+        mean, low, high = blended(combination.blend, baselines_of(), forecast, origins, horizon)
     if margins is not None:
         low, high = widen(mean, low, high, margins, shape)
     return mean, low, high
@@ -248,17 +229,21 @@ def finished(forecast: tuple, origins: np.ndarray, horizon: int, combination, ba
 def blend_on_validation(
     network_forecast: tuple, baselines, origins: np.ndarray, truth: np.ndarray, metric: str, names, reporter
 ) -> tuple[Combination, list[float]]:
-    """After training: the blend fitted on the validation windows (``network_forecast`` = the network's (mean,
-    low, high) float32[O, H, ...] from ``origins``, ``truth`` their targets), logged, and the conformal margins
-    (data units, per step) that make the blend's 10–90 % interval cover 80 % of those targets."""
+    """After training: the blend of the network's validation forecasts (``network_forecast`` = its (mean, low,
+    high) float32[O, H, ...] from ``origins``) with the baselines ``names`` of ``baselines`` (a ``BaselineSet``
+    fitted on the training period), fitted against ``truth`` float32[O, H, ...] and logged, with those baselines'
+    parameters for the model file; and the conformal margins (data units, per step) that make the blend's 10–90 %
+    interval cover 80 % of those targets."""
     from backend.forecast.loop import conformal_margins
 
-    combination = fit_combination(network_forecast[0], baselines, origins, truth, metric, names)
-    reporter.log(
-        "Blend with the baselines per step (weights fitted on the validation windows): " + combination.blend.summary()
-    )
-    _, low, high, _ = blended(combination.blend, baselines, network_forecast, origins, truth.shape[1])
-    return combination, conformal_margins(low, high, truth)
+    mean, low, high = network_forecast
+    horizon = truth.shape[1]
+    parts = {"network": mean} | {name: baselines.predict_many(name, origins, horizon) for name in names}
+    blend = HorizonBlend.fit(parts, truth, metric)
+    combination = Combination(blend, baselines.parameters(blend.baselines), baselines.weekly, baselines)
+    reporter.log("Blend with the baselines per step (weights fitted on the validation windows): " + blend.summary())
+    combined = blend.combine(parts)  # the baselines' forecasts computed once, for the fit and the margins
+    return combination, conformal_margins(*recentred(combined, mean, low, high), truth)
 
 
 def training_baselines(combination: Combination | None, values: np.ndarray, times, step, train_end: int, weekly: bool):
